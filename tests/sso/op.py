@@ -65,7 +65,7 @@ def ensure_installed() -> None:
     """``npm ci`` (or ``npm install``) in tests/sso/oidc_op when node_modules is missing; skip without node."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        if os.environ.get(REQUIRE_ENV):
+        if os.environ.get(REQUIRE_ENV) or os.environ.get("CHORUS_TEST_REQUIRE_ALL"):
             pytest.fail(f"{REQUIRE_ENV} is set but node/npm are not on PATH")
         pytest.skip(reason="node and npm are needed to run the real OpenID Provider (oidc-provider 9)")
     if (OP_DIR / "node_modules" / "oidc-provider" / "package.json").exists():

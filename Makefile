@@ -1,0 +1,67 @@
+# Two commands matter: `make demo` and `make test`. Both create .venv when missing (only Python 3.11+ needed).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= dev
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck layers pytest install install-dev oidc-provider bench-smoke clean
+
+help:
+	@echo "make demo   - install and run the demo at http://127.0.0.1:8000"
+	@echo "make test   - install dev tools, then lint, type-check, check layering and run the tests"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Chorus needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes (the stamp is older than it).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-$(subst $(comma),-,$(EXTRAS)): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+comma := ,
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+demo: install
+	$(BIN)/chorus demo
+
+# The real OpenID Provider for the SSO tests (npm's oidc-provider); skipped quietly when npm is absent,
+# and the OIDC tests then skip with a reason (CI requires them: see .ci/run).
+oidc-provider:
+	@if [ -f tests/sso/oidc_op/package.json ] && command -v npm >/dev/null 2>&1 && \
+	   [ ! -d tests/sso/oidc_op/node_modules/oidc-provider ]; then \
+	  echo "installing npm's oidc-provider for the SSO tests"; \
+	  (cd tests/sso/oidc_op && npm ci --no-audit --no-fund --loglevel=error); \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+typecheck: install-dev
+	$(BIN)/mypy workspace sso channels personas insights tests
+
+layers: install-dev
+	$(BIN)/lint-imports
+
+pytest: install-dev oidc-provider
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
+
+test: lint typecheck layers pytest
+
+bench-smoke: install-dev
+	@for b in tests/bench/*.py; do \
+	  [ "$$(basename $$b)" = "__init__.py" ] && continue; \
+	  echo "== smoke: $$b"; $(BIN)/python $$b --smoke || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Insights: mining conversations for risks and opportunities, scoring, digests, evaluation against truths."""

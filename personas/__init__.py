@@ -1,0 +1,1 @@
+"""Personas and business context: org-chart import, documents, scoped retrieval, leak guard, agent runtime."""

@@ -1,0 +1,145 @@
+"""The audit chain: every kind of tampering is detected, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from workspace import audit
+from workspace.audit import Entity
+from workspace.db import Database
+from workspace.errors import Conflict
+from workspace.services import ensure_workspace, system_actor
+from workspace.tables import AuditEvent
+
+KEY = b"test-audit-key"
+
+
+async def _trail(n: int) -> None:
+    ws = await ensure_workspace("acme")  # records workspace.created as entry 1
+    actor = await system_actor(ws)
+    for i in range(n - 1):
+        await audit.record(actor, "test.event", Entity("thing", i), {"i": i, "note": "ünïcode ok"})
+
+
+async def test_an_untouched_trail_verifies(db: Database) -> None:
+    await _trail(10)
+    result = await audit.verify()
+    assert result.as_dict() == {"events": 10, "ok": True, "first_bad_seq": None, "reason": None}
+
+
+async def test_entries_have_the_slack_audit_shape(db: Database) -> None:
+    await _trail(2)
+    rows = await AuditEvent.select().order_by(AuditEvent.seq)
+    item = audit.export_row(rows[1])
+    assert set(item) >= {"id", "date", "action", "actor", "entity", "context", "details"}
+    assert item["actor"] == {"type": "system", "id": "system", "handle": "system", "on_behalf_of": None}
+    assert item["entity"] == {"type": "thing", "id": "0"}
+    assert item["details"] == {"i": 0, "note": "ünïcode ok"}
+    assert rows[1]["prev_hash"] == rows[0]["hash"]
+
+
+async def test_a_modified_entry_is_caught(db: Database) -> None:
+    await _trail(6)
+    await AuditEvent.update({AuditEvent.details: '{"i":99,"note":"ünïcode ok"}'}).where(AuditEvent.seq == 4)
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+    assert "modified" in (result.reason or "")
+
+
+async def test_a_modified_entry_with_a_recomputed_hash_is_caught_at_the_next_link(db: Database) -> None:
+    await _trail(6)
+    row = (await AuditEvent.select().where(AuditEvent.seq == 3))[0]
+    row["action"] = "test.innocent"
+    forged = audit.entry_hash(row["prev_hash"], row)
+    await AuditEvent.update({AuditEvent.action: "test.innocent", AuditEvent.hash: forged}).where(AuditEvent.seq == 3)
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 4)
+
+
+async def test_a_deleted_entry_is_caught(db: Database) -> None:
+    await _trail(6)
+    await AuditEvent.delete().where(AuditEvent.seq == 3)
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+    assert "missing" in (result.reason or "")
+
+
+async def test_an_inserted_entry_is_caught(db: Database) -> None:
+    await _trail(6)
+    # Make room at seq 4 and insert a well-formed entry linked to entry 3, as a careful forger would.
+    for seq in range(6, 3, -1):
+        await AuditEvent.update({AuditEvent.seq: seq + 1}).where(AuditEvent.seq == seq)
+    prev = (await AuditEvent.select().where(AuditEvent.seq == 3))[0]
+    row: dict[str, Any] = {**prev, "seq": 4, "action": "test.forged", "prev_hash": prev["hash"]}
+    row.pop("id")
+    row["hash"] = audit.entry_hash(prev["hash"], row)
+    await AuditEvent.insert(AuditEvent(**row))
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 5)
+    assert "does not link" in (result.reason or "")
+
+
+async def test_reordered_entries_are_caught(db: Database) -> None:
+    await _trail(6)
+    await AuditEvent.update({AuditEvent.seq: 1000}).where(AuditEvent.seq == 3)
+    await AuditEvent.update({AuditEvent.seq: 3}).where(AuditEvent.seq == 4)
+    await AuditEvent.update({AuditEvent.seq: 4}).where(AuditEvent.seq == 1000)
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+
+
+async def test_truncation_is_caught_against_an_exported_checkpoint(db: Database) -> None:
+    await _trail(8)
+    checkpoint = await audit.make_checkpoint(KEY)
+    assert checkpoint["seq"] == 8
+    await AuditEvent.delete().where(AuditEvent.seq > 6)
+    assert (await audit.verify()).ok, "without a checkpoint a clean truncation is invisible"
+    result = await audit.verify(checkpoint, KEY)
+    assert (result.ok, result.first_bad_seq) == (False, 7)
+    assert "truncated" in (result.reason or "")
+
+
+async def test_a_rewritten_tail_is_caught_against_the_checkpoint(db: Database) -> None:
+    await _trail(5)
+    checkpoint = await audit.make_checkpoint(KEY)
+    row = (await AuditEvent.select().where(AuditEvent.seq == 5))[0]
+    row["details"] = '{"rewritten":true}'
+    await AuditEvent.update({AuditEvent.details: row["details"],
+                             AuditEvent.hash: audit.entry_hash(row["prev_hash"], row)}).where(AuditEvent.seq == 5)
+    result = await audit.verify(checkpoint, KEY)
+    assert (result.ok, result.first_bad_seq) == (False, 5)
+
+
+async def test_an_edited_checkpoint_file_is_refused(db: Database) -> None:
+    await _trail(3)
+    checkpoint = await audit.make_checkpoint(KEY)
+    assert (await audit.verify(checkpoint, KEY)).ok
+    result = await audit.verify({**checkpoint, "seq": 2}, KEY)
+    assert not result.ok
+    assert "signature" in (result.reason or "")
+    assert not (await audit.verify(checkpoint, b"another key")).ok
+
+
+async def test_concurrent_writers_keep_one_unbroken_chain(db: Database) -> None:
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    await asyncio.gather(*(audit.record(actor, "test.parallel", Entity("n", i)) for i in range(25)))
+    result = await audit.verify()
+    assert (result.ok, result.events) == (True, 26)
+
+
+async def test_a_failed_change_leaves_no_audit_entry(db: Database) -> None:
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+
+    async def doomed_change() -> None:
+        async with db.transaction():
+            await audit.record(actor, "test.doomed", Entity("n", 1))
+            raise Conflict("the change failed after its audit entry was written")
+
+    with pytest.raises(Conflict):
+        await doomed_change()
+    assert await AuditEvent.count().where(AuditEvent.action == "test.doomed") == 0

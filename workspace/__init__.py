@@ -1,0 +1,1 @@
+"""Chorus core: settings, database engines, labels, actors, errors, the audit trail, the app and the CLI."""

@@ -1,0 +1,251 @@
+"""The ``chorus`` command line: the root group and the core commands (migrate, serve, audit, config).
+
+Domain packages add their own commands through ``DomainParts.cli_commands``; they use :func:`run_with_db` and
+:func:`settings` from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from workspace import audit
+from workspace.db import Database
+from workspace.errors import ChorusError
+from workspace.settings import Settings
+
+T = TypeVar("T")
+_state: dict[str, Any] = {}
+
+
+def configure(settings_: Settings, app_factory: Callable[..., Any]) -> None:
+    _state["settings"] = settings_
+    _state["app_factory"] = app_factory
+
+
+def settings() -> Settings:
+    if "settings" not in _state:
+        _state["settings"] = Settings.from_env()
+    value: Settings = _state["settings"]
+    return value
+
+
+def app_factory() -> Callable[..., Any]:
+    factory: Callable[..., Any] = _state["app_factory"]
+    return factory
+
+
+def run_with_db(fn: Callable[[Database], Awaitable[T]], *, migrate: bool = True,
+                settings_: Settings | None = None) -> T:
+    """Open the configured database (applying migrations first unless told not to), run ``fn``, close it.
+
+    Domain errors are printed as one clear line and exit with status 1.
+    """
+    from workspace.migrations import run_migrations
+
+    conf = (settings_ or settings()).ensure_secret_key()
+
+    async def go() -> T:
+        db = Database(conf.database)
+        await db.start()
+        try:
+            if migrate:
+                await run_migrations()
+            return await fn(db)
+        finally:
+            await db.stop()
+
+    try:
+        return asyncio.run(go())
+    except ChorusError as exc:
+        click.echo(f"chorus: {exc.message}", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def root() -> None:
+    """Chorus: a self-hosted workspace for role-scoped AI agents.
+
+    Configuration comes from CHORUS_* environment variables (see the README).
+    """
+
+
+@root.command()
+def migrate() -> None:
+    """Apply every pending database migration (SQLite or PostgreSQL, from CHORUS_DATABASE_URL)."""
+    from workspace.migrations import run_migrations
+
+    async def go(_: Database) -> list[str]:
+        return await run_migrations()
+
+    applied = run_with_db(go, migrate=False)
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "; up to date"))
+
+
+@root.command()
+@click.option("--host", default=None, help="Bind address (default CHORUS_HOST, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default CHORUS_PORT, 8000).")
+@click.option("--migrate/--no-migrate", "do_migrate", default=False, help="Apply migrations before serving.")
+def serve(host: str | None, port: int | None, do_migrate: bool) -> None:
+    """Run the web process (HTTP API, WebSockets, UI)."""
+    from dataclasses import replace
+
+    conf = settings()
+    server = replace(conf.server, host=host or conf.server.host, port=port or conf.server.port)
+    conf = replace(conf, server=server)
+    if do_migrate:
+        from workspace.migrations import run_migrations
+
+        async def go(_: Database) -> list[str]:
+            return await run_migrations()
+
+        run_with_db(go, migrate=False, settings_=conf)
+    serve_app(conf)
+
+
+def serve_app(conf: Settings) -> None:
+    """Run uvicorn on the app with WebSocket compression off (it halves throughput; see STACK.md)."""
+    import uvicorn
+
+    app = app_factory()(conf)
+    config = uvicorn.Config(
+        app, host=conf.server.host, port=conf.server.port, ws_per_message_deflate=False,
+        log_level=conf.log_level.lower(), timeout_graceful_shutdown=int(conf.server.shutdown_grace_s),
+        proxy_headers=True, lifespan="on")
+    uvicorn.Server(config).run()
+
+
+@root.group(name="audit")
+def audit_group() -> None:
+    """Verify, checkpoint and export the tamper-evident audit trail."""
+
+
+@audit_group.command(name="verify")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A checkpoint file from `chorus audit checkpoint`; detects a truncated trail.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def audit_verify(checkpoint_path: Path | None, as_json: bool) -> None:
+    """Walk the hash chain; exit non-zero when any entry was modified, deleted, inserted, reordered or truncated."""
+    checkpoint = None
+    if checkpoint_path is not None:
+        try:
+            checkpoint = json.loads(checkpoint_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"{checkpoint_path} is not a checkpoint JSON file: {exc}") from None
+    key = audit_key(settings())
+
+    async def go(_: Database) -> audit.VerifyResult:
+        return await audit.verify(checkpoint, key)
+
+    result = run_with_db(go, migrate=False)
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    elif result.ok:
+        click.echo(f"audit trail OK: {result.events} events, chain intact")
+    else:
+        click.echo(f"audit trail BROKEN at seq {result.first_bad_seq}: {result.reason}")
+    sys.exit(0 if result.ok else 1)
+
+
+@audit_group.command(name="checkpoint")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write the signed checkpoint to (keep it outside the database's reach).")
+def audit_checkpoint(out: Path) -> None:
+    """Sign the current end of the chain (HMAC-SHA256 with the audit key) and write it to a file."""
+    key = audit_key(settings())
+
+    async def go(_: Database) -> dict[str, Any]:
+        return await audit.make_checkpoint(key)
+
+    checkpoint = run_with_db(go, migrate=False)
+    out.write_text(json.dumps(checkpoint, indent=2) + "\n")
+    click.echo(f"checkpoint at seq {checkpoint['seq']} written to {out}")
+
+
+@audit_group.command(name="export")
+@click.option("--jsonl", "fmt", flag_value="jsonl", default=True, help="One JSON object per line (default).")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV with flattened columns.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Output file (default: standard output).")
+def audit_export(fmt: str, out: Path | None) -> None:
+    """Write the whole trail, oldest first."""
+    stream = out.open("w", newline="") if out else sys.stdout
+
+    async def go(_: Database) -> int:
+        count = 0
+        writer = csv.writer(stream) if fmt == "csv" else None
+        if writer:
+            writer.writerow(CSV_COLUMNS)
+        async for row in audit.iter_events():
+            item = audit.export_row(row)
+            if writer:
+                writer.writerow(csv_row(item))
+            else:
+                stream.write(json.dumps(item, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+
+    try:
+        count = run_with_db(go, migrate=False)
+    finally:
+        if out:
+            stream.close()
+    if out:
+        click.echo(f"wrote {count} audit events to {out}", err=True)
+
+
+CSV_COLUMNS = ["id", "date", "workspace_id", "action", "actor_type", "actor_id", "actor_handle", "on_behalf_of",
+               "entity_type", "entity_id", "ip", "user_agent", "session_id", "request_id", "details", "hash"]
+
+
+def csv_row(item: dict[str, Any]) -> list[Any]:
+    ctx = item["context"]
+    return [item["id"], item["date"], item["workspace_id"], item["action"], item["actor"]["type"],
+            item["actor"]["id"], item["actor"]["handle"], item["actor"]["on_behalf_of"] or "",
+            item["entity"]["type"], item["entity"]["id"], ctx.get("ip", ""), ctx.get("user_agent", ""),
+            ctx.get("session_id", ""), ctx.get("request_id", ""), json.dumps(item["details"], ensure_ascii=False),
+            item["hash"]]
+
+
+def audit_key(conf: Settings) -> bytes:
+    """The checkpoint signing key: CHORUS_AUDIT_KEY, else one derived from the secret key."""
+    import hashlib
+
+    conf = conf.ensure_secret_key()
+    if conf.audit_key:
+        return conf.audit_key.reveal().encode()
+    return hashlib.sha256(b"chorus-audit-checkpoint:" + conf.secret_key.reveal().encode()).digest()
+
+
+@root.command(name="config")
+def show_config() -> None:
+    """Print the effective configuration, secrets masked."""
+    click.echo(json.dumps(settings().describe(), indent=2))
+
+
+@root.command()
+@click.option("--port", default=None, type=int, help="Port (default 8000).")
+def demo(port: int | None) -> None:
+    """Run Chorus on the embedded default (SQLite in the data dir, in-process fan-out) with the dev login."""
+    from dataclasses import replace
+
+    from workspace.migrations import run_migrations
+    from workspace.services import ensure_workspace
+
+    conf = settings()
+    conf = replace(conf, server=replace(conf.server, port=port or conf.server.port, dev_login=True))
+
+    async def go(_: Database) -> int:
+        await run_migrations()
+        return await ensure_workspace()
+
+    run_with_db(go, migrate=False, settings_=conf)
+    click.echo(f"Chorus is running at http://{conf.server.host}:{conf.server.port}/  (Ctrl-C stops it)")
+    serve_app(conf)

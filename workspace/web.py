@@ -1,0 +1,162 @@
+"""HTTP plumbing shared by every domain: RFC 9457 problem details, the request's Actor, health endpoints.
+
+Authentication middleware (in ``sso``) puts the Actor into ``scope["chorus.actor"]``; handlers receive it through
+the ``actor`` dependency, which refuses anonymous requests. Role checks are guards: ``requires("admin")``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from workspace import db as dbmod
+from workspace.actor import Actor, RequestContext
+from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimited, Unavailable
+
+ACTOR_KEY = "chorus.actor"
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("chorus.http")
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    return Response(content=body, status_code=int(body["status"]), media_type=PROBLEM_JSON, headers=headers)
+
+
+def chorus_error_handler(request: Request[Any, Any, Any], exc: ChorusError) -> Response[dict[str, Any]]:
+    body = exc.problem()
+    body["instance"] = request.url.path
+    headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.499)))} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": 'Bearer realm="chorus"'}
+    return problem_response(body, headers)
+
+
+def validation_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({"field": str(item.get("key") or item.get("source") or ""),
+                           "message": str(item.get("message", ""))})
+    detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors) or exc.detail
+    return problem_response({
+        "type": "https://chorus.dev/problems/validation_failed", "title": "Invalid input", "status": 400,
+        "detail": detail, "code": "validation_failed", "errors": errors, "instance": request.url.path})
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 429: "rate_limited"}.get(status, "http_error")
+    return problem_response({
+        "type": f"https://chorus.dev/problems/{code}", "title": _title(status), "status": status,
+        "detail": exc.detail, "code": code, "instance": request.url.path}, exc.headers)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    ref = uuid.uuid4().hex[:12]
+    log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
+    return problem_response({
+        "type": "https://chorus.dev/problems/internal_error", "title": "Internal server error",
+        "status": HTTP_500_INTERNAL_SERVER_ERROR, "code": "internal_error",
+        "detail": f"something went wrong on our side; nothing was half-written. Quote reference {ref} to an admin.",
+        "instance": request.url.path})
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+EXCEPTION_HANDLERS: dict[Any, Callable[..., Response[Any]]] = {
+    ChorusError: chorus_error_handler,
+    ValidationException: validation_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+
+
+def request_context(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestContext:
+    client = connection.client.host if connection.client else None
+    return RequestContext(
+        ip=client,
+        user_agent=connection.headers.get("user-agent"),
+        session_id=_scope_str(connection, "chorus.session_id"),
+        request_id=connection.headers.get("x-request-id") or _scope_str(connection, "chorus.request_id"),
+    )
+
+
+def _scope_str(connection: ASGIConnection[Any, Any, Any, Any], key: str) -> str | None:
+    value = dict(connection.scope).get(key)
+    return value if isinstance(value, str) else None
+
+
+def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor | None:
+    actor = dict(connection.scope).get(ACTOR_KEY)
+    return actor if isinstance(actor, Actor) else None
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The authenticated Actor of this request; anonymous requests get 401."""
+    actor = current_actor(request)
+    if actor is None:
+        raise NotAuthenticated("sign in first (a session cookie from /auth/login, or an agent token as "
+                               "'Authorization: Bearer <token>')")
+    return actor
+
+
+def requires(*roles: str, humans_only: bool = True) -> Callable[[ASGIConnection[Any, Any, Any, Any],
+                                                                   BaseRouteHandler], None]:
+    """A guard: the caller must be signed in as a human (unless ``humans_only=False``) holding one of ``roles``."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        actor = current_actor(connection)
+        if actor is None:
+            raise NotAuthorizedException("sign in first")
+        if humans_only and actor.kind == "agent":
+            raise Forbidden(f"agent {actor.handle!r} cannot use this route: it is for signed-in people")
+        if roles:
+            actor.require_role(*roles)
+
+    return guard
+
+
+def agent_or_human(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard for routes that agents and people both use (channels, messages)."""
+    if current_actor(connection) is None:
+        raise NotAuthorizedException("sign in first")
+
+
+@get("/healthz", include_in_schema=True, tags=["health"], summary="Liveness: the process is up",
+     opt={"public": True}, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"], summary="Readiness: database reachable and migrations applied",
+     opt={"public": True})
+async def readyz() -> Response[dict[str, Any]]:
+    from workspace.migrations import pending_migrations
+
+    try:
+        await dbmod.current().ping()
+        pending = await pending_migrations()
+    except Unavailable as exc:
+        return problem_response(exc.problem())
+    if pending:
+        return problem_response({
+            "type": "https://chorus.dev/problems/unavailable", "title": "Not ready", "status": 503,
+            "code": "migrations_pending",
+            "detail": f"{len(pending)} migration(s) not applied ({', '.join(pending[:5])}); run `chorus migrate`"})
+    return Response({"status": "ready"})
