@@ -1,0 +1,117 @@
+"""Authentication middleware (HTTP and WebSocket): bearer agent token or session cookie -> ``scope["chorus.actor"]``.
+
+Anonymous requests pass through without an actor (routes deny by default through ``provide_actor`` and guards).
+Cookie-authenticated unsafe requests must carry the session's CSRF token (header or form field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from sso.services_sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SessionPolicy, resolve_session
+from sso.services_tokens import authenticate_agent_token
+from workspace.errors import ChorusError, Forbidden, TooLarge
+from workspace.web import ACTOR_KEY, request_context
+
+SESSION_KEY = "chorus.session_id"
+SESSION_OBJ_KEY = "chorus.session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_BYTES = 1024 * 1024
+
+
+class AuthMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+
+    def __init__(self, policy: SessionPolicy) -> None:
+        self.policy = policy
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        handler = scope.get("route_handler")
+        public = bool(handler is not None and handler.opt.get("public"))
+        try:
+            receive = await self.authenticate(scope, receive)
+        except ChorusError:
+            # Public routes (sign-in pages, health) work with a stale cookie or a bad token: they treat the caller
+            # as anonymous. Everywhere else the caller learns exactly what is wrong with the credential.
+            if not public:
+                raise
+            scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
+            scope.pop(SESSION_KEY, None)  # type: ignore[misc]
+        await next_app(scope, receive, send)
+
+    async def authenticate(self, scope: Scope, receive: Receive) -> Receive:
+        conn: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        kind, method = str(scope["type"]), str(dict(scope).get("method", ""))
+        auth = conn.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            actor = await authenticate_agent_token(auth[7:].strip(), request_context(conn))
+            scope[ACTOR_KEY] = actor  # type: ignore[literal-required]
+            return receive
+        if kind == "websocket":
+            # Browsers cannot set headers on a WebSocket; agents may pass the token as a subprotocol-free query.
+            token = conn.query_params.get("token")
+            if token:
+                actor = await authenticate_agent_token(token, request_context(conn))
+                scope[ACTOR_KEY] = actor  # type: ignore[literal-required]
+                return receive
+        cookie = conn.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return receive
+        session = await resolve_session(cookie, self.policy, request_context(conn))
+        scope[SESSION_KEY] = str(session.ref)  # type: ignore[literal-required]
+        scope[SESSION_OBJ_KEY] = session  # type: ignore[literal-required]
+        scope[ACTOR_KEY] = session.actor  # type: ignore[literal-required]
+        if kind == "http" and method in UNSAFE_METHODS:
+            return await _check_csrf(conn, scope, method, receive, session.csrf_ok)
+        return receive
+
+
+async def _check_csrf(conn: ASGIConnection[Any, Any, Any, Any], scope: Scope, method: str, receive: Receive,
+                      ok: Callable[[str | None], bool]) -> Receive:
+    """Double submit keyed to the session: header ``X-CSRF-Token`` or form field ``csrf_token``."""
+    if ok(conn.headers.get(CSRF_HEADER)):
+        return receive
+    ctype = conn.headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        body, replay = await _buffer(receive)
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD, [])
+        if values and ok(values[0]):
+            return replay
+    scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
+    raise Forbidden(f"this {method} needs the session's CSRF token (header X-CSRF-Token or form field "
+                    f"{CSRF_FIELD}); reload the page and try again")
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole body, then hand the next app a receive() that replays it."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise TooLarge(f"form bodies are limited to {MAX_FORM_BYTES} bytes")
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay

@@ -1,0 +1,149 @@
+"""Agent tokens: issue (rotating), revoke, list, and authenticate a bearer token to an agent Actor. No HTTP here.
+
+Only SHA-256 hashes are stored. Authentication is one indexed query, cached for a few seconds per process and
+dropped at once when this process revokes a token or deactivates the member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sso import clock
+from sso.tables import AgentToken
+from workspace import audit
+from workspace import db as dbmod
+from workspace.actor import Actor, RequestContext
+from workspace.audit import Entity
+from workspace.errors import Forbidden, NotAuthenticated, ValidationFailed
+from workspace.services import actor_for_member, get_member
+
+TOKEN_PREFIX = "chorus_at_"  # noqa: S105 (a public marker, not a secret)
+CACHE_TTL_S = 5.0
+"""How long a verified token is trusted without a query (another replica's revocation takes this long)."""
+LAST_USED_EVERY_S = 60.0
+"""``last_used_at`` is written at most this often per token, so the hot path stays read-only."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    actor: Actor
+    token_id: int
+    expires: float
+
+
+_cache: dict[str, _Cached] = {}
+_last_used_written: dict[str, float] = {}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def forget_cached(member_id: int | None = None) -> None:
+    """Drop cached tokens (of one member, or all): after a revocation, a kill switch or a label change."""
+    if member_id is None:
+        _cache.clear()
+        return
+    for key in [k for k, v in _cache.items() if v.actor.member_id == member_id]:
+        _cache.pop(key, None)
+
+
+async def _agent_row(actor: Actor, member_id: int) -> dict[str, Any]:
+    row = await get_member(actor.workspace_id, member_id)
+    if row["kind"] != "agent":
+        raise ValidationFailed(f"member {row['handle']!r} is a {row['kind']}, not an agent; only agents get agent "
+                               "tokens (people sign in with SSO)", field="member_id")
+    return row
+
+
+async def issue_agent_token(actor: Actor, member_id: int) -> str:
+    """Issue a new token for agent ``member_id`` and revoke its previous ones; the token is returned only here."""
+    actor.require_role("admin")
+    row = await _agent_row(actor, member_id)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    prefix = token[: len(TOKEN_PREFIX) + 6]
+    now = clock.now_dt()
+    async with dbmod.current().transaction():
+        revoked = await AgentToken.update({AgentToken.revoked_at: now}).where(
+            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id)
+        created = await AgentToken.insert(AgentToken(member=member_id, token_hash=hash_token(token), prefix=prefix,
+                                                     created_at=now))
+        await audit.record(actor, "agent_token.issued", Entity("member", member_id),
+                           {"handle": row["handle"], "token_id": created[0]["id"], "prefix": prefix,
+                            "revoked_previous": [r["id"] for r in revoked]})
+    forget_cached(member_id)
+    return token
+
+
+async def revoke_agent_tokens(actor: Actor, member_id: int) -> int:
+    """Revoke every active token of agent ``member_id``; returns how many were revoked."""
+    actor.require_role("admin")
+    row = await _agent_row(actor, member_id)
+    async with dbmod.current().transaction():
+        revoked = await AgentToken.update({AgentToken.revoked_at: clock.now_dt()}).where(
+            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id)
+        await audit.record(actor, "agent_token.revoked", Entity("member", member_id),
+                           {"handle": row["handle"], "token_ids": [r["id"] for r in revoked]})
+    forget_cached(member_id)
+    return len(revoked)
+
+
+async def list_agent_tokens(actor: Actor, member_id: int) -> list[dict[str, Any]]:
+    """Metadata of an agent's tokens, newest first (never the token or its hash)."""
+    actor.require_role("admin")
+    await _agent_row(actor, member_id)
+    rows = await AgentToken.select(AgentToken.id, AgentToken.prefix, AgentToken.created_at, AgentToken.last_used_at,
+                                   AgentToken.revoked_at).where(AgentToken.member == member_id).order_by(
+        AgentToken.id, ascending=False)
+    return [{**r, "active": r["revoked_at"] is None} for r in rows]
+
+
+async def authenticate_agent_token(token: str, context: RequestContext | None = None) -> Actor:
+    """The agent Actor for a bearer token; refuses unknown or revoked tokens and deactivated agents."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise NotAuthenticated(f"that is not a Chorus agent token (they start with {TOKEN_PREFIX!r}); ask an admin "
+                               "for one")
+    digest = hash_token(token)
+    now = time.monotonic()
+    cached = _cache.get(digest)
+    if cached is not None and cached.expires > now:
+        await _touch(cached.token_id, digest)
+        return cached.actor.with_context(context or RequestContext())
+    rows = await AgentToken.select(
+        AgentToken.id, AgentToken.token_hash, AgentToken.prefix, AgentToken.revoked_at,
+        *AgentToken.member.all_columns()).where(AgentToken.token_hash == digest)
+    # The lookup is by hash, so timing reveals nothing about the token; compare again in constant time anyway.
+    if not rows or not hmac.compare_digest(rows[0]["token_hash"], digest):
+        raise NotAuthenticated("unknown agent token; check it was copied whole, or ask an admin to issue a new one")
+    row = rows[0]
+    member = {k.removeprefix("member."): v for k, v in row.items() if k.startswith("member.")}
+    if row["revoked_at"] is not None:
+        raise NotAuthenticated(f"agent token {row['prefix']}... of {member['handle']!r} was revoked at "
+                               f"{row['revoked_at']:%Y-%m-%d %H:%M:%S} UTC; ask an admin for a new one")
+    if member["kind"] != "agent":
+        raise Forbidden(f"token {row['prefix']}... belongs to a {member['kind']}, not an agent")
+    if not member["active"]:
+        raise Forbidden(f"agent {member['handle']!r} is deactivated (kill switch); an admin must reactivate it")
+    actor = await actor_for_member(member)
+    _cache[digest] = _Cached(actor, int(row["id"]), now + CACHE_TTL_S)
+    await _touch(int(row["id"]), digest)
+    return actor.with_context(context or RequestContext())
+
+
+async def _touch(token_id: int, digest: str) -> None:
+    now = clock.now()
+    if now - _last_used_written.get(digest, float("-inf")) < LAST_USED_EVERY_S:
+        return
+    _last_used_written[digest] = now
+    await AgentToken.update({AgentToken.last_used_at: clock.now_dt()}).where(AgentToken.id == token_id)
+
+
+async def on_member_changed(member_id: int | None = None, **_: Any) -> None:
+    """Hook handler for member.deactivated / member.label_changed: drop the cached actor at once."""
+    forget_cached(member_id)
+
