@@ -1,0 +1,256 @@
+"""Channels and membership: create, archive, find-and-authorize (``access_channel``), join, leave, bulk add.
+
+Reading a channel needs only label dominance (no read up); posting also needs membership (services_messages).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from channels.tables import Channel, ChannelMember
+from workspace import audit
+from workspace import db as dbmod
+from workspace.actor import Actor
+from workspace.audit import Entity
+from workspace.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from workspace.labels import Label, LabelScheme, not_mask
+
+NAME = re.compile(r"^[a-z0-9-]{1,80}$")
+BULK_CHUNK = 1000
+_CHANNEL_COLS = "id, workspace, name, topic, label_level, label_mask, archived, last_seq, created_at"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def channel_dict(row: dict[str, Any], scheme: LabelScheme) -> dict[str, Any]:
+    """The public shape of a channel (also what the ``post.check`` hook receives as ``channel``)."""
+    return {
+        "id": int(row["id"]),
+        "workspace_id": int(row["workspace"]),
+        "name": row["name"],
+        "topic": row["topic"],
+        "label": str(scheme.from_ints(int(row["label_level"]), int(row["label_mask"]))),
+        "label_level": int(row["label_level"]),
+        "label_mask": int(row["label_mask"]),
+        "archived": bool(row["archived"]),
+        "last_seq": int(row["last_seq"]),
+        "created_at": row["created_at"],
+    }
+
+
+def who(actor: Actor) -> str:
+    return f"{actor.kind} {actor.handle!r}"
+
+
+def require_reader(actor: Actor, channel: dict[str, Any]) -> None:
+    """No read up: the actor's label must dominate the channel's."""
+    label = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
+    if not actor.label.dominates(label):
+        raise Forbidden(f"channel {channel['name']!r} requires label {label}; {who(actor)} has {actor.label}")
+
+
+async def _fetch(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+    if isinstance(channel_id, str):
+        rows = await dbmod.current().fetch(
+            f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND name = {{}}",
+            actor.workspace_id, channel_id)
+        if not rows:
+            raise NotFound(f"there is no channel named {channel_id!r} in this workspace; list them with "
+                           "GET /api/channels")
+    else:
+        rows = await dbmod.current().fetch(
+            f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND id = {{}}",
+            actor.workspace_id, int(channel_id))
+        if not rows:
+            raise NotFound(f"channel {channel_id} does not exist in this workspace")
+    return channel_dict(rows[0], actor.scheme)
+
+
+async def access_channel(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+    """Fetch a channel by id (int) or name (str) AND check the actor may read it; NotFound across workspaces."""
+    channel = await _fetch(actor, channel_id)
+    require_reader(actor, channel)
+    return channel
+
+
+async def create_channel(actor: Actor, name: str, topic: str, label: Label) -> dict[str, Any]:
+    """Create a channel (admins and system). Names are ``[a-z0-9-]{1,80}``, unique per workspace."""
+    actor.require_role("admin")
+    if not NAME.match(name or ""):
+        raise ValidationFailed(f"channel name {name!r} is not valid: use 1-80 lowercase letters, digits or '-'",
+                               field="name")
+    if len(topic) > 1000:
+        raise ValidationFailed(f"the topic is {len(topic)} characters; at most 1000 are allowed", field="topic")
+    actor.scheme.label(label.tier, label.compartments)  # the label must exist in this workspace's scheme
+    async with dbmod.current().transaction():
+        if await Channel.exists().where((Channel.workspace == actor.workspace_id) & (Channel.name == name)):
+            raise Conflict(f"a channel named {name!r} already exists in this workspace; pick another name")
+        created = await Channel.insert(Channel(
+            workspace=actor.workspace_id, name=name, topic=topic, label_level=label.level, label_mask=label.mask,
+            archived=False, last_seq=0, created_at=now()))
+        channel_id = int(created[0]["id"])
+        await audit.record(actor, "channel.created", Entity("channel", channel_id),
+                           {"name": name, "topic": topic, "label": str(label)})
+    return await _fetch(actor, channel_id)
+
+
+async def set_archived(actor: Actor, channel_id: int | str, archived: bool = True) -> dict[str, Any]:
+    """Archive (read-only from then on) or unarchive a channel (admins)."""
+    actor.require_role("admin")
+    channel = await access_channel(actor, channel_id)
+    if channel["archived"] == archived:
+        return channel
+    async with dbmod.current().transaction():
+        await Channel.update({Channel.archived: archived}).where(Channel.id == channel["id"])
+        await audit.record(actor, "channel.archived" if archived else "channel.unarchived",
+                           Entity("channel", channel["id"]), {"name": channel["name"]})
+    return await _fetch(actor, channel["id"])
+
+
+async def list_channels(actor: Actor, include_archived: bool = True) -> list[dict[str, Any]]:
+    """Every channel of the workspace whose label the actor dominates (what a person may watch)."""
+    sql = (f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND label_level <= {{}} "
+           "AND (label_mask & {}) = 0")
+    if not include_archived:
+        sql += " AND archived = {}"
+    args: list[Any] = [actor.workspace_id, actor.label.level, not_mask(actor.label)]
+    if not include_archived:
+        args.append(False)
+    rows = await dbmod.current().fetch(sql + " ORDER BY name", *args)
+    return [channel_dict(r, actor.scheme) for r in rows]
+
+
+async def member_channels(actor: Actor) -> list[dict[str, Any]]:
+    """The channels the actor is a member of (empty for actors that are not members)."""
+    if actor.member_id is None:
+        return []
+    cols = ", ".join(f"c.{c.strip()}" for c in _CHANNEL_COLS.split(","))
+    rows = await dbmod.current().fetch(
+        f"SELECT {cols} FROM chorus_channel c JOIN chorus_channel_member cm ON cm.channel = c.id "
+        "WHERE cm.member = {} AND c.workspace = {} ORDER BY c.name", actor.member_id, actor.workspace_id)
+    return [channel_dict(r, actor.scheme) for r in rows]
+
+
+async def is_member(channel_id: int, member_id: int) -> bool:
+    rows = await dbmod.current().fetch(
+        "SELECT 1 AS x FROM chorus_channel_member WHERE channel = {} AND member = {}", channel_id, member_id)
+    return bool(rows)
+
+
+async def list_members(actor: Actor, channel_id: int | str, after_id: int = 0, limit: int = 500
+                       ) -> list[dict[str, Any]]:
+    """A page of a channel's members (id, handle, kind), by member id."""
+    channel = await access_channel(actor, channel_id)
+    limit = max(1, min(limit, 5000))
+    rows = await dbmod.current().fetch(
+        "SELECT m.id, m.handle, m.kind, m.display_name FROM chorus_channel_member cm JOIN chorus_member m "
+        "ON m.id = cm.member WHERE cm.channel = {} AND m.id > {} ORDER BY m.id LIMIT {}",
+        channel["id"], after_id, limit)
+    return [{"id": int(r["id"]), "handle": r["handle"], "kind": r["kind"], "display_name": r["display_name"]}
+            for r in rows]
+
+
+def _refusal(channel: dict[str, Any], scheme: LabelScheme, rows: Sequence[dict[str, Any]]) -> Forbidden:
+    need = scheme.from_ints(channel["label_level"], channel["label_mask"])
+    named = "; ".join(f"{r['kind']} {r['handle']!r} has {scheme.from_ints(r['label_level'], r['label_mask'])}"
+                      for r in rows[:10])
+    more = f" (and {len(rows) - 10} more)" if len(rows) > 10 else ""
+    return Forbidden(f"channel {channel['name']!r} requires label {need}; {named}{more}. Nobody was added: "
+                     "remove these members from the request or raise their clearance")
+
+
+async def add_members_bulk(actor: Actor, channel_id: int, member_ids: Sequence[int]) -> int:
+    """Add many members at once (admins and system; up to 100,000 agents). All or nothing.
+
+    Dominance is checked in SQL per chunk; members whose label does not dominate the channel's are refused with
+    one error naming them; existing memberships are skipped. One audit event summarises the change.
+    Returns how many memberships were added.
+    """
+    actor.require_role("admin")
+    channel = await access_channel(actor, channel_id)
+    wanted = list(dict.fromkeys(int(m) for m in member_ids))
+    if not wanted:
+        return 0
+    database = dbmod.current()
+    lvl, mask = channel["label_level"], channel["label_mask"]
+    joined = now()
+    added = 0
+    async with database.transaction():
+        refused: list[dict[str, Any]] = []
+        missing: list[int] = []
+        new_rows: list[tuple[int, int, Any]] = []
+        for start in range(0, len(wanted), BULK_CHUNK):
+            chunk = wanted[start:start + BULK_CHUNK]
+            marks = ", ".join("{}" for _ in chunk)
+            rows = await database.fetch(
+                "SELECT m.id, m.handle, m.kind, m.label_level, m.label_mask, "
+                "CASE WHEN m.label_level >= {} AND ({} & ~m.label_mask) = 0 THEN 1 ELSE 0 END AS ok, "
+                "cm.id AS existing FROM chorus_member m LEFT JOIN chorus_channel_member cm "
+                f"ON cm.member = m.id AND cm.channel = {{}} WHERE m.workspace = {{}} AND m.id IN ({marks})",
+                lvl, mask, channel["id"], actor.workspace_id, *chunk)
+            found = {int(r["id"]) for r in rows}
+            missing.extend(m for m in chunk if m not in found)
+            for r in rows:
+                if not int(r["ok"]):
+                    refused.append(r)
+                elif r["existing"] is None:
+                    new_rows.append((channel["id"], int(r["id"]), joined))
+        if missing:
+            shown = ", ".join(str(m) for m in missing[:10])
+            raise NotFound(f"{len(missing)} member id(s) do not exist in this workspace ({shown}"
+                           f"{', ...' if len(missing) > 10 else ''}); nobody was added")
+        if refused:
+            raise _refusal(channel, actor.scheme, refused)
+        for start in range(0, len(new_rows), BULK_CHUNK):
+            await database.execute_many(
+                "INSERT INTO chorus_channel_member (channel, member, joined_at) VALUES ({}, {}, {})",
+                new_rows[start:start + BULK_CHUNK])
+        added = len(new_rows)
+        await audit.record(actor, "channel.members_added", Entity("channel", channel["id"]),
+                           {"name": channel["name"], "requested": len(wanted), "added": added,
+                            "already_members": len(wanted) - added})
+    return added
+
+
+async def join_channel(actor: Actor, channel_id: int | str) -> None:
+    """Join a channel: the actor's label must dominate the channel's (the error names both)."""
+    if actor.member_id is None:
+        raise Forbidden(f"{who(actor)} is not a member of the workspace and cannot join channels")
+    channel = await access_channel(actor, channel_id)
+    if channel["archived"]:
+        raise Conflict(f"channel {channel['name']!r} is archived; it cannot be joined")
+    async with dbmod.current().transaction():
+        if await is_member(channel["id"], actor.member_id):
+            return
+        await ChannelMember.insert(ChannelMember(channel=channel["id"], member=actor.member_id, joined_at=now()))
+        await audit.record(actor, "channel.joined", Entity("channel", channel["id"]), {"name": channel["name"]})
+
+
+async def leave_channel(actor: Actor, channel_id: int | str) -> None:
+    if actor.member_id is None:
+        raise Forbidden(f"{who(actor)} is not a member of the workspace")
+    channel = await _fetch(actor, channel_id)
+    async with dbmod.current().transaction():
+        if not await is_member(channel["id"], actor.member_id):
+            raise NotFound(f"{who(actor)} is not a member of channel {channel['name']!r}")
+        await ChannelMember.delete().where((ChannelMember.channel == channel["id"])
+                                           & (ChannelMember.member == actor.member_id))
+        await audit.record(actor, "channel.left", Entity("channel", channel["id"]), {"name": channel["name"]})
+
+
+async def remove_member(actor: Actor, channel_id: int | str, member_id: int) -> None:
+    """Remove a member from a channel (admins)."""
+    actor.require_role("admin")
+    channel = await access_channel(actor, channel_id)
+    async with dbmod.current().transaction():
+        if not await is_member(channel["id"], member_id):
+            raise NotFound(f"member {member_id} is not in channel {channel['name']!r}")
+        await ChannelMember.delete().where((ChannelMember.channel == channel["id"])
+                                           & (ChannelMember.member == member_id))
+        await audit.record(actor, "channel.member_removed", Entity("channel", channel["id"]),
+                           {"name": channel["name"], "member_id": member_id})

@@ -1,0 +1,316 @@
+"""Messages: the single post path (``post_message``), reading by seq, threads, edits and deletes by the author.
+
+Every write is one transaction with its audit entry; the real-time event is published after the commit. The
+broker only notifies: a client that missed an event reads the database by ``seq``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from channels import config, events
+from channels.services_channels import access_channel, channel_dict, now, require_reader, who
+from workspace import audit
+from workspace import db as dbmod
+from workspace.actor import Actor
+from workspace.audit import Entity
+from workspace.errors import Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
+from workspace.hooks import hooks
+
+_MENTION = re.compile(r"(?<![\w.@-])@([A-Za-z0-9][A-Za-z0-9._-]{0,119})")
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,80}$")
+MAX_PAGE = 1000
+MSG_COLS = ("id, channel, seq, author, author_handle, author_kind, client_msg_id, body, thread_of, reply_count, "
+            "last_reply_seq, mentions, label_level, label_mask, created_at, edited_at, deleted")
+
+
+def parse_mentions(body: str) -> list[str]:
+    """Handles written as ``@handle`` (trailing punctuation dropped), in order, without repeats."""
+    found = (m.group(1).rstrip("._-") for m in _MENTION.finditer(body))
+    return list(dict.fromkeys(h for h in found if h))
+
+
+def message_dict(row: dict[str, Any], scheme: Any = None) -> dict[str, Any]:
+    """The public shape of a message (REST, WebSocket frames, the runtime and the miner all use it)."""
+    out = {
+        "id": int(row["id"]),
+        "channel_id": int(row["channel"]),
+        "seq": int(row["seq"]),
+        "author_id": int(row["author"]),
+        "author": row["author_handle"],
+        "author_kind": row["author_kind"],
+        "client_msg_id": row["client_msg_id"],
+        "body": row["body"],
+        "thread_of": int(row["thread_of"]) if row["thread_of"] is not None else None,
+        "reply_count": int(row["reply_count"]),
+        "last_reply_seq": int(row["last_reply_seq"]) if row["last_reply_seq"] is not None else None,
+        "mentions": json.loads(row["mentions"] or "[]"),
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "deleted": bool(row["deleted"]),
+    }
+    if scheme is not None:
+        out["label"] = str(scheme.from_ints(int(row["label_level"]), int(row["label_mask"])))
+    return out
+
+
+def _check_client_msg_id(client_msg_id: str) -> None:
+    if not isinstance(client_msg_id, str) or not _CLIENT_ID.match(client_msg_id):
+        raise ValidationFailed("client_msg_id must be 1-80 printable ASCII characters without spaces (a UUID is "
+                               "ideal); it makes retries safe", field="client_msg_id")
+
+
+async def _channel_for_post(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+    """The channel, checked for posting in one query: membership, the member's current label and kill switch."""
+    if actor.member_id is None:
+        raise Forbidden(f"{who(actor)} is not a workspace member and cannot post; post as a member")
+    if actor.kind == "human" and not config.current.limits.humans_may_post:
+        raise Forbidden(f"people observe channels read-only here; {who(actor)} cannot post (an admin can allow "
+                        "it with CHORUS_HUMANS_MAY_POST=true)")
+    by_name = isinstance(channel_id, str)
+    rows = await dbmod.current().fetch(
+        "SELECT c.id, c.workspace, c.name, c.topic, c.label_level, c.label_mask, c.archived, c.last_seq, "
+        "c.created_at, cm.id AS membership, m.active AS member_active, m.label_level AS m_level, "
+        "m.label_mask AS m_mask FROM chorus_channel c JOIN chorus_member m ON m.id = {} "
+        "LEFT JOIN chorus_channel_member cm ON cm.channel = c.id AND cm.member = m.id "
+        f"WHERE c.workspace = {{}} AND c.{'name' if by_name else 'id'} = {{}}",
+        actor.member_id, actor.workspace_id, channel_id if by_name else int(channel_id))
+    if not rows:
+        raise NotFound(f"channel {channel_id!r} does not exist in this workspace")
+    row = rows[0]
+    channel = channel_dict(row, actor.scheme)
+    if not row["member_active"]:
+        raise Forbidden(f"{who(actor)} is deactivated (kill switch); it cannot post")
+    current = actor.scheme.from_ints(int(row["m_level"]), int(row["m_mask"]))
+    need = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
+    if not current.dominates(need):
+        raise Forbidden(f"channel {channel['name']!r} requires label {need}; {who(actor)} has {current}")
+    if row["membership"] is None:
+        raise Forbidden(f"{who(actor)} is not a member of channel {channel['name']!r}; join it first")
+    if channel["archived"]:
+        raise Conflict(f"channel {channel['name']!r} is archived and read-only")
+    return channel
+
+
+def _check_body(body: str) -> int:
+    if not isinstance(body, str) or not body.strip():
+        raise ValidationFailed("the message body is empty; write something", field="body")
+    size = len(body.encode("utf-8"))
+    limit = config.current.limits.max_message_bytes
+    if size > limit:
+        raise TooLarge(f"the message is {size} bytes; the limit is {limit} bytes (UTF-8). Split it or shorten it",
+                       size=size, limit=limit)
+    return size
+
+
+async def _by_client_id(channel_id: int, author_id: int, client_msg_id: str) -> dict[str, Any] | None:
+    rows = await dbmod.current().fetch(
+        f"SELECT {MSG_COLS} FROM chorus_message WHERE channel = {{}} AND author = {{}} AND client_msg_id = {{}}",
+        channel_id, author_id, client_msg_id)
+    return message_dict(rows[0]) if rows else None
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "unique" in text
+
+
+async def post_message(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
+                       thread_of: int | None = None) -> dict[str, Any]:
+    """Post as ``actor`` (agents and people alike). Idempotent on (channel, author, client_msg_id): a retry
+    returns the original message. Returns the message dict, including its ``seq``."""
+    _check_client_msg_id(client_msg_id)
+    channel = await _channel_for_post(actor, channel_id)
+    size = _check_body(body)
+    assert actor.member_id is not None
+    bucket = config.current.bucket
+    try:
+        bucket.take(actor.member_id, who(actor))
+    except RateLimited:  # a retry of a stored post still gets its original, even when over the limit
+        original = await _by_client_id(channel["id"], actor.member_id, client_msg_id)
+        if original is None:
+            raise
+        return original
+    await hooks.emit("post.check", actor=actor, channel=channel, body=body)
+    try:
+        message, created = await _insert(actor, channel, body, size, client_msg_id, thread_of)
+    except Exception as exc:  # two concurrent retries with one client_msg_id: the second loses the unique race
+        if not _is_unique_violation(exc):
+            raise
+        original = await _by_client_id(channel["id"], actor.member_id, client_msg_id)
+        if original is None:
+            raise
+        message, created = original, False
+    if created:
+        events.publish_message(message)
+    else:
+        bucket.refund(actor.member_id)
+    return message
+
+
+async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, client_msg_id: str,
+                  thread_of: int | None) -> tuple[dict[str, Any], bool]:
+    database = dbmod.current()
+    assert actor.member_id is not None
+    cid = channel["id"]
+    async with database.transaction():
+        original = await _by_client_id(cid, actor.member_id, client_msg_id)
+        if original is not None:
+            return original, False
+        root: int | None = None
+        if thread_of is not None:
+            parent = await database.fetch("SELECT id, thread_of FROM chorus_message WHERE id = {} AND channel = {}",
+                                          int(thread_of), cid)
+            if not parent:
+                raise NotFound(f"message {thread_of} is not in channel {channel['name']!r}; reply to a message "
+                               "of this channel")
+            root = int(parent[0]["thread_of"] or parent[0]["id"])
+        handles = parse_mentions(body)
+        mentioned: list[dict[str, Any]] = []
+        if handles:
+            marks = ", ".join("{}" for _ in handles)
+            mentioned = await database.fetch(
+                "SELECT m.id, m.handle FROM chorus_member m JOIN chorus_channel_member cm ON cm.member = m.id "
+                f"WHERE cm.channel = {{}} AND m.handle IN ({marks})", cid, *handles)
+            order = {h: i for i, h in enumerate(handles)}
+            mentioned.sort(key=lambda r: order.get(r["handle"], 0))
+        seq_rows = await database.fetch(
+            "UPDATE chorus_channel SET last_seq = last_seq + 1 WHERE id = {} RETURNING last_seq", cid)
+        seq = int(seq_rows[0]["last_seq"])
+        created_at = now()
+        mention_handles = [r["handle"] for r in mentioned]
+        inserted = await database.fetch(
+            "INSERT INTO chorus_message (channel, seq, author, author_handle, author_kind, client_msg_id, body, "
+            "thread_of, reply_count, last_reply_seq, mentions, label_level, label_mask, created_at, edited_at, "
+            "deleted) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id",
+            cid, seq, actor.member_id, actor.handle, actor.kind, client_msg_id, body, root, 0, None,
+            json.dumps(mention_handles), channel["label_level"], channel["label_mask"], created_at, None, False)
+        message_id = int(inserted[0]["id"])
+        if mentioned:
+            await database.execute_many(
+                "INSERT INTO chorus_mention (message, channel, member, seq) VALUES ({}, {}, {}, {})",
+                [(message_id, cid, int(r["id"]), seq) for r in mentioned])
+        if root is not None:
+            await database.fetch(
+                "UPDATE chorus_message SET reply_count = reply_count + 1, last_reply_seq = {} WHERE id = {}",
+                seq, root)
+        await audit.record(actor, "message.posted", Entity("message", message_id),
+                           {"channel": cid, "seq": seq, "bytes": size, "thread_of": root,
+                            "client_msg_id": client_msg_id, "mentions": len(mentioned)})
+    message = {
+        "id": message_id, "channel_id": cid, "seq": seq, "author_id": actor.member_id, "author": actor.handle,
+        "author_kind": actor.kind, "client_msg_id": client_msg_id, "body": body, "thread_of": root,
+        "reply_count": 0, "last_reply_seq": None, "mentions": mention_handles, "created_at": created_at,
+        "edited_at": None, "deleted": False,
+    }
+    return message, True
+
+
+async def list_messages(actor: Actor, channel_id: int | str, after_seq: int = 0, limit: int = 100,
+                        thread_of: int | None = None, before_seq: int | None = None,
+                        with_reactions: bool = True) -> list[dict[str, Any]]:
+    """Messages in ``seq`` order after ``after_seq`` (the resume cursor); with ``before_seq``, the latest ones
+    before it (still returned in ascending order). ``thread_of`` lists one thread: the root and its replies."""
+    channel = await access_channel(actor, channel_id)
+    return await read_messages(channel, after_seq=after_seq, limit=limit, thread_of=thread_of,
+                               before_seq=before_seq, with_reactions=with_reactions)
+
+
+async def read_messages(channel: dict[str, Any], after_seq: int = 0, limit: int = 100,
+                        thread_of: int | None = None, before_seq: int | None = None,
+                        with_reactions: bool = True) -> list[dict[str, Any]]:
+    """Like :func:`list_messages` for a channel the caller has already authorized (the WebSocket catch-up)."""
+    limit = max(1, min(int(limit), MAX_PAGE))
+    sql = f"SELECT {MSG_COLS} FROM chorus_message WHERE channel = {{}} AND seq > {{}}"
+    args: list[Any] = [channel["id"], max(0, int(after_seq))]
+    if thread_of is not None:
+        sql += " AND (thread_of = {} OR id = {})"
+        args += [int(thread_of), int(thread_of)]
+    if before_seq is not None:
+        sql += " AND seq < {} ORDER BY seq DESC LIMIT {}"
+        args += [int(before_seq), limit]
+    else:
+        sql += " ORDER BY seq LIMIT {}"
+        args.append(limit)
+    rows = await dbmod.current().fetch(sql, *args)
+    if before_seq is not None:
+        rows.reverse()
+    out = [message_dict(r) for r in rows]
+    if with_reactions and out:
+        await _attach_reactions(out)
+    return out
+
+
+async def _attach_reactions(messages: list[dict[str, Any]]) -> None:
+    ids = [m["id"] for m in messages]
+    marks = ", ".join("{}" for _ in ids)
+    rows = await dbmod.current().fetch(
+        f"SELECT message, kind, value, COUNT(*) AS n FROM chorus_reaction WHERE message IN ({marks}) "
+        "GROUP BY message, kind, value", *ids)
+    summary: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        entry = summary.setdefault(int(r["message"]), {"up": 0, "down": 0, "emoji": {}})
+        if r["kind"] == "vote":
+            entry[r["value"]] = int(r["n"])
+        else:
+            entry["emoji"][r["value"]] = int(r["n"])
+    for m in messages:
+        m["reactions"] = summary.get(m["id"], {"up": 0, "down": 0, "emoji": {}})
+
+
+async def get_message(actor: Actor, message_id: int) -> dict[str, Any]:
+    """One message, if the actor may read its channel."""
+    rows = await dbmod.current().fetch(
+        f"SELECT m.{MSG_COLS.replace(', ', ', m.')}, c.workspace AS ws FROM chorus_message m "
+        "JOIN chorus_channel c ON c.id = m.channel WHERE m.id = {}", int(message_id))
+    if not rows or int(rows[0]["ws"]) != actor.workspace_id:
+        raise NotFound(f"message {message_id} does not exist in this workspace")
+    channel = await access_channel(actor, int(rows[0]["channel"]))
+    require_reader(actor, channel)
+    message = message_dict(rows[0])
+    await _attach_reactions([message])
+    return message
+
+
+async def _own_message(actor: Actor, message_id: int, verb: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    message = await get_message(actor, message_id)
+    if actor.member_id is None or message["author_id"] != actor.member_id:
+        raise Forbidden(f"only the author ({message['author']!r}) may {verb} message {message_id}; "
+                        f"{who(actor)} is not")
+    if message["deleted"]:
+        raise Conflict(f"message {message_id} was deleted; it cannot be changed")
+    channel = await _channel_for_post(actor, message["channel_id"])
+    return message, channel
+
+
+async def edit_message(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
+    """Replace the body of the actor's own message (same checks as a post, leak guard included)."""
+    message, channel = await _own_message(actor, message_id, "edit")
+    size = _check_body(body)
+    await hooks.emit("post.check", actor=actor, channel=channel, body=body)
+    async with dbmod.current().transaction():  # mentions stay as first posted: they drove who was notified
+        edited_at = now()
+        await dbmod.current().fetch(
+            "UPDATE chorus_message SET body = {}, edited_at = {} WHERE id = {}", body, edited_at, message["id"])
+        await audit.record(actor, "message.edited", Entity("message", message["id"]),
+                           {"channel": channel["id"], "seq": message["seq"], "bytes": size})
+    message.update(body=body, edited_at=edited_at)
+    events.publish_message(message, update=True)
+    return message
+
+
+async def delete_message(actor: Actor, message_id: int) -> dict[str, Any]:
+    """Delete the actor's own message: the row stays as a tombstone (its seq is kept, the body is cleared)."""
+    message, channel = await _own_message(actor, message_id, "delete")
+    async with dbmod.current().transaction():
+        await dbmod.current().fetch(
+            "UPDATE chorus_message SET body = {}, deleted = {}, mentions = {}, edited_at = {} WHERE id = {}",
+            "", True, "[]", now(), message["id"])
+        await dbmod.current().fetch("DELETE FROM chorus_mention WHERE message = {}", message["id"])
+        await audit.record(actor, "message.deleted", Entity("message", message["id"]),
+                           {"channel": channel["id"], "seq": message["seq"]})
+    message.update(body="", deleted=True, mentions=[])
+    events.publish_message(message, update=True)
+    return message
