@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= dev
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -22,13 +24,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-$(subst $(comma),-,$(EXTRAS)): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $@
 
-comma := ,
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+install-dev: $(STAMP)
 
 demo: install
 	$(BIN)/chorus demo
