@@ -1,10 +1,28 @@
-"""What the personas domain contributes to the app (collected by workspace/app.py)."""
+"""What the personas domain contributes to the app (collected by workspace/app.py): the admin and context API,
+the scenario/agents/context CLI commands, and the leak guard on the ``post.check`` hook."""
 
 from __future__ import annotations
 
+from personas import controllers, leakguard
+from personas.cli import COMMANDS
 from workspace.domain import DomainParts
+from workspace.hooks import hooks
 from workspace.settings import Settings
 
 
+def register_hooks() -> None:
+    """The leak guard checks every post, whatever path it comes by (channels emits ``post.check``)."""
+    hooks.on("post.check", leakguard.check_post)
+
+
 def parts(settings: Settings) -> DomainParts:
-    return DomainParts(name="personas")
+    async def on_startup() -> None:
+        register_hooks()
+        leakguard.invalidate()  # a fresh process (or a test's fresh database) starts with no stale index
+
+    return DomainParts(
+        name="personas",
+        route_handlers=controllers.ROUTES,
+        cli_commands=COMMANDS,
+        on_startup=[on_startup],
+    )

@@ -1,1 +1,125 @@
-"""Piccolo tables of the personas domain."""
+"""Piccolo tables of the personas domain: roles and personas (agents), documents, chunks and their fingerprints,
+canary markers and kill switches. Full-text indexes (FTS5 / tsvector) are raw SQL in a migration, not here.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Real, Serial, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from workspace.tables import Member, Workspace
+
+
+class PersonaRole(Table, tablename="personas_role"):
+    """One org-chart line as loaded: the template its agents were generated from, and the role's label."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    name = Varchar(length=120)
+    department = Varchar(length=120, index=True)
+    handle_prefix = Varchar(length=40)
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+    traits = Text(default="[]")  # JSON lists, as in the scenario
+    goals = Text(default="[]")
+    concerns = Text(default="[]")
+    activity = Real(default=0.05)
+    language = Varchar(length=35, default="en")
+    provider = Varchar(length=40, default="")  # "" = the deployment's CHORUS_LLM_PROVIDER
+    model = Varchar(length=120, default="")
+    created_at = Timestamptz()
+
+
+class Persona(Table, tablename="personas_persona"):
+    """An agent's persona; its identity, label and ``active`` flag live on the Member row it points at.
+
+    One row per agent, narrow enough that the runtime pages through them by ``member`` (keyset) cheaply.
+    """
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    member = ForeignKey(references=Member, null=False, unique=True)
+    role = ForeignKey(references=PersonaRole, null=False, index=True)
+    number = Integer(default=1)  # position within the role: handle = f"{prefix}-{number:04d}"
+    department = Varchar(length=120, index=True)
+    traits = Text(default="[]")
+    goals = Text(default="[]")
+    concerns = Text(default="[]")
+    activity = Real(default=0.05)
+    language = Varchar(length=35, default="en")
+    provider = Varchar(length=40, default="")
+    model = Varchar(length=120, default="")
+
+
+class ContextDocument(Table, tablename="personas_document"):
+    """A business document with its label. Identical body + label in a workspace is stored once."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    title = Varchar(length=300)
+    source = Varchar(length=500, default="")  # scenario path, folder file or "api"
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+    body = Text(default="")
+    sha256 = Varchar(length=64, index=True)
+    chunks = Integer(default=0)
+    created_by = Varchar(length=120, default="")
+    created_at = Timestamptz()
+
+
+class ContextChunk(Table, tablename="personas_chunk"):
+    """A passage of a document (~500-800 characters), the unit of search and retrieval; carries the label."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    document = ForeignKey(references=ContextDocument, null=False, index=True)
+    ordinal = Integer(default=0)
+    text = Text(default="")
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+
+
+class ChunkFingerprint(Table, tablename="personas_fingerprint"):
+    """A 64-bit hash of one word shingle of a chunk, with the chunk's label, for the leak guard."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    chunk = ForeignKey(references=ContextChunk, null=False, index=True)
+    document = Integer(default=0)
+    hash = BigInt(default=0)
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+
+
+class Canary(Table, tablename="personas_canary"):
+    """A unique marker planted in a document of one label; it must never appear in a channel below that label."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    document = ForeignKey(references=ContextDocument, null=False)
+    marker = Varchar(length=80, unique=True)
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+    created_at = Timestamptz()
+
+
+class KillSwitch(Table, tablename="personas_kill_switch"):
+    """A kill switch thrown on one agent, role or department; ``active`` until revived."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    scope = Varchar(length=16)  # agent | role | department
+    target = Varchar(length=200)  # the handle, role name or department
+    active = Boolean(default=True)
+    members = Integer(default=0)  # agents deactivated when it was thrown
+    reason = Varchar(length=500, default="")
+    created_by = Varchar(length=120, default="")
+    created_at = Timestamptz()
+    revived_at = Timestamptz(null=True, default=None)
