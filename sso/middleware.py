@@ -1,6 +1,7 @@
 """Authentication middleware (HTTP and WebSocket): bearer agent token or session cookie -> ``scope["chorus.actor"]``.
 
-Anonymous requests pass through without an actor (routes deny by default through ``provide_actor`` and guards).
+Deny by default: only routes with ``opt={"public": True}`` (plus static assets and the OpenAPI schema) admit anonymous
+callers, and agents reach only routes marked for them (``tags=["agents"]`` or ``opt={"agents": True}``).
 Cookie-authenticated unsafe requests must carry the session's CSRF token (header or form field).
 """
 
@@ -17,11 +18,14 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from sso.services_sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SessionPolicy, resolve_session
 from sso.services_tokens import authenticate_agent_token
-from workspace.errors import ChorusError, Forbidden, TooLarge
+from workspace.actor import Actor
+from workspace.errors import ChorusError, Forbidden, NotAuthenticated, TooLarge
 from workspace.web import ACTOR_KEY, request_context
 
 SESSION_KEY = "chorus.session_id"
 SESSION_OBJ_KEY = "chorus.session"
+CSRF_SCOPE_KEY = "chorus.csrf_token"
+AGENT_TAG = "agents"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
 
@@ -34,7 +38,7 @@ class AuthMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler = scope.get("route_handler")
-        public = bool(handler is not None and handler.opt.get("public"))
+        public = is_public(scope, handler)
         try:
             receive = await self.authenticate(scope, receive)
         except ChorusError:
@@ -44,6 +48,14 @@ class AuthMiddleware(ASGIMiddleware):
                 raise
             scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
             scope.pop(SESSION_KEY, None)  # type: ignore[misc]
+        if not public:
+            actor = current_actor_of(scope)
+            if actor is None:
+                raise NotAuthenticated("sign in first (a session cookie from /auth/login, or an agent token as "
+                                       "'Authorization: Bearer <token>')")
+            if actor.kind == "agent" and not is_for_agents(handler):
+                raise Forbidden(f"agent {actor.handle!r} cannot use {scope['path']}: agent tokens reach only the "
+                                "agent API (channels and messages); this route is for signed-in people")
         await next_app(scope, receive, send)
 
     async def authenticate(self, scope: Scope, receive: Receive) -> Receive:
@@ -67,10 +79,37 @@ class AuthMiddleware(ASGIMiddleware):
         session = await resolve_session(cookie, self.policy, request_context(conn))
         scope[SESSION_KEY] = str(session.ref)  # type: ignore[literal-required]
         scope[SESSION_OBJ_KEY] = session  # type: ignore[literal-required]
+        scope[CSRF_SCOPE_KEY] = session.csrf_token  # type: ignore[literal-required]
         scope[ACTOR_KEY] = session.actor  # type: ignore[literal-required]
         if kind == "http" and method in UNSAFE_METHODS:
             return await _check_csrf(conn, scope, method, receive, session.csrf_ok)
         return receive
+
+
+def is_public(scope: Scope, handler: Any) -> bool:
+    """Routes anyone may call: ``opt={"public": True}``, static assets and the OpenAPI schema."""
+    if handler is None:
+        return False
+    if handler.opt.get("public"):
+        return True
+    if str(getattr(handler, "name", "") or "").startswith("static-"):
+        return True  # stylesheets and scripts for the sign-in pages; nothing in them is secret
+    config = getattr(scope.get("app"), "openapi_config", None)
+    prefix = getattr(config, "path", None)
+    return bool(prefix) and (scope["path"] == prefix or scope["path"].startswith(f"{prefix}/"))
+
+
+def is_for_agents(handler: Any) -> bool:
+    if handler.opt.get("agents"):
+        return True
+    resolve = getattr(handler, "resolve_tags", None)
+    tags = resolve() if callable(resolve) else getattr(handler, "tags", None)
+    return AGENT_TAG in (tags or ())
+
+
+def current_actor_of(scope: Scope) -> Actor | None:
+    actor = dict(scope).get(ACTOR_KEY)
+    return actor if isinstance(actor, Actor) else None
 
 
 async def _check_csrf(conn: ASGIConnection[Any, Any, Any, Any], scope: Scope, method: str, receive: Receive,
