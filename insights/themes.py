@@ -1,0 +1,190 @@
+"""Themes: sentences with signals grouped across messages and channels by what they talk about (TF-IDF over
+salient terms, incremental leader clustering with an inverted index). No scoring here (:mod:`insights.scoring`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from insights.signals import Signals
+
+JOIN_THRESHOLD = 0.3  # cosine to a theme's centroid needed to join it
+MERGE_THRESHOLD = 0.35  # cosine between two themes' centroids that joins them before scoring
+SEED_TERMS = 4  # content words a sentence needs to start a theme (a bare "+1 on that" must not)
+CENTROID_TERMS = 40  # a theme is compared on its heaviest terms only
+MESSAGE_TERMS = 24
+ENTITY_BOOST = 1.6
+DOC_WEIGHT = 0.8
+PAIR_WEIGHT = 0.5
+
+
+class TermStats:
+    """Document frequencies of terms over every unit mined so far (the IDF side of TF-IDF)."""
+
+    def __init__(self) -> None:
+        self.df: Counter[str] = Counter()
+        self.n = 0
+
+    def add(self, terms: Iterable[str]) -> None:
+        self.n += 1
+        self.df.update(set(terms))
+
+    def idf(self, term: str) -> float:
+        return math.log((1 + self.n) / (1 + self.df[term])) + 1.0
+
+
+def _boost(term: str) -> float:
+    if term.startswith("e:"):
+        return ENTITY_BOOST
+    if term.startswith("d:"):
+        return DOC_WEIGHT
+    return PAIR_WEIGHT if " " in term else 1.0
+
+
+def vector(sig: Signals, stats: TermStats, extra: Iterable[str] = ()) -> dict[str, float]:
+    """Unit-length TF-IDF vector of a sentence's salient terms plus ``extra`` ones (``d:<doc id>`` for documents
+    the message's turn drew on): entities boosted, word pairs and documents damped; cut to the heaviest terms.
+    """
+    weights = {t: stats.idf(t) * _boost(t) for t in (*sig.terms, *extra)}
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:MESSAGE_TERMS]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    return {t: w / norm for t, w in top}
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What one message contributes to one theme: its sentence(s) there, their cues and vector."""
+
+    message_id: int
+    text: str
+    risk: float
+    opportunity: float
+    quantities: int
+    question: bool
+    vec: dict[str, float]
+
+
+@dataclass(slots=True)
+class Theme:
+    """A group of sentences about one thing. ``weights`` sums its members' vectors (the centroid, unnormalised)."""
+
+    id: int
+    weights: Counter[str] = field(default_factory=Counter)
+    evidence: dict[int, Evidence] = field(default_factory=dict)
+    first_pass: int = 0
+    _unit: dict[str, float] | None = None
+
+    @property
+    def members(self) -> list[int]:
+        return list(self.evidence)
+
+    def unit(self) -> dict[str, float]:
+        if self._unit is None:
+            top = self.weights.most_common(CENTROID_TERMS)
+            norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+            self._unit = {t: w / norm for t, w in top}
+        return self._unit
+
+    def add(self, sig: Signals, text: str, vec: dict[str, float]) -> None:
+        ev = self.evidence.get(sig.message_id)
+        if ev is None:
+            self.evidence[sig.message_id] = Evidence(sig.message_id, text, sig.risk, sig.opportunity, sig.quantities,
+                                                     sig.question, vec)
+        else:  # a second sentence of the same message: one message, more said
+            ev.text += " " + text
+            ev.risk += sig.risk
+            ev.opportunity += sig.opportunity
+            ev.quantities += sig.quantities
+            ev.question = ev.question or sig.question
+        self.weights.update(vec)
+        self._unit = None
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def merged(themes: list[Theme], threshold: float) -> list[Theme]:
+    """Themes whose centroids are at least ``threshold`` similar, joined (single link, by union-find) into one.
+
+    Leader clustering splits a subject when its first sentences differ (one quoted figure, then another); this
+    joins the pieces before scoring. The inputs are not changed.
+    """
+    parent = list(range(len(themes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    units = [t.unit() for t in themes]
+    by_term: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        for term in u:
+            by_term.setdefault(term, []).append(i)
+    for i, u in enumerate(units):
+        near = {j for term in u for j in by_term[term] if j > i}
+        for j in sorted(near):
+            if find(i) != find(j) and cosine(u, units[j]) >= threshold:
+                parent[find(j)] = find(i)
+    groups: dict[int, list[Theme]] = {}
+    for i, t in enumerate(themes):
+        groups.setdefault(find(i), []).append(t)
+    out: list[Theme] = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        joined = Theme(members[0].id, first_pass=min(m.first_pass for m in members))
+        for m in members:
+            joined.weights.update(m.weights)
+            for mid, e in m.evidence.items():
+                have = joined.evidence.get(mid)
+                if have is None:
+                    joined.evidence[mid] = Evidence(mid, e.text, e.risk, e.opportunity, e.quantities, e.question,
+                                                    dict(e.vec))
+                elif e.text not in have.text:
+                    have.text += " " + e.text
+                    have.risk += e.risk
+                    have.opportunity += e.opportunity
+                    have.quantities += e.quantities
+                    have.question = have.question or e.question
+        out.append(joined)
+    return out
+
+
+class ThemeIndex:
+    """Assigns each sentence to the most similar theme (cosine >= ``threshold``) or, if it may seed, starts a new
+    one. Candidates come from an inverted index of the themes' centroid terms, so cost grows with the themes that
+    share a term with the sentence, not with all themes.
+    """
+
+    def __init__(self, threshold: float = JOIN_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.themes: list[Theme] = []
+        self.by_term: dict[str, set[int]] = {}
+
+    def assign(self, sig: Signals, text: str, vec: dict[str, float], may_seed: bool, pass_no: int) -> Theme | None:
+        candidates: set[int] = set()
+        for t in vec:
+            candidates |= self.by_term.get(t, set())
+        best, best_sim = None, self.threshold
+        for tid in sorted(candidates):
+            sim = cosine(vec, self.themes[tid].unit())
+            if sim >= best_sim:
+                best, best_sim = self.themes[tid], sim
+        if best is None:
+            if not may_seed:
+                return None
+            best = Theme(len(self.themes), first_pass=pass_no)
+            self.themes.append(best)
+        best.add(sig, text, vec)
+        for t in best.unit():
+            self.by_term.setdefault(t, set()).add(best.id)
+        return best

@@ -1,0 +1,1 @@
+"""LLM providers for the agent runtime: the interface (:mod:`.base`) and the offline provider (:mod:`.offline`)."""
