@@ -1,4 +1,5 @@
-"""The composition root: ``create_app(settings)`` wires every domain into one Litestar app; ``main`` is the CLI.
+"""The composition root: ``create_app(settings)`` wires every domain into one Litestar app; ``run_worker`` runs
+their background jobs without HTTP (``chorus worker``); ``main`` is the CLI.
 
 This is the only module allowed to import every domain package.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -31,6 +35,14 @@ from workspace.db import Database
 from workspace.domain import DomainParts
 from workspace.errors import ChorusError
 from workspace.settings import Settings
+from workspace.telemetry import (
+    Telemetry,
+    http_middleware,
+    http_plugins,
+    instrument_database,
+    setup_telemetry,
+    uninstrument_database,
+)
 from workspace.web import EXCEPTION_HANDLERS, healthz, readyz
 
 log = logging.getLogger("chorus")
@@ -52,26 +64,81 @@ class BackgroundJobs:
 
     async def start(self) -> None:
         self.tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.jobs]
+        for task in self.tasks:
+            task.add_done_callback(_log_job_end)
 
-    async def stop(self) -> None:
+    async def wait(self, stop: asyncio.Event) -> BaseException | None:
+        """Until ``stop`` is set (returns None) or a job fails (returns its exception; the worker exits non-zero)."""
+        stopper = asyncio.create_task(stop.wait(), name="stop")
+        running = set(self.tasks)
+        try:
+            while True:
+                done, _ = await asyncio.wait({stopper, *running}, return_when=asyncio.FIRST_COMPLETED)
+                for task in done - {stopper}:
+                    running.discard(task)
+                    if not task.cancelled() and task.exception() is not None:
+                        return task.exception()
+                if stopper in done:
+                    return None
+        finally:
+            stopper.cancel()
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Cancel every job and wait up to ``timeout_s`` for them to finish their clean-up."""
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=timeout_s)
+            for task in pending:
+                log.warning("background job %s did not stop within %.1f s; abandoning it", task.get_name(), timeout_s)
         self.tasks = []
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
-    """Build the web app. ``database`` lets tests share an already-started engine."""
+def _log_job_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("background job %s failed", task.get_name(), exc_info=exc)
+    else:
+        log.info("background job %s finished", task.get_name())
+
+
+class Deadline:
+    """The shutdown budget: ``CHORUS_SHUTDOWN_GRACE_S`` counted from the signal (or from now), never below 1 s per
+    step so that each clean-up step gets a chance."""
+
+    def __init__(self, grace_s: float, started: float | None) -> None:
+        self.end = (started if started is not None else time.monotonic()) + grace_s
+
+    def remaining(self) -> float:
+        return max(1.0, self.end - time.monotonic())
+
+
+async def _bounded(step: Callable[[], Awaitable[Any]], deadline: Deadline, what: str) -> None:
+    try:
+        await asyncio.wait_for(step(), timeout=deadline.remaining())
+    except TimeoutError:
+        log.warning("shutdown: %s did not finish in time; skipping it", what)
+    except Exception:
+        log.exception("shutdown: %s failed", what)
+
+
+def create_app(settings: Settings, *, database: Database | None = None, telemetry: Telemetry | None = None) -> Litestar:
+    """Build the web app. ``database`` and ``telemetry`` let tests share an already-started engine and in-memory
+    exporters; what is passed in is not stopped on shutdown, what is created here is."""
     settings = settings.ensure_secret_key()
     db = database or Database(settings.database)
+    tel = telemetry or setup_telemetry(settings)
     parts = domain_parts(settings)
     background = BackgroundJobs(parts if settings.server.run_workers_in_process else [])
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if telemetry is None and tel.install() and tel.exporting:
+            log.info("telemetry: exporting %s", ", ".join(tel.exporting))
         await db.start()
+        instrument_database(db, tel)
         for p in parts:
             for hook in p.on_startup:
                 await hook()
@@ -79,13 +146,18 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         try:
             yield
         finally:
-            await background.stop()
+            # Uvicorn has already stopped accepting and closed the WebSockets (code 1012, service restart); what
+            # is left must fit in the rest of the grace period, counted from the signal when serve_app saw one.
+            deadline = Deadline(settings.server.shutdown_grace_s, app.state.get("shutdown_requested_at"))
+            await background.stop(deadline.remaining())
             for p in reversed(parts):
                 for hook in p.on_shutdown:
-                    with contextlib.suppress(Exception):
-                        await hook()
+                    await _bounded(hook, deadline, f"{p.name} shutdown hook {getattr(hook, '__name__', hook)}")
+            uninstrument_database(db)
             if database is None:
-                await db.stop()
+                await _bounded(db.stop, deadline, "closing the database")
+            if telemetry is None:
+                await asyncio.to_thread(tel.shutdown, min(5.0, deadline.remaining()))
 
     template_dirs: list[Any] = [d for p in parts for d in p.template_dirs]
     handlers: list[Any] = [healthz, readyz]
@@ -96,8 +168,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
                                                        include_in_schema=False))
     app = Litestar(
         route_handlers=handlers,
-        plugins=[pl for p in parts for pl in p.plugins],
-        middleware=[m for p in parts for m in p.middleware],
+        plugins=[*http_plugins(tel), *(pl for p in parts for pl in p.plugins)],
+        middleware=[*http_middleware(tel), *(m for p in parts for m in p.middleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -116,7 +188,58 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.telemetry = tel
+    app.state.background = background
     return app
+
+
+async def run_worker(settings: Settings, *, database: Database | None = None, telemetry: Telemetry | None = None,
+                     stop: asyncio.Event | None = None) -> int:
+    """``chorus worker``: every domain's background jobs (agent runtime, mining, digests) with the database, the
+    broker and the domains' start-up hooks, but no HTTP server, until SIGTERM/SIGINT or ``stop`` is set.
+
+    Returns the exit status: 0 after a requested stop, 1 when a job failed (so that Kubernetes restarts the pod).
+    """
+    settings = replace(settings, server=replace(settings.server, run_workers_in_process=True))
+    tel = telemetry or setup_telemetry(settings, role="worker")
+    if telemetry is None:
+        tel.install()
+    app = create_app(settings, database=database, telemetry=tel)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: int) -> None:
+        log.info("worker: %s received, stopping within %.1f s", signal.Signals(signum).name,
+                 settings.server.shutdown_grace_s)
+        app.state.setdefault("shutdown_requested_at", time.monotonic())
+        stop.set()
+
+    handled = [s for s in (signal.SIGTERM, signal.SIGINT) if _can_handle_signals()]
+    for sig in handled:
+        loop.add_signal_handler(sig, request_stop, sig)
+    failure: BaseException | None = None
+    try:
+        async with app.lifespan():
+            background: BackgroundJobs = app.state.background
+            log.info("worker: running %d background job(s): %s", len(background.tasks),
+                     ", ".join(t.get_name() for t in background.tasks) or "none registered yet")
+            failure = await background.wait(stop)
+            if failure is not None:
+                log.error("worker: a background job failed (%s: %s); stopping with status 1",
+                          type(failure).__name__, failure)
+                app.state.setdefault("shutdown_requested_at", time.monotonic())
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        if telemetry is None:
+            await asyncio.to_thread(tel.shutdown, 5.0)
+    return 1 if failure is not None else 0
+
+
+def _can_handle_signals() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def build_cli(settings: Settings) -> click.Group:
@@ -134,6 +257,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ChorusError as exc:
         click.echo(f"chorus: configuration error: {exc.message}", err=True)
         sys.exit(2)
-    core_cli.configure(settings, create_app)
+    core_cli.configure(settings, create_app, worker=run_worker)
     group = build_cli(settings)
     group.main(args=list(argv) if argv is not None else None, prog_name="chorus")

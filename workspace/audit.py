@@ -14,16 +14,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import metrics
-
 from workspace import db as dbmod
+from workspace import metrics
 from workspace.actor import Actor
 from workspace.tables import AuditCheckpoint, AuditEvent
 
 GENESIS = "0" * 64
 _PG_CHAIN_LOCK = 0x43484F52  # "CHOR": advisory lock that serialises appends to the chain on PostgreSQL
-_meter = metrics.get_meter("chorus.audit")
-_events_counter = _meter.create_counter("chorus.audit.events", description="Audit events recorded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +82,7 @@ async def record(actor: Actor, action: str, entity: Entity, details: Mapping[str
         row["prev_hash"] = prev_hash
         row["hash"] = entry_hash(prev_hash, row)
         await AuditEvent.insert(AuditEvent(**row))
-    _events_counter.add(1, {"action": action})
+    metrics.audit_event(action=action)
     return int(row["seq"])
 
 

@@ -1,4 +1,4 @@
-"""The ``chorus`` command line: the root group and the core commands (migrate, serve, audit, config).
+"""The ``chorus`` command line: the root group and the core commands (migrate, serve, worker, audit, config).
 
 Domain packages add their own commands through ``DomainParts.cli_commands``; they use :func:`run_with_db` and
 :func:`settings` from here.
@@ -25,9 +25,11 @@ T = TypeVar("T")
 _state: dict[str, Any] = {}
 
 
-def configure(settings_: Settings, app_factory: Callable[..., Any]) -> None:
+def configure(settings_: Settings, app_factory: Callable[..., Any],
+              worker: Callable[[Settings], Awaitable[int]] | None = None) -> None:
     _state["settings"] = settings_
     _state["app_factory"] = app_factory
+    _state["worker"] = worker
 
 
 def settings() -> Settings:
@@ -111,15 +113,89 @@ def serve(host: str | None, port: int | None, do_migrate: bool) -> None:
 
 
 def serve_app(conf: Settings) -> None:
-    """Run uvicorn on the app with WebSocket compression off (it halves throughput; see STACK.md)."""
+    """Run uvicorn on the app with WebSocket compression off (it halves throughput; see STACK.md).
+
+    On SIGTERM/SIGINT uvicorn stops accepting, closes WebSockets with 1012 (service restart; clients resume after
+    their last ``seq``), waits up to ``CHORUS_SHUTDOWN_GRACE_S`` for requests in flight, runs the app's shutdown
+    (which gets what is left of that time) and the process exits with status 0.
+    """
+    import math
+
     import uvicorn
 
     app = app_factory()(conf)
     config = uvicorn.Config(
         app, host=conf.server.host, port=conf.server.port, ws_per_message_deflate=False,
-        log_level=conf.log_level.lower(), timeout_graceful_shutdown=int(conf.server.shutdown_grace_s),
-        proxy_headers=True, lifespan="on")
-    uvicorn.Server(config).run()
+        log_level=conf.log_level.lower(), proxy_headers=True, lifespan="on",
+        # uvicorn reads 0 as "wait forever", so a sub-second grace rounds up to 1 s.
+        timeout_graceful_shutdown=max(1, math.ceil(conf.server.shutdown_grace_s)))
+    graceful_server(config).run()
+
+
+def graceful_server(config: Any) -> Any:
+    """uvicorn's Server, except that a graceful stop on a signal exits 0 (uvicorn re-raises the signal afterwards,
+    so the process would die of it: status 143, which Kubernetes and CI read as a crash) and that the app learns
+    when the signal came (``app.state.shutdown_requested_at``) to fit its shutdown in the rest of the grace time."""
+    import contextlib
+    import signal
+    import threading
+    import time
+    from collections.abc import Iterator
+    from types import FrameType
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            state = getattr(self.config.app, "state", None)
+            if state is not None and "shutdown_requested_at" not in state:
+                state["shutdown_requested_at"] = time.monotonic()
+            super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+@root.command()
+@click.option("--migrate/--no-migrate", "do_migrate", default=False, help="Apply migrations before starting.")
+def worker(do_migrate: bool) -> None:
+    """Run the background jobs (agent runtime, mining, digests) without the web server, until SIGTERM/SIGINT.
+
+    For deployments with CHORUS_RUN_WORKERS_IN_PROCESS=false on the web process. Exits 0 after a signal, 1 when a
+    job fails.
+    """
+    import logging
+
+    runner = _state.get("worker")
+    if runner is None:
+        raise click.UsageError("the worker is not wired; run it as `chorus worker` (workspace.app.main)")
+    conf = settings().ensure_secret_key()
+    logging.basicConfig(level=conf.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if do_migrate:
+        from workspace.migrations import run_migrations
+
+        async def go(_: Database) -> list[str]:
+            return await run_migrations()
+
+        run_with_db(go, migrate=False, settings_=conf)
+    try:
+        code = asyncio.run(runner(conf))
+    except ChorusError as exc:
+        click.echo(f"chorus: {exc.message}", err=True)
+        sys.exit(1)
+    sys.exit(code)
 
 
 @root.group(name="audit")

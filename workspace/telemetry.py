@@ -1,0 +1,472 @@
+"""OpenTelemetry: providers and exporters (:func:`setup_telemetry`), HTTP/WebSocket and database instrumentation,
+and the span helpers the agent runtime and mining call (:func:`turn_span`, :func:`llm_span`, :func:`mining_span`).
+
+Export is configured only by the standard ``OTEL_*`` variables and is off unless they ask for it. Metric
+instruments live in ``workspace.metrics``. Nothing here touches global state at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    InMemoryMetricReader,
+    MetricReader,
+    NumberDataPoint,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span, SpanKind, Tracer
+
+from workspace import metrics
+from workspace.errors import ConfigError
+from workspace.settings import Settings
+
+if TYPE_CHECKING:
+    from workspace.db import Database
+
+log = logging.getLogger("chorus.telemetry")
+TRACER_NAME = "chorus"
+_installed: Telemetry | None = None
+_in_memory: Telemetry | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    name: str
+    attributes: dict[str, Any]
+    value: float
+    """The sum for counters, the current delta for up-down counters, the sum of recorded values for histograms."""
+    count: int = 0
+    """Histograms: how many values were recorded."""
+
+
+@dataclass
+class Telemetry:
+    """The process's providers. ``enabled`` False means every instrument and span is a no-op."""
+
+    enabled: bool
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    span_exporter: SpanExporter | None = None
+    metric_reader: MetricReader | None = None
+    exporting: tuple[str, ...] = ()
+    """What leaves the process, e.g. ``("traces:otlp", "metrics:otlp")``; empty when nothing is exported."""
+    _points: list[MetricPoint] = field(default_factory=list)
+
+    def tracer(self, name: str = TRACER_NAME) -> Tracer:
+        return (self.tracer_provider or trace.NoOpTracerProvider()).get_tracer(name)
+
+    def install(self) -> bool:
+        """Make these the process's global providers (once per process; OpenTelemetry refuses a second)."""
+        global _installed
+        if not self.enabled or self.tracer_provider is None or self.meter_provider is None:
+            return False
+        if _installed is self:
+            return True
+        if _installed is not None or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            log.warning("OpenTelemetry providers are already installed in this process; keeping the first ones")
+            return False
+        trace.set_tracer_provider(self.tracer_provider)
+        otel_metrics.set_meter_provider(self.meter_provider)
+        _installed = self
+        return True
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Flush and stop the exporters, giving up after ``timeout_s`` (a dead collector must not block exit)."""
+        if not self.enabled:
+            return
+
+        def stop() -> None:
+            if self.tracer_provider is not None:
+                self.tracer_provider.force_flush(int(timeout_s * 1000))
+                self.tracer_provider.shutdown()
+            if self.meter_provider is not None:
+                self.meter_provider.shutdown(timeout_millis=timeout_s * 1000)
+
+        # A daemon thread: the SDK's shutdown calls are blocking and an unreachable collector must not hold the exit.
+        thread = threading.Thread(target=stop, name="otel-shutdown", daemon=True)
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive():
+            log.warning("telemetry exporters did not flush within %.1f s; exiting without them", timeout_s)
+
+    # In-memory inspection, for tests (needs an InMemorySpanExporter / InMemoryMetricReader).
+
+    def finished_spans(self) -> list[ReadableSpan]:
+        if not isinstance(self.span_exporter, InMemorySpanExporter):
+            raise TypeError("finished_spans() needs setup_telemetry(..., span_exporter=InMemorySpanExporter())")
+        return list(self.span_exporter.get_finished_spans())
+
+    def metric_points(self, name: str) -> list[MetricPoint]:
+        """Every point of metric ``name`` recorded since :meth:`reset` (the reader must use delta temporality)."""
+        self._collect()
+        return [p for p in self._points if p.name == name]
+
+    def reset(self) -> None:
+        """Forget the spans and metric points recorded so far."""
+        if isinstance(self.span_exporter, InMemorySpanExporter):
+            self.span_exporter.clear()
+        self._collect()
+        self._points.clear()
+
+    def _collect(self) -> None:
+        if not isinstance(self.metric_reader, InMemoryMetricReader):
+            raise TypeError("metric_points() needs setup_telemetry(..., metric_reader=InMemoryMetricReader(...))")
+        data = self.metric_reader.get_metrics_data()
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    for p in metric.data.data_points:
+                        attributes = dict(p.attributes or {})
+                        if isinstance(p, NumberDataPoint):
+                            self._points.append(MetricPoint(metric.name, attributes, p.value))
+                        else:
+                            self._points.append(MetricPoint(metric.name, attributes, p.sum, p.count))
+
+
+def setup_telemetry(settings: Settings, *, role: str = "web", span_exporter: SpanExporter | None = None,
+                    metric_reader: MetricReader | None = None,
+                    environ: Mapping[str, str] | None = None) -> Telemetry:
+    """Build (but do not install) the tracer and meter providers.
+
+    On when ``settings.telemetry.enabled`` or when an exporter/reader is passed in (tests). The OTLP/HTTP exporters
+    are added only when the ``OTEL_*`` variables ask for them (``OTEL_EXPORTER_OTLP_ENDPOINT``, a per-signal
+    endpoint, or ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=otlp``); ``OTEL_SDK_DISABLED=true`` turns it off.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return Telemetry(enabled=False)
+    if not (settings.telemetry.enabled or span_exporter is not None or metric_reader is not None):
+        return Telemetry(enabled=False)
+    protocol = env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").strip() or "http/protobuf"
+    if protocol != "http/protobuf":
+        raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: Chorus ships the OTLP/HTTP "
+                          "exporter; set http/protobuf and point OTEL_EXPORTER_OTLP_ENDPOINT at the collector's HTTP "
+                          "port (usually 4318)")
+    resource = Resource.create({SERVICE_NAME: settings.telemetry.service_name, SERVICE_VERSION: _version(),
+                                "chorus.process.role": role})
+    exporting: list[str] = []
+    tracer_provider = TracerProvider(resource=resource)
+    if span_exporter is not None:
+        tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    if _otlp_wanted(env, "traces"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        exporting.append("traces:otlp")
+    readers: list[MetricReader] = [metric_reader] if metric_reader is not None else []
+    if _otlp_wanted(env, "metrics"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        exporting.append("metrics:otlp")
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    return Telemetry(enabled=True, tracer_provider=tracer_provider, meter_provider=meter_provider,
+                     span_exporter=span_exporter, metric_reader=metric_reader, exporting=tuple(exporting))
+
+
+def in_memory_telemetry() -> Telemetry:
+    """The process-wide in-memory telemetry for tests: installed once, ``reset()`` between tests.
+
+    OpenTelemetry allows one global provider per process, so every test shares this one.
+    """
+    global _in_memory
+    if _in_memory is None:
+        delta = AggregationTemporality.DELTA
+        reader = InMemoryMetricReader(preferred_temporality={Counter: delta, UpDownCounter: delta, Histogram: delta})
+        conf = Settings.from_env({"CHORUS_DATA_DIR": "/nonexistent", "CHORUS_TELEMETRY": "true"})
+        _in_memory = setup_telemetry(conf, span_exporter=InMemorySpanExporter(), metric_reader=reader, environ={})
+        if not _in_memory.install():
+            raise RuntimeError("in_memory_telemetry(): another OpenTelemetry provider was installed first")
+    return _in_memory
+
+
+def _otlp_wanted(env: Mapping[str, str], signal: str) -> bool:
+    chosen = {n.strip().lower() for n in env.get(f"OTEL_{signal.upper()}_EXPORTER", "").split(",") if n.strip()}
+    if "none" in chosen:
+        return False
+    if "otlp" in chosen:
+        return True
+    return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"))
+
+
+def _version() -> str:
+    try:
+        return metadata.version("chorus")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+# HTTP and WebSocket: one server span per request or per WebSocket session, named by route template.
+
+def http_plugins(telemetry: Telemetry) -> list[Any]:
+    """Litestar's OpenTelemetry plugin bound to ``telemetry``'s providers ([] when telemetry is off)."""
+    if not telemetry.enabled:
+        return []
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+    config = OpenTelemetryConfig(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider,
+                                 scope_span_details_extractor=_unrouted_span_details,
+                                 exclude_spans=["receive", "send"])
+    return [OpenTelemetryPlugin(config)]
+
+
+def http_middleware(telemetry: Telemetry) -> list[Any]:
+    """The after-routing middleware that renames server spans to the route template ([] when telemetry is off)."""
+    return [route_span_namer] if telemetry.enabled else []
+
+
+def _unrouted_span_details(scope: Any) -> tuple[str, dict[str, Any]]:
+    # Before routing only the method is known; the raw path would make one span name (and one metric series) per
+    # channel id, so route_span_namer fills in the template once the router has matched.
+    return (str(scope.get("method") or "WS"), {})
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    path_format: str  # read by the ASGI instrumentation for its duration metric's http.target
+
+
+def route_span_namer(app: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """ASGI middleware (runs after routing): name the current server span ``"GET /api/x/{id:int}"``."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        span = trace.get_current_span()
+        if span.is_recording():
+            template = _route_template(scope)
+            if template:
+                is_ws = scope.get("type") == "websocket"
+                span.update_name(f"WS {template}" if is_ws else f"{scope.get('method', 'GET')} {template}")
+                span.set_attribute("http.route", template)
+                scope["route"] = _Route(template)
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def _route_template(scope: Any) -> str | None:
+    """The matched route's path with its parameter types (``/api/channels/{channel_id:int}``)."""
+    path_format = scope.get("path_template")
+    if not isinstance(path_format, str):
+        return None
+    app = scope.get("app")
+    typed = _typed_paths(app) if app is not None else {}
+    return typed.get(path_format, path_format)
+
+
+def _typed_paths(app: Any) -> dict[str, str]:
+    # Kept in the app's state (Litestar objects have __slots__ and no weak references); built on first use.
+    state = app.state
+    typed: dict[str, str] | None = state.get("chorus.typed_routes")
+    if typed is None:
+        typed = state["chorus.typed_routes"] = {route.path_format: route.path for route in app.routes}
+    return typed
+
+
+# Database: a client span around every query of the Database's engine (Piccolo queries and raw SQL alike).
+
+_traced_engines: dict[int, tuple[Tracer, str]] = {}
+"""id(engine) -> (tracer, db.system) for the engines being traced; the class-level wrappers look here."""
+_patched_classes: set[type] = set()
+
+
+def instrument_database(database: Database, telemetry: Telemetry) -> None:
+    """Trace every query of ``database``'s engine (idempotent; undone by :func:`uninstrument_database`).
+
+    Piccolo's engines use ``__slots__``, so the wrapper goes on the engine class, once per process (as
+    OpenTelemetry's own instrumentors do), and traces only the engines registered here.
+    """
+    if not telemetry.enabled:
+        return
+    engine = database.engine
+    _patch_engine_class(type(engine))
+    system = "sqlite" if database.is_sqlite else "postgresql"
+    _traced_engines[id(engine)] = (telemetry.tracer("chorus.db"), system)
+    if "execute_many" in vars(database):
+        return
+    original = database.execute_many
+
+    async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        attributes = _db_attributes(system, sql, None)
+        attributes["db.operation.batch.size"] = len(rows)
+        tracer = telemetry.tracer("chorus.db")
+        with tracer.start_as_current_span(_db_span_name(sql, None), kind=SpanKind.CLIENT, attributes=attributes):
+            await original(sql, rows)
+
+    database.execute_many = execute_many  # type: ignore[method-assign]
+
+
+def uninstrument_database(database: Database) -> None:
+    _traced_engines.pop(id(database.engine), None)
+    if "execute_many" in vars(database):
+        del database.execute_many  # back to the class method
+
+
+def _patch_engine_class(cls: type) -> None:
+    if cls in _patched_classes:
+        return
+    run_querystring = cls.run_querystring  # type: ignore[attr-defined]
+    run_ddl = cls.run_ddl  # type: ignore[attr-defined]
+
+    async def traced_run_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        traced = _traced_engines.get(id(self))
+        if traced is None:
+            return await run_querystring(self, querystring, *args, **kwargs)
+        tracer, system = traced
+        sql, _ = querystring.compile_string(engine_type=self.engine_type)
+        table = querystring.table._meta.tablename if querystring.table is not None else None
+        with tracer.start_as_current_span(_db_span_name(sql, table), kind=SpanKind.CLIENT,
+                                          attributes=_db_attributes(system, sql, table)):
+            return await run_querystring(self, querystring, *args, **kwargs)
+
+    async def traced_run_ddl(self: Any, ddl: str, *args: Any, **kwargs: Any) -> Any:
+        traced = _traced_engines.get(id(self))
+        if traced is None:
+            return await run_ddl(self, ddl, *args, **kwargs)
+        tracer, system = traced
+        with tracer.start_as_current_span(_db_span_name(ddl, None), kind=SpanKind.CLIENT,
+                                          attributes=_db_attributes(system, ddl, None)):
+            return await run_ddl(self, ddl, *args, **kwargs)
+
+    cls.run_querystring = traced_run_querystring  # type: ignore[attr-defined]
+    cls.run_ddl = traced_run_ddl  # type: ignore[attr-defined]
+    _patched_classes.add(cls)
+
+
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+"?([A-Za-z_]\w*)"?', re.IGNORECASE)
+
+
+def _db_span_name(sql: str, table: str | None) -> str:
+    """``"SELECT chorus_audit_event"``: the operation and, when it can be told, the main table."""
+    words = sql.lstrip(" (\n").split(None, 1)
+    operation = words[0].upper() if words else "SQL"
+    if table is None:
+        match = _TABLE.search(sql)
+        table = match.group(1) if match else None
+    return f"{operation} {table}" if table else operation
+
+
+def _db_attributes(system: str, sql: str, table: str | None) -> dict[str, Any]:
+    # Parameterised text only (values are bound separately), so no message body or secret lands in a trace.
+    attributes: dict[str, Any] = {"db.system": system, "db.system.name": system, "db.query.text": sql[:2000]}
+    if table:
+        attributes["db.collection.name"] = table
+    return attributes
+
+
+# Span helpers for the agent runtime and mining. They use the global tracer (a proxy until a provider is
+# installed) so callers need no Telemetry object; they also record the matching metrics in workspace.metrics.
+
+@cache
+def _tracer() -> Tracer:
+    return trace.get_tracer(TRACER_NAME)
+
+
+@dataclass
+class Turn:
+    """What an agent turn reports into its span; set ``outcome`` before the block ends."""
+
+    span: Span
+    outcome: str = "completed"
+    """``posted`` | ``silent`` | ``blocked`` | ``budget`` | ``error`` (set automatically on an exception)."""
+
+    def documents(self, ids: Sequence[int]) -> None:
+        """The documents retrieved for this turn (their reads are audited separately)."""
+        self.span.set_attribute("chorus.turn.documents", list(ids))
+        self.span.set_attribute("chorus.turn.document_count", len(ids))
+
+
+@contextmanager
+def turn_span(*, agent: str, department: str, channel_id: int | None = None,
+              run_id: int | None = None) -> Iterator[Turn]:
+    """One agent turn: a span ``agent.turn`` and, when it ends, one ``chorus.agent.turns`` count by outcome."""
+    attributes: dict[str, Any] = {"chorus.agent.handle": agent, "chorus.department": department}
+    if channel_id is not None:
+        attributes["chorus.channel.id"] = channel_id
+    if run_id is not None:
+        attributes["chorus.run.id"] = run_id
+    with _tracer().start_as_current_span("agent.turn", attributes=attributes) as span:
+        turn = Turn(span)
+        try:
+            yield turn
+        except BaseException:
+            turn.outcome = "error"
+            raise
+        finally:
+            span.set_attribute("chorus.turn.outcome", turn.outcome)
+            metrics.agent_turn(outcome=turn.outcome, department=department)
+
+
+@dataclass
+class LLMCall:
+    """What an LLM call reports into its span; call :meth:`usage` once the provider answered."""
+
+    span: Span
+    model: str
+    department: str
+
+    def usage(self, *, input_tokens: int, output_tokens: int, cost_usd: float = 0.0,
+              response_model: str | None = None) -> None:
+        """Tokens and cost: span attributes plus the ``chorus.llm.tokens``/``chorus.llm.cost_usd`` counters."""
+        self.span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+        self.span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+        self.span.set_attribute("chorus.llm.cost_usd", cost_usd)
+        if response_model:
+            self.span.set_attribute("gen_ai.response.model", response_model)
+        metrics.llm_usage(model=self.model, department=self.department, input_tokens=input_tokens,
+                          output_tokens=output_tokens, cost_usd=cost_usd)
+
+
+@contextmanager
+def llm_span(*, model: str, provider: str, department: str = "", operation: str = "chat") -> Iterator[LLMCall]:
+    """One LLM call: a client span ``"chat <model>"`` (GenAI conventions) with tokens and latency."""
+    attributes = {"gen_ai.operation.name": operation, "gen_ai.provider.name": provider, "gen_ai.system": provider,
+                  "gen_ai.request.model": model, "chorus.department": department}
+    started = time.perf_counter()
+    with _tracer().start_as_current_span(f"{operation} {model}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+        outcome = "ok"
+        try:
+            yield LLMCall(span, model, department)
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            span.set_attribute("chorus.llm.latency_ms", round(ms, 3))
+            metrics.llm_duration(ms, model=model, outcome=outcome)
+
+
+@dataclass
+class MiningRun:
+    span: Span
+
+    def counts(self, **counts: int) -> None:
+        """E.g. ``run.counts(messages=420, signals=37, insights=5)`` -> ``chorus.mining.messages`` etc."""
+        for key, value in counts.items():
+            self.span.set_attribute(f"chorus.mining.{key}", value)
+
+
+@contextmanager
+def mining_span(*, workspace_id: int, kind: str = "incremental") -> Iterator[MiningRun]:
+    """One mining pass: a span ``mining.run`` carrying how much it read and produced."""
+    attributes: dict[str, Any] = {"chorus.workspace.id": workspace_id, "chorus.mining.kind": kind}
+    with _tracer().start_as_current_span("mining.run", attributes=attributes) as span:
+        yield MiningRun(span)
