@@ -1,0 +1,149 @@
+"""The leak guard: verbatim copies and light rewrites (case, whitespace, punctuation, reordered sentences) of a
+document above the channel's label are refused through post_message and audited; unrelated text, and text the
+channel may carry, goes through. Canary markers never reach a channel below their label."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from channels.services import member_channels, post_message, read_messages
+from personas import leakguard
+from personas.domain import register_hooks
+from personas.errors import LeakBlocked
+from personas.services_agents import page_agents
+from personas.services_documents import plant_canaries
+from personas.text import document_shingles
+from tests.personas.helpers import CONTRACT, HANDBOOK, MERGER, SCANNERS, Acme, load_acme
+from workspace.db import Database
+from workspace.errors import ChorusError
+from workspace.labels import LabelScheme
+from workspace.services import actor_for_member, get_member
+from workspace.tables import AuditEvent
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() + "." for s in text.split(".") if s.strip()]
+
+
+REWRITES: dict[str, Callable[[str], str]] = {
+    "verbatim": lambda t: t,
+    "upper case": lambda t: t.upper(),
+    "whitespace": lambda t: "   \n".join(t.split(" ")),
+    "punctuation": lambda t: t.replace(".", " -- ").replace(",", ""),
+    "reordered": lambda t: " ".join(reversed(_sentences(t))),
+    "two sentences quoted in chatter": lambda t: "Heard this today: " + " ".join(_sentences(t)[1:3]) + " Wild.",
+}
+
+
+async def _post(actor_world: Acme, handle: str, channel: str, body: str) -> dict[str, object]:
+    agent = await actor_world.agent(handle)
+    return await post_message(agent, channel, body, uuid.uuid4().hex)
+
+
+@pytest.mark.parametrize("rewrite", list(REWRITES))
+async def test_copies_and_light_rewrites_are_blocked(db: Database, rewrite: str) -> None:
+    register_hooks()
+    acme = await load_acme()
+    body = REWRITES[rewrite](CONTRACT)
+    # Counsel may read the contract but ops-floor (internal/ops) may not carry it.
+    with pytest.raises(LeakBlocked) as caught:
+        await _post(acme, "counsel-0001", "ops-floor", body)
+    err = caught.value
+    assert err.code == "leak_blocked" and err.status == 403
+    assert "confidential/finance" in err.message and "ops-floor" in err.message
+    assert "Gull" not in err.message and "fourteen" not in err.message.lower(), "the error never repeats content"
+    blocked = await AuditEvent.select().where(AuditEvent.action == "post.blocked")
+    assert len(blocked) == 1 and blocked[0]["actor_handle"] == "counsel-0001"
+    details = json.loads(blocked[0]["details"])
+    assert details["label"] == "confidential/finance" and details["channel"] == "ops-floor"
+    assert details["documents"] and not details["canary"]
+    assert await read_messages(await acme.channel("ops-floor")) == [], "nothing was posted"
+
+
+@pytest.mark.parametrize("body", [
+    "Does anyone know when the scanner batteries arrive? My shift starts at six.",
+    "The freight rates everyone talks about are public knowledge now, nothing to see.",
+    "Acme merger rumours again, ignore them and keep picking.",
+    SCANNERS,  # internal/ops: exactly what ops-floor may carry
+    HANDBOOK,
+])
+async def test_unrelated_or_permitted_text_goes_through(db: Database, body: str) -> None:
+    register_hooks()
+    acme = await load_acme()
+    message = await _post(acme, "counsel-0001", "ops-floor", body)
+    assert message["body"] == body
+    assert await AuditEvent.count().where(AuditEvent.action == "post.blocked") == 0
+
+
+async def test_people_are_checked_too_and_restricted_text_is_refused_in_money(db: Database) -> None:
+    register_hooks()
+    acme = await load_acme()
+    with pytest.raises(LeakBlocked, match="restricted/finance"):
+        await _post(acme, "counsel-0002", "money", MERGER)
+    with pytest.raises(LeakBlocked, match="restricted"):
+        await leakguard.check_post(actor=acme.system, channel=await acme.channel("lobby"), body=MERGER)
+
+
+def test_find_leak_is_pure_and_needs_more_than_a_coincidence() -> None:
+    scheme = LabelScheme(compartments=("finance",))
+    secret = scheme.parse("confidential/finance")
+    index = leakguard.Index(entries={h: ((secret.level, secret.mask, 7),) for h in document_shingles(CONTRACT)})
+    public = scheme.parse("public")
+    leak = leakguard.find_leak(index, scheme, public, CONTRACT.lower())
+    assert leak is not None and leak.label == secret and leak.documents == (7,)
+    assert leakguard.find_leak(index, scheme, secret, CONTRACT) is None, "the channel may carry it"
+    one_window = "Our rates with Gull Carriers rise but that is all I know about logistics plans today"
+    assert leakguard.find_leak(index, scheme, public, one_window) is None, "one shared 5-word window is chance"
+    short = "with Gull Carriers rise fourteen"
+    assert leakguard.find_leak(index, scheme, public, short) is not None, "a short post that is all copy"
+
+
+async def test_canaries_never_appear_below_their_label(db: Database) -> None:
+    """Traffic from every agent in every channel it belongs to: quotes of every document and every canary
+    marker, in sentences of chatter. Afterwards no channel holds a marker its label does not dominate."""
+    register_hooks()
+    acme = await load_acme()
+    canaries = await plant_canaries(acme.system)
+    assert {c["label"] for c in canaries} == {"public", "internal/ops", "confidential/finance",
+                                              "restricted/finance+legal+ops"}
+    assert await plant_canaries(acme.system) == canaries, "planting twice keeps one marker per label"
+    scheme = acme.system.scheme
+    texts = [HANDBOOK, SCANNERS, CONTRACT, MERGER]
+    rng = random.Random(11)
+    posted = blocked = 0
+    for row in await page_agents(acme.ws, limit=100):
+        agent = await actor_for_member(await get_member(acme.ws, row["member_id"]))
+        for channel in await member_channels(agent):
+            for canary in canaries:
+                bodies = [f"Quoting the file: {canary['marker']} as it says.",
+                          f"ref {canary['marker'].upper()}",
+                          " ".join(rng.sample(_sentences(rng.choice(texts)), 2))]
+                for body in bodies:
+                    try:
+                        await post_message(agent, channel["id"], body, uuid.uuid4().hex)
+                        posted += 1
+                    except LeakBlocked:
+                        blocked += 1
+                    except ChorusError as exc:  # anything else would mean the traffic did not run as intended
+                        raise AssertionError(f"unexpected refusal: {exc.message}") from exc
+    assert posted > 0 and blocked > 0
+    leaks_found = 0
+    allowed_seen = 0
+    for name in ("lobby", "ops-floor", "money", "boardroom"):
+        channel = await acme.channel(name)
+        label = scheme.parse(channel["label"])
+        bodies = [m["body"].lower() for m in await read_messages(channel, limit=1000)]
+        for canary in canaries:
+            present = any(canary["marker"] in b for b in bodies)
+            if label.dominates(scheme.parse(canary["label"])):
+                allowed_seen += present
+            else:
+                leaks_found += present
+    assert leaks_found == 0
+    assert allowed_seen > 0, "markers do get through where the label allows: the check above could fail"
+    assert await AuditEvent.count().where(AuditEvent.action == "post.blocked") == blocked
