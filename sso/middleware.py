@@ -41,7 +41,8 @@ class AuthMiddleware(ASGIMiddleware):
         public = is_public(scope, handler)
         try:
             receive = await self.authenticate(scope, receive)
-        except ChorusError:
+        except ChorusError as exc:
+            receive = getattr(exc, "replay", receive)  # a CSRF check may have read the body already
             # Public routes (sign-in pages, health) work with a stale cookie or a bad token: they treat the caller
             # as anonymous. Everywhere else the caller learns exactly what is wrong with the credential.
             if not public:
@@ -123,9 +124,18 @@ async def _check_csrf(conn: ASGIConnection[Any, Any, Any, Any], scope: Scope, me
         values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD, [])
         if values and ok(values[0]):
             return replay
+        receive = replay
     scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
-    raise Forbidden(f"this {method} needs the session's CSRF token (header X-CSRF-Token or form field "
-                    f"{CSRF_FIELD}); reload the page and try again")
+    raise CSRFFailed(f"this {method} needs the session's CSRF token (header X-CSRF-Token or form field "
+                     f"{CSRF_FIELD}); reload the page and try again", replay=receive)
+
+
+class CSRFFailed(Forbidden):
+    """Carries the body-replaying ``receive`` so that a public route can still read the form it was sent."""
+
+    def __init__(self, message: str, replay: Receive) -> None:
+        super().__init__(message)
+        self.replay = replay
 
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
