@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from channels.services import access_channel
 from personas import services_agents, services_control, services_documents, services_retrieval
@@ -43,7 +43,7 @@ class AdminAgentsController(Controller):
                  "label": str(actor.scheme.from_ints(r["label_level"], r["label_mask"]))} for r in rows]
 
     @patch("/roles/{role:str}", summary="Change a role's label (all its agents, at once; audited)")
-    async def set_role_label(self, actor: NamedDependency[Actor], role: str,
+    async def set_role_label(self, actor: NamedDependency[Actor], role: FromPath[str],
                              data: JSONBody[LabelChange]) -> dict[str, Any]:
         return await services_control.set_role_label(actor, role, actor.scheme.parse(data.label))
 
@@ -60,34 +60,35 @@ class AdminAgentsController(Controller):
         return {"agents": rows, "next_after": rows[-1]["member_id"] if len(rows) == limit else None}
 
     @get("/agents/{member_id:int}", summary="One agent and its persona")
-    async def agent(self, actor: NamedDependency[Actor], member_id: int) -> dict[str, Any]:
+    async def agent(self, actor: NamedDependency[Actor], member_id: FromPath[int]) -> dict[str, Any]:
         row = await services_agents.get_agent(actor, member_id)
         return {**row, "label": str(actor.scheme.from_ints(row["label_level"], row["label_mask"]))}
 
     @patch("/agents/{member_id:int}", summary="Change an agent's label (at once; audited)")
-    async def set_agent_label(self, actor: NamedDependency[Actor], member_id: int,
+    async def set_agent_label(self, actor: NamedDependency[Actor], member_id: FromPath[int],
                               data: JSONBody[LabelChange]) -> dict[str, Any]:
         return await services_control.set_agent_label(actor, member_id, actor.scheme.parse(data.label))
 
     @get("/agents/{member_id:int}/preview", summary="Exactly the documents this agent can retrieve in a channel")
-    async def preview(self, actor: NamedDependency[Actor], member_id: int, channel: ChannelRef) -> dict[str, Any]:
+    async def preview(self, actor: NamedDependency[Actor], member_id: FromPath[int],
+                      channel: ChannelRef) -> dict[str, Any]:
         await services_agents.get_agent(actor, member_id)
         agent = await actor_for_member(await get_member(actor.workspace_id, member_id))
         chan = await access_channel(actor, _channel_ref(channel))
         return await services_retrieval.preview(actor, agent, chan)
 
     @get("/agents/{member_id:int}/tokens", summary="An agent's tokens: prefix, created, last used, revoked")
-    async def tokens(self, actor: NamedDependency[Actor], member_id: int) -> list[dict[str, Any]]:
+    async def tokens(self, actor: NamedDependency[Actor], member_id: FromPath[int]) -> list[dict[str, Any]]:
         return await services_tokens.list_agent_tokens(actor, member_id)
 
     @post("/agents/{member_id:int}/tokens", summary="Issue a new token (rotates: previous tokens stop working)")
-    async def issue(self, actor: NamedDependency[Actor], member_id: int) -> IssuedToken:
+    async def issue(self, actor: NamedDependency[Actor], member_id: FromPath[int]) -> IssuedToken:
         agent = await services_agents.get_agent(actor, member_id)
         token = await services_tokens.issue_agent_token(actor, member_id)
         return IssuedToken(member_id=member_id, handle=agent["handle"], token=token)
 
     @delete("/agents/{member_id:int}/tokens", status_code=200, summary="Revoke every token of an agent")
-    async def revoke(self, actor: NamedDependency[Actor], member_id: int) -> dict[str, int]:
+    async def revoke(self, actor: NamedDependency[Actor], member_id: FromPath[int]) -> dict[str, int]:
         await services_agents.get_agent(actor, member_id)
         return {"revoked": await services_tokens.revoke_agent_tokens(actor, member_id)}
 
@@ -124,7 +125,7 @@ class AdminContextController(Controller):
         return result.as_dict()
 
     @get("/documents/{document_id:int}", summary="One document with its body")
-    async def document(self, actor: NamedDependency[Actor], document_id: int) -> dict[str, Any]:
+    async def document(self, actor: NamedDependency[Actor], document_id: FromPath[int]) -> dict[str, Any]:
         return await services_documents.get_document(actor, document_id)
 
     @post("/canaries", summary="Plant one canary marker per document label (once) and list them")
@@ -145,7 +146,8 @@ class ContextController(Controller):
     guards = [agent_or_human]
     dependencies = {"actor": Provide(provide_actor)}
 
-    @get("/search", summary="Passages you may read that the channel may carry, best first (audited)")
+    @get("/search", opt={"agents": True},
+         summary="Passages you may read that the channel may carry, best first (audited)")
     async def search(self, actor: NamedDependency[Actor], channel: ChannelRef,
                      q: Annotated[str, QueryParameter(min_length=1, max_length=500)],
                      limit: Annotated[int, QueryParameter(ge=1, le=20)] = 5) -> dict[str, Any]:
