@@ -1,10 +1,21 @@
-"""What the channels domain contributes to the app (collected by workspace/app.py)."""
+"""What the channels domain contributes to the app (collected by workspace/app.py): REST routes, the ``/ws``
+endpoint, the fan-out plugin (whose start-up installs the event publisher and the logout/kill-switch hooks), and
+``chorus export messages``."""
 
 from __future__ import annotations
 
+from channels import config
+from channels.cli import export_group
+from channels.controllers import ROUTES
+from channels.fanout import build_plugin
+from channels.ws import Hub, ws_route
 from workspace.domain import DomainParts
 from workspace.settings import Settings
 
 
 def parts(settings: Settings) -> DomainParts:
-    return DomainParts(name="channels")
+    config.configure(settings.limits)
+    plugin = build_plugin(settings)
+    hub = Hub(settings, plugin)
+    return DomainParts(name="channels", route_handlers=[*ROUTES, ws_route(hub)], plugins=[plugin],
+                       cli_commands=[export_group])

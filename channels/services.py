@@ -27,10 +27,13 @@ from channels.services_messages import (
     parse_mentions,
     post_message,
     read_messages,
+    submit_message,
 )
+from channels.services_reactions import react
 
 __all__ = [
     "access_channel", "add_members_bulk", "create_channel", "delete_message", "edit_message", "get_message",
     "is_member", "join_channel", "leave_channel", "list_channels", "list_members", "list_messages",
-    "member_channels", "parse_mentions", "post_message", "read_messages", "remove_member", "set_archived",
+    "member_channels", "parse_mentions", "post_message", "react", "read_messages", "remove_member", "set_archived",
+    "submit_message",
 ]

@@ -121,6 +121,13 @@ async def post_message(actor: Actor, channel_id: int | str, body: str, client_ms
                        thread_of: int | None = None) -> dict[str, Any]:
     """Post as ``actor`` (agents and people alike). Idempotent on (channel, author, client_msg_id): a retry
     returns the original message. Returns the message dict, including its ``seq``."""
+    message, _ = await submit_message(actor, channel_id, body, client_msg_id, thread_of)
+    return message
+
+
+async def submit_message(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
+                         thread_of: int | None = None) -> tuple[dict[str, Any], bool]:
+    """:func:`post_message`, also saying whether the message was stored now (False: a retry's original)."""
     _check_client_msg_id(client_msg_id)
     channel = await _channel_for_post(actor, channel_id)
     size = _check_body(body)
@@ -132,7 +139,7 @@ async def post_message(actor: Actor, channel_id: int | str, body: str, client_ms
         original = await _by_client_id(channel["id"], actor.member_id, client_msg_id)
         if original is None:
             raise
-        return original
+        return original, False
     await hooks.emit("post.check", actor=actor, channel=channel, body=body)
     try:
         message, created = await _insert(actor, channel, body, size, client_msg_id, thread_of)
@@ -147,7 +154,7 @@ async def post_message(actor: Actor, channel_id: int | str, body: str, client_ms
         events.publish_message(message)
     else:
         bucket.refund(actor.member_id)
-    return message
+    return message, created
 
 
 async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, client_msg_id: str,

@@ -1,0 +1,243 @@
+"""A Python client for the Chorus WebSocket protocol (v1), on the ``websockets`` library.
+
+Connect with an agent token, subscribe with resume, post with an automatic ``client_msg_id`` and retry, and
+reconnect with backoff: after a drop it resubscribes after the last ``seq`` it saw, so nothing is lost or repeated.
+
+    async with ChorusClient("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
+        await client.subscribe("ops-floor", after_seq=0)
+        await client.post("ops-floor", "hello")
+        async for frame in client.frames():
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+log = logging.getLogger("chorus.client")
+REVOKED = 4001
+
+
+class ChorusError(Exception):
+    """An ``error`` frame from the server (``code``, ``message``, ``ref``, and ``retry_after`` when limited)."""
+
+    def __init__(self, frame: Mapping[str, Any]) -> None:
+        super().__init__(f"{frame.get('code')}: {frame.get('message')}")
+        self.code = str(frame.get("code"))
+        self.message = str(frame.get("message"))
+        self.ref = frame.get("ref")
+        self.retry_after = frame.get("retry_after")
+        self.frame = dict(frame)
+
+
+class ConnectionLost(Exception):
+    """The socket dropped before the server answered; the client reconnects and the call may be retried."""
+
+
+class ChorusClient:
+    def __init__(self, url: str, token: str | None = None, *, headers: Mapping[str, str] | None = None,
+                 backoff_initial: float = 0.2, backoff_max: float = 10.0, request_timeout: float = 30.0,
+                 max_queue: int = 100_000) -> None:
+        self.url = url
+        self.headers = dict(headers or {})
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.request_timeout = request_timeout
+        self.hello: dict[str, Any] = {}
+        self.last_seq: dict[int, int] = {}
+        """The last seq delivered per channel id: what a resubscribe resumes after."""
+        self.reconnects = 0
+        self._wanted: dict[int | str, int | None] = {}
+        self._ids: dict[int | str, int] = {}
+        self._ws: ClientConnection | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._frames: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue(max_queue)
+        self._reader: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._fatal: BaseException | None = None
+
+    async def __aenter__(self) -> ChorusClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Open the socket (retrying with backoff) and start reading."""
+        await self._open()
+        self._reader = asyncio.create_task(self._run(), name="chorus-client")
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def _open(self) -> None:
+        delay = self.backoff_initial
+        while True:
+            try:
+                ws = await websockets.connect(self.url, additional_headers=self.headers, compression=None,
+                                              max_size=2**22, open_timeout=10, ping_interval=20)
+                hello = json.loads(await ws.recv())
+                if hello.get("type") != "hello":
+                    raise ConnectionError(f"expected a hello frame, got {hello!r}")
+                self.hello = hello
+                self._ws = ws
+                self._connected.set()
+                for key, after in list(self._wanted.items()):
+                    cid = self._ids.get(key)
+                    resume = self.last_seq.get(cid, after) if cid is not None else after
+                    await self._send({"type": "subscribe", "channel": key, "after_seq": resume})
+                return
+            except websockets.InvalidStatus as exc:
+                if exc.response.status_code in (401, 403):
+                    raise PermissionError(f"the server refused the credentials ({exc.response.status_code})") from exc
+                log.info("connect failed (%s); retrying in %.1fs", exc, delay)
+            except (TimeoutError, OSError, websockets.ConnectionClosed, ConnectionError) as exc:
+                log.info("connect failed (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self.backoff_max)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            assert self._ws is not None
+            try:
+                async for raw in self._ws:
+                    self._dispatch(json.loads(raw))
+                code = self._ws.close_code
+            except websockets.ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+            self._connected.clear()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionLost("the connection dropped before the server answered"))
+            self._pending.clear()
+            if self._stop.is_set():
+                return
+            if code == REVOKED:
+                self._fatal = PermissionError("the server closed the connection: credentials revoked (4001)")
+                await self._frames.put(self._fatal)
+                return
+            self.reconnects += 1
+            await self._open()
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        ref = frame.get("ref")
+        if kind == "message":
+            cid, seq = int(frame["channel"]), int(frame["seq"])
+            if not frame.get("update"):
+                if seq <= self.last_seq.get(cid, -1):
+                    return
+                self.last_seq[cid] = seq
+            self._frames.put_nowait(frame)
+        elif kind == "reaction":
+            self._frames.put_nowait(frame)
+        elif kind == "subscribed":
+            self._ids[frame["name"]] = int(frame["channel"])
+            self._ids[int(frame["channel"])] = int(frame["channel"])
+            self.last_seq.setdefault(int(frame["channel"]), int(frame["after_seq"]))
+        elif kind == "resync":
+            cid = int(frame["channel"])
+            task = asyncio.ensure_future(self._send({"type": "subscribe", "channel": cid,
+                                                     "after_seq": self.last_seq.get(cid, 0)}))
+            task.add_done_callback(lambda t: t.exception())
+        if ref is not None and ref in self._pending and kind in ("ack", "error", "pong", "subscribed",
+                                                                  "unsubscribed"):
+            fut = self._pending.pop(ref)
+            if not fut.done():
+                fut.set_exception(ChorusError(frame)) if kind == "error" else fut.set_result(frame)
+        elif kind == "error":
+            log.warning("server error: %s", frame)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        if self._ws is None:
+            raise ConnectionLost("not connected")
+        await self._ws.send(json.dumps({"v": 1, **frame}))
+
+    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send a frame with a fresh ``ref`` and wait for its answer (ack, subscribed, pong) or error."""
+        if self._fatal is not None:
+            raise self._fatal
+        await asyncio.wait_for(self._connected.wait(), self.request_timeout)
+        ref = str(frame.get("ref") or frame.get("client_msg_id") or uuid.uuid4().hex)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = fut
+        try:
+            await self._send({**frame, "ref": ref})
+        except websockets.ConnectionClosed as exc:
+            self._pending.pop(ref, None)
+            raise ConnectionLost(str(exc)) from exc
+        return await asyncio.wait_for(fut, self.request_timeout)
+
+    async def subscribe(self, channel: int | str, after_seq: int | None = None) -> dict[str, Any]:
+        """Follow a channel from ``after_seq`` (None: only new messages). Remembered across reconnects."""
+        self._wanted[channel] = after_seq
+        answer = await self.request({"type": "subscribe", "channel": channel, "after_seq": after_seq})
+        return answer
+
+    async def unsubscribe(self, channel: int | str) -> None:
+        self._wanted.pop(channel, None)
+        await self.request({"type": "unsubscribe", "channel": channel})
+
+    async def post(self, channel: int | str, body: str, *, thread_of: int | None = None,
+                   client_msg_id: str | None = None, attempts: int = 8) -> dict[str, Any]:
+        """Post and return the ack (``seq``, ``id``). Retries on a dropped connection and on rate limits with the
+        same ``client_msg_id``, so the message is stored exactly once."""
+        cmid = client_msg_id or uuid.uuid4().hex
+        frame: dict[str, Any] = {"type": "post", "channel": channel, "body": body, "client_msg_id": cmid}
+        if thread_of is not None:
+            frame["thread_of"] = thread_of
+        delay = self.backoff_initial
+        for attempt in range(attempts):
+            try:
+                return await self.request(frame)
+            except ChorusError as exc:
+                if exc.code != "rate_limited" or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(float(exc.retry_after or delay))
+            except (TimeoutError, ConnectionLost):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+        raise AssertionError("unreachable")
+
+    async def react(self, message_id: int, kind: str, value: str, remove: bool = False) -> dict[str, Any]:
+        return await self.request({"type": "react", "message_id": message_id, "kind": kind, "value": value,
+                                   "remove": remove})
+
+    async def ping(self) -> dict[str, Any]:
+        return await self.request({"type": "ping"})
+
+    async def frames(self) -> AsyncIterator[dict[str, Any]]:
+        """Message frames (new ones in seq order per channel, then updates) and reaction frames, forever."""
+        while True:
+            item = await self._frames.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def next_frame(self, wait_s: float = 30.0) -> dict[str, Any]:
+        item = await asyncio.wait_for(self._frames.get(), wait_s)
+        if isinstance(item, BaseException):
+            raise item
+        return item

@@ -1,0 +1,87 @@
+"""Reactions: one vote (up or down) and one of each emoji per member per message; audited and published."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from channels import events
+from channels.services_channels import now
+from channels.services_messages import _channel_for_post, get_message
+from workspace import audit
+from workspace import db as dbmod
+from workspace.actor import Actor
+from workspace.audit import Entity
+from workspace.errors import Conflict, ValidationFailed
+
+_EMOJI = re.compile(r"^[a-z0-9_+-]{1,64}$")
+VOTES = ("up", "down")
+
+
+def _slot(kind: str, value: str) -> str:
+    if kind == "vote":
+        if value not in VOTES:
+            raise ValidationFailed(f"a vote is 'up' or 'down'; got {value!r}", field="value")
+        return "vote"
+    if kind == "emoji":
+        if not _EMOJI.match(value or ""):
+            raise ValidationFailed(f"emoji names are 1-64 of a-z, 0-9, '_', '+', '-' (e.g. 'thumbsup'); got {value!r}",
+                                   field="value")
+        return f"emoji:{value}"
+    raise ValidationFailed(f"a reaction kind is 'vote' or 'emoji'; got {kind!r}", field="kind")
+
+
+async def counts(message_id: int) -> dict[str, Any]:
+    rows = await dbmod.current().fetch(
+        "SELECT kind, value, COUNT(*) AS n FROM chorus_reaction WHERE message = {} GROUP BY kind, value", message_id)
+    out: dict[str, Any] = {"up": 0, "down": 0, "emoji": {}}
+    for r in rows:
+        if r["kind"] == "vote":
+            out[r["value"]] = int(r["n"])
+        else:
+            out["emoji"][r["value"]] = int(r["n"])
+    return out
+
+
+async def react(actor: Actor, message_id: int, kind: str, value: str, remove: bool = False) -> dict[str, Any]:
+    """Add (or with ``remove``, take back) a reaction. A new vote replaces the member's earlier vote; the same
+    reaction twice is a no-op. Needs what posting needs (membership, label, an open channel).
+    Returns ``{message_id, seq, kind, value, removed, changed, reactions}``."""
+    slot = _slot(kind, value)
+    message = await get_message(actor, message_id)
+    channel = await _channel_for_post(actor, message["channel_id"])
+    if message["deleted"]:
+        raise Conflict(f"message {message_id} was deleted; it takes no reactions")
+    assert actor.member_id is not None
+    database = dbmod.current()
+    changed = False
+    async with database.transaction():
+        rows = await database.fetch("SELECT id, value FROM chorus_reaction WHERE message = {} AND member = {} "
+                                    "AND slot = {}", message["id"], actor.member_id, slot)
+        existing = rows[0] if rows else None
+        if remove:
+            if existing is not None and existing["value"] == value:
+                await database.fetch("DELETE FROM chorus_reaction WHERE id = {}", existing["id"])
+                changed = True
+        elif existing is None:
+            await database.fetch(
+                "INSERT INTO chorus_reaction (message, member, kind, value, slot, created_at) "
+                "VALUES ({}, {}, {}, {}, {}, {})", message["id"], actor.member_id, kind, value, slot, now())
+            changed = True
+        elif existing["value"] != value:
+            await database.fetch("UPDATE chorus_reaction SET value = {}, created_at = {} WHERE id = {}",
+                                 value, now(), existing["id"])
+            changed = True
+        if changed:
+            await audit.record(actor, "reaction.removed" if remove else "reaction.added",
+                               Entity("message", message["id"]),
+                               {"channel": channel["id"], "seq": message["seq"], "kind": kind, "value": value})
+        summary = await counts(message["id"])
+    result = {"message_id": message["id"], "seq": message["seq"], "kind": kind, "value": value, "removed": remove,
+              "changed": changed, "reactions": summary}
+    if changed:
+        events.publish_reaction(channel["id"], message["seq"], {
+            "v": events.PROTOCOL_VERSION, "type": "reaction", "channel": channel["id"], "message_id": message["id"],
+            "seq": message["seq"], "member": actor.handle, "kind": kind, "value": value, "removed": remove,
+            "reactions": summary})
+    return result

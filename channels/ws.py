@@ -1,0 +1,314 @@
+"""The ``/ws`` endpoint: one Connection per socket, one ChannelFeed per subscribed channel, and the Hub that
+tracks connections (closing them on logout, kill switch, relabel and shutdown). Protocol: PROTOCOL.md.
+
+A feed first reads the database after the client's ``after_seq``, then forwards broker events in ``seq`` order,
+dropping duplicates and filling gaps from the database; when its bounded backlog overflows it sends ``resync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.handlers import WebsocketRouteHandler
+
+from channels import config, events, protocol
+from channels.fanout import ChorusChannelsPlugin, OverflowSubscriber, install_publisher
+from channels.services_channels import access_channel
+from channels.services_messages import post_message, read_messages
+from channels.services_reactions import react
+from workspace.actor import Actor
+from workspace.errors import ChorusError, RateLimited
+from workspace.hooks import hooks
+from workspace.settings import Settings
+from workspace.web import ACTOR_KEY, agent_or_human
+
+log = logging.getLogger("chorus.channels.ws")
+CATCHUP_PAGE = 500
+_GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)
+
+
+class ChannelFeed:
+    """One channel's stream to one socket: database catch-up, then live events in seq order."""
+
+    def __init__(self, conn: Connection, channel: dict[str, Any], after_seq: int) -> None:
+        self.conn = conn
+        self.channel = channel
+        self.cid = int(channel["id"])
+        self.delivered = after_seq
+        self.subscriber: OverflowSubscriber | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        plugin = self.conn.hub.plugin
+        sub = await plugin.subscribe(plugin.channel_name(self.cid))  # subscribe first, then read the database
+        assert isinstance(sub, OverflowSubscriber)
+        self.subscriber = sub
+        self.task = asyncio.create_task(self.run(), name=f"feed-{self.cid}")
+
+    async def run(self) -> None:
+        assert self.subscriber is not None
+        try:
+            await self.catch_up()
+            async for data in self.subscriber.iter_events():
+                if self.subscriber.overflowed:
+                    await self.resync()
+                    return
+                await self.forward(data)
+        except _GONE:
+            self.conn.gone = True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("feed of channel %s for %s failed", self.cid, self.conn.actor.handle)
+            with contextlib.suppress(*_GONE):
+                await self.conn.send(protocol.error_frame("internal_error", "this channel's feed failed; "
+                                                          "subscribe again with after_seq", None, channel=self.cid))
+            self.conn.feeds.pop(self.cid, None)
+            await self.unsubscribe()
+
+    async def forward(self, data: bytes) -> None:
+        kind, _, seq, frame = events.parse_header(data)
+        if kind == events.NEW:
+            if seq <= self.delivered:
+                return  # already sent (catch-up overlapped the live stream)
+            if seq > self.delivered + 1:
+                await self.catch_up()  # a gap: the database has everything up to (at least) this seq
+                return
+            await self.conn.send_text(frame)
+            self.delivered = seq
+        elif kind in (events.UPDATE, events.REACTION):
+            if seq <= self.delivered:  # later messages arrive in their current form from the database
+                await self.conn.send_text(frame)
+        else:  # CATCHUP after a broker reconnect
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        while True:
+            page = await read_messages(self.channel, after_seq=self.delivered, limit=CATCHUP_PAGE)
+            for message in page:
+                await self.conn.send_text(events.encode_frame(events.message_frame(message)))
+                self.delivered = message["seq"]
+            if len(page) < CATCHUP_PAGE:
+                return
+
+    async def resync(self) -> None:
+        """The client fell behind: drop the backlog and let it resume from the database by after_seq."""
+        assert self.subscriber is not None
+        self.subscriber.drain()
+        self.conn.feeds.pop(self.cid, None)
+        await self.unsubscribe()
+        await self.conn.send({"v": protocol.VERSION, "type": "resync", "channel": self.cid,
+                              "after_seq": self.delivered})
+
+    async def unsubscribe(self) -> None:
+        if self.subscriber is not None:
+            sub, self.subscriber = self.subscriber, None
+            await self.conn.hub.plugin.unsubscribe(sub, self.conn.hub.plugin.channel_name(self.cid))
+
+    async def stop(self) -> None:
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        await self.unsubscribe()
+
+
+class Connection:
+    def __init__(self, hub: Hub, socket: WebSocket[Any, Any, Any], actor: Actor) -> None:
+        self.hub = hub
+        self.socket = socket
+        self.actor = actor
+        self.session_id = dict(socket.scope).get("chorus.session_id")
+        self.feeds: dict[int, ChannelFeed] = {}
+        self.gone = False
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.socket.send_text(events.encode_frame(frame).decode())
+
+    async def send_text(self, frame: bytes) -> None:
+        await self.socket.send_text(frame.decode())
+
+    async def close(self, code: int, reason: str) -> None:
+        self.gone = True
+        with contextlib.suppress(Exception):
+            await self.socket.close(code=code, reason=reason[:120])
+
+    async def serve(self) -> None:
+        await self.socket.accept()
+        limits = config.current.limits
+        await self.send({"v": protocol.VERSION, "type": "hello", "member": self.actor.handle,
+                         "kind": self.actor.kind, "max_message_bytes": limits.max_message_bytes,
+                         "backlog": limits.ws_backlog,
+                         "may_post": self.actor.kind == "agent" or limits.humans_may_post})
+        try:
+            while not self.gone:
+                event = await self.socket.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                text = event.get("text")
+                if not isinstance(text, str):
+                    await self.send(protocol.error_frame("malformed_frame", "send JSON text frames, not binary",
+                                                         None))
+                    continue
+                await self.handle(text)
+        except _GONE:
+            pass
+        finally:
+            self.gone = True
+            for feed in list(self.feeds.values()):
+                await feed.stop()
+            self.feeds.clear()
+
+    async def handle(self, text: str) -> None:
+        ref: str | None = None
+        try:
+            frame = protocol.decode(text)
+            ref = frame.ref if not isinstance(frame, protocol.Post) else (frame.ref or frame.client_msg_id)
+            await self.dispatch(frame)
+        except protocol.FrameError as exc:
+            await self.send(protocol.error_frame(exc.code, exc.message, exc.ref))
+        except RateLimited as exc:
+            await self.send(protocol.error_frame(exc.code, exc.message, ref, retry_after=round(exc.retry_after, 3)))
+        except ChorusError as exc:
+            await self.send(protocol.error_frame(exc.code, exc.message, ref))
+
+    async def dispatch(self, frame: protocol.ClientFrame) -> None:
+        if isinstance(frame, protocol.Post):
+            message = await post_message(self.actor, frame.channel, frame.body, frame.client_msg_id, frame.thread_of)
+            await self.send({"v": protocol.VERSION, "type": "ack", "ref": frame.ref or frame.client_msg_id,
+                             "client_msg_id": frame.client_msg_id, "channel": message["channel_id"],
+                             "id": message["id"], "seq": message["seq"]})
+        elif isinstance(frame, protocol.Subscribe):
+            await self.subscribe(frame)
+        elif isinstance(frame, protocol.Unsubscribe):
+            channel = await access_channel(self.actor, frame.channel)
+            feed = self.feeds.pop(channel["id"], None)
+            if feed is not None:
+                await feed.stop()
+            await self.send({"v": protocol.VERSION, "type": "unsubscribed", "channel": channel["id"],
+                             "ref": frame.ref})
+        elif isinstance(frame, protocol.React):
+            result = await react(self.actor, frame.message_id, frame.kind, frame.value, frame.remove)
+            await self.send({"v": protocol.VERSION, "type": "ack", "ref": frame.ref, "message_id": result["message_id"],
+                             "seq": result["seq"], "reactions": result["reactions"]})
+        else:
+            await self.send({"v": protocol.VERSION, "type": "pong", "ref": frame.ref})
+
+    async def subscribe(self, frame: protocol.Subscribe) -> None:
+        channel = await access_channel(self.actor, frame.channel)
+        old = self.feeds.pop(channel["id"], None)
+        if old is not None:
+            await old.stop()
+        after = channel["last_seq"] if frame.after_seq is None else max(0, frame.after_seq)
+        await self.send({"v": protocol.VERSION, "type": "subscribed", "channel": channel["id"],
+                         "name": channel["name"], "last_seq": channel["last_seq"], "after_seq": after,
+                         "ref": frame.ref})
+        feed = ChannelFeed(self, channel, after)
+        self.feeds[channel["id"]] = feed
+        await feed.start()
+
+
+class Hub:
+    """The process's sockets, the publisher, and the reactions to logout, kill switch and relabel."""
+
+    def __init__(self, settings: Settings, plugin: ChorusChannelsPlugin) -> None:
+        self.settings = settings
+        self.plugin = plugin
+        self.connections: set[Connection] = set()
+        self.control_task: asyncio.Task[None] | None = None
+        self.closing = False
+        plugin.on_started.append(self.started)
+        plugin.on_stopping.append(self.stopping)
+
+    async def started(self) -> None:
+        self.closing = False
+        self.publisher = install_publisher(self.plugin)
+        hooks.on("session.ended", self.on_session_ended)
+        hooks.on("member.deactivated", self.on_member_deactivated)
+        hooks.on("member.label_changed", self.on_label_changed)
+        control = await self.plugin.subscribe(self.plugin.control_channel)
+        self.control_task = asyncio.create_task(self._control(control), name="channels-control")
+
+    async def stopping(self) -> None:
+        """Graceful shutdown: every socket is closed with 1012 so clients reconnect and resume by seq."""
+        self.closing = True
+        await asyncio.gather(*(c.close(protocol.CLOSE_RESTART, "server restarting; reconnect and resume")
+                               for c in list(self.connections)), return_exceptions=True)
+        if self.control_task is not None:
+            self.control_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.control_task
+        if config.current.publisher is self.publisher:
+            config.set_publisher(None)
+
+    async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
+        actor = dict(socket.scope).get(ACTOR_KEY)
+        if not isinstance(actor, Actor) or self.closing:
+            await socket.close(code=protocol.CLOSE_RESTART if self.closing else 4401)
+            return
+        conn = Connection(self, socket, actor)
+        self.connections.add(conn)
+        try:
+            await conn.serve()
+        finally:
+            self.connections.discard(conn)
+
+    async def _control(self, subscriber: Any) -> None:
+        async for data in subscriber.iter_events():
+            try:
+                kind, _, _, body = events.parse_header(data)
+                if kind == events.CONTROL:
+                    await self._apply(msgspec.json.decode(body))
+            except Exception:
+                log.exception("bad control event")
+
+    async def _apply(self, cmd: dict[str, Any]) -> None:
+        members = set(cmd.get("member_ids") or ())
+        sessions = set(cmd.get("session_ids") or ())
+        await self.close_where(lambda c: c.actor.member_id in members or (c.session_id in sessions),
+                               int(cmd.get("code", protocol.CLOSE_REVOKED)), str(cmd.get("reason", "")))
+
+    async def close_where(self, pred: Callable[[Connection], bool], code: int, reason: str) -> int:
+        doomed = [c for c in list(self.connections) if pred(c)]
+        await asyncio.gather(*(c.close(code, reason) for c in doomed), return_exceptions=True)
+        return len(doomed)
+
+    async def broadcast_control(self, cmd: dict[str, Any]) -> None:
+        """Apply here at once and tell the other replicas (through the broker)."""
+        await self._apply(cmd)
+        self.plugin.publish(events.event(events.CONTROL, 0, 0, cmd), self.plugin.control_channel)
+
+    async def on_session_ended(self, session_id: str | None = None, **_: Any) -> None:
+        if session_id:
+            await self.broadcast_control({"session_ids": [str(session_id)], "code": protocol.CLOSE_REVOKED,
+                                          "reason": "session ended; sign in again"})
+
+    async def on_member_deactivated(self, member_ids: Iterable[int] | None = None, member_id: int | None = None,
+                                    **_: Any) -> None:
+        ids = [int(m) for m in (member_ids or ())] + ([int(member_id)] if member_id is not None else [])
+        if ids:
+            await self.broadcast_control({"member_ids": ids, "code": protocol.CLOSE_REVOKED,
+                                          "reason": "member deactivated"})
+
+    async def on_label_changed(self, member_ids: Iterable[int] | None = None, member_id: int | None = None,
+                               **_: Any) -> None:
+        ids = [int(m) for m in (member_ids or ())] + ([int(member_id)] if member_id is not None else [])
+        if ids:
+            await self.broadcast_control({"member_ids": ids, "code": protocol.CLOSE_ACCESS_CHANGED,
+                                          "reason": "clearance changed; reconnect to re-check access"})
+
+
+def ws_route(hub: Hub) -> WebsocketRouteHandler:
+    @websocket("/ws", name="channels-ws", guards=[agent_or_human], opt={"agents": True})
+    async def channels_ws(socket: WebSocket[Any, Any, Any]) -> None:
+        """The real-time protocol (PROTOCOL.md): subscribe with resume, post, react, ping."""
+        await hub.serve(socket)
+
+    return channels_ws

@@ -1,0 +1,86 @@
+"""Helpers for the WebSocket and REST tests: the real app under uvicorn with the memory or Redis broker, agents
+with real tokens (sso), raw protocol sockets, and waiting for frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from channels import services as ch
+from tests.channels.helpers import World, world
+from tests.sso.helpers import agent_token_for
+from tests.support import LiveServer, live_server
+from workspace.actor import Actor
+from workspace.app import create_app
+from workspace.db import Database
+from workspace.services import actor_for_member, get_member
+from workspace.settings import Settings
+
+
+def app_settings(tmp_path: Path, broker_url: str, **env: str) -> Settings:
+    base = {"CHORUS_DATA_DIR": str(tmp_path), "CHORUS_RUN_WORKERS_IN_PROCESS": "false",
+            "CHORUS_BROKER_URL": broker_url, "CHORUS_POST_RATE_PER_S": "10000", "CHORUS_POST_BURST": "10000"}
+    base.update(env)
+    return Settings.from_env(base)
+
+
+@contextlib.asynccontextmanager
+async def running(db: Database, tmp_path: Path, broker_url: str, **env: str) -> AsyncIterator[LiveServer]:
+    async with live_server(create_app(app_settings(tmp_path, broker_url, **env), database=db)) as server:
+        yield server
+
+
+@dataclass
+class Agent:
+    actor: Actor
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def token_agent(w: World, handle: str, label: str = "internal") -> Agent:
+    from tests.channels.helpers import agent
+
+    actor = await agent(w, handle, label)
+    assert actor.member_id is not None
+    token = await agent_token_for(actor.member_id)
+    return Agent(await actor_for_member(await get_member(w.ws, actor.member_id)), token)
+
+
+async def setup(name: str = "ops", label: str = "internal", n: int = 2) -> tuple[World, dict[str, Any], list[Agent]]:
+    """A workspace, a channel and ``n`` member agents with tokens."""
+    w = await world()
+    channel = await ch.create_channel(w.system, name, "", w.system.scheme.parse(label))
+    agents = [await token_agent(w, f"{name}-{i}", label) for i in range(1, n + 1)]
+    await ch.add_members_bulk(w.system, channel["id"], [int(a.actor.member_id or 0) for a in agents])
+    return w, channel, agents
+
+
+async def raw_socket(server: LiveServer, headers: dict[str, str], **kwargs: Any) -> ClientConnection:
+    ws = await websockets.connect(f"{server.ws_url}/ws", additional_headers=headers, compression=None, **kwargs)
+    hello = json.loads(await ws.recv())
+    assert hello["type"] == "hello", hello
+    return ws
+
+
+async def recv_until(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next frame of type ``kind`` (frames of other types before it are dropped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame: dict[str, Any] = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return frame
+
+
+async def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
+    await ws.send(json.dumps({"v": 1, **frame}))
