@@ -49,6 +49,7 @@ async def _baseline(db: Database, ws: int, n: int) -> float:
                                       "{})", rows)
             else:
                 tx = db.engine.current_transaction.get()
+                assert tx is not None
                 cols = list(zip(*rows, strict=True))
                 await tx.connection.execute(
                     "INSERT INTO chorus_member (workspace, kind, handle, display_name, label_level, label_mask, roles, "
