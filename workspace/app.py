@@ -31,6 +31,7 @@ import insights.domain
 import personas.domain
 import sso.domain
 from workspace import cli as core_cli
+from workspace import pages
 from workspace.db import Database
 from workspace.domain import DomainParts
 from workspace.errors import ChorusError
@@ -51,8 +52,8 @@ VERSION = "0.1.0"
 
 def domain_parts(settings: Settings) -> list[DomainParts]:
     """Every domain's contribution, lowest layer first."""
-    return [sso.domain.parts(settings), channels.domain.parts(settings), personas.domain.parts(settings),
-            insights.domain.parts(settings)]
+    return [pages.parts(settings), sso.domain.parts(settings), channels.domain.parts(settings),
+            personas.domain.parts(settings), insights.domain.parts(settings)]
 
 
 class BackgroundJobs:

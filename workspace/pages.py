@@ -70,3 +70,10 @@ def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
     from urllib.parse import quote
 
     return Redirect(path=f"/auth/login?next={quote(request.url.path)}")
+
+
+def parts(settings: Any) -> Any:
+    """The workspace's own contribution: the base template and the shared static files at ``/static``."""
+    from workspace.domain import DomainParts
+
+    return DomainParts(name="workspace", template_dirs=[TEMPLATES], static_dirs={"/static": STATIC})

@@ -80,3 +80,10 @@ async def test_malformed_json_is_a_clear_400(client: httpx.AsyncClient) -> None:
     res = await client.post("/_test/things", content=b"{not json", headers={"content-type": "application/json"})
     assert res.status_code == 400
     assert res.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_shared_stylesheet_is_served(client: httpx.AsyncClient) -> None:
+    res = await client.get("/static/chorus.css")
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("text/css")
+    assert "--accent" in res.text
