@@ -66,6 +66,14 @@ class ResolvedSession:
         return bool(presented) and hmac.compare_digest(str(presented).encode(), self.csrf_token.encode())
 
 
+# Raw SQL on the hot path (every request of a signed-in person): a Piccolo join costs about 1 ms of Python.
+_LOOKUP_SQL = (
+    "SELECT s.id, s.kind, s.csrf_token, s.last_seen_at, s.expires_at, s.ended_at, s.end_reason, s.id_token, "
+    "m.id AS m_id, m.workspace AS m_workspace, m.kind AS m_kind, m.handle AS m_handle, "
+    "m.label_level AS m_label_level, m.label_mask AS m_label_mask, m.roles AS m_roles, m.active AS m_active "
+    "FROM chorus_session s JOIN chorus_member m ON m.id = s.member WHERE s.id_hash = {}")
+
+
 def hash_session_id(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
@@ -118,10 +126,7 @@ async def resolve_session(cookie: str, policy: SessionPolicy,
     """The signed-in person behind a session cookie; refuses unknown, ended, idle or too-old sessions."""
     if not cookie or len(cookie) > 200:
         raise NotAuthenticated("no valid session; sign in at /auth/login")
-    rows = await Session.select(
-        Session.id, Session.kind, Session.csrf_token, Session.last_seen_at, Session.expires_at, Session.ended_at,
-        Session.end_reason, Session.id_token, *Session.member.all_columns()).where(
-        Session.id_hash == hash_session_id(cookie))
+    rows = await dbmod.current().fetch(_LOOKUP_SQL, hash_session_id(cookie))
     if not rows:
         raise NotAuthenticated("your session is unknown (signed out elsewhere, or the server was reset); "
                                "sign in again at /auth/login")
@@ -140,7 +145,7 @@ async def resolve_session(cookie: str, policy: SessionPolicy,
         await _end([ref], "expired_idle")
         raise NotAuthenticated(f"your session expired after {policy.idle_s // 60} min without activity; "
                                "sign in again at /auth/login")
-    member = {k.removeprefix("member."): v for k, v in row.items() if k.startswith("member.")}
+    member = {k.removeprefix("m_"): v for k, v in row.items() if k.startswith("m_")}
     if not member["active"]:
         raise Forbidden(f"the account {member['handle']!r} is deactivated; ask an administrator")
     if now - last_seen >= TOUCH_EVERY_S:

@@ -36,6 +36,12 @@ class _Cached:
     expires: float
 
 
+# Raw SQL on the hot path: building the equivalent Piccolo join costs about 1 ms of Python per request.
+_LOOKUP_SQL = (
+    "SELECT t.id, t.token_hash, t.prefix, t.revoked_at, m.id AS m_id, m.workspace AS m_workspace, "
+    "m.kind AS m_kind, m.handle AS m_handle, m.label_level AS m_label_level, m.label_mask AS m_label_mask, "
+    "m.roles AS m_roles, m.active AS m_active "
+    "FROM chorus_agent_token t JOIN chorus_member m ON m.id = t.member WHERE t.token_hash = {}")
 _cache: dict[str, _Cached] = {}
 _last_used_written: dict[str, float] = {}
 
@@ -114,17 +120,15 @@ async def authenticate_agent_token(token: str, context: RequestContext | None = 
     if cached is not None and cached.expires > now:
         await _touch(cached.token_id, digest)
         return cached.actor.with_context(context or RequestContext())
-    rows = await AgentToken.select(
-        AgentToken.id, AgentToken.token_hash, AgentToken.prefix, AgentToken.revoked_at,
-        *AgentToken.member.all_columns()).where(AgentToken.token_hash == digest)
+    rows = await dbmod.current().fetch(_LOOKUP_SQL, digest)
     # The lookup is by hash, so timing reveals nothing about the token; compare again in constant time anyway.
     if not rows or not hmac.compare_digest(rows[0]["token_hash"], digest):
         raise NotAuthenticated("unknown agent token; check it was copied whole, or ask an admin to issue a new one")
     row = rows[0]
-    member = {k.removeprefix("member."): v for k, v in row.items() if k.startswith("member.")}
+    member = {k.removeprefix("m_"): v for k, v in row.items() if k.startswith("m_")}
     if row["revoked_at"] is not None:
         raise NotAuthenticated(f"agent token {row['prefix']}... of {member['handle']!r} was revoked at "
-                               f"{row['revoked_at']:%Y-%m-%d %H:%M:%S} UTC; ask an admin for a new one")
+                               f"{str(row['revoked_at'])[:19]} UTC; ask an admin for a new one")
     if member["kind"] != "agent":
         raise Forbidden(f"token {row['prefix']}... belongs to a {member['kind']}, not an agent")
     if not member["active"]:
