@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,6 +111,17 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     yield database
     await database.stop()
     services.forget_schemes()
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Any]:
+    """The process's in-memory telemetry (one per process: OpenTelemetry allows one global provider), reset."""
+    from workspace.telemetry import in_memory_telemetry
+
+    tel = in_memory_telemetry()
+    tel.reset()
+    yield tel
+    tel.reset()
 
 
 @pytest.fixture
