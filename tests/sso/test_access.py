@@ -27,9 +27,6 @@ from workspace.services import ensure_workspace
 from workspace.settings import Settings
 from workspace.tables import AuditEvent
 
-# TEMP: personas/controllers.py (5537075) uses a deprecated path-parameter style; drop this once it is fixed.
-pytestmark = pytest.mark.filterwarnings("ignore::litestar.exceptions.LitestarDeprecationWarning")
-
 PUBLIC_EXACT = {"/healthz", "/readyz", "/auth/login", "/auth/callback", "/auth/backchannel-logout"}
 PUBLIC_PREFIXES = ("/schema", "/auth/dev")
 """The only routes anonymous callers may reach. Adding one here is a security decision: say why in the commit."""

@@ -26,9 +26,7 @@ from workspace.services import ensure_workspace
 from workspace.settings import Settings
 from workspace.tables import AuditEvent, Member
 
-# TEMP: personas/controllers.py (5537075) uses a deprecated path-parameter style; drop this once it is fixed.
-pytestmark = [pytest.mark.oidc,
-              pytest.mark.filterwarnings("ignore::litestar.exceptions.LitestarDeprecationWarning")]
+pytestmark = pytest.mark.oidc
 
 ACCOUNTS = {
     "alice": Account(email="alice@corp.test", name="Alice Admin", groups=["chorus-admins", "staff", "finance"]),
