@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from channels import config
 from tests.personas.helpers import SCENARIO
 from workspace import cli as core_cli
 from workspace import services
 from workspace.app import build_cli, create_app
+from workspace.hooks import hooks
 from workspace.settings import Settings
 
 Invoke = Callable[..., Result]
@@ -47,6 +49,8 @@ def run(tmp_path: Path) -> Iterator[tuple[Path, Invoke]]:
     settings = Settings.from_env({"CHORUS_DATA_DIR": str(tmp_path / "data")})
     core_cli.configure(settings, create_app)
     services.forget_schemes()  # the scheme cache is per process; this test's database is new
+    hooks.clear()  # a CLI process has no app: no handlers left over from an earlier test's server
+    config.set_publisher(None)
     group = build_cli(settings)
     runner = CliRunner()
 
