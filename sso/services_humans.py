@@ -60,7 +60,7 @@ async def apply_human(actor: Actor, handle: str, display_name: str, roles: froze
             await audit.record(actor, "member.label_changed", Entity("member", member_id),
                                {"handle": handle, "from": str(old_label), "to": str(label)})
     if label_changed:
-        await hooks.emit("member.label_changed", member_id=member_id, label=label)
+        await hooks.emit("member.label_changed", workspace_id=actor.workspace_id, member_id=member_id, label=label)
     return member_id
 
 

@@ -147,7 +147,12 @@ async def _touch(token_id: int, digest: str) -> None:
     await AgentToken.update({AgentToken.last_used_at: clock.now_dt()}).where(AgentToken.id == token_id)
 
 
-async def on_member_changed(member_id: int | None = None, **_: Any) -> None:
-    """Hook handler for member.deactivated / member.label_changed: drop the cached actor at once."""
-    forget_cached(member_id)
+async def on_member_changed(member_id: int | None = None, member_ids: list[int] | None = None, **_: Any) -> None:
+    """Hook handler for member.deactivated / member.label_changed: drop the cached actors at once (all of them when
+    the event names no member, e.g. a whole role switched off)."""
+    ids = [member_id] if member_id is not None else list(member_ids or [])
+    if not ids:
+        forget_cached()
+    for one in ids:
+        forget_cached(one)
 

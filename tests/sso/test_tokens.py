@@ -76,7 +76,7 @@ async def test_kill_switch_refuses_a_cached_token_at_once(db: Database) -> None:
     token = await issue_agent_token(await system_actor(ws), agent_id)
     await authenticate_agent_token(token)
     await Member.update({Member.active: False}).where(Member.id == agent_id)
-    await hooks.emit("member.deactivated", member_id=agent_id)
+    await hooks.emit("member.deactivated", workspace_id=ws, member_ids=[agent_id])  # personas' kill switch
     with pytest.raises(Forbidden, match=r"sales-9.*deactivated"):
         await authenticate_agent_token(token)
 
