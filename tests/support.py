@@ -35,8 +35,8 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(app: Any, host: str = "127.0.0.1") -> AsyncIterator[LiveServer]:
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", ws_per_message_deflate=False,
+async def live_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[LiveServer]:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
                             lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
