@@ -61,8 +61,8 @@ def evaluate(
         rows.append({"rank": rank, "kind": ins.kind, "title": ins.title, "score": ins.score, "truth": hit})
     top_found = [tid for tid, rank in found.items() if rank <= k]
     return {
-        "recall_at_k": round(len(top_found) / len(truths), 4) if truths else 0.0,
-        "precision_at_k": round(len(top_found) / k, 4),
+        "recall_at_k": len(top_found) / len(truths) if truths else 0.0,
+        "precision_at_k": len(top_found) / k,
         "k": k,
         "truths": len(truths),
         "found": [t.id for t in truths if t.id in top_found],

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from insights.scoring import Insight, ScoringContext, score_theme
-from insights.signals import extract, sentences
+from insights.signals import extract, sentences, strip_addressing
 from insights.themes import MERGE_THRESHOLD, SEED_TERMS, TermStats, ThemeIndex, merged, vector
-from personas.quality import MessageRecord
+from personas.quality import MessageRecord, NearDuplicateIndex
 from workspace.labels import Label, LabelScheme
 
 
@@ -39,6 +39,8 @@ class Miner:
         self.index = ThemeIndex()
         self.records: dict[int, MessageRecord] = {}
         self.speakers: dict[str, set[str]] = {}
+        self.duplicates = NearDuplicateIndex()
+        self.skipped_duplicates = 0
         self.replies: dict[int, list[int]] = {}
         self.tier_names: dict[int, str] = {}
         self.passes = 0
@@ -52,13 +54,17 @@ class Miner:
             self.passes += 1
         units = []
         for m in new:
-            docs = _doc_terms(m)
-            for sent in sentences(m.body):
-                sig = extract(m.id, sent)
-                self.stats.add((*sig.terms, *docs))
-                units.append((m, sent, sig, docs))
             self.records[m.id] = m
-            self.speakers.setdefault(m.channel, set()).add(m.author)
+            # a near-copy of an earlier message adds nothing: it must not count, nor skew term frequencies
+            if self.duplicates.check_and_add(m.id, strip_addressing(m.body)) is not None:
+                self.skipped_duplicates += 1
+            else:
+                docs = _doc_terms(m)
+                for sent in sentences(m.body):
+                    sig = extract(m.id, sent)
+                    self.stats.add((*sig.terms, *docs))
+                    units.append((m, sent, sig, docs))
+                self.speakers.setdefault(m.channel, set()).add(m.author)
             self.tier_names.setdefault(m.tier_level, m.tier or str(m.tier_level))
             if m.thread_of is not None:
                 self.replies.setdefault(m.thread_of, []).append(m.id)

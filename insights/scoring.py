@@ -78,7 +78,7 @@ def score_theme(theme: Theme, ctx: ScoringContext) -> Insight | None:
 
     Evidence is deduplicated first (near-duplicate sentences count once). ``severity`` = 0.2 + 0.55 x mean cue
     strength (capped at 3, scaled to 1) + 0.25 x share with figures (money, percentages). ``corroboration`` mixes
-    how many agents raised it (saturating) and what share of the speakers in its channels did, with a bonus per
+    how many agents raised it (saturating) and the largest share of one channel's speakers who did, with a bonus per
     extra department and tier. ``confidence`` grows with the number of cue-bearing messages and their share.
     score = severity x corroboration x confidence, x 1.3 when raised but not acknowledged.
     """
@@ -94,10 +94,9 @@ def score_theme(theme: Theme, ctx: ScoringContext) -> Insight | None:
     if not cue_ids:
         return None
     recs = [ctx.records[i] for i in ev]
-    cue_recs = [ctx.records[i] for i in cue_ids]
-    agents = {r.author for r in cue_recs}
-    depts = {r.department for r in cue_recs}
-    tiers = {r.tier_level for r in cue_recs}
+    agents = {r.author for r in recs}
+    depts = {r.department for r in recs}
+    tiers = {r.tier_level for r in recs}
     channels = tuple(sorted({r.channel for r in recs}))
     n = len(ev)
 
@@ -106,10 +105,11 @@ def score_theme(theme: Theme, ctx: ScoringContext) -> Insight | None:
     intensity = sum(strength) / len(strength)
     quant = sum(1 for e in evs if e.quantities) / n
     severity = min(1.0, 0.2 + 0.55 * intensity + 0.25 * quant)
-    audience: set[str] = set()
-    for c in {r.channel for r in cue_recs}:
-        audience |= ctx.speakers.get(c, set())
-    prevalence = len(agents) / len(audience) if audience else 0.0
+    raisers: dict[str, set[str]] = {}
+    for r in recs:
+        raisers.setdefault(r.channel, set()).add(r.author)
+    # how much of one channel's conversation this is: raisers over speakers, in its busiest channel
+    prevalence = max((len(a) / len(ctx.speakers.get(c) or a) for c, a in raisers.items() if len(a) >= 2), default=0.0)
     corroboration = (0.5 * (1 - math.exp(-len(agents) / 6)) + 0.5 * min(1.0, 2 * prevalence)) * (
         1 + 0.15 * (len(depts) - 1) + 0.15 * (len(tiers) - 1))
     confidence = (1 - math.exp(-len(cue_ids) / 3)) * (0.5 + 0.5 * len(cue_ids) / n)

@@ -37,6 +37,7 @@ _OPPORTUNITY: tuple[tuple[str, float], ...] = (
     (r"asked (?:\w+ ){0,4}for|asking for|requests?(?:ed)?|want(?:s|ed)? (?:a|an|to buy)", 0.8),
     (r"would pay|willing to pay|pay \$?\d", 1.0),
     (r"could sell|sell(?:ing)? (?:them|it|a|an)|resell|upsell|cross-sell", 0.8),
+    (r"refurbish\w*|recondition\w*|repurpos\w*|secondary market", 0.6),
     (r"subscriptions?|recurring revenue|contracts?", 0.6),
     (r"sav(?:e|es|ing|ings)|cut (?:\w+ ){0,2}(?:costs?|bill|spend)|cheaper", 0.8),
     (r"untapped|new market|opportunit(?:y|ies)|win back|growth|grow", 0.8),

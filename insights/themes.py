@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from insights.signals import Signals
 
 JOIN_THRESHOLD = 0.3  # cosine to a theme's centroid needed to join it
-MERGE_THRESHOLD = 0.35  # cosine between two themes' centroids that joins them before scoring
+MERGE_THRESHOLD = 0.3  # cosine between two themes' centroids that joins them before scoring
 SEED_TERMS = 4  # content words a sentence needs to start a theme (a bare "+1 on that" must not)
 CENTROID_TERMS = 40  # a theme is compared on its heaviest terms only
 MESSAGE_TERMS = 24

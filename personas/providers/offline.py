@@ -93,6 +93,10 @@ _ASK = (
     "@{a} help me understand {e}. {Q}",
     "@{a} on {e}, {q}",
     "@{a} re {e}: {q}",
+    "@{a} asking as {role_a} about {e}: {q}",
+    "@{a} curious about {e}, {q}",
+    "@{a} one thing on {e}. {Q}",
+    "@{a} {e} caught my eye; {q}",
 )
 _ANSWER = (
     "@{a} fair question about {e}.",
@@ -111,6 +115,10 @@ _QUESTION = (
     "has anyone told the leads about {k}?",
     "what would it cost to fix {k}?",
     "is {k} getting worse or better?",
+    "what changed with {k} recently?",
+    "who else in {dept} knows about {k}?",
+    "can we get {k} on the next review?",
+    "is there a workaround for {k} meanwhile?",
 )
 _ESCALATE = (
     "@{h} can you weigh in on {k}?",
@@ -119,6 +127,20 @@ _ESCALATE = (
     "@{h} could leadership look at {k}?",
     "@{h} who should own {k}?",
     "@{h} I think you should hear about {k}.",
+)
+_STANCE = (
+    "I'd want {k} on the agenda for #{ch}.",
+    "As {role_a}, {k} lands on my desk first.",
+    "Being {t}, I don't think {k} sorts itself out.",
+    "{k_cap} is what I'd look at first.",
+    "I've been following {k} closely.",
+    "Nobody in {dept} wants {k} to drag on.",
+    "{k_cap} deserves an owner.",
+    "Put me down as {t} on {k}.",
+    "",
+    "",
+    "",
+    "",
 )
 _CLOSER = (
     "Anyone else in #{ch} seeing {k}?",
@@ -236,11 +258,13 @@ class OfflineProvider:
                 parts.append(self._focus_sentence(focus, is_concern, slots, rng))
             if fact is not None:
                 parts.append(self._fact_sentence(fact, slots, rng))
+            parts.append(rng.choice(_STANCE).format(**slots))
         else:
             voice = rng.choice(_VOICE).format(**slots)
             parts.append((voice + " " if voice else "") + self._focus_sentence(focus, is_concern, slots, rng))
             if fact is not None:
                 parts.append(self._fact_sentence(fact, slots, rng))
+            parts.append(rng.choice(_STANCE).format(**slots))
             if intent == "escalate" and request.escalate_to:
                 target = request.escalate_to[rng.randrange(len(request.escalate_to))]
                 mentions.append(target.handle)
@@ -279,7 +303,9 @@ class OfflineProvider:
         k_source = focus if rng.random() < 0.6 or fact is None else fact.sentence
         echo_source = answering.body if answering is not None else focus
         echo = key_phrase(echo_source, rng)
-        question = rng.choice(_QUESTION).format(k="it" if rng.random() < 0.5 else key_phrase(focus, rng))
+        k = key_phrase(k_source, rng)
+        question = rng.choice(_QUESTION).format(k="it" if rng.random() < 0.4 else key_phrase(focus, rng),
+                                                dept=p.department)
         return {
             "q": question,
             "Q": _sentence_case(question),
@@ -291,7 +317,8 @@ class OfflineProvider:
             "ch": request.channel.name,
             "a": answering.author if answering is not None else "",
             "e": echo,
-            "k": key_phrase(k_source, rng),
+            "k": k,
+            "k_cap": _sentence_case(k),
             "c": "",
         }
 
