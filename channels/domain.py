@@ -1,10 +1,12 @@
 """What the channels domain contributes to the app (collected by workspace/app.py): REST routes, the ``/ws``
 endpoint, the fan-out plugin (whose start-up installs the event publisher and the logout/kill-switch hooks), and
-``chorus export messages``."""
+``chorus export messages``, and the channel pages (list, live view, threads) with their script."""
 
 from __future__ import annotations
 
-from channels import config
+from pathlib import Path
+
+from channels import config, pages
 from channels.cli import export_group
 from channels.controllers import ROUTES
 from channels.fanout import build_plugin
@@ -17,5 +19,7 @@ def parts(settings: Settings) -> DomainParts:
     config.configure(settings.limits)
     plugin = build_plugin(settings)
     hub = Hub(settings, plugin)
-    return DomainParts(name="channels", route_handlers=[*ROUTES, ws_route(hub)], plugins=[plugin],
-                       cli_commands=[export_group])
+    here = Path(__file__).parent
+    return DomainParts(name="channels", route_handlers=[*ROUTES, ws_route(hub), pages.router()], plugins=[plugin],
+                       cli_commands=[export_group], template_dirs=[here / "templates"],
+                       static_dirs={"/static/channels": here / "static"})

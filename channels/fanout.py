@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.base import ChannelsBackend
@@ -201,10 +202,18 @@ class ChorusChannelsPlugin(ChannelsPlugin):
                 await self._redis.aclose(close_connection_pool=True)
 
 
+def broker_namespace(database_url: str) -> str:
+    """Broker channel names are prefixed per database, so deployments (and test runs) can share one Redis while
+    replicas of one deployment (same CHORUS_DATABASE_URL) meet on the same channels."""
+    parts = urlsplit(database_url.replace("postgres://", "postgresql://", 1))
+    where = f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}{parts.path}"
+    return "chorus-" + hashlib.sha256(where.encode()).hexdigest()[:12]
+
+
 def build_plugin(settings: Settings) -> ChorusChannelsPlugin:
     """The plugin for ``CHORUS_BROKER_URL``: memory:// (one process) or redis://host:port/db."""
     backlog = max(1, settings.limits.ws_backlog)
-    namespace = "chorus-" + hashlib.sha256(settings.database.url.reveal().encode()).hexdigest()[:12]
+    namespace = broker_namespace(settings.database.url.reveal())
     if settings.broker.is_redis:
         from redis.asyncio import Redis
 

@@ -34,6 +34,7 @@ def app_settings(tmp_path: Path, broker_url: str, **env: str) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running(db: Database, tmp_path: Path, broker_url: str, **env: str) -> AsyncIterator[LiveServer]:
+    env.setdefault("CHORUS_DATABASE_URL", db.settings.url.reveal())  # the broker namespace derives from it
     async with live_server(create_app(app_settings(tmp_path, broker_url, **env), database=db)) as server:
         yield server
 
