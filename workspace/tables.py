@@ -25,7 +25,7 @@ class Member(Table, tablename="chorus_member"):
 
     workspace = ForeignKey(references=Workspace, null=False, index=True)
     kind = Varchar(length=8)  # human | agent
-    handle = Varchar(length=120)
+    handle = Varchar(length=120)  # unique per workspace: index chorus_member_workspace_handle (migration)
     display_name = Varchar(length=200, default="")
     label_level = Integer(default=0)
     label_mask = BigInt(default=0)
