@@ -1,9 +1,11 @@
 """What the personas domain contributes to the app (collected by workspace/app.py): the admin and context API,
-the scenario/agents/context CLI commands, and the leak guard on the ``post.check`` hook."""
+the scenario/agents/context CLI commands, the leak guard on the ``post.check`` hook, and the admin pages."""
 
 from __future__ import annotations
 
-from personas import controllers, leakguard
+from pathlib import Path
+
+from personas import controllers, leakguard, pages, pages_admin
 from personas.cli import COMMANDS
 from workspace.domain import DomainParts
 from workspace.hooks import hooks
@@ -22,7 +24,8 @@ def parts(settings: Settings) -> DomainParts:
 
     return DomainParts(
         name="personas",
-        route_handlers=controllers.ROUTES,
+        route_handlers=[*controllers.ROUTES, pages.router([*pages.HANDLERS, *pages_admin.HANDLERS])],
         cli_commands=COMMANDS,
         on_startup=[on_startup],
+        template_dirs=[Path(__file__).parent / "templates"],
     )

@@ -1,11 +1,13 @@
 """What the sso domain contributes to the app (collected by workspace/app.py): the authentication middleware,
-sign-in and audit routes, the token cache's hooks, and the refusal to run the dev login off loopback."""
+sign-in and audit routes, the security pages, the token cache's hooks, and the refusal to run the dev login off
+loopback."""
 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
-from sso import controllers, services_tokens
+from sso import controllers, pages, services_tokens
 from sso.controllers_audit import AuditController
 from sso.controllers_auth import AuthRuntime, build_routes
 from sso.mapping import GroupMaps
@@ -60,8 +62,9 @@ def parts(settings: Settings) -> DomainParts:
 
     return DomainParts(
         name="sso",
-        route_handlers=[controllers.me, *build_routes(runtime), AuditController],
+        route_handlers=[controllers.me, *build_routes(runtime), AuditController, pages.security_router()],
         middleware=[AuthMiddleware(policy)],
         on_startup=[start],
         on_shutdown=[stop],
+        template_dirs=[Path(__file__).parent / "templates"],
     )
