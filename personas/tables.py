@@ -4,7 +4,18 @@ canary markers and kill switches. Full-text indexes (FTS5 / tsvector) are raw SQ
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Real, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    BigInt,
+    Boolean,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Real,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 from workspace.tables import Member, Workspace
@@ -123,3 +134,104 @@ class KillSwitch(Table, tablename="personas_kill_switch"):
     created_by = Varchar(length=120, default="")
     created_at = Timestamptz()
     revived_at = Timestamptz(null=True, default=None)
+
+
+# -- agent runtime: runs, turns, budgets, spend (personas/runtime_*.py) ------------------------------------------
+
+
+class Run(Table, tablename="personas_run"):
+    """A simulation run: ``rounds`` rounds (or continuous until stopped), its seed, status, live counts and spend.
+
+    Started through the admin API (status ``pending``) and claimed by whichever process runs the runtime job
+    (``worker`` + ``heartbeat_at``), or run inline by ``chorus simulate``.
+    """
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    scenario = Varchar(length=200, default="")
+    seed = BigInt(default=0)
+    mode = Varchar(length=16, default="rounds")  # rounds | continuous
+    status = Varchar(length=16, default="pending", index=True)  # pending|running|completed|stopped|over_budget|failed
+    rounds = Integer(default=0)  # planned (0 in continuous mode)
+    rounds_done = Integer(default=0)
+    interval_s = Real(default=0.0)  # pause between rounds (continuous mode)
+    provider = Varchar(length=40, default="offline")
+    model = Varchar(length=120, default="")
+    agents = Integer(default=0)
+    turns = BigInt(default=0)
+    messages = BigInt(default=0)
+    reactions = BigInt(default=0)
+    ignored = BigInt(default=0)
+    blocked = BigInt(default=0)
+    over_budget = BigInt(default=0)
+    errors = BigInt(default=0)
+    tokens_in = BigInt(default=0)
+    tokens_out = BigInt(default=0)
+    cost = DoublePrecision(default=0.0)
+    max_tokens = BigInt(null=True, default=None)  # run budget (tokens in + out); None = unlimited
+    max_cost = DoublePrecision(null=True, default=None)  # run budget in US dollars; None = unlimited
+    stop_requested = Boolean(default=False)
+    worker = Varchar(length=120, default="")
+    heartbeat_at = Timestamptz(null=True, default=None)
+    quality = Text(default="{}")  # JSON: the conversation-quality metrics at the end
+    error = Text(default="")
+    created_by = Varchar(length=120, default="")
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class Turn(Table, tablename="personas_turn"):
+    """One agent turn of a run: who, where, what it read, what it cost and what came of it.
+
+    ``outcome``: posted | reacted | ignored | blocked | over_budget | error; ``reason`` says why for the last
+    three (leak_guard, rate_limited, deactivated, agent/department/run budget, the provider's error).
+    """
+
+    id: Serial
+
+    run = ForeignKey(references=Run, null=False, index=True)
+    round = Integer(default=0)
+    agent = ForeignKey(references=Member, null=False, index=True)
+    department = Varchar(length=120, default="")
+    channel = BigInt(null=True, default=None)
+    kind = Varchar(length=16, default="")  # notified | triage | unprompted
+    intent = Varchar(length=16, default="")
+    outcome = Varchar(length=16, default="")
+    reason = Varchar(length=200, default="")
+    message = BigInt(null=True, default=None, index=True)  # the posted message (or the one reacted to)
+    reply_to = BigInt(null=True, default=None)  # the message this post answers
+    documents = Text(default="[]")  # JSON list of document ids retrieved for the turn
+    tokens_in = Integer(default=0)
+    tokens_out = Integer(default=0)
+    cost = DoublePrecision(default=0.0)
+    latency_ms = Real(default=0.0)
+
+
+class Budget(Table, tablename="personas_budget"):
+    """A hard limit on tokens (in + out) and/or cost for one agent (``target`` = handle) or department, counted
+    over everything the runtime spent for it; run budgets live on :class:`Run`."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    scope = Varchar(length=16)  # agent | department
+    target = Varchar(length=200)
+    max_tokens = BigInt(null=True, default=None)
+    max_cost = DoublePrecision(null=True, default=None)
+    created_by = Varchar(length=120, default="")
+    created_at = Timestamptz()
+
+
+class DepartmentSpend(Table, tablename="personas_department_spend"):
+    """Tokens and cost the runtime spent per department (all runs), for department budgets and the spend chart."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    department = Varchar(length=120)
+    tokens_in = BigInt(default=0)
+    tokens_out = BigInt(default=0)
+    cost = DoublePrecision(default=0.0)
+    turns = BigInt(default=0)

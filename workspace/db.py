@@ -28,6 +28,19 @@ PICCOLO_CONF = "workspace.piccolo_conf"
 _current: Database | None = None
 
 
+class _SQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine without its ``PRAGMA foreign_keys = 1`` before every query inside a transaction:
+    the transaction's connection got it when it was opened (``get_connection``), and the extra statement doubled
+    the thread hops of every query in a write transaction (measured: the runtime's rounds ran ~1.6x slower)."""
+
+    async def _run_in_existing_connection(self, connection: Any, query: str, args: list[Any] | None = None,
+                                          query_type: str = "generic", table: type[Table] | None = None) -> Any:
+        if query_type == "insert" and self.get_version_sync() < 3.35:  # pragma: no cover - RETURNING is older
+            return await super()._run_in_existing_connection(connection, query, args, query_type, table)
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
+
+
 class Database:
     """One engine, its start-up and shutdown, and the write-transaction policy."""
 
@@ -38,7 +51,7 @@ class Database:
         if settings.is_sqlite:
             self.path = sqlite_path(url)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.engine = SQLiteEngine(path=str(self.path), timeout=settings.busy_timeout_s)
+            self.engine = _SQLiteEngine(path=str(self.path), timeout=settings.busy_timeout_s)
         elif settings.is_postgres:
             self.path = Path()
             self.engine = PostgresEngine(config={"dsn": url}, log_queries=False)

@@ -1,0 +1,60 @@
+"""Conversation quality of a stored run: its messages read back from the database (through the run's turns) and
+measured with :mod:`personas.quality` (reciprocity, flat-thread share, on-topic rate, near-duplicate rate, speaker
+share; the definitions are in that module). No scheduling here.
+"""
+
+from __future__ import annotations
+
+from personas.quality import ChannelContext, MessageRecord, Quality, measure
+from workspace import db as dbmod
+from workspace.services import get_scheme
+
+PAGE = 20_000
+
+
+async def run_messages(run_id: int) -> tuple[list[MessageRecord], int]:
+    """The messages a run posted, in creation order, with the message each reply answered; and the workspace."""
+    database = dbmod.current()
+    out: list[MessageRecord] = []
+    last = 0
+    ws = 0
+    while True:
+        rows = await database.fetch(
+            "SELECT m.id, m.body, m.thread_of, m.author_handle, c.name AS channel, c.workspace, t.reply_to, "
+            "t.department, m.label_level FROM personas_turn t JOIN chorus_message m ON m.id = t.message "
+            "JOIN chorus_channel c ON c.id = m.channel WHERE t.run = {} AND t.outcome = {} AND m.id > {} "
+            "ORDER BY m.id LIMIT {}", run_id, "posted", last, PAGE)
+        if not rows:
+            return out, ws
+        for r in rows:
+            ws = int(r["workspace"])
+            out.append(MessageRecord(
+                id=int(r["id"]), channel=r["channel"], author=r["author_handle"], body=r["body"],
+                thread_of=int(r["thread_of"]) if r["thread_of"] is not None else None,
+                reply_to=int(r["reply_to"]) if r["reply_to"] is not None else None, department=r["department"],
+                order=int(r["id"])))
+        last = int(rows[-1]["id"])
+
+
+async def channel_contexts(workspace_id: int) -> dict[str, ChannelContext]:
+    """Each channel's topic and the texts of the documents its label dominates (what on-topic is measured by)."""
+    database = dbmod.current()
+    scheme = await get_scheme(workspace_id)
+    docs = await database.fetch("SELECT title, body, label_level, label_mask FROM personas_document "
+                                "WHERE workspace = {}", workspace_id)
+    out: dict[str, ChannelContext] = {}
+    for c in await database.fetch("SELECT name, topic, label_level, label_mask FROM chorus_channel "
+                                  "WHERE workspace = {}", workspace_id):
+        label = scheme.from_ints(c["label_level"], c["label_mask"])
+        texts = tuple(d["title"] + "\n" + d["body"] for d in docs
+                      if label.dominates(scheme.from_ints(d["label_level"], d["label_mask"])))
+        out[c["name"]] = ChannelContext(c["topic"], texts)
+    return out
+
+
+async def run_quality(run_id: int) -> Quality:
+    """The five metrics over the run's stored messages (speaker share over the run's agent count)."""
+    messages, ws = await run_messages(run_id)
+    agents = await dbmod.current().fetch("SELECT agents, workspace FROM personas_run WHERE id = {}", run_id)
+    ws = ws or int(agents[0]["workspace"])
+    return measure(messages, await channel_contexts(ws), int(agents[0]["agents"]))
