@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from insights.scoring import Insight, ScoringContext, score_theme
 from insights.signals import extract, sentences, strip_addressing
-from insights.themes import MERGE_THRESHOLD, SEED_TERMS, TermStats, ThemeIndex, merged, vector
+from insights.themes import MERGE_THRESHOLD, SEED_TERMS, TermStats, Theme, ThemeIndex, merged, vector
 from personas.quality import MessageRecord, NearDuplicateIndex
 from workspace.labels import Label, LabelScheme
 
@@ -49,6 +49,11 @@ class Miner:
 
     def mine(self, batch: Iterable[MessageRecord]) -> list[Insight]:
         """Add ``batch`` (any order; already-mined ids are skipped) and return every insight, best first."""
+        self.add(batch)
+        return self.insights()
+
+    def add(self, batch: Iterable[MessageRecord]) -> int:
+        """Add ``batch`` to the themes without scoring; returns how many records were new."""
         new = sorted((m for m in batch if m.id not in self.records), key=lambda m: m.created)
         if new:
             self.passes += 1
@@ -80,10 +85,15 @@ class Miner:
             words = sum(1 for t in sig.terms if " " not in t and ":" not in t)
             may_seed = sig.cue >= self.config.seed_min_cue and words >= SEED_TERMS
             self.index.assign(sig, sent, vec, may_seed, self.passes)
-        return self.insights()
+        return len(new)
 
     def insights(self) -> list[Insight]:
         """All current insights ranked by score (ties: more messages, then older theme)."""
+        return [ins for _, ins in self.scored()]
+
+    def scored(self) -> list[tuple[Theme, Insight]]:
+        """Each insight with the (merged) theme behind it, ranked like :meth:`insights`; the theme's evidence ids
+        let a store follow one subject across passes."""
         ctx = ScoringContext(
             records=self.records, replies=self.replies, speakers=self.speakers, doc_labels=self.doc_labels,
             scheme=self.scheme, tier_names=self.tier_names, pass_no=self.passes, order_span=self.order_span,
@@ -95,8 +105,8 @@ class Miner:
                 continue
             ins = score_theme(theme, ctx)
             if ins is not None:
-                out.append(ins)
-        out.sort(key=lambda i: (-i.score, -i.messages, i.theme))
+                out.append((theme, ins))
+        out.sort(key=lambda p: (-p[1].score, -p[1].messages, p[1].theme))
         return out
 
 
