@@ -43,10 +43,13 @@ NAV: list[NavItem] = [
 ]
 
 
-def nav_for(actor: Actor, path: str) -> list[dict[str, Any]]:
+def nav_for(actor: Actor, path: str, served: set[str] | None = None) -> list[dict[str, Any]]:
+    """The links ``actor`` may follow; with ``served``, only pages that exist (insights and runs land later)."""
     items = []
     for item in NAV:
         if item.roles and not any(actor.has_role(r) for r in item.roles):
+            continue
+        if served is not None and item.href not in served:
             continue
         current = path == item.href if item.href == "/" else path.startswith(item.href)
         items.append({"href": item.href, "label": item.label, "current": current})
@@ -60,7 +63,7 @@ def page(request: Request[Any, Any, Any], template: str, status_code: int = 200,
     scope = dict(request.scope)
     base: dict[str, Any] = {
         "actor": actor,
-        "nav": nav_for(actor, request.url.path) if actor else [],
+        "nav": nav_for(actor, request.url.path, {r.path for r in request.app.routes}) if actor else [],
         "csrf_token": scope.get("chorus.csrf_token", ""),
         "dev_login": bool(settings and settings.server.dev_login),
         "version": VERSION,

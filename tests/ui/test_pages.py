@@ -1,0 +1,125 @@
+"""The pages over plain HTTP (no browser): who may open which page, sign-in redirects, refusals as HTML pages,
+CSRF on forms, and changes made through forms landing in the audit trail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from personas.services_agents import page_agents
+from sso.services_sessions import CSRF_FIELD
+from tests.sso.helpers import agent_token_for
+from tests.support import LiveServer, live_server
+from tests.ui.conftest import meridian
+from workspace.app import create_app
+from workspace.db import Database
+from workspace.services import ensure_workspace, get_member, get_scheme
+from workspace.settings import Settings
+from workspace.tables import AuditEvent
+
+PAGES = ["/", "/channels", "/channels/town-hall", "/admin/agents", "/admin/roles", "/admin/import", "/admin/runs",
+         "/security/audit", "/security/verify", "/security/blocked", "/security/reads"]
+
+
+@pytest.fixture
+async def server(sqlite_db: Database, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    await meridian(await ensure_workspace())
+    settings = Settings.from_env({"CHORUS_DATA_DIR": str(tmp_path), "CHORUS_RUN_WORKERS_IN_PROCESS": "false"})
+    async with live_server(create_app(settings, database=sqlite_db)) as srv:
+        yield srv
+
+
+async def test_anonymous_browsers_are_sent_to_sign_in_and_come_back(server: LiveServer) -> None:
+    async with server.client() as http:
+        for path in [*PAGES, "/security/audit?action=login."]:
+            res = await http.get(path)
+            assert res.status_code == 303, (path, res.status_code)
+            assert res.headers["location"].startswith("/auth/login?next=/"), path
+        res = await http.get("/security/audit?action=login.")
+        assert res.headers["location"] == "/auth/login?next=/security/audit?action=login."
+
+
+async def test_each_role_reaches_its_pages_and_is_refused_the_others_with_a_page(server: LiveServer) -> None:
+    from tests.sso.helpers import human_session
+
+    top = str((await get_scheme(await ensure_workspace())).top())
+    people = {"employee": await human_session("emma", ("employee",), "internal"),
+              "admin": await human_session("adam", ("admin",), top),
+              "security": await human_session("sara", ("security",), top)}
+    allowed = {"employee": ("/", "/channels"), "admin": ("/", "/channels", "/admin"),
+               "security": ("/", "/channels", "/security")}
+    for role, session in people.items():
+        async with server.client(cookies=session.cookies) as http:
+            for path in PAGES:
+                res = await http.get(path)
+                ok = any(path == p if p == "/" else path.startswith(p) for p in allowed[role])
+                assert res.status_code == (200 if ok else 403), (role, path, res.status_code)
+                assert res.headers["content-type"].startswith("text/html"), (role, path)
+                if not ok:
+                    assert f"needs the role {path.split('/')[1]}" in res.text, res.text
+    async with server.client(cookies=people["employee"].cookies) as http:
+        res = await http.get("/channels/exec-staff")
+        assert res.status_code == 403
+        assert "channel &#39;exec-staff&#39; requires label restricted/exec" in res.text
+        assert (await http.get("/channels/no-such-channel")).status_code == 404
+
+
+async def test_agent_tokens_cannot_open_pages(server: LiveServer) -> None:
+    agent = (await page_agents(await ensure_workspace(), limit=1))[0]
+    token = await agent_token_for(agent["member_id"])
+    async with server.client(headers={"Authorization": f"Bearer {token}"}) as http:
+        for path in ("/channels", "/admin/agents", "/security/audit"):
+            res = await http.get(path)
+            assert res.status_code == 403, path
+            assert "agent tokens reach only the agent API" in res.text
+
+
+async def test_forms_need_the_csrf_token_and_their_changes_are_audited(server: LiveServer) -> None:
+    from tests.sso.helpers import human_session
+
+    ws = await ensure_workspace()
+    admin = await human_session("adam", ("admin",), str((await get_scheme(ws)).top()))
+    agent = (await page_agents(ws, role="Sales Representative", limit=1))[0]
+    url = f"/admin/agents/{agent['member_id']}/label"
+    async with server.client(cookies=admin.cookies) as http:
+        refused = await http.post(url, data={"label": "public"})
+        assert refused.status_code == 403 and "CSRF" in refused.text
+        assert refused.headers["content-type"].startswith("text/html")
+        bad = await http.post(url, data={"label": "secret", CSRF_FIELD: admin.csrf_token})
+        assert bad.status_code == 400 and "unknown tier &#39;secret&#39;" in bad.text
+        done = await http.post(url, data={"label": "public", CSRF_FIELD: admin.csrf_token})
+        assert done.status_code == 303 and done.headers["location"].endswith("?done=label")
+    member = await get_member(ws, agent["member_id"])
+    assert (member["label_level"], member["label_mask"]) == (0, 0)
+    rows = await AuditEvent.select().where(AuditEvent.action == "agent.label_changed")
+    assert [(r["actor_handle"], r["entity_id"]) for r in rows] == [("adam", str(agent["member_id"]))]
+
+
+async def test_issued_tokens_are_shown_once_and_never_cached(server: LiveServer) -> None:
+    from tests.sso.helpers import human_session
+
+    ws = await ensure_workspace()
+    admin = await human_session("adam", ("admin",), str((await get_scheme(ws)).top()))
+    agent = (await page_agents(ws, limit=1))[0]
+    async with server.client(cookies=admin.cookies) as http:
+        res = await http.post(f"/admin/agents/{agent['member_id']}/tokens", data={CSRF_FIELD: admin.csrf_token})
+        assert res.status_code == 200 and res.headers["cache-control"] == "no-store"
+        found = re.search(r'id="new-token" readonly value="(chorus_at_[^"]+)"', res.text)
+        assert found is not None, res.text
+        again = await http.get(f"/admin/agents/{agent['member_id']}")
+        assert found.group(1) not in again.text and 'id="new-token"' not in again.text
+        assert found.group(1)[:16] in again.text  # the prefix identifies it in the token list
+
+
+async def test_a_bad_audit_date_is_explained_on_the_page(server: LiveServer) -> None:
+    from tests.sso.helpers import human_session
+
+    sec = await human_session("sara", ("security",), "internal")
+    async with server.client(cookies=sec.cookies) as http:
+        res = await http.get("/security/audit", params={"since": "yesterday"})
+        assert res.status_code == 400
+        assert "since must be a date and time like 2026-11-21T12:30" in res.text
