@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,24 @@ async def _fetch(actor: Actor, channel_id: int | str) -> dict[str, Any]:
         if not rows:
             raise NotFound(f"channel {channel_id} does not exist in this workspace")
     return channel_dict(rows[0], actor.scheme)
+
+
+_meta: weakref.WeakKeyDictionary[dbmod.Database, dict[tuple[int, int | str], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary())
+
+
+async def channel_meta(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+    """The channel without the read check, from a per-database cache (id, name and label never change; use
+    ``archived`` and ``last_seq`` from here only as hints). NotFound across workspaces."""
+    cache = _meta.setdefault(dbmod.current(), {})
+    key = (actor.workspace_id, channel_id if isinstance(channel_id, str) else int(channel_id))
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) > 50_000:
+            cache.clear()
+        hit = await _fetch(actor, channel_id)
+        cache[(actor.workspace_id, hit["id"])] = cache[(actor.workspace_id, hit["name"])] = hit
+    return dict(hit)
 
 
 async def access_channel(actor: Actor, channel_id: int | str) -> dict[str, Any]:

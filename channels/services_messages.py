@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from channels import config, events
-from channels.services_channels import access_channel, channel_dict, now, require_reader, who
+from channels.services_channels import access_channel, channel_meta, now, require_reader, who
 from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
@@ -62,25 +62,24 @@ def _check_client_msg_id(client_msg_id: str) -> None:
                                "ideal); it makes retries safe", field="client_msg_id")
 
 
-async def _channel_for_post(actor: Actor, channel_id: int | str) -> dict[str, Any]:
-    """The channel, checked for posting in one query: membership, the member's current label and kill switch."""
+_POST_CHECK = ("SELECT c.archived, cm.id AS membership, m.active AS member_active, m.label_level AS m_level, "
+               "m.label_mask AS m_mask FROM chorus_channel c JOIN chorus_member m ON m.id = {} "
+               "LEFT JOIN chorus_channel_member cm ON cm.channel = c.id AND cm.member = m.id WHERE c.id = {}")
+
+
+def _check_poster(actor: Actor) -> None:
     if actor.member_id is None:
         raise Forbidden(f"{who(actor)} is not a workspace member and cannot post; post as a member")
     if actor.kind == "human" and not config.current.limits.humans_may_post:
         raise Forbidden(f"people observe channels read-only here; {who(actor)} cannot post (an admin can allow "
                         "it with CHORUS_HUMANS_MAY_POST=true)")
-    by_name = isinstance(channel_id, str)
-    rows = await dbmod.current().fetch(
-        "SELECT c.id, c.workspace, c.name, c.topic, c.label_level, c.label_mask, c.archived, c.last_seq, "
-        "c.created_at, cm.id AS membership, m.active AS member_active, m.label_level AS m_level, "
-        "m.label_mask AS m_mask FROM chorus_channel c JOIN chorus_member m ON m.id = {} "
-        "LEFT JOIN chorus_channel_member cm ON cm.channel = c.id AND cm.member = m.id "
-        f"WHERE c.workspace = {{}} AND c.{'name' if by_name else 'id'} = {{}}",
-        actor.member_id, actor.workspace_id, channel_id if by_name else int(channel_id))
-    if not rows:
-        raise NotFound(f"channel {channel_id!r} does not exist in this workspace")
-    row = rows[0]
-    channel = channel_dict(row, actor.scheme)
+
+
+def _authorize(actor: Actor, channel: dict[str, Any], row: dict[str, Any] | None) -> None:
+    """Posting rules on the database's current state: kill switch, the member's current label, membership,
+    an open channel."""
+    if row is None:
+        raise NotFound(f"channel {channel['id']} does not exist in this workspace")
     if not row["member_active"]:
         raise Forbidden(f"{who(actor)} is deactivated (kill switch); it cannot post")
     current = actor.scheme.from_ints(int(row["m_level"]), int(row["m_mask"]))
@@ -89,9 +88,25 @@ async def _channel_for_post(actor: Actor, channel_id: int | str) -> dict[str, An
         raise Forbidden(f"channel {channel['name']!r} requires label {need}; {who(actor)} has {current}")
     if row["membership"] is None:
         raise Forbidden(f"{who(actor)} is not a member of channel {channel['name']!r}; join it first")
-    if channel["archived"]:
+    if row["archived"]:
         raise Conflict(f"channel {channel['name']!r} is archived and read-only")
+
+
+async def _channel_for_post(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+    """The channel, checked for posting (used by edits, deletes and reactions; posts check inside their
+    transaction)."""
+    _check_poster(actor)
+    channel = await channel_meta(actor, channel_id)
+    rows = await dbmod.current().fetch(_POST_CHECK, actor.member_id, channel["id"])
+    _authorize(actor, channel, rows[0] if rows else None)
+    channel["archived"] = bool(rows[0]["archived"])
     return channel
+
+
+def _early_label_check(actor: Actor, channel: dict[str, Any]) -> None:
+    need = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
+    if not actor.label.dominates(need):
+        raise Forbidden(f"channel {channel['name']!r} requires label {need}; {who(actor)} has {actor.label}")
 
 
 def _check_body(body: str) -> int:
@@ -129,7 +144,9 @@ async def submit_message(actor: Actor, channel_id: int | str, body: str, client_
                          thread_of: int | None = None) -> tuple[dict[str, Any], bool]:
     """:func:`post_message`, also saying whether the message was stored now (False: a retry's original)."""
     _check_client_msg_id(client_msg_id)
-    channel = await _channel_for_post(actor, channel_id)
+    _check_poster(actor)
+    channel = await channel_meta(actor, channel_id)  # no query on the hot path: the write transaction checks
+    _early_label_check(actor, channel)
     size = _check_body(body)
     assert actor.member_id is not None
     bucket = config.current.bucket
@@ -163,9 +180,15 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
     assert actor.member_id is not None
     cid = channel["id"]
     async with database.transaction():
-        original = await _by_client_id(cid, actor.member_id, client_msg_id)
-        if original is not None:
+        rows = await database.fetch(
+            _POST_CHECK.replace(" FROM chorus_channel c", ", (SELECT id FROM chorus_message WHERE channel = c.id AND "
+                                "author = m.id AND client_msg_id = {}) AS existing FROM chorus_channel c"),
+            client_msg_id, actor.member_id, cid)
+        if rows and rows[0]["existing"] is not None:
+            original = await _by_client_id(cid, actor.member_id, client_msg_id)
+            assert original is not None
             return original, False
+        _authorize(actor, channel, rows[0] if rows else None)
         root: int | None = None
         if thread_of is not None:
             parent = await database.fetch("SELECT id, thread_of FROM chorus_message WHERE id = {} AND channel = {}",
