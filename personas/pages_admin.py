@@ -1,5 +1,5 @@
 """Admin pages for the org as a whole: roles (change a role's label), kill switches per role or department, scenario
-and org-chart import (upload or a built-in), and the runs page (budgets are set on runs; the runtime fills it).
+and org-chart import (upload or a built-in). Runs and budgets: ``pages_runs.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 
-from personas import services_control
+from personas import pages_runs, services_control
 from personas.pages import roles_of
 from personas.scenario import BUILTIN_DIR, builtin_scenario, load_scenario, parse_scenario
 from personas.services_load import load_scenario_into
@@ -122,10 +122,4 @@ async def import_run(request: Request[Any, Any, Any], actor: NamedDependency[Act
     return page(request, "personas/import.html", builtins=_builtins(), report=report.lines(), form=form)
 
 
-@get("/admin/runs", name="admin-runs")
-async def runs_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
-    """Simulation runs and their budgets (the agent runtime adds its controls here)."""
-    return page(request, "personas/runs.html")
-
-
-HANDLERS = [roles_page, role_label, switch, import_form, import_run, runs_page]
+HANDLERS = [roles_page, role_label, switch, import_form, import_run, *pages_runs.HANDLERS]

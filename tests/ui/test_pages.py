@@ -123,3 +123,27 @@ async def test_a_bad_audit_date_is_explained_on_the_page(server: LiveServer) -> 
         res = await http.get("/security/audit", params={"since": "yesterday"})
         assert res.status_code == 400
         assert "since must be a date and time like 2026-11-21T12:30" in res.text
+
+
+async def test_an_admin_starts_and_stops_a_run_and_sets_a_budget_from_the_runs_page(server: LiveServer) -> None:
+    from tests.sso.helpers import human_session
+
+    admin = await human_session("adam", ("admin",), str((await get_scheme(await ensure_workspace())).top()))
+    async with server.client(cookies=admin.cookies) as http:
+        bad = await http.post("/admin/runs", data={"mode": "rounds", "rounds": "0", CSRF_FIELD: admin.csrf_token})
+        assert bad.status_code == 400 and "rounds must be between 1 and" in bad.text
+        started = await http.post("/admin/runs", data={"mode": "rounds", "rounds": "3", "max_cost": "1.50",
+                                                       CSRF_FIELD: admin.csrf_token})
+        assert started.status_code == 303
+        page = await http.get("/admin/runs")
+        assert 'id="runs"' in page.text and "pending" in page.text and "/ $1.50" in page.text
+        assert 'http-equiv="refresh"' in page.text  # progress refreshes while the run is active
+        run_id = int(re.search(r'action="/admin/runs/(\d+)/stop"', page.text).group(1))  # type: ignore[union-attr]
+        assert (await http.post(f"/admin/runs/{run_id}/stop", data={CSRF_FIELD: admin.csrf_token})).status_code == 303
+        budget = await http.post("/admin/budgets", data={"scope": "department", "target": "sales",
+                                                         "max_tokens": "5000", CSRF_FIELD: admin.csrf_token})
+        assert budget.status_code == 303
+        page = await http.get("/admin/runs")
+        assert "stopped" in page.text and 'id="budgets"' in page.text and "5,000" in page.text
+    actions = {r["action"] for r in await AuditEvent.select(AuditEvent.action)}
+    assert {"run.started", "run.stop_requested", "budget.set"} <= actions
