@@ -1,14 +1,84 @@
-"""What the insights domain contributes to the app (collected by workspace/app.py): for now, the home page."""
+"""What the insights domain contributes to the app (collected by workspace/app.py): the insights and digests API,
+the pages (home digest, insight list and detail), ``chorus insights ...``, and two background jobs: incremental
+mining every minute and the daily digests (in the server when embedded, else in ``chorus worker``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from insights import pages
-from workspace.domain import DomainParts
+from insights.cli import COMMANDS
+from insights.controllers import ROUTES
+from workspace import db as dbmod
+from workspace.domain import DomainParts, Job
 from workspace.settings import Settings
+
+MINE_INTERVAL_S = 60.0
+DIGEST_INTERVAL_S = 3600.0
+"""How often the digest job looks for people without a daily digest from the last day (writing one is cheap)."""
+MAX_FAILURES = 5
+log = logging.getLogger("chorus.insights")
+
+
+async def _workspaces() -> list[int]:
+    rows = await dbmod.current().fetch("SELECT id FROM chorus_workspace ORDER BY id")
+    return [int(r["id"]) for r in rows]
+
+
+def periodic(name: str, step: Callable[[int], Awaitable[object]], interval_s: float) -> Job:
+    """A loop running ``step(workspace_id)`` for every workspace, then sleeping ``interval_s`` (immediately again
+    while a step reports more to do). A failing pass is logged and retried; ``MAX_FAILURES`` in a row end the job
+    (the worker then exits non-zero so that it is restarted)."""
+
+    async def job() -> None:
+        failures = 0
+        while True:
+            busy = False
+            try:
+                for ws in await _workspaces():
+                    outcome = await step(ws)
+                    busy = busy or bool(getattr(outcome, "more", False))
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("%s: pass failed (%d in a row)", name, failures)
+                if failures >= MAX_FAILURES:
+                    raise
+            await asyncio.sleep(0 if busy else interval_s)
+
+    job.__name__ = name
+    return job
+
+
+def mining_job(interval_s: float = MINE_INTERVAL_S) -> Job:
+    """Incremental mining of every workspace every ``interval_s`` seconds."""
+    from insights.services_mining import mine_workspace
+    from workspace.services import system_actor
+
+    async def step(ws: int) -> object:
+        return await mine_workspace(await system_actor(ws, handle="miner"))
+
+    return periodic("insights-mining", step, interval_s)
+
+
+def digest_job(interval_s: float = DIGEST_INTERVAL_S) -> Job:
+    """Daily digests for every active person, checked every ``interval_s`` seconds."""
+    from insights.services_digests import daily_digests
+
+    return periodic("insights-digests", daily_digests, interval_s)
 
 
 def parts(settings: Settings) -> DomainParts:
-    return DomainParts(name="insights", route_handlers=[pages.router()],
+    async def on_startup() -> None:
+        from insights.services_mining import forget_state
+
+        forget_state()  # a fresh process (or a test's fresh database) starts with no miner
+
+    return DomainParts(name="insights", route_handlers=[*ROUTES, pages.router()], cli_commands=COMMANDS,
+                       on_startup=[on_startup], background_jobs=[mining_job(), digest_job()],
                        template_dirs=[Path(__file__).parent / "templates"])

@@ -15,6 +15,7 @@ from insights.tables import Insight
 from personas.scenario_model import Scenario
 from workspace import db as dbmod
 from workspace.actor import Actor
+from workspace.services import get_scheme
 
 
 async def ranked_insights(actor: Actor) -> list[Ranked]:
@@ -52,8 +53,8 @@ async def evaluate_scenario(actor: Actor, scenario: Scenario, *, agents: int | N
         passes.append(result.as_dict())
         if not result.more:
             break
-    top = actor.scheme.top()
-    reader = Actor.system(actor.workspace_id, actor.scheme)
-    assert reader.label == top
+    scheme = await get_scheme(actor.workspace_id)  # the scenario's load may have extended it
+    top = scheme.top()
+    reader = Actor.system(actor.workspace_id, scheme)
     scored = evaluate(await ranked_insights(reader), scenario.truths, k=k, reader=top)
     return {**scored, "run": summary.as_json(), "mining": passes}

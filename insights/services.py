@@ -1,0 +1,16 @@
+"""The insights domain's public service API (one import for controllers, pages, the CLI and other code)."""
+
+from insights.services_digests import daily_digests, generate_digest, get_digest, latest_digest
+from insights.services_insights import (
+    InsightFilter,
+    access_insight,
+    get_insight,
+    insights_over_time,
+    list_insights,
+    triage,
+)
+from insights.services_mining import MineResult, forget_state, mine_workspace
+
+__all__ = ["InsightFilter", "MineResult", "access_insight", "daily_digests", "forget_state", "generate_digest",
+           "get_digest", "get_insight", "insights_over_time", "latest_digest", "list_insights", "mine_workspace",
+           "triage"]
