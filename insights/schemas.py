@@ -76,9 +76,10 @@ class InsightDetail(InsightOut):
 
 class TriageIn(msgspec.Struct, forbid_unknown_fields=True):
     action: Literal["acknowledge", "dismiss", "reopen", "assign", "comment"]
-    assignee: Annotated[str | None, msgspec.Meta(description="assign: a person's handle; empty to unassign")] = None
-    comment: Annotated[str | None, msgspec.Meta(max_length=4000, description="comment (optional with the "
-                                                                              "other actions)")] = None
+    assignee: Annotated[str, msgspec.Meta(max_length=120, description="assign: a person's handle; empty to "
+                                                                      "unassign")] | None = None
+    comment: Annotated[str, msgspec.Meta(max_length=4000, description="comment (optional with the other "
+                                                                      "actions)")] | None = None
 
 
 class DigestIn(msgspec.Struct, forbid_unknown_fields=True):
