@@ -63,7 +63,7 @@ def parts(settings: Settings) -> DomainParts:
     return DomainParts(
         name="sso",
         route_handlers=[controllers.me, *build_routes(runtime), AuditController, pages.security_router()],
-        middleware=[AuthMiddleware(policy)],
+        middleware=[AuthMiddleware(policy, settings.server.public_url)],
         on_startup=[start],
         on_shutdown=[stop],
         template_dirs=[Path(__file__).parent / "templates"],

@@ -33,8 +33,9 @@ MAX_FORM_BYTES = 1024 * 1024
 class AuthMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
 
-    def __init__(self, policy: SessionPolicy) -> None:
+    def __init__(self, policy: SessionPolicy, public_url: str = "") -> None:
         self.policy = policy
+        self.public_origin = _origin_of(public_url) if public_url else ""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         handler = scope.get("route_handler")
@@ -77,6 +78,8 @@ class AuthMiddleware(ASGIMiddleware):
         cookie = conn.cookies.get(SESSION_COOKIE)
         if not cookie:
             return receive
+        if kind == "websocket":
+            self._check_origin(conn)
         session = await resolve_session(cookie, self.policy, request_context(conn))
         scope[SESSION_KEY] = str(session.ref)  # type: ignore[literal-required]
         scope[SESSION_OBJ_KEY] = session  # type: ignore[literal-required]
@@ -85,6 +88,31 @@ class AuthMiddleware(ASGIMiddleware):
         if kind == "http" and method in UNSAFE_METHODS:
             return await _check_csrf(conn, scope, method, receive, session.csrf_ok)
         return receive
+
+
+    def _check_origin(self, conn: ASGIConnection[Any, Any, Any, Any]) -> None:
+        """Refuse a cookie-authenticated WebSocket opened by another site's page (cross-site WebSocket hijacking).
+
+        Browsers always send ``Origin`` on a WebSocket handshake and send cookies cross-site, so the origin must be
+        this server's (its Host header, or CHORUS_PUBLIC_URL behind a proxy). Clients without ``Origin`` are not
+        browsers and cannot hold a victim's cookie.
+        """
+        origin = conn.headers.get("origin")
+        if not origin:
+            return
+        seen = _origin_of(origin)
+        host = conn.headers.get("host", "").lower()
+        if seen.split("://", 1)[-1] == host or (self.public_origin and seen == self.public_origin):
+            return
+        raise Forbidden(f"WebSocket from origin {origin!r} refused: session cookies only work from pages served by "
+                        "this Chorus server (set CHORUS_PUBLIC_URL if it runs behind a proxy)")
+
+
+def _origin_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip().lower())
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def is_public(scope: Scope, handler: Any) -> bool:

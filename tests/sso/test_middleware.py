@@ -59,3 +59,20 @@ async def test_agent_token_is_refused_on_human_routes_and_revocation_is_immediat
         fresh = await issue_agent_token(await system_actor(ws), agent_id)
         resp = await http.get("/auth/me", headers={"Authorization": f"Bearer {fresh}"})
         assert resp.status_code == 403
+
+
+async def test_a_cross_site_websocket_with_the_session_cookie_is_refused(server: LiveServer) -> None:
+    import websockets
+    from websockets.exceptions import InvalidStatus
+
+    await ensure_workspace()
+    s = await human_session("sam", ["employee"], "internal")
+    cookie = {"cookie": f"chorus_session={s.cookie}"}
+    with pytest.raises(InvalidStatus) as refused:
+        await websockets.connect(f"{server.ws_url}/ws", additional_headers={**cookie, "Origin": "https://evil.example"},
+                                 compression=None)
+    assert refused.value.response.status_code == 403
+    same = f"http://{server.host}:{server.port}"
+    ws = await websockets.connect(f"{server.ws_url}/ws", additional_headers={**cookie, "Origin": same},
+                                  compression=None)
+    await ws.close()
