@@ -243,8 +243,66 @@ def _can_handle_signals() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+@click.command()
+@click.option("--scenario", "scenario_name", default="meridian", show_default=True,
+              help="A scenario file, or the name of a built-in one (meridian, harbor).")
+@click.option("--agents", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Scale the scenario's org chart to about this many agents.")
+@click.option("--port", default=None, type=int, help="Port (default CHORUS_PORT, 8000).")
+@click.option("--provider", type=click.Choice(["offline", "local"]), default="offline", show_default=True,
+              help="offline: the deterministic writer; local: a real small model (needs the local-llm extra).")
+@click.option("--interval", default=3.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds between simulation rounds.")
+def demo(scenario_name: str, agents: int, port: int | None, provider: str, interval: float) -> None:
+    """Run the whole product on the embedded default: SQLite in the data dir, agents talking, insights mined.
+
+    A second start reuses the data dir (nothing is loaded twice). Ctrl-C stops it cleanly.
+    """
+    from dataclasses import replace
+    from pathlib import Path
+
+    from personas.runtime_runs import list_runs, start_run
+    from personas.scenario import builtin_scenario, load_scenario
+    from personas.services_load import load_scenario_into, load_steps
+    from workspace.migrations import run_migrations
+    from workspace.services import ensure_workspace, system_actor
+
+    conf = core_cli.settings()
+    if not conf.database.is_sqlite:
+        raise click.UsageError("chorus demo runs on the embedded SQLite default; unset CHORUS_DATABASE_URL")
+    conf = replace(conf, server=replace(conf.server, host="127.0.0.1", port=port or conf.server.port,
+                                        dev_login=True, run_workers_in_process=True),
+                   llm=replace(conf.llm, provider=provider))
+    path = Path(scenario_name) if Path(scenario_name).suffix in {".yaml", ".yml"} else builtin_scenario(scenario_name)
+    scenario = load_scenario(path)
+
+    async def prepare(_: Database) -> str:
+        await run_migrations()
+        actor = await system_actor(await ensure_workspace(), handle="demo")
+        steps = load_steps(scenario, agents)
+        with click.progressbar(length=steps, label=f"loading {scenario.name}", file=sys.stderr) as bar:
+            report = await load_scenario_into(actor, scenario, agents, progress=lambda n: bar.update(n))
+        runs = await list_runs(actor)
+        if not any(r["status"] in {"pending", "running"} and r["mode"] == "continuous" for r in runs):
+            await start_run(actor, continuous=True, seed=scenario.seed, interval_s=interval, provider=provider,
+                            scenario=scenario.name)
+        return "\n".join(report.lines())
+
+    summary = core_cli.run_with_db(prepare, migrate=False, settings_=conf)
+    url = f"http://127.0.0.1:{conf.server.port}/"
+    click.echo(f"\n{summary}")
+    click.echo(f"Open {url}")
+    click.echo("  1. Sign in with the dev login: pick 'admin' (and 'security') and the highest clearance.")
+    click.echo("  2. Channels: open a channel and watch the agents talk live.")
+    click.echo("  3. Digest and Insights: risks and opportunities appear after the first mining pass (about a minute).")
+    click.echo("  4. Agents: pick one and see exactly what it can read in each channel; Audit: verify the trail.")
+    click.echo(f"Data lives in {conf.data_dir.resolve()}; Ctrl-C stops, a second start picks up where it left off.\n")
+    core_cli.serve_app(conf)
+
+
 def build_cli(settings: Settings) -> click.Group:
     group = core_cli.root
+    group.add_command(demo)
     for p in domain_parts(settings):
         for command in p.cli_commands:
             group.add_command(command)

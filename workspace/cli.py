@@ -304,24 +304,3 @@ def audit_key(conf: Settings) -> bytes:
 def show_config() -> None:
     """Print the effective configuration, secrets masked."""
     click.echo(json.dumps(settings().describe(), indent=2))
-
-
-@root.command()
-@click.option("--port", default=None, type=int, help="Port (default 8000).")
-def demo(port: int | None) -> None:
-    """Run Chorus on the embedded default (SQLite in the data dir, in-process fan-out) with the dev login."""
-    from dataclasses import replace
-
-    from workspace.migrations import run_migrations
-    from workspace.services import ensure_workspace
-
-    conf = settings()
-    conf = replace(conf, server=replace(conf.server, port=port or conf.server.port, dev_login=True))
-
-    async def go(_: Database) -> int:
-        await run_migrations()
-        return await ensure_workspace()
-
-    run_with_db(go, migrate=False, settings_=conf)
-    click.echo(f"Chorus is running at http://{conf.server.host}:{conf.server.port}/  (Ctrl-C stops it)")
-    serve_app(conf)
