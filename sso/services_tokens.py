@@ -86,6 +86,50 @@ async def issue_agent_token(actor: Actor, member_id: int) -> str:
     return token
 
 
+BULK_CHUNK = 1000
+
+
+async def issue_agent_tokens_bulk(actor: Actor, member_ids: list[int]) -> dict[int, str]:
+    """Issue one new token for each agent in ``member_ids`` (revoking their previous ones) in one transaction with
+    one audit entry; returns ``{member_id: token}`` (the only place the tokens are seen). All or nothing: an id that
+    is not an agent of this workspace fails the whole call. For load tests and scripted provisioning of many
+    agents; one token at a time is :func:`issue_agent_token`."""
+    actor.require_role("admin")
+    wanted = list(dict.fromkeys(int(m) for m in member_ids))
+    if not wanted:
+        return {}
+    database = dbmod.current()
+    now = clock.now_dt()
+    tokens: dict[int, str] = {}
+    async with database.transaction():
+        for start in range(0, len(wanted), BULK_CHUNK):
+            chunk = wanted[start:start + BULK_CHUNK]
+            marks = ", ".join("{}" for _ in chunk)
+            rows = await database.fetch(f"SELECT id FROM chorus_member WHERE workspace = {{}} AND kind = 'agent' "
+                                        f"AND id IN ({marks})", actor.workspace_id, *chunk)
+            missing = sorted(set(chunk) - {int(r["id"]) for r in rows})
+            if missing:
+                shown = ", ".join(str(m) for m in missing[:10])
+                raise ValidationFailed(f"{len(missing)} member id(s) are not agents of this workspace ({shown}"
+                                       f"{', ...' if len(missing) > 10 else ''}); no token was issued",
+                                       field="member_ids")
+            await database.fetch(f"UPDATE chorus_agent_token SET revoked_at = {{}} WHERE revoked_at IS NULL AND "
+                                 f"member IN ({marks})", now, *chunk)
+            new_rows = []
+            for member_id in chunk:
+                token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+                tokens[member_id] = token
+                new_rows.append((member_id, hash_token(token), token[: len(TOKEN_PREFIX) + 6], now))
+            await database.execute_many(
+                "INSERT INTO chorus_agent_token (member, token_hash, prefix, created_at) VALUES ({}, {}, {}, {})",
+                new_rows)
+        await audit.record(actor, "agent_token.issued_bulk", Entity("workspace", actor.workspace_id),
+                           {"count": len(wanted), "first_member": wanted[0], "last_member": wanted[-1]})
+    for member_id in wanted:
+        forget_cached(member_id)
+    return tokens
+
+
 async def revoke_agent_tokens(actor: Actor, member_id: int) -> int:
     """Revoke every active token of agent ``member_id``; returns how many were revoked."""
     actor.require_role("admin")
