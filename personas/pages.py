@@ -23,8 +23,6 @@ from workspace.services import actor_for_member, get_member
 from workspace.web import provide_actor, requires
 
 PAGE_SIZE = 50
-SCAN_LIMIT = 20_000
-"""The most agents one list request reads when a filter (status: off) cannot be pushed into the query."""
 NO_STORE = {"Cache-Control": "no-store"}
 Opt = Annotated[str | None, QueryParameter()]
 NOTICES = {
@@ -50,40 +48,26 @@ def _labelled(actor: Actor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _page_of_agents(actor: Actor, after: int, role: str | None, department: str | None,
-                          status: str | None) -> tuple[list[dict[str, Any]], int | None, bool]:
-    """One page after member id ``after``; returns (agents, next_after, scan_stopped_early)."""
-    if status != "off":
-        rows = await services_agents.page_agents(actor.workspace_id, after=after, limit=PAGE_SIZE + 1, role=role,
-                                                 department=department, active_only=status == "active")
-        more = len(rows) > PAGE_SIZE
-        rows = rows[:PAGE_SIZE]
-        return _labelled(actor, rows), (rows[-1]["member_id"] if more else None), False
-    # Switched-off agents are few; the query cannot select them, so read in big keyset steps and keep them.
-    found: list[dict[str, Any]] = []
-    cursor, scanned = after, 0
-    while scanned < SCAN_LIMIT:
-        rows = await services_agents.page_agents(actor.workspace_id, after=cursor, limit=1000, role=role,
-                                                 department=department)
-        for r in rows:
-            cursor = r["member_id"]
-            if not r["active"]:
-                found.append(r)
-                if len(found) > PAGE_SIZE:
-                    return _labelled(actor, found[:PAGE_SIZE]), found[PAGE_SIZE - 1]["member_id"], False
-        scanned += len(rows)
-        if len(rows) < 1000:
-            return _labelled(actor, found), None, False
-    return _labelled(actor, found), cursor, True
+                          status: str | None, prefix: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """One page after member id ``after``; returns (agents, next_after). Every filter runs in the query."""
+    active = {"active": True, "off": False}.get(status or "")
+    rows = await services_agents.page_agents(actor.workspace_id, after=after, limit=PAGE_SIZE + 1, role=role,
+                                             department=department, active=active, handle_prefix=prefix)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return _labelled(actor, rows), (rows[-1]["member_id"] if more else None)
 
 
 @get("/admin/agents", name="admin-agents")
 async def agent_list(request: Request[Any, Any, Any], actor: NamedDependency[Actor], q: Opt = None,
                      role: Opt = None, department: Opt = None, status: Opt = None,
                      after: Annotated[int, QueryParameter(ge=0)] = 0) -> Response[Any]:
-    """Agents by member id, PAGE_SIZE at a time; ``q`` is an exact handle (opens it), a role or a department."""
+    """Agents by member id, PAGE_SIZE at a time; ``q`` is a handle (an exact one opens it; else a prefix), a role
+    or a department."""
     roles = await roles_of(actor)
     departments = sorted({r["department"] for r in roles})
     note = None
+    prefix: str | None = None
     query = (q or "").strip()
     if query:
         try:
@@ -97,17 +81,19 @@ async def agent_list(request: Request[Any, Any, Any], actor: NamedDependency[Act
             elif match_dept:
                 department = match_dept
             else:
-                note = (f"No agent, role or department is named {query!r}. Search by a full handle (e.g. "
-                        "assembly-technician-0042), a role name or a department.")
+                prefix = query.lower()
     role = role or None
     department = department or None
     status = status if status in {"active", "off"} else None
-    agents, next_after, partial = ([], None, False) if note else await _page_of_agents(
-        actor, after, role, department, status)
-    filters = {k: v for k, v in (("role", role), ("department", department), ("status", status)) if v}
+    agents, next_after = await _page_of_agents(actor, after, role, department, status, prefix)
+    if prefix and not agents and not after:
+        note = (f"No agent handle starts with {query!r}, and no role or department has that name. Search by a "
+                "handle or its beginning (e.g. assembly-technician-00), a role name or a department.")
+    filters = {k: v for k, v in (("role", role), ("department", department), ("status", status), ("q", prefix))
+               if v}
     return page(request, "personas/agents.html", agents=agents, roles=roles, departments=departments,
                 total=sum(r["agents"] for r in roles), filters=filters, q=query, note=note, after=after,
-                next_after=next_after, partial=partial)
+                next_after=next_after)
 
 
 async def _agent_context(actor: Actor, member_id: int, channel: str | None) -> dict[str, Any]:

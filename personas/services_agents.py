@@ -162,10 +162,12 @@ _AGENT_SQL = (
 
 
 async def page_agents(workspace_id: int, *, after: int = 0, limit: int = 1000, role: str | None = None,
-                      department: str | None = None, active_only: bool = False) -> list[dict[str, Any]]:
+                      department: str | None = None, active_only: bool = False, active: bool | None = None,
+                      handle_prefix: str | None = None) -> list[dict[str, Any]]:
     """Agents with their personas, ordered by member id after ``after`` (keyset paging: constant cost per page).
 
-    The runtime pages with ``active_only=True`` to skip agents whose kill switch is on.
+    Filters: role, department, ``active`` (True: running; False: switched off) and a handle prefix. The runtime
+    pages with ``active_only=True`` (the same as ``active=True``) to skip agents whose kill switch is on.
     """
     if not 1 <= limit <= 10_000:
         raise ValidationFailed("limit must be between 1 and 10000", field="limit")
@@ -178,8 +180,14 @@ async def page_agents(workspace_id: int, *, after: int = 0, limit: int = 1000, r
         sql += " AND p.department = {}"
         args.append(department)
     if active_only:
+        active = True
+    if active is not None:
         sql += " AND m.active = {}"
-        args.append(True)
+        args.append(active)
+    if handle_prefix:
+        escaped = handle_prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql += " AND m.handle LIKE {} ESCAPE '\\'"
+        args.append(escaped + "%")
     sql += " ORDER BY m.id LIMIT {}"
     args.append(limit)
     rows = await dbmod.current().fetch(sql, *args)

@@ -147,3 +147,29 @@ async def test_an_admin_starts_and_stops_a_run_and_sets_a_budget_from_the_runs_p
         assert "stopped" in page.text and 'id="budgets"' in page.text and "5,000" in page.text
     actions = {r["action"] for r in await AuditEvent.select(AuditEvent.action)}
     assert {"run.started", "run.stop_requested", "budget.set"} <= actions
+
+
+async def test_the_agent_list_finds_agents_by_handle_prefix_and_status_in_the_query(server: LiveServer) -> None:
+    from personas.services_control import kill
+    from tests.sso.helpers import human_session
+    from workspace.services import system_actor
+
+    ws = await ensure_workspace()
+    top = str((await get_scheme(ws)).top())
+    admin = await human_session("adam", ("admin",), top)
+    first = (await page_agents(ws, limit=1))[0]
+    prefix = first["handle"].rsplit("-", 1)[0] + "-"
+    await kill(await system_actor(ws), agent=first["handle"])
+    async with server.client(cookies=admin.cookies) as http:
+        res = await http.get("/admin/agents", params={"q": prefix[:-3]})
+        assert res.status_code == 200
+        handles = set(re.findall(r">([a-z][a-z0-9-]+-\d{4})<", res.text))
+        assert handles, "a prefix lists the agents whose handle starts with it"
+        assert all(h.startswith(prefix[:-3]) for h in handles)
+        res = await http.get("/admin/agents", params={"status": "off"})
+        assert re.findall(r">([a-z][a-z0-9-]+-\d{4})<", res.text) == [first["handle"]]
+        res = await http.get("/admin/agents", params={"q": "zzz-nobody"})
+        assert "No agent handle starts with" in res.text
+    assert [a["handle"] for a in await page_agents(ws, active=False)] == [first["handle"]]
+    assert all(a["handle"].startswith(prefix) for a in await page_agents(ws, handle_prefix=prefix))
+    assert await page_agents(ws, handle_prefix="%") == [], "LIKE wildcards in the prefix are literal"
