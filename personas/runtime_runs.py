@@ -105,13 +105,15 @@ async def stop_run(actor: Actor, run_id: int) -> dict[str, Any]:
     row = await _row(actor.workspace_id, run_id)
     if row["status"] in FINAL:
         raise Conflict(f"run {run_id} has already ended ({row['status']})")
+    # The audit entry first: every writer here takes the audit chain's lock before the run's row (a run's
+    # chunk transaction does), so the two never wait on each other in opposite orders (PostgreSQL deadlock).
     async with dbmod.current().transaction():
+        await audit.record(actor, "run.stop_requested", Entity("run", run_id), {"status": row["status"]})
         if row["status"] == "pending":
             await Run.update({Run.status: "stopped", Run.stop_requested: True, Run.finished_at: _now()}).where(
                 Run.id == run_id)
         else:
             await Run.update({Run.stop_requested: True}).where(Run.id == run_id)
-        await audit.record(actor, "run.stop_requested", Entity("run", run_id), {"status": row["status"]})
     return run_view(await _row(actor.workspace_id, run_id))
 
 
@@ -125,6 +127,20 @@ async def list_runs(actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
     rows = await Run.select().where(Run.workspace == actor.workspace_id).order_by(Run.id, ascending=False).limit(
         max(1, min(limit, 500)))
     return [run_view(r) for r in rows]
+
+
+async def list_turns(actor: Actor, run_id: int, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """A page of a run's turns by id: agent, channel, documents read, tokens, latency and outcome."""
+    actor.require_role("admin")
+    await _row(actor.workspace_id, run_id)
+    rows = await dbmod.current().fetch(
+        "SELECT t.id, t.round, m.handle AS agent, t.department, t.channel, t.kind, t.intent, t.outcome, t.reason, "
+        "t.message, t.reply_to, t.documents, t.tokens_in, t.tokens_out, t.cost, t.latency_ms FROM personas_turn t "
+        "JOIN chorus_member m ON m.id = t.agent WHERE t.run = {} AND t.id > {} ORDER BY t.id LIMIT {}",
+        run_id, after, max(1, min(limit, 1000)))
+    for r in rows:
+        r["documents"] = json.loads(r["documents"])
+    return rows
 
 
 @dataclass
@@ -200,14 +216,15 @@ async def _finish(system: Actor, run_id: int, status: str, error: str) -> dict[s
     quality: dict[str, Any] = {}
     with contextlib.suppress(Exception):  # metrics are a report; a failure here must not hide the run's end
         quality = (await run_quality(run_id)).as_dict()
-    async with dbmod.current().transaction():
-        await Run.update({Run.status: status, Run.error: error, Run.finished_at: _now(),
-                          Run.quality: json.dumps(quality)}).where(Run.id == run_id)
+    async with dbmod.current().transaction():  # audit (chain lock) before the run's row: see stop_run
         row = (await Run.select().where(Run.id == run_id))[0]
         await audit.record(system, f"run.{status}", Entity("run", run_id), {
             "rounds_done": row["rounds_done"], "turns": row["turns"], "messages": row["messages"],
             "tokens_in": row["tokens_in"], "tokens_out": row["tokens_out"], "cost": round(float(row["cost"]), 6),
             "error": error})
+        await Run.update({Run.status: status, Run.error: error, Run.finished_at: _now(),
+                          Run.quality: json.dumps(quality)}).where(Run.id == run_id)
+        row = (await Run.select().where(Run.id == run_id))[0]
     return run_view(row)
 
 
@@ -217,10 +234,11 @@ async def claim_run(worker: str) -> int | None:
     """Take the oldest pending run (or one whose worker stopped beating) for ``worker``; None when there is none."""
     database = dbmod.current()
     stale = _now() - dt.timedelta(seconds=STALE_S)
+    query = "SELECT id FROM personas_run WHERE status = {} OR (status = {} AND heartbeat_at < {}) ORDER BY id LIMIT 1"
+    if not await database.fetch(query, "pending", "running", stale):
+        return None  # the common case: a plain read, no write lock taken every poll
     async with database.transaction():
-        rows = await database.fetch(
-            "SELECT id FROM personas_run WHERE status = {} OR (status = {} AND heartbeat_at < {}) ORDER BY id LIMIT 1",
-            "pending", "running", stale)
+        rows = await database.fetch(query, "pending", "running", stale)
         if not rows:
             return None
         run_id = int(rows[0]["id"])

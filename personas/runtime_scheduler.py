@@ -28,6 +28,7 @@ from workspace import db as dbmod
 from workspace.labels import Label, LabelScheme
 
 TRIAGE_VIEWERS = 48  # members of a channel who look at one new root post in a round (attention is finite)
+TRIAGE_REACTIONS_PER_ROOT = 2  # more thumbs-up on one post say nothing new (and each costs a write)
 RECENT = 8  # recent messages per channel kept for prompts
 PAGE = 20_000
 _M64 = (1 << 64) - 1
@@ -69,6 +70,7 @@ class Msg:
     """A message the run has seen (its own agents' and anybody else's)."""
 
     id: int
+    key: int  # (channel's position, seq): the same in any workspace loaded from one scenario, unlike the id
     channel: int
     author: int  # member id
     handle: str
@@ -92,6 +94,10 @@ class Population:
         self.index: dict[int, int] = {}
         self.roles: dict[int, RoleInfo] = {}
         self.channels: dict[int, ChannelInfo] = {}
+        self.chan_order: dict[int, int] = {}
+
+    def msg_key(self, channel: int, seq: int) -> int:
+        return self.chan_order.get(channel, 0xFFFF) << 32 | seq
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -135,6 +141,7 @@ async def load_population(workspace_id: int, scheme: LabelScheme) -> Population:
         for dlabel, words in doc_words:
             if label.dominates(dlabel):
                 vocab |= words
+        pop.chan_order[int(c["id"])] = len(pop.channels)
         pop.channels[int(c["id"])] = ChannelInfo(int(c["id"]), c["name"], c["topic"], label, frozenset(vocab))
     per_agent: dict[int, list[int]] = {}
     last = 0
@@ -198,11 +205,11 @@ class RunState:
         self.cursor = int(top[0]["top"])
         for ch in self.pop.channels:
             rows = await database.fetch(
-                "SELECT id, channel, author, author_handle, body, thread_of FROM chorus_message WHERE channel = {} "
-                "AND deleted = {} ORDER BY seq DESC LIMIT {}", ch, False, RECENT)
+                "SELECT id, seq, channel, author, author_handle, body, thread_of FROM chorus_message WHERE "
+                "channel = {} AND deleted = {} ORDER BY seq DESC LIMIT {}", ch, False, RECENT)
             for r in reversed(rows):
-                self._remember(Msg(int(r["id"]), ch, int(r["author"]), r["author_handle"], r["body"],
-                                   r["thread_of"], 0, 0))
+                self._remember(Msg(int(r["id"]), self.pop.msg_key(ch, int(r["seq"])), ch, int(r["author"]),
+                                   r["author_handle"], r["body"], r["thread_of"], 0, 0))
 
     def _remember(self, msg: Msg) -> None:
         self.recent.setdefault(msg.channel, deque(maxlen=RECENT)).append(msg)
@@ -214,7 +221,7 @@ class RunState:
         count = 0
         while True:
             rows = await database.fetch(
-                "SELECT m.id, m.channel, m.author, m.author_handle, m.body, m.thread_of FROM chorus_message m "
+                "SELECT m.id, m.seq, m.channel, m.author, m.author_handle, m.body, m.thread_of FROM chorus_message m "
                 "JOIN chorus_channel c ON c.id = m.channel WHERE c.workspace = {} AND m.id > {} AND m.deleted = {} "
                 "ORDER BY m.id LIMIT {}", workspace_id, self.cursor, False, PAGE)
             if not rows:
@@ -236,7 +243,8 @@ class RunState:
         if root is not None and parent is None:
             parent = self.messages.get(root)
         depth = 0 if root is None else (parent.depth + 1 if parent is not None else 1)
-        msg = Msg(mid, int(r["channel"]), author, r["author_handle"], r["body"], root, depth, rnd)
+        msg = Msg(mid, self.pop.msg_key(int(r["channel"]), int(r["seq"])), int(r["channel"]), author,
+                  r["author_handle"], r["body"], root, depth, rnd)
         self.messages[mid] = msg
         self._remember(msg)
         if root is None:
@@ -293,7 +301,7 @@ class Planner:
                 root = msg.root if msg.root is not None else msg.id
                 chance = REPLY_BACK * CONTINUE_DECAY ** max(0, msg.depth - 1)
                 if st.thread_replies.get(root, 0) >= MAX_THREAD_REPLIES or \
-                        unit(self.seed, rnd, 1, self.pop.ids[pos], mid) >= chance:
+                        unit(self.seed, rnd, 1, pos, msg.key) >= chance:
                     continue
                 if msg.channel not in self.pop.channels_of(pos):
                     continue  # mentioned in a channel it cannot post in
@@ -320,10 +328,10 @@ class Planner:
                 continue
             for mid in roots[ch]:
                 msg = st.messages[mid]
-                rng = random.Random(f"{self.seed}:{rnd}:t:{mid}")
+                rng = random.Random(f"{self.seed}:{rnd}:t:{msg.key}")
                 sample = rng.sample(range(len(members)), min(TRIAGE_VIEWERS, len(members)))
                 words = self._words(mid)
-                drawn = 0
+                drawn = reacted = 0
                 for i in sample:
                     pos = members[i]
                     roll = rng.random()
@@ -336,7 +344,8 @@ class Planner:
                         drawn += 1
                         out.append(Planned(pos, "triage", "post", ch, mid))
                         acted.add(pos)
-                    elif roll < p_respond + 0.05 * min(overlap, 3):
+                    elif roll < p_respond + 0.05 * min(overlap, 3) and reacted < TRIAGE_REACTIONS_PER_ROOT:
+                        reacted += 1
                         out.append(Planned(pos, "triage", "react", ch, mid))
                         acted.add(pos)
                     else:
@@ -345,8 +354,8 @@ class Planner:
 
     def _unprompted(self, rnd: int, acted: set[int], out: list[Planned]) -> None:
         pop, seed = self.pop, self.seed
-        ids, activity, chanset = pop.ids, pop.activity, pop.chanset
-        for pos in range(len(ids)):
-            if chanset[pos] == 0 or unit(seed, rnd, 3, ids[pos]) >= activity[pos] or pos in acted:
+        activity, chanset = pop.activity, pop.chanset
+        for pos in range(len(pop)):  # by position, not member id: the same draw in any workspace of a scenario
+            if chanset[pos] == 0 or unit(seed, rnd, 3, pos) >= activity[pos] or pos in acted:
                 continue
             out.append(Planned(pos, "unprompted", "post"))
