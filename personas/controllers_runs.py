@@ -84,9 +84,10 @@ class RunsController(Controller):
     async def set_budget(self, actor: NamedDependency[Actor], data: JSONBody[BudgetIn]) -> dict[str, Any]:
         return await runtime_budgets.set_budget(actor, data.scope, data.target, data.max_tokens, data.max_cost)
 
-    @delete("/budgets/{scope:str}/{target:str}", status_code=204, summary="Remove a budget (audited)")
-    async def delete_budget(self, actor: NamedDependency[Actor], scope: FromPath[str], target: FromPath[str]) -> None:
-        await runtime_budgets.delete_budget(actor, scope, target)
+    @delete("/budgets/{kind:str}/{target:str}", status_code=204, summary="Remove a budget (kind: agent or "
+            "department; audited)")
+    async def delete_budget(self, actor: NamedDependency[Actor], kind: FromPath[str], target: FromPath[str]) -> None:
+        await runtime_budgets.delete_budget(actor, kind, target)
 
 
 ROUTES = [RunsController]
