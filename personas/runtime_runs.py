@@ -133,11 +133,11 @@ async def list_turns(actor: Actor, run_id: int, after: int = 0, limit: int = 100
     """A page of a run's turns by id: agent, channel, documents read, tokens, latency and outcome."""
     actor.require_role("admin")
     await _row(actor.workspace_id, run_id)
-    rows = await dbmod.current().fetch(
+    rows = [dict(r) for r in await dbmod.current().fetch(
         "SELECT t.id, t.round, m.handle AS agent, t.department, t.channel, t.kind, t.intent, t.outcome, t.reason, "
         "t.message, t.reply_to, t.documents, t.tokens_in, t.tokens_out, t.cost, t.latency_ms FROM personas_turn t "
         "JOIN chorus_member m ON m.id = t.agent WHERE t.run = {} AND t.id > {} ORDER BY t.id LIMIT {}",
-        run_id, after, max(1, min(limit, 1000)))
+        run_id, after, max(1, min(limit, 1000)))]
     for r in rows:
         r["documents"] = json.loads(r["documents"])
     return rows
