@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
@@ -73,7 +74,7 @@ async def test_openai_provider_against_a_real_llama_cpp_server(local_server: str
                               prices={MODEL_NAME: Price(1.0, 2.0)})
     try:
         first = await provider.complete(REQUEST)
-        ask = await provider.complete(TurnRequest(**{**_fields(REQUEST), "intent": "ask", "seed": 6}))
+        ask = await provider.complete(replace(REQUEST, intent="ask", seed=6))
     finally:
         await close_provider(provider)
     for result in (first, ask):
@@ -91,11 +92,13 @@ async def test_local_provider_starts_and_stops_its_server() -> None:
             pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but the local LLM cannot run: {missing_extra()}")
         pytest.skip(f"the local-llm extra is not installed ({missing_extra()})")
     provider = LocalProvider(max_tokens=16)
-    result = await provider.complete(TurnRequest(**{**_fields(REQUEST), "intent": "new_topic", "answering": None,
-                                                    "recent": ()}))
+    result = await provider.complete(replace(REQUEST, intent="new_topic", answering=None, recent=()))
     process = provider.server.process
-    assert process is not None and process.returncode is None
+    assert process is not None
+    running = process.returncode is None
     await provider.aclose()
+    assert running
+    assert provider.server.process is None
     assert process.returncode is not None  # stopped with the provider
     assert result.text and result.tokens_out > 0 and result.cost == 0.0
 
@@ -111,7 +114,3 @@ async def test_openai_provider_against_a_configured_endpoint() -> None:
     finally:
         await close_provider(provider)
     assert result.text and result.tokens_in > 0 and result.tokens_out > 0
-
-
-def _fields(request: TurnRequest) -> dict[str, object]:
-    return {name: getattr(request, name) for name in request.__dataclass_fields__}
