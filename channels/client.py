@@ -18,7 +18,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import websockets
@@ -26,6 +26,8 @@ from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("chorus.client")
 REVOKED = 4001
+RETRYABLE = ("rate_limited", "unavailable")
+"""Error codes after which the same post (same ``client_msg_id``) is sent again."""
 
 
 class ChorusError(Exception):
@@ -45,10 +47,12 @@ class ConnectionLost(Exception):
 
 
 class ChorusClient:
-    def __init__(self, url: str, token: str | None = None, *, headers: Mapping[str, str] | None = None,
-                 backoff_initial: float = 0.2, backoff_max: float = 10.0, request_timeout: float = 30.0,
-                 max_queue: int = 100_000) -> None:
-        self.url = url
+    def __init__(self, url: str | Sequence[str], token: str | None = None, *,
+                 headers: Mapping[str, str] | None = None, backoff_initial: float = 0.2, backoff_max: float = 10.0,
+                 request_timeout: float = 30.0, max_queue: int = 100_000) -> None:
+        self.urls = [url] if isinstance(url, str) else list(url)
+        """Several URLs (replicas without a load balancer in front): a failed connect moves on to the next one."""
+        self.url = self.urls[0]
         self.headers = dict(headers or {})
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -68,6 +72,7 @@ class ChorusClient:
         self._connected = asyncio.Event()
         self._stop = asyncio.Event()
         self._fatal: BaseException | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def __aenter__(self) -> ChorusClient:
         await self.connect()
@@ -102,10 +107,8 @@ class ChorusClient:
                 self.hello = hello
                 self._ws = ws
                 self._connected.set()
-                for key, after in list(self._wanted.items()):
-                    cid = self._ids.get(key)
-                    resume = self.last_seq.get(cid, after) if cid is not None else after
-                    await self._send({"type": "subscribe", "channel": key, "after_seq": resume})
+                for key in list(self._wanted):
+                    self._spawn(self._resubscribe(key))
                 return
             except websockets.InvalidStatus as exc:
                 if exc.response.status_code in (401, 403):
@@ -113,6 +116,7 @@ class ChorusClient:
                 log.info("connect failed (%s); retrying in %.1fs", exc, delay)
             except (TimeoutError, OSError, websockets.ConnectionClosed, ConnectionError) as exc:
                 log.info("connect failed (%s); retrying in %.1fs", exc, delay)
+            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff_max)
 
@@ -157,9 +161,7 @@ class ChorusClient:
             self.last_seq.setdefault(int(frame["channel"]), int(frame["after_seq"]))
         elif kind == "resync":
             cid = int(frame["channel"])
-            task = asyncio.ensure_future(self._send({"type": "subscribe", "channel": cid,
-                                                     "after_seq": self.last_seq.get(cid, 0)}))
-            task.add_done_callback(lambda t: t.exception())
+            self._spawn(self._resubscribe(next((k for k in self._wanted if self._ids.get(k) == cid), cid)))
         if ref is not None and ref in self._pending and kind in ("ack", "error", "pong", "subscribed",
                                                                   "unsubscribed"):
             fut = self._pending.pop(ref)
@@ -167,6 +169,34 @@ class ChorusClient:
                 fut.set_exception(ChorusError(frame)) if kind == "error" else fut.set_result(frame)
         elif kind == "error":
             log.warning("server error: %s", frame)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resubscribe(self, key: int | str) -> None:
+        """Subscribe again (after a reconnect or a resync) after the last seq seen, retrying while the server
+        answers with a retryable error (e.g. its database restarting), so that a channel is never silently lost.
+        A dropped connection ends it: the reconnect resubscribes."""
+        delay = self.backoff_initial
+        while not self._stop.is_set() and key in self._wanted:
+            cid = self._ids.get(key)
+            after = self._wanted.get(key)
+            resume = self.last_seq.get(cid, after) if cid is not None else after
+            try:
+                await self.request({"type": "subscribe", "channel": key, "after_seq": resume})
+                return
+            except ChorusError as exc:
+                if exc.code not in (*RETRYABLE, "internal_error"):
+                    log.warning("resubscribing to %s failed: %s", key, exc)
+                    return
+            except ConnectionLost:
+                return
+            except TimeoutError:
+                pass
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self.backoff_max)
 
     async def _send(self, frame: dict[str, Any]) -> None:
         if self._ws is None:
@@ -200,8 +230,8 @@ class ChorusClient:
 
     async def post(self, channel: int | str, body: str, *, thread_of: int | None = None,
                    client_msg_id: str | None = None, attempts: int = 8) -> dict[str, Any]:
-        """Post and return the ack (``seq``, ``id``). Retries on a dropped connection and on rate limits with the
-        same ``client_msg_id``, so the message is stored exactly once."""
+        """Post and return the ack (``seq``, ``id``). Retries on a dropped connection, on rate limits and while the
+        server's database is unavailable, with the same ``client_msg_id``, so the message is stored exactly once."""
         cmid = client_msg_id or uuid.uuid4().hex
         frame: dict[str, Any] = {"type": "post", "channel": channel, "body": body, "client_msg_id": cmid}
         if thread_of is not None:
@@ -211,9 +241,10 @@ class ChorusClient:
             try:
                 return await self.request(frame)
             except ChorusError as exc:
-                if exc.code != "rate_limited" or attempt == attempts - 1:
+                if exc.code not in RETRYABLE or attempt == attempts - 1:
                     raise
                 await asyncio.sleep(float(exc.retry_after or delay))
+                delay = min(delay * 2, self.backoff_max)
             except (TimeoutError, ConnectionLost):
                 if attempt == attempts - 1:
                     raise

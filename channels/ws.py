@@ -24,7 +24,7 @@ from channels.services_channels import access_channel
 from channels.services_messages import post_message, read_messages
 from channels.services_reactions import react
 from workspace.actor import Actor
-from workspace.errors import ChorusError, RateLimited
+from workspace.errors import ChorusError, RateLimited, unavailable_from
 from workspace.hooks import hooks
 from workspace.settings import Settings
 from workspace.web import ACTOR_KEY, agent_or_human
@@ -61,17 +61,22 @@ class ChannelFeed:
                     await self.resync()
                     return
                 await self.forward(data)
-        except _GONE:
-            self.conn.gone = True
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("feed of channel %s for %s failed", self.cid, self.conn.actor.handle)
+        except Exception as exc:
+            down = unavailable_from(exc) is not None  # a refused database connection is a ConnectionError too
+            if isinstance(exc, _GONE) and not down:
+                self.conn.gone = True
+                return
+            # e.g. the database restarting during a catch-up read: the client resumes from its last seq (resync,
+            # which client libraries handle) instead of silently losing the channel.
+            if down:
+                log.warning("feed of channel %s for %s: database unavailable (%s); sending resync", self.cid,
+                            self.conn.actor.handle, exc)
+            else:
+                log.exception("feed of channel %s for %s failed; sending resync", self.cid, self.conn.actor.handle)
             with contextlib.suppress(*_GONE):
-                await self.conn.send(protocol.error_frame("internal_error", "this channel's feed failed; "
-                                                          "subscribe again with after_seq", None, channel=self.cid))
-            self.conn.feeds.pop(self.cid, None)
-            await self.unsubscribe()
+                await self.resync()
 
     async def forward(self, data: bytes) -> None:
         kind, _, seq, frame = events.parse_header(data)
@@ -178,6 +183,17 @@ class Connection:
             await self.send(protocol.error_frame(exc.code, exc.message, ref, retry_after=round(exc.retry_after, 3)))
         except ChorusError as exc:
             await self.send(protocol.error_frame(exc.code, exc.message, ref))
+        except Exception as exc:  # the socket stays open: one failed frame must not drop the client's other feeds
+            down = unavailable_from(exc)  # checked first: a refused database connection is a ConnectionError too
+            if down is not None:
+                log.warning("database unavailable for %s: %s", self.actor.handle, exc)
+                await self.send(protocol.error_frame(down.code, down.message, ref, retry_after=1.0))
+            elif isinstance(exc, _GONE):
+                raise
+            else:
+                log.exception("frame from %s failed", self.actor.handle)
+                await self.send(protocol.error_frame("internal_error", "the server failed on this frame; nothing "
+                                                     "was half-written. Send it again", ref))
 
     async def dispatch(self, frame: protocol.ClientFrame) -> None:
         if isinstance(frame, protocol.Post):

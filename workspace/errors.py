@@ -106,3 +106,44 @@ class Unavailable(ChorusError):
     status = 503
     title = "Service unavailable"
     retryable = True
+
+
+# Driver errors that mean "the database is restarting or unreachable", by class name so that this module imports no
+# driver: asyncpg's connection and shutdown errors (SQLSTATE class 08 and 57P0x), closed pools, refused sockets.
+_UNAVAILABLE_NAMES = frozenset({
+    "ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError", "AdminShutdownError",
+    "CrashShutdownError", "ConnectionRejectionError", "ClientCannotConnectError", "InterfaceError",
+    "InternalClientError", "ConnectionResetError", "ConnectionRefusedError", "BrokenPipeError",
+})
+
+
+def unavailable_from(exc: BaseException) -> Unavailable | None:
+    """The retryable :class:`Unavailable` for a database driver error that means "down or restarting", else None.
+
+    Used where unexpected exceptions are turned into answers (HTTP problem details, WebSocket error frames), so a
+    database restart reads as "retry shortly" instead of an internal error. Nothing was written: the transaction
+    that failed is rolled back by the server.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Unavailable):
+            return current
+        if _is_unavailable(current):
+            name = type(current).__name__
+            return Unavailable(f"the database is unavailable ({name}); nothing was written. Retry in a few "
+                               "seconds with the same client_msg_id", retry_after=1.0)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    name, module, text = type(exc).__name__, type(exc).__module__, str(exc).lower()
+    if isinstance(exc, OSError):
+        return name in _UNAVAILABLE_NAMES or "connect" in text
+    if not module.startswith("asyncpg"):
+        return False
+    if name in ("InterfaceError", "InternalClientError"):  # also raised for misuse: only closed connections count
+        return "closed" in text or ("connection" in text and "another operation" not in text)
+    return name in _UNAVAILABLE_NAMES or "pool is closing" in text

@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from workspace import db as dbmod
 from workspace.actor import Actor, RequestContext
-from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimited, Unavailable
+from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimited, Unavailable, unavailable_from
 
 ACTOR_KEY = "chorus.actor"
 PROBLEM_JSON = "application/problem+json"
@@ -34,6 +34,8 @@ def chorus_error_handler(request: Request[Any, Any, Any], exc: ChorusError) -> R
     body = exc.problem()
     body["instance"] = request.url.path
     headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.499)))} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(max(1, round(float(exc.extra.get("retry_after", 1)) + 0.499)))}
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="chorus"'}
     return problem_response(body, headers)
@@ -61,6 +63,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    down = unavailable_from(exc)
+    if down is not None:  # the database is restarting: a retryable 503, not an internal error
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return chorus_error_handler(request, down)
     ref = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
     return problem_response({
