@@ -207,7 +207,8 @@ def _resolve(ctx: RunContext, rnd: int, p: Planned, row: dict[str, Any]) -> Turn
                             row["language"]),
         channel=PromptChannel(channel.name, channel.topic, channel.label.tier),
         intent=intent,
-        seed=ctx.seed * 1_000_003 + rnd,
+        # per round and per message answered: an agent answering two messages in one round says two things
+        seed=(ctx.seed * 1_000_003 + rnd) * 1_000_033 + (answering.key if answering is not None else 0),
         recent=tuple(_context(ctx, m) for m in ctx.state.recent.get(channel.id, ())),
         answering=_context(ctx, answering) if answering is not None else None,
         focus=focus,

@@ -200,3 +200,14 @@ async def test_the_runtime_job_claims_pending_runs_and_executes_them(db: Databas
     finally:
         job.cancel()
         await asyncio.gather(job, return_exceptions=True)
+
+
+async def test_quality_targets_on_a_1000_agent_10_round_offline_run(sqlite_db: Database, meridian: Scenario) -> None:
+    """The issue's targets, measured on the stored messages of the real DB-backed runtime."""
+    summary = await simulate(await _actor(), meridian, 1000, 10, seed=7)
+    q = summary.quality
+    assert q["reciprocity"] >= 0.30
+    assert q["flat_thread_share"] <= 0.40
+    assert q["duplicate_rate"] <= 0.02
+    assert q["on_topic_rate"] >= 0.80
+    assert summary.messages > 1000 and summary.blocked < summary.messages / 20
