@@ -86,6 +86,9 @@ def decode(text: str | bytes) -> ClientFrame:
     except msgspec.DecodeError as exc:
         raise FrameError("malformed_frame", f"the frame is not valid JSON ({exc}); send one JSON object per "
                          "text frame", None) from None
+    except RecursionError:
+        raise FrameError("malformed_frame", "the frame's JSON is nested too deeply; frames are flat objects "
+                         "(see PROTOCOL.md)", None) from None
     if not isinstance(raw, dict):
         raise FrameError("malformed_frame", "a frame is a JSON object with a 'type'", None)
     ref = _ref_of(raw)

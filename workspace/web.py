@@ -62,6 +62,17 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         "detail": exc.detail, "code": code, "instance": request.url.path}, exc.headers)
 
 
+def undecodable_body_handler(request: Request[Any, Any, Any],
+                             exc: RecursionError | UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body that cannot be decoded (invalid UTF-8, JSON nested deeply enough to exhaust the recursion limit)
+    is bad input, not a server fault: 400, not 500."""
+    why = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "is nested too deeply"
+    return problem_response({
+        "type": "https://chorus.dev/problems/validation_failed", "title": "Invalid input", "status": 400,
+        "detail": f"the request body {why}; send UTF-8 JSON of the documented shape (see /schema)",
+        "code": "validation_failed", "errors": [{"field": "body", "message": why}], "instance": request.url.path})
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     down = unavailable_from(exc)
     if down is not None:  # the database is restarting: a retryable 503, not an internal error
@@ -89,6 +100,8 @@ EXCEPTION_HANDLERS: dict[Any, Callable[..., Response[Any]]] = {
     ChorusError: chorus_error_handler,
     ValidationException: validation_handler,
     HTTPException: http_error_handler,
+    RecursionError: undecodable_body_handler,
+    UnicodeDecodeError: undecodable_body_handler,
     Exception: internal_error_handler,
 }
 
