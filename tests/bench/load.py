@@ -5,7 +5,7 @@ Reports deliveries/s, publish-to-delivery p50/p99/p999, errors and server CPU, a
 or duplicated (exit status 1 otherwise), then runs ``chorus audit verify``. Needs CHORUS_TEST_POSTGRES_URL and
 CHORUS_TEST_REDIS_URL (a throwaway database is created on that server and dropped afterwards).
 
-    python tests/bench/load.py                 # 2,000 clients, 20 channels, a post every 25 s each, 60 s
+    python tests/bench/load.py                 # 2,000 clients, 20 channels, a post every 100 s each, 60 s
     python tests/bench/load.py --smoke         # 100 clients for 5 s, for CI
     python tests/bench/load.py --json          # one JSON object
 """
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="100 clients for 5 s (CI)")
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--channels", type=int, default=20)
-    parser.add_argument("--period", type=float, default=25.0, help="seconds between one client's posts")
+    parser.add_argument("--period", type=float, default=100.0, help="seconds between one client's posts")
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=3, help="client processes")
     parser.add_argument("--json", action="store_true")
