@@ -1,18 +1,22 @@
 """Real-time events: the server frames of protocol v1 and the small header that lets a socket route them.
 
 An event on the broker is ``b"<kind> <channel_id> <seq>\\n" + frame_json``; the frame is encoded once at publish
-time and forwarded as-is to every subscribed socket, which reads only the header (see PROTOCOL.md).
+time and forwarded as-is to every subscribed socket, which reads only the header (see PROTOCOL.md). Events of a
+write are published only after its transaction commits (:func:`deferred_events`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
 
 from channels import config
+from workspace import db as dbmod
 
 PROTOCOL_VERSION = 1
 NEW = b"m"  # a new message: ordered and de-duplicated by seq
@@ -52,11 +56,53 @@ def parse_header(data: bytes) -> tuple[bytes, int, int, bytes]:
     return kind, int(channel_id), int(seq), frame
 
 
+_pending: contextvars.ContextVar[list[tuple[int, bytes]] | None] = contextvars.ContextVar(
+    "chorus_deferred_events", default=None)
+
+
+@asynccontextmanager
+async def deferred_events() -> AsyncIterator[None]:
+    """Hold the events published inside this scope and publish them, in order, when it exits normally; drop them
+    when it raises. Enter it OUTSIDE the write transaction it guards, so that it exits after the commit (a
+    subscriber must never see a message that is then rolled back)::
+
+        async with deferred_events():
+            async with db.current().transaction():
+                ...  # post_message / react / edit_message / delete_message, many times
+
+    Nested scopes join the outermost one. Every channels write opens one around its own transaction; entering one
+    inside a transaction that no outer scope guards raises, because it could only publish before that commit.
+    """
+    if _pending.get() is not None:
+        yield
+        return
+    if dbmod.current().in_transaction():
+        raise RuntimeError("a channels write ran inside a transaction it did not open, so its real-time events "
+                           "would be published before the commit; wrap that transaction in "
+                           "channels.services.deferred_events()")
+    held: list[tuple[int, bytes]] = []
+    token = _pending.set(held)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    for channel_id, data in held:  # reached only when the scope (and so its transaction) ended without error
+        config.publish(channel_id, data)
+
+
+def _publish(channel_id: int, data: bytes) -> None:
+    held = _pending.get()
+    if held is not None:
+        held.append((channel_id, data))
+    else:
+        config.publish(channel_id, data)
+
+
 def publish_message(message: Mapping[str, Any], update: bool = False) -> None:
-    config.publish(int(message["channel_id"]),
+    _publish(int(message["channel_id"]),
                    event(UPDATE if update else NEW, int(message["channel_id"]), int(message["seq"]),
                          message_frame(message, update)))
 
 
 def publish_reaction(channel_id: int, seq: int, frame: Mapping[str, Any]) -> None:
-    config.publish(channel_id, event(REACTION, channel_id, seq, frame))
+    _publish(channel_id, event(REACTION, channel_id, seq, frame))

@@ -143,6 +143,12 @@ async def post_message(actor: Actor, channel_id: int | str, body: str, client_ms
 async def submit_message(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
                          thread_of: int | None = None) -> tuple[dict[str, Any], bool]:
     """:func:`post_message`, also saying whether the message was stored now (False: a retry's original)."""
+    async with events.deferred_events():  # the event goes out after the commit, the caller's when it holds one
+        return await _submit(actor, channel_id, body, client_msg_id, thread_of)
+
+
+async def _submit(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
+                  thread_of: int | None) -> tuple[dict[str, Any], bool]:
     _check_client_msg_id(client_msg_id)
     _check_poster(actor)
     channel = await channel_meta(actor, channel_id)  # no query on the hot path: the write transaction checks
@@ -201,9 +207,12 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
         mentioned: list[dict[str, Any]] = []
         if handles:
             marks = ", ".join("{}" for _ in handles)
+            # by the (workspace, handle) index, then a membership probe per hit: not a scan of the channel's
+            # members (2.4 ms a post at 50,000 agents)
             mentioned = await database.fetch(
-                "SELECT m.id, m.handle FROM chorus_member m JOIN chorus_channel_member cm ON cm.member = m.id "
-                f"WHERE cm.channel = {{}} AND m.handle IN ({marks})", cid, *handles)
+                f"SELECT m.id, m.handle FROM chorus_member m WHERE m.workspace = {{}} AND m.handle IN ({marks}) "
+                "AND EXISTS (SELECT 1 FROM chorus_channel_member cm WHERE cm.channel = {} AND cm.member = m.id)",
+                actor.workspace_id, *handles, cid)
             order = {h: i for i, h in enumerate(handles)}
             mentioned.sort(key=lambda r: order.get(r["handle"], 0))
         seq_rows = await database.fetch(
@@ -317,6 +326,11 @@ async def _own_message(actor: Actor, message_id: int, verb: str) -> tuple[dict[s
 
 async def edit_message(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
     """Replace the body of the actor's own message (same checks as a post, leak guard included)."""
+    async with events.deferred_events():
+        return await _edit(actor, message_id, body)
+
+
+async def _edit(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "edit")
     size = _check_body(body)
     await hooks.emit("post.check", actor=actor, channel=channel, body=body)
@@ -333,6 +347,11 @@ async def edit_message(actor: Actor, message_id: int, body: str) -> dict[str, An
 
 async def delete_message(actor: Actor, message_id: int) -> dict[str, Any]:
     """Delete the actor's own message: the row stays as a tombstone (its seq is kept, the body is cleared)."""
+    async with events.deferred_events():
+        return await _delete(actor, message_id)
+
+
+async def _delete(actor: Actor, message_id: int) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "delete")
     async with dbmod.current().transaction():
         await dbmod.current().fetch(

@@ -47,6 +47,11 @@ async def react(actor: Actor, message_id: int, kind: str, value: str, remove: bo
     """Add (or with ``remove``, take back) a reaction. A new vote replaces the member's earlier vote; the same
     reaction twice is a no-op. Needs what posting needs (membership, label, an open channel).
     Returns ``{message_id, seq, kind, value, removed, changed, reactions}``."""
+    async with events.deferred_events():  # the event goes out after the commit, the caller's when it holds one
+        return await _react(actor, message_id, kind, value, remove)
+
+
+async def _react(actor: Actor, message_id: int, kind: str, value: str, remove: bool) -> dict[str, Any]:
     slot = _slot(kind, value)
     message = await get_message(actor, message_id)
     channel = await _channel_for_post(actor, message["channel_id"])

@@ -47,7 +47,7 @@ async def _bodies(db: Database, ws: int) -> list[tuple[str, str, bool]]:
 
 async def _actions(db: Database, ws: int, action: str) -> list[dict[str, Any]]:
     rows = await db.fetch("SELECT actor_handle, entity_id, details FROM chorus_audit_event WHERE workspace_id = {} "
-                          "AND action = {} ORDER BY seq", ws, action)
+                          "AND action = {} ORDER BY id", ws, action)  # insertion order (seq is set when sealed)
     return [{**r, "details": json.loads(r["details"])} for r in rows]
 
 
