@@ -13,6 +13,10 @@ from workspace.errors import ChorusError
 
 VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
+MAX_SUBSCRIPTIONS = 1000
+"""Channels one connection may follow at once. Each costs a broker subscription, a task and a bounded backlog on
+the server, so one client subscribing to everything would otherwise cost the replica memory without bound; a
+client that needs more opens another connection."""
 
 CLOSE_RESTART = 1012  # server restart or shutdown: reconnect with backoff and resume by after_seq
 CLOSE_REVOKED = 4001  # session ended, token revoked or member deactivated: do not reconnect with it
@@ -104,6 +108,14 @@ def decode(text: str | bytes) -> ClientFrame:
     except msgspec.ValidationError as exc:
         raise FrameError("invalid_frame", f"invalid {kind} frame: {exc}", ref) from None
     return frame
+
+
+class TooManySubscriptions(ChorusError):
+    """A subscribe beyond MAX_SUBSCRIPTIONS; the socket and its other subscriptions carry on."""
+
+    code = "too_many_subscriptions"
+    status = 429
+    title = "Too many subscriptions"
 
 
 def error_frame(code: str, message: str, ref: str | None, **extra: Any) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class Connection:
         limits = config.current.limits
         await self.send({"v": protocol.VERSION, "type": "hello", "member": self.actor.handle,
                          "kind": self.actor.kind, "max_message_bytes": limits.max_message_bytes,
-                         "backlog": limits.ws_backlog,
+                         "backlog": limits.ws_backlog, "max_subscriptions": self.hub.max_subscriptions,
                          "may_post": self.actor.kind == "agent" or limits.humans_may_post})
         try:
             while not self.gone:
@@ -181,6 +181,8 @@ class Connection:
             await self.send(protocol.error_frame(exc.code, exc.message, exc.ref))
         except RateLimited as exc:
             await self.send(protocol.error_frame(exc.code, exc.message, ref, retry_after=round(exc.retry_after, 3)))
+        except protocol.TooManySubscriptions as exc:
+            await self.send(protocol.error_frame(exc.code, exc.message, ref, **exc.extra))
         except ChorusError as exc:
             await self.send(protocol.error_frame(exc.code, exc.message, ref))
         except Exception as exc:  # the socket stays open: one failed frame must not drop the client's other feeds
@@ -222,6 +224,11 @@ class Connection:
         old = self.feeds.pop(channel["id"], None)
         if old is not None:
             await old.stop()
+        elif len(self.feeds) >= self.hub.max_subscriptions:
+            raise protocol.TooManySubscriptions(
+                f"this connection already follows {len(self.feeds)} channels, the limit per connection is "
+                f"{self.hub.max_subscriptions}; unsubscribe from one first, or open another connection for "
+                f"channel {channel['name']!r}", limit=self.hub.max_subscriptions)
         after = channel["last_seq"] if frame.after_seq is None else max(0, frame.after_seq)
         await self.send({"v": protocol.VERSION, "type": "subscribed", "channel": channel["id"],
                          "name": channel["name"], "last_seq": channel["last_seq"], "after_seq": after,
@@ -240,6 +247,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.control_task: asyncio.Task[None] | None = None
         self.closing = False
+        self.max_subscriptions = protocol.MAX_SUBSCRIPTIONS
         plugin.on_started.append(self.started)
         plugin.on_stopping.append(self.stopping)
 

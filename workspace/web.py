@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, SerializationException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from workspace import db as dbmod
@@ -23,6 +24,7 @@ from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimit
 
 ACTOR_KEY = "chorus.actor"
 PROBLEM_JSON = "application/problem+json"
+INT64_MAX = 2**63 - 1
 log = logging.getLogger("chorus.http")
 
 
@@ -55,11 +57,39 @@ def validation_handler(request: Request[Any, Any, Any], exc: ValidationException
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status == 400 and _json_decode_error(exc) is not None:
+        return malformed_json_response(request, str(_json_decode_error(exc)))
     code = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
             413: "too_large", 429: "rate_limited"}.get(status, "http_error")
     return problem_response({
         "type": f"https://chorus.dev/problems/{code}", "title": _title(status), "status": status,
         "detail": exc.detail, "code": code, "instance": request.url.path}, exc.headers)
+
+
+def _json_decode_error(exc: BaseException) -> SerializationException | None:
+    """The body-decoding failure behind a 400 (Litestar wraps it in a ClientException), if that is what it was."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SerializationException):
+            return current
+        current = current.__cause__
+    return None
+
+
+def malformed_json_response(request: Request[Any, Any, Any], why: str) -> Response[dict[str, Any]]:
+    """A body that is not JSON at all (``{``, trailing bytes): say where parsing stopped, not just "Bad Request"."""
+    size = request.headers.get("content-length")
+    where = why.removeprefix("JSON is malformed: ")
+    if "truncated" in why:
+        where = (f"the body ended before the JSON value was complete (after {size} bytes)" if size
+                 else "the body ended before the JSON value was complete")
+    return problem_response({
+        "type": "https://chorus.dev/problems/malformed_json", "title": "Malformed JSON", "status": 400,
+        "detail": f"the request body is not valid JSON: {where}; send one JSON object of the documented shape "
+                  "(see /schema)",
+        "code": "malformed_json", "errors": [{"field": "body", "message": where}], "instance": request.url.path})
 
 
 def undecodable_body_handler(request: Request[Any, Any, Any],
@@ -73,11 +103,35 @@ def undecodable_body_handler(request: Request[Any, Any, Any],
         "code": "validation_failed", "errors": [{"field": "body", "message": why}], "instance": request.url.path})
 
 
+def _out_of_range(exc: BaseException) -> bool:
+    """A number from the request that the database cannot hold (an id past 2**63): SQLite's driver raises
+    OverflowError, asyncpg a DataError "value out of int64 range", both before anything is written."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OverflowError):
+            return True
+        if type(current).__module__.startswith("asyncpg") and "out of int" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     down = unavailable_from(exc)
     if down is not None:  # the database is restarting: a retryable 503, not an internal error
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return chorus_error_handler(request, down)
+    if _out_of_range(exc):
+        big = [k for k, v in {**request.query_params, **request.path_params}.items()
+               if str(v).lstrip("-").isdigit() and abs(int(v)) > INT64_MAX]
+        where = ", ".join(big) or "a number in the request"
+        return problem_response({
+            "type": "https://chorus.dev/problems/validation_failed", "title": "Invalid input", "status": 400,
+            "detail": f"{where} is out of range: ids and counts are 64-bit integers (at most {INT64_MAX})",
+            "code": "validation_failed", "errors": [{"field": k, "message": "out of range"} for k in big],
+            "instance": request.url.path})
     ref = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", ref, request.method, request.url.path)
     return problem_response({
@@ -104,6 +158,46 @@ EXCEPTION_HANDLERS: dict[Any, Callable[..., Response[Any]]] = {
     UnicodeDecodeError: undecodable_body_handler,
     Exception: internal_error_handler,
 }
+
+
+def document_problem_responses(app: Litestar) -> None:
+    """Make the OpenAPI document say what errors really look like: every error answer is
+    ``application/problem+json`` (Litestar declares its 400s as ``{status_code, detail}`` JSON), and any status
+    not listed (401, 403, 404, 409, 413, 429, 503, ...) is a problem too (the ``default`` response).
+
+    Called once by the composition root after the app is built; the schema is generated here and cached."""
+    from litestar._openapi.plugin import OpenAPIPlugin
+    from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference, Schema
+
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    openapi.components.schemas["Problem"] = Schema(
+        type=OpenAPIType.OBJECT, required=["type", "title", "status", "detail", "code"],
+        description="RFC 9457 problem details: 'code' is stable; 'detail' says what was wrong and what to do",
+        properties={
+            "type": Schema(type=OpenAPIType.STRING), "title": Schema(type=OpenAPIType.STRING),
+            "status": Schema(type=OpenAPIType.INTEGER), "detail": Schema(type=OpenAPIType.STRING),
+            "code": Schema(type=OpenAPIType.STRING), "instance": Schema(type=OpenAPIType.STRING),
+            "retry_after": Schema(type=OpenAPIType.NUMBER),
+            "errors": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT, properties={
+                "field": Schema(type=[OpenAPIType.STRING, OpenAPIType.NULL]),
+                "message": Schema(type=OpenAPIType.STRING)})),
+        })
+    problem = {PROBLEM_JSON: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))}
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            for status, response in list(responses.items()):
+                if status[:1] in ("4", "5") and isinstance(response, OpenAPIResponse):
+                    response.content = dict(problem)
+            responses.setdefault("default", OpenAPIResponse(
+                description="Problem details (RFC 9457) for any error not listed: 401 sign in, 403 not allowed, "
+                            "404 not found, 409 conflict, 413 too large, 429 rate limited, 503 retry later",
+                content=dict(problem)))
+            operation.responses = responses
+    app.plugins.get(OpenAPIPlugin)._openapi_schema = None  # regenerate the JSON from the amended document
 
 
 def request_context(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestContext:
