@@ -76,6 +76,10 @@ class Ledger:
             out.append(self.agents[handle])
         return out
 
+    def limited(self, handle: str, department: str) -> bool:
+        """Whether any budget that applies to this agent has a limit (when none has, a call needs no estimate)."""
+        return any(lim.max_tokens is not None or lim.max_cost is not None for lim in self._limits(handle, department))
+
     def reserve(self, handle: str, department: str, tokens: int, cost: float) -> Reservation | Limit:
         """Reserve ``tokens``/``cost`` against every applicable budget, or return the first that cannot cover it
         (marking it exhausted; the first time, it is also queued in ``newly_exhausted`` for the audit trail)."""
