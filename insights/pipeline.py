@@ -5,13 +5,15 @@ batch mines nothing twice. No database: the DB-backed job stores the :class:`Min
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from insights.neardup import LshDuplicateIndex
 from insights.scoring import Insight, ScoringContext, score_theme
-from insights.signals import extract, sentences, strip_addressing
+from insights.signals import Signals, strip_addressing, units
 from insights.themes import MERGE_THRESHOLD, SEED_TERMS, TermStats, Theme, ThemeIndex, merged, vector
-from personas.quality import MessageRecord, NearDuplicateIndex
+from personas.quality import MessageRecord
 from workspace.labels import Label, LabelScheme
 
 
@@ -38,9 +40,10 @@ class Miner:
         self.stats = TermStats()
         self.index = ThemeIndex()
         self.records: dict[int, MessageRecord] = {}
-        self.speakers: dict[str, set[str]] = {}
-        self.duplicates = NearDuplicateIndex()
+        self.speakers: dict[str, Counter[str]] = {}  # channel -> messages per author (in the window)
+        self.duplicates = LshDuplicateIndex()
         self.skipped_duplicates = 0
+        self.duplicate_ids: set[int] = set()
         self.replies: dict[int, list[int]] = {}
         self.tier_names: dict[int, str] = {}
         self.passes = 0
@@ -52,24 +55,27 @@ class Miner:
         self.add(batch)
         return self.insights()
 
-    def add(self, batch: Iterable[MessageRecord]) -> int:
-        """Add ``batch`` to the themes without scoring; returns how many records were new."""
+    def add(self, batch: Iterable[MessageRecord],
+            precomputed: Mapping[int, Sequence[tuple[str, Signals]]] | None = None) -> int:
+        """Add ``batch`` to the themes without scoring; returns how many records were new. ``precomputed`` may
+        hold a message's :func:`insights.signals.units` already extracted (the DB path stores them too)."""
         new = sorted((m for m in batch if m.id not in self.records), key=lambda m: m.created)
         if new:
             self.passes += 1
-        units = []
+        work = []
         for m in new:
             self.records[m.id] = m
             # a near-copy of an earlier message adds nothing: it must not count, nor skew term frequencies
             if self.duplicates.check_and_add(m.id, strip_addressing(m.body)) is not None:
                 self.skipped_duplicates += 1
+                self.duplicate_ids.add(m.id)
             else:
                 docs = _doc_terms(m)
-                for sent in sentences(m.body):
-                    sig = extract(m.id, sent)
+                found = precomputed.get(m.id) if precomputed is not None else None
+                for sent, sig in units(m.id, m.body) if found is None else found:
                     self.stats.add((*sig.terms, *docs))
-                    units.append((m, sent, sig, docs))
-                self.speakers.setdefault(m.channel, set()).add(m.author)
+                    work.append((sent, sig, docs))
+                self.speakers.setdefault(m.channel, Counter())[m.author] += 1
             self.tier_names.setdefault(m.tier_level, m.tier or str(m.tier_level))
             if m.thread_of is not None:
                 self.replies.setdefault(m.thread_of, []).append(m.id)
@@ -78,7 +84,7 @@ class Miner:
             lo, hi = self.order_span
             self.order_span = (min(lo, m.created) if self.seen else m.created, max(hi, m.created))
             self.seen += 1
-        for _, sent, sig, docs in units:
+        for sent, sig, docs in work:
             if sent.endswith(":") or (sig.cue <= 0 and not sig.entities):
                 continue  # framing ("Per the log:") or a sentence with neither a cue nor a named thing
             vec = vector(sig, self.stats, docs)
@@ -86,6 +92,30 @@ class Miner:
             may_seed = sig.cue >= self.config.seed_min_cue and words >= SEED_TERMS
             self.index.assign(sig, sent, vec, may_seed, self.passes)
         return len(new)
+
+    def trim(self, keep: int) -> int:
+        """Forget all but the latest ``keep`` messages (by creation order): their records, duplicate fingerprints,
+        speaker counts, replies and their evidence in themes. Term statistics stay cumulative. Returns how many
+        were forgotten. Keeps memory bounded in a long-running process without rebuilding from the store."""
+        if len(self.records) <= keep:
+            return 0
+        old = sorted(self.records.values(), key=lambda m: m.created)[: len(self.records) - keep]
+        for m in old:
+            del self.records[m.id]
+            self.duplicates.remove(m.id)
+            self.replies.pop(m.id, None)
+            if m.id in self.duplicate_ids:
+                self.duplicate_ids.discard(m.id)
+                continue
+            counts = self.speakers.get(m.channel)
+            if counts is not None and m.author in counts:
+                counts[m.author] -= 1
+                if counts[m.author] <= 0:
+                    del counts[m.author]
+        self.index.forget(m.id for m in old)
+        if self.records:
+            self.order_span = (min(m.created for m in self.records.values()), self.order_span[1])
+        return len(old)
 
     def insights(self) -> list[Insight]:
         """All current insights ranked by score (ties: more messages, then older theme)."""

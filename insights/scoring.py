@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from insights.neardup import LshDuplicateIndex
 from insights.themes import Theme, cosine
-from personas.quality import MessageRecord, NearDuplicateIndex
+from personas.quality import MessageRecord
 from workspace.labels import Label, LabelScheme
 
 Kind = Literal["risk", "opportunity"]
@@ -55,7 +56,7 @@ class ScoringContext:
 
     records: Mapping[int, MessageRecord]
     replies: Mapping[int, Sequence[int]]  # root (or answered message) id -> reply ids, in order
-    speakers: Mapping[str, set[str]]  # channel -> authors seen there
+    speakers: Mapping[str, Collection[str]]  # channel -> authors seen there
     doc_labels: Mapping[str, Label]
     scheme: LabelScheme | None
     tier_names: Mapping[int, str]
@@ -65,7 +66,7 @@ class ScoringContext:
 
 def dedupe(ids: Sequence[int], texts: Mapping[int, str], records: Mapping[int, MessageRecord]) -> list[int]:
     """The ids whose text is not a near-duplicate (shingle Jaccard >= 0.8) of an earlier one among ``ids``."""
-    index = NearDuplicateIndex()
+    index = LshDuplicateIndex()
     out: list[int] = []
     for i in sorted(ids, key=lambda i: records[i].created):
         if index.check_and_add(i, texts[i]) is None:

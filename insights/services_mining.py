@@ -16,8 +16,8 @@ from typing import Any
 
 from insights.pipeline import Miner
 from insights.services_store import WhereMap, store_insights
-from insights.signals import extract
-from personas.quality import MessageRecord, NearDuplicateIndex
+from insights.signals import Signals, sentiment, strip_addressing, units
+from personas.quality import MessageRecord
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.labels import Label, LabelScheme
@@ -26,35 +26,17 @@ from workspace.telemetry import mining_span
 
 WINDOW = 20_000
 """Messages the miner keeps in memory per workspace (themes span them across channels and runs); older ones age
-out. A process that finds the store ahead of its miner (another process mined) rebuilds from this window."""
+out after each pass (:meth:`Miner.trim`). A process that finds the store ahead of its miner (another process
+mined) rebuilds from this window."""
 PASS_LIMIT = 20_000
 """New messages one pass reads at most; the rest wait for the next pass (bounded memory and pass time)."""
 FEED = 5_000
 """New messages handed to the miner at once within a pass."""
-POSTINGS_CAP = 64
-"""Near-duplicate index: candidates kept per prefix shingle (templated chatter shares common shingles; without a
-cap one lookup compares against every earlier message that shares one)."""
 _READ = 2_000
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class BoundedDuplicateIndex(NearDuplicateIndex):
-    """:class:`NearDuplicateIndex` keeping only the latest ``cap`` texts per prefix shingle: lookups stay bounded on
-    templated chatter; a near-copy of a recent message is still found (it shares several prefix shingles)."""
-
-    def __init__(self, cap: int = POSTINGS_CAP) -> None:
-        super().__init__()
-        self.cap = cap
-
-    def add(self, key: object, text_shingles: frozenset[int]) -> None:
-        super().add(key, text_shingles)
-        for h in self._prefix(text_shingles):
-            posting = self._by_prefix[h]
-            if len(posting) > 2 * self.cap:
-                del posting[: len(posting) - self.cap]
 
 
 @dataclass
@@ -103,9 +85,7 @@ class MineResult:
 
 
 def new_miner(scheme: LabelScheme, doc_labels: dict[str, Label]) -> Miner:
-    miner = Miner(scheme, doc_labels)
-    miner.duplicates = BoundedDuplicateIndex()
-    return miner
+    return Miner(scheme, doc_labels)
 
 
 async def mine_workspace(actor: Actor, *, limit: int = PASS_LIMIT, window: int = WINDOW) -> MineResult:
@@ -129,13 +109,13 @@ async def _pass(actor: Actor, state: MinerState, limit: int, window: int) -> Min
         scheme = await get_scheme(ws)
         doc_labels = await _doc_labels(ws, scheme)
         in_sync = state.last_signal == await _max_signal(ws) and state.miner.scheme == scheme
-        records, where, result.more = await _read_new(ws, scheme, limit)
+        records, where, sents, result.more = await _read_new(ws, scheme, limit)
         result.messages = len(records)
         if not records and in_sync:
             run.counts(messages=0, insights=0)
             result.seconds = round(time.perf_counter() - started, 3)
             return result
-        if not in_sync or len(state.miner.records) + len(records) > 2 * window:
+        if not in_sync:
             fresh = MinerState(new_miner(scheme, doc_labels), lock=state.lock)
             fresh.first_message = await _load_window(ws, scheme, window, fresh)
             state.miner, state.where, state.first_message = fresh.miner, fresh.where, fresh.first_message
@@ -146,8 +126,13 @@ async def _pass(actor: Actor, state: MinerState, limit: int, window: int) -> Min
             state.miner.doc_labels.update(doc_labels)
             state.where.update(where)
             for start in range(0, len(records), FEED):
-                await asyncio.to_thread(state.miner.add, records[start : start + FEED])
+                await asyncio.to_thread(state.miner.add, records[start : start + FEED], sents)
+            del sents
             state.last_signal = await _max_signal(ws)
+            if await asyncio.to_thread(state.miner.trim, window):
+                kept = state.miner.records
+                state.where = {m: w for m, w in state.where.items() if m in kept}
+                state.first_message = min(kept, default=0)
         scored = await asyncio.to_thread(state.miner.scored)
         counts = await store_insights(actor, scored, state.where, state.miner.records, state.first_message,
                                       new_messages=len(records))
@@ -178,9 +163,13 @@ _MESSAGES = (
     "WHERE m.channel = {} AND m.seq > {} ORDER BY m.seq LIMIT {}")
 
 
-async def _read_new(ws: int, scheme: LabelScheme, limit: int) -> tuple[list[MessageRecord], WhereMap, bool]:
+Units = dict[int, list[tuple[str, Signals]]]
+
+
+async def _read_new(ws: int, scheme: LabelScheme, limit: int) -> tuple[list[MessageRecord], WhereMap, Units, bool]:
     """Messages after each channel's cursor (channels with news only; oldest first per channel), their signals
-    stored and the cursors advanced in one transaction per chunk. Returns the records (deleted ones left out)."""
+    stored and the cursors advanced in one transaction per chunk. Returns the records (deleted ones left out) and
+    their sentences' signals (extracted once, for the store and the miner)."""
     database = dbmod.current()
     pending = await database.fetch(
         "SELECT c.id, c.name, c.last_seq, COALESCE(k.last_seq, 0) AS mined FROM chorus_channel c "
@@ -188,6 +177,7 @@ async def _read_new(ws: int, scheme: LabelScheme, limit: int) -> tuple[list[Mess
         "WHERE c.workspace = {} AND c.last_seq > COALESCE(k.last_seq, 0) ORDER BY c.id", ws)
     records: list[MessageRecord] = []
     where: WhereMap = {}
+    by_id: Units = {}
     budget, more = limit, False
     for ch in pending:
         after = int(ch["mined"])
@@ -197,17 +187,41 @@ async def _read_new(ws: int, scheme: LabelScheme, limit: int) -> tuple[list[Mess
                 break
             docs = await _turn_docs([int(r["id"]) for r in rows])
             batch = [_record(r, ch["name"], scheme, docs) for r in rows]
-            await _store(ws, int(ch["id"]), rows, batch, docs)
-            for r, rec in zip(rows, batch, strict=True):
+            extracted = await asyncio.to_thread(_units, batch)
+            await _store(ws, int(ch["id"]), rows, batch, docs, extracted)
+            for r, rec, (u, _) in zip(rows, batch, extracted, strict=True):
                 if not r["deleted"]:
                     records.append(rec)
+                    by_id[rec.id] = u
                     where[rec.id] = (int(ch["id"]), str(ch["name"]), int(r["seq"]))
             after = int(rows[-1]["seq"])
             budget -= len(rows)
         if after < int(ch["last_seq"]):
             more = True
     records.sort(key=lambda m: m.id)
-    return records, where, more
+    return records, where, by_id, more
+
+
+def _units(batch: Sequence[MessageRecord]) -> list[tuple[list[tuple[str, Signals]], float]]:
+    """Each message's sentences with their signals, and its sentiment (over the whole text)."""
+    return [(units(rec.id, rec.body), sentiment(strip_addressing(rec.body))) for rec in batch]
+
+
+def _label(scheme: LabelScheme, level: int, mask: int) -> Label:
+    """``scheme.from_ints``, memoised per scheme: a pass decodes the same few labels for every message."""
+    cache = _LABELS.get(id(scheme))
+    if cache is None or cache[0] is not scheme:
+        cache = _LABELS[id(scheme)] = (scheme, {})
+        if len(_LABELS) > 64:
+            _LABELS.clear()
+            _LABELS[id(scheme)] = cache
+    label = cache[1].get((level, mask))
+    if label is None:
+        label = cache[1][(level, mask)] = scheme.from_ints(level, mask)
+    return label
+
+
+_LABELS: dict[int, tuple[LabelScheme, dict[tuple[int, int], Label]]] = {}
 
 
 async def _turn_docs(message_ids: Sequence[int]) -> dict[int, tuple[tuple[str, ...], int | None]]:
@@ -235,20 +249,24 @@ def _record(row: dict[str, Any], channel: str, scheme: LabelScheme,
         thread_of=int(row["thread_of"]) if row["thread_of"] is not None else None, reply_to=reply_to,
         role=str(row.get("role") or ""), department=str(row.get("department") or ""), tier=scheme.tiers[level],
         tier_level=level, order=mid, doc_ids=doc_ids,
-        label=scheme.from_ints(int(row["label_level"]), int(row["label_mask"])))
+        label=_label(scheme, int(row["label_level"]), int(row["label_mask"])))
 
 
 async def _store(ws: int, channel_id: int, rows: Sequence[dict[str, Any]], batch: Sequence[MessageRecord],
-                 docs: dict[int, tuple[tuple[str, ...], int | None]]) -> None:
-    """Signals of ``rows`` and the channel's cursor, in one transaction: the cursor never passes an unstored row."""
+                 docs: dict[int, tuple[tuple[str, ...], int | None]],
+                 extracted: Sequence[tuple[Sequence[tuple[str, Signals]], float]]) -> None:
+    """Signals of ``rows`` and the channel's cursor, in one transaction: the cursor never passes an unstored row.
+    A message's cue weights are its sentences' sums; its sentiment is over the whole text."""
     database = dbmod.current()
     now = _now()
     values = []
-    for r, rec in zip(rows, batch, strict=True):
-        sig = extract(rec.id, rec.body)
+    for r, rec, (sents, mood) in zip(rows, batch, extracted, strict=True):
+        risk = sum(sig.risk for _, sig in sents)
+        opp = sum(sig.opportunity for _, sig in sents)
+        question = any(sig.question for _, sig in sents)
         values.append((ws, rec.id, channel_id, int(r["seq"]), rec.author, rec.role, rec.department, rec.tier_level,
                        int(r["label_level"]), int(r["label_mask"]), rec.thread_of, rec.reply_to,
-                       json.dumps(list(rec.doc_ids)), sig.risk, sig.opportunity, sig.sentiment, sig.question, now))
+                       json.dumps(list(rec.doc_ids)), risk, opp, mood, question, now))
     last = int(rows[-1]["seq"])
     async with database.transaction():
         await database.execute_many(
@@ -298,7 +316,7 @@ async def _load_window(ws: int, scheme: LabelScheme, window: int, state: MinerSt
                 thread_of=r["thread_of"], reply_to=r["reply_to"], role=str(r["role"]), department=str(r["department"]),
                 tier=scheme.tiers[level], tier_level=level, order=mid,
                 doc_ids=tuple(json.loads(r["doc_ids"] or "[]")),
-                label=scheme.from_ints(int(r["label_level"]), int(r["label_mask"]))))
+                label=_label(scheme, int(r["label_level"]), int(r["label_mask"]))))
             state.where[mid] = (int(r["channel"]), str(r["channel_name"]), int(r["seq"]))
         after = int(rows[-1]["sid"])
         if len(records) >= FEED:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from dataclasses import dataclass
 
 from personas.quality import STOPWORDS, stem
@@ -52,6 +53,9 @@ _POSITIVE = re.compile(r"\b(?:good|great|better|best|win\w*|happy|grow\w*|gain\w
 
 _COMPILED_RISK = tuple((re.compile(rf"\b(?:{p})\b"), w, p) for p, w in _RISK)
 _COMPILED_OPP = tuple((re.compile(rf"\b(?:{p})\b"), w, p) for p, w in _OPPORTUNITY)
+# Where any cue starts (zero-width, so overlapping starts are all seen): most sentences have none or a few, and
+# trying each cue only there finds exactly what scanning the whole text with each cue would.
+_ANY_CUE = re.compile(r"\b(?=(?:" + "|".join(p for p, _ in (*_RISK, *_OPPORTUNITY)) + r")\b)")
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _ENTITY_PATTERNS = (
@@ -104,14 +108,24 @@ def cues(text: str) -> tuple[float, float, list[str]]:
     low = text.lower()
     risk = opp = 0.0
     found: list[str] = []
-    for rx, w, _ in _COMPILED_RISK:
-        for m in rx.finditer(low):
-            risk += w
-            found.append(m.group(0))
-    for rx, w, _ in _COMPILED_OPP:
-        for m in rx.finditer(low):
-            opp += w
-            found.append(m.group(0))
+    starts = [m.start() for m in _ANY_CUE.finditer(low)]
+    if not starts:
+        return risk, opp, found
+    for compiled, is_risk in ((_COMPILED_RISK, True), (_COMPILED_OPP, False)):
+        for rx, w, _ in compiled:
+            end = 0  # like finditer: the next match starts where the previous one ended, or later
+            for pos in starts:
+                if pos < end:
+                    continue
+                m = rx.match(low, pos)
+                if m is None:
+                    continue
+                end = max(m.end(), pos + 1)
+                found.append(m.group(0))
+                if is_risk:
+                    risk += w
+                else:
+                    opp += w
     return risk, opp, found
 
 
@@ -144,7 +158,8 @@ def salient_terms(text: str, ents: list[str]) -> list[str]:
     out = [s for s in stems if s]
     out += [f"{a} {b}" for a, b in itertools.pairwise(stems) if a and b]
     out += ["e:" + e.lower() for e in ents if not _NUMERIC_ENTITY.search(e) or _CODE.search(e)]
-    return list(dict.fromkeys(out))
+    # interned: the same few thousand terms recur in every message, in every theme and in the term statistics
+    return [sys.intern(t) for t in dict.fromkeys(out)]
 
 
 def sentiment(text: str) -> float:
@@ -189,3 +204,9 @@ def extract(message_id: int, body: str) -> Signals:
         question=bool(_QUESTION.search(text)),
         quantities=quantities,
     )
+
+
+def units(message_id: int, body: str) -> list[tuple[str, Signals]]:
+    """Each sentence of ``body`` (:func:`sentences`) with its signals: what themes cluster, computed once per
+    message and shared by the stored per-message signals and the miner."""
+    return [(sent, extract(message_id, sent)) for sent in sentences(body)]

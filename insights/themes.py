@@ -65,30 +65,72 @@ class Evidence:
     quantities: int
     question: bool
     vec: dict[str, float]
+    more: list[dict[str, float]] = field(default_factory=list)  # vectors of its further sentences here
 
 
 @dataclass(slots=True)
 class Theme:
-    """A group of sentences about one thing. ``weights`` sums its members' vectors (the centroid, unnormalised)."""
+    """A group of sentences about one thing. ``weights`` sums its members' vectors (the centroid, unnormalised);
+    ``top`` holds its :data:`CENTROID_TERMS` heaviest terms, kept up to date as members come and go."""
 
     id: int
     weights: Counter[str] = field(default_factory=Counter)
     evidence: dict[int, Evidence] = field(default_factory=dict)
     first_pass: int = 0
-    _unit: dict[str, float] | None = None
+    top: dict[str, float] = field(default_factory=dict)
+    _norm: float | None = None
+    _floor: float = 0.0  # a lower bound of the lightest weight in ``top`` (exact after a recount)
 
     @property
     def members(self) -> list[int]:
         return list(self.evidence)
 
-    def unit(self) -> dict[str, float]:
-        if self._unit is None:
-            top = self.weights.most_common(CENTROID_TERMS)
-            norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-            self._unit = {t: w / norm for t, w in top}
-        return self._unit
+    @property
+    def norm(self) -> float:
+        if self._norm is None:
+            self._norm = math.sqrt(sum(w * w for w in self.top.values())) or 1.0
+        return self._norm
 
-    def add(self, sig: Signals, text: str, vec: dict[str, float]) -> None:
+    def unit(self) -> dict[str, float]:
+        if not self.top and self.weights:
+            self.recount()
+        n = self.norm
+        return {t: w / n for t, w in sorted(self.top.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+    def recount(self) -> None:
+        """``top`` from scratch (after weights went down: a member left)."""
+        self.top = dict(self.weights.most_common(CENTROID_TERMS))
+        self._floor = min(self.top.values(), default=0.0)
+        self._norm = None
+
+    def _raise(self, vec: dict[str, float]) -> tuple[list[str], list[str]]:
+        """Add ``vec`` to the weights and keep ``top`` the heaviest terms; weights only grow here, so only the
+        raised terms can enter. Returns (terms that entered ``top``, terms that left it)."""
+        self.weights.update(vec)
+        entered: list[str] = []
+        left: list[str] = []
+        top, weights = self.top, self.weights
+        for t in vec:
+            w = weights[t]
+            if t in top:
+                top[t] = w
+            elif len(top) < CENTROID_TERMS:
+                top[t] = w
+                entered.append(t)
+                self._floor = min(self._floor, w) if len(top) > 1 else w
+            elif w > self._floor:
+                low = min(top, key=lambda k: (top[k], k))
+                if w > top[low]:
+                    del top[low]
+                    top[t] = w
+                    entered.append(t)
+                    left.append(low)
+                self._floor = min(top.values())
+        self._norm = None
+        return entered, left
+
+    def add(self, sig: Signals, text: str, vec: dict[str, float]) -> tuple[list[str], list[str]]:
+        """Add one sentence; returns the terms that entered and left ``top`` (the index follows them)."""
         ev = self.evidence.get(sig.message_id)
         if ev is None:
             self.evidence[sig.message_id] = Evidence(sig.message_id, text, sig.risk, sig.opportunity, sig.quantities,
@@ -99,8 +141,23 @@ class Theme:
             ev.opportunity += sig.opportunity
             ev.quantities += sig.quantities
             ev.question = ev.question or sig.question
-        self.weights.update(vec)
-        self._unit = None
+            ev.more.append(vec)
+        return self._raise(vec)
+
+    def remove(self, message_id: int) -> bool:
+        """Drop one message's evidence (it left the window); the caller re-indexes ``top``. True if it was here."""
+        ev = self.evidence.pop(message_id, None)
+        if ev is None:
+            return False
+        weights = self.weights
+        for vec in (ev.vec, *ev.more):
+            for t, w in vec.items():
+                left = weights[t] - w
+                if left <= 1e-9:
+                    weights.pop(t, None)
+                else:
+                    weights[t] = left  # type: ignore[assignment]  # Counter of float weights (typeshed says int)
+        return True
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -161,30 +218,62 @@ def merged(themes: list[Theme], threshold: float) -> list[Theme]:
 
 class ThemeIndex:
     """Assigns each sentence to the most similar theme (cosine >= ``threshold``) or, if it may seed, starts a new
-    one. Candidates come from an inverted index of the themes' centroid terms, so cost grows with the themes that
-    share a term with the sentence, not with all themes.
+    one. Similarities are accumulated term by term over an inverted index of the themes' centroid terms, so cost
+    grows with the (term, theme) pairs a sentence shares, not with all themes or all of their terms.
     """
 
     def __init__(self, threshold: float = JOIN_THRESHOLD) -> None:
         self.threshold = threshold
         self.themes: list[Theme] = []
         self.by_term: dict[str, set[int]] = {}
+        self.of_message: dict[int, list[int]] = {}
 
     def assign(self, sig: Signals, text: str, vec: dict[str, float], may_seed: bool, pass_no: int) -> Theme | None:
-        candidates: set[int] = set()
-        for t in vec:
-            candidates |= self.by_term.get(t, set())
+        themes = self.themes
+        dots: dict[int, float] = {}
+        for t, w in vec.items():
+            for tid in self.by_term.get(t, ()):
+                dots[tid] = dots.get(tid, 0.0) + w * themes[tid].top[t]
         best, best_sim = None, self.threshold
-        for tid in sorted(candidates):
-            sim = cosine(vec, self.themes[tid].unit())
+        for tid in sorted(dots):
+            sim = dots[tid] / themes[tid].norm
             if sim >= best_sim:
-                best, best_sim = self.themes[tid], sim
+                best, best_sim = themes[tid], sim
         if best is None:
             if not may_seed:
                 return None
-            best = Theme(len(self.themes), first_pass=pass_no)
-            self.themes.append(best)
-        best.add(sig, text, vec)
-        for t in best.unit():
+            best = Theme(len(themes), first_pass=pass_no)
+            themes.append(best)
+        if sig.message_id not in best.evidence:
+            self.of_message.setdefault(sig.message_id, []).append(best.id)
+        entered, left = best.add(sig, text, vec)
+        for t in entered:
             self.by_term.setdefault(t, set()).add(best.id)
+        for t in left:
+            self._unpost(t, best.id)
         return best
+
+    def _unpost(self, term: str, tid: int) -> None:
+        post = self.by_term.get(term)
+        if post is not None:
+            post.discard(tid)
+            if not post:
+                del self.by_term[term]
+
+    def forget(self, message_ids: Iterable[int]) -> int:
+        """Take messages that left the window out of their themes (centroids and the index follow). Returns how
+        many themes changed."""
+        touched: set[int] = set()
+        for mid in message_ids:
+            for tid in self.of_message.pop(mid, ()):
+                if self.themes[tid].remove(mid):
+                    touched.add(tid)
+        for tid in touched:
+            theme = self.themes[tid]
+            before = set(theme.top)
+            theme.recount()
+            for t in before - set(theme.top):
+                self._unpost(t, tid)
+            for t in set(theme.top) - before:
+                self.by_term.setdefault(t, set()).add(tid)
+        return len(touched)

@@ -205,7 +205,7 @@ async def test_triage_changes_status_and_is_audited(db: Database) -> None:
     with pytest.raises(Forbidden, match="requires label"):
         await svc.triage(emp, opp, "acknowledge")
     events = await AuditEvent.select(AuditEvent.action, AuditEvent.entity_id, AuditEvent.actor_handle).where(
-        AuditEvent.action.like("insight.%")).order_by(AuditEvent.seq)
+        AuditEvent.action.like("insight.%")).order_by(AuditEvent.id)  # insertion order (seq may be unsealed)
     assert [(e["action"], e["entity_id"], e["actor_handle"]) for e in events] == [
         ("insight.acknowledged", str(risk), "eve"), ("insight.assigned", str(risk), "eve"),
         ("insight.dismissed", str(opp), "bob"), ("insight.commented", str(opp), "bob")]
