@@ -24,11 +24,39 @@ def insights_group() -> None:
     """Mine conversations for risks and opportunities, evaluate mining, write digests."""
 
 
+LLM_OPTION = click.option(
+    "--llm", is_flag=True, help="Then rewrite the top insights' titles and summaries and re-rank them through the "
+    "LLM provider (off by default; with the offline provider nothing changes).")
+PROVIDER_OPTION = click.option(
+    "--provider", "provider_name", type=click.Choice(["offline", "openai", "local"]), default=None,
+    help="Provider for --llm (default: CHORUS_LLM_PROVIDER).")
+
+
+def _provider(provider_name: str | None) -> Any:
+    from personas.providers import make_provider
+
+    llm = settings().llm
+    return make_provider(replace(llm, provider=provider_name) if provider_name else llm)
+
+
+async def _llm_pass(actor: Any, provider_name: str | None) -> dict[str, Any]:
+    from insights.services_llm import llm_pass
+    from personas.providers import close_provider
+
+    provider = _provider(provider_name)
+    try:
+        return (await llm_pass(actor, provider)).as_dict()
+    finally:
+        await close_provider(provider)
+
+
 @insights_group.command(name="mine")
 @click.option("--workspace", "workspace", default=DEFAULT_WORKSPACE, show_default=True, help="Workspace name.")
 @click.option("--once", is_flag=True, help="One pass only (default: passes until every channel is caught up).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per pass.")
-def mine_command(workspace: str, once: bool, as_json: bool) -> None:
+@LLM_OPTION
+@PROVIDER_OPTION
+def mine_command(workspace: str, once: bool, as_json: bool, llm: bool, provider_name: str | None) -> None:
     """Mine the messages posted since the last pass (a cursor per channel: nothing is mined twice)."""
     from insights.services_mining import mine_workspace
     from workspace.services import ensure_workspace, system_actor
@@ -40,11 +68,20 @@ def mine_command(workspace: str, once: bool, as_json: bool) -> None:
             result = await mine_workspace(actor)
             passes.append(result.as_dict())
             if once or not result.more:
-                return passes
+                break
+        if llm:
+            passes.append({"llm": await _llm_pass(actor, provider_name)})
+        return passes
 
     for p in run_with_db(go):
         if as_json:
             click.echo(json.dumps(p))
+        elif "llm" in p:
+            r = p["llm"]
+            click.echo(f"LLM pass ({r['model'] or 'offline'}): {r['rewritten']} of {r['considered']} insight(s) "
+                       f"rewritten, {r['tokens_in']}+{r['tokens_out']} tokens")
+            for iid, outcome in r["outcomes"].items():
+                click.echo(f"  insight {iid}: {outcome}")
         else:
             click.echo(f"mined {p['messages']} new message(s) in {p['seconds']:.2f} s: {p['insights']} insight(s), "
                        f"{p['created']} new, {p['updated']} updated, {p['retired']} retired")
@@ -60,7 +97,10 @@ def mine_command(workspace: str, once: bool, as_json: bool) -> None:
 @click.option("--k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Cut-off rank.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"recall_at_k","precision_at_k","k","truths","found","insights"} only.')
-def eval_command(scenario_file: str, agents: int, rounds: int, seed: int | None, k: int, as_json: bool) -> None:
+@LLM_OPTION
+@PROVIDER_OPTION
+def eval_command(scenario_file: str, agents: int, rounds: int, seed: int | None, k: int, as_json: bool, llm: bool,
+                 provider_name: str | None) -> None:
     """Simulate SCENARIO with the offline provider in a fresh temporary SQLite workspace, mine it, and score the
     insights a reader with the highest label sees against the scenario's truths (recall@k, precision@k)."""
     from personas.cli import _scenario
@@ -85,7 +125,16 @@ def eval_command(scenario_file: str, agents: int, rounds: int, seed: int | None,
             hooks.on("post.check", leakguard.check_post)
             actor = await system_actor(await ensure_workspace("eval", scenario.scheme), handle="eval")
             click.echo(f"simulating {scenario.name!r} with {agents} agents for {rounds} rounds...", err=True)
-            return await evaluate_scenario(actor, scenario, agents=agents, rounds=rounds, seed=seed, k=k)
+            if not llm:
+                return await evaluate_scenario(actor, scenario, agents=agents, rounds=rounds, seed=seed, k=k)
+            from personas.providers import close_provider
+
+            provider = _provider(provider_name)
+            try:
+                return await evaluate_scenario(actor, scenario, agents=agents, rounds=rounds, seed=seed, k=k,
+                                               llm_provider=provider)
+            finally:
+                await close_provider(provider)
 
         result = run_with_db(go, settings_=conf)
     spec = {key: result[key] for key in ("recall_at_k", "precision_at_k", "k", "truths", "found", "insights")}
@@ -97,6 +146,8 @@ def eval_command(scenario_file: str, agents: int, rounds: int, seed: int | None,
                f"{len(result['insights'])} insights")
     click.echo(f"recall@{k} {result['recall_at_k']:.2f}  precision@{k} {result['precision_at_k']:.2f}  "
                f"found {', '.join(result['found']) or 'none'} of {result['truths']}")
+    if result.get("llm"):
+        click.echo(f"LLM pass: {result['llm']['rewritten']} of {result['llm']['considered']} rewritten")
     for row in result["insights"][: max(k, 10)]:
         hit = row["truth"] or "-"
         click.echo(f"  {row['rank']:>3}. [{hit:>4}] {row['kind']:<11} {row['score']:.3f}  {row['title']}")

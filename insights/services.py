@@ -9,8 +9,9 @@ from insights.services_insights import (
     list_insights,
     triage,
 )
+from insights.services_llm import LlmPassResult, llm_pass
 from insights.services_mining import MineResult, forget_state, mine_workspace
 
-__all__ = ["InsightFilter", "MineResult", "access_insight", "daily_digests", "forget_state", "generate_digest",
-           "get_digest", "get_insight", "insights_over_time", "latest_digest", "list_insights", "mine_workspace",
-           "triage"]
+__all__ = ["InsightFilter", "LlmPassResult", "MineResult", "access_insight", "daily_digests", "forget_state",
+           "generate_digest", "get_digest", "get_insight", "insights_over_time", "latest_digest", "list_insights",
+           "llm_pass", "mine_workspace", "triage"]

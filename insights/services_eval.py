@@ -41,9 +41,12 @@ async def ranked_insights(actor: Actor) -> list[Ranked]:
 
 async def evaluate_scenario(actor: Actor, scenario: Scenario, *, agents: int | None = None, rounds: int = 10,
                             seed: int | None = None, k: int = 10,
-                            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                            progress: Callable[[int, int], None] | None = None,
+                            llm_provider: object | None = None) -> dict[str, Any]:
     """Simulate ``scenario`` in ``actor``'s (fresh) workspace with the offline provider, mine it to the end and
-    score it; returns the spec's result plus ``run`` (the runtime's summary) and ``mining`` (passes and counts)."""
+    score it; returns the spec's result plus ``run`` (the runtime's summary) and ``mining`` (passes and counts).
+    With ``llm_provider`` the optional LLM pass (:func:`insights.services_llm.llm_pass`) runs after mining and its
+    outcome is in ``llm``."""
     from personas.runtime_runs import simulate
 
     summary = await simulate(actor, scenario, agents, rounds, seed, progress=progress)
@@ -53,8 +56,13 @@ async def evaluate_scenario(actor: Actor, scenario: Scenario, *, agents: int | N
         passes.append(result.as_dict())
         if not result.more:
             break
+    llm: dict[str, Any] | None = None
+    if llm_provider is not None:
+        from insights.services_llm import llm_pass
+
+        llm = (await llm_pass(actor, llm_provider, top=max(k, 10))).as_dict()
     scheme = await get_scheme(actor.workspace_id)  # the scenario's load may have extended it
     top = scheme.top()
     reader = Actor.system(actor.workspace_id, scheme)
     scored = evaluate(await ranked_insights(reader), scenario.truths, k=k, reader=top)
-    return {**scored, "run": summary.as_json(), "mining": passes}
+    return {**scored, "run": summary.as_json(), "mining": passes, "llm": llm}
