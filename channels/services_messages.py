@@ -67,6 +67,13 @@ _POST_CHECK = ("SELECT c.archived, cm.id AS membership, m.active AS member_activ
                "LEFT JOIN chorus_channel_member cm ON cm.channel = c.id AND cm.member = m.id WHERE c.id = {}")
 
 
+# The insert's check in one statement: the poster's state, an earlier post with this client id, the thread's root
+_INSERT_CHECK = _POST_CHECK.replace(
+    " FROM chorus_channel c", ", (SELECT id FROM chorus_message WHERE channel = c.id AND author = m.id AND "
+    "client_msg_id = {}) AS existing, (SELECT COALESCE(thread_of, id) FROM chorus_message WHERE id = {} AND "
+    "channel = c.id) AS root FROM chorus_channel c")
+
+
 def _check_poster(actor: Actor) -> None:
     if actor.member_id is None:
         raise Forbidden(f"{who(actor)} is not a workspace member and cannot post; post as a member")
@@ -186,10 +193,8 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
     assert actor.member_id is not None
     cid = channel["id"]
     async with database.transaction():
-        rows = await database.fetch(
-            _POST_CHECK.replace(" FROM chorus_channel c", ", (SELECT id FROM chorus_message WHERE channel = c.id AND "
-                                "author = m.id AND client_msg_id = {}) AS existing FROM chorus_channel c"),
-            client_msg_id, actor.member_id, cid)
+        rows = await database.fetch(_INSERT_CHECK, client_msg_id, int(thread_of) if thread_of is not None else 0,
+                                    actor.member_id, cid)
         if rows and rows[0]["existing"] is not None:
             original = await _by_client_id(cid, actor.member_id, client_msg_id)
             assert original is not None
@@ -197,12 +202,10 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
         _authorize(actor, channel, rows[0] if rows else None)
         root: int | None = None
         if thread_of is not None:
-            parent = await database.fetch("SELECT id, thread_of FROM chorus_message WHERE id = {} AND channel = {}",
-                                          int(thread_of), cid)
-            if not parent:
+            if rows[0]["root"] is None:
                 raise NotFound(f"message {thread_of} is not in channel {channel['name']!r}; reply to a message "
                                "of this channel")
-            root = int(parent[0]["thread_of"] or parent[0]["id"])
+            root = int(rows[0]["root"])
         handles = parse_mentions(body)
         mentioned: list[dict[str, Any]] = []
         if handles:

@@ -57,7 +57,7 @@ def _strings(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
-CHUNK = 200  # turns per provider batch and per posting transaction
+CHUNK = 200  # acting turns per provider batch and per posting transaction
 STOP_CHECK_S = 1.0  # how often a round looks for a stop request between chunks
 SNIPPETS = 3
 REACTION = "thumbsup"
@@ -128,6 +128,7 @@ class Turn:
     outcome: str = ""
     reason: str = ""
     message: int | None = None
+    index: int = 0  # position in the round: part of the post's client_msg_id, unique per agent and round
 
 
 async def run_round(ctx: RunContext, rnd: int) -> RoundStats:
@@ -152,17 +153,33 @@ async def run_round(ctx: RunContext, rnd: int) -> RoundStats:
         if row is None or not row["active"]:
             continue  # killed (or removed) since the population was read: it does nothing at all
         turns.append(_resolve(ctx, rnd, p, row))
+    for i, t in enumerate(turns):
+        t.index = i
     checked = time.monotonic()  # execute_run asked just before the round
-    for start in range(0, len(turns), CHUNK):
+    for chunk in _chunks(turns):
         # a stop request is a query outside the chunk's transaction (a fresh connection on SQLite): once a second
         if ctx.should_stop is not None and time.monotonic() - checked >= STOP_CHECK_S:
             checked = time.monotonic()
             if await ctx.should_stop():
                 stats.stopped = True
                 break
-        await _carry_out(ctx, rnd, turns[start:start + CHUNK], stats)
+        await _carry_out(ctx, rnd, chunk, stats)
     ctx.state.forget_before(rnd - 3)
     return stats
+
+
+def _chunks(turns: list[Turn]) -> list[list[Turn]]:
+    """Runs of turns with up to CHUNK acting ones each; triage turns that ignore (most of a round at scale: no
+    provider call, no post, only their row) ride along instead of costing a transaction of their own."""
+    out: list[list[Turn]] = [[]]
+    acting = 0
+    for t in turns:
+        if acting >= CHUNK:
+            out.append([])
+            acting = 0
+        out[-1].append(t)
+        acting += t.outcome != "ignored"
+    return [c for c in out if c]
 
 
 async def _personas(member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -343,8 +360,8 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
             async with database.transaction():
                 await audit.record(ctx.system, "budget.exhausted", Entity("budget", f"{lim.scope}:{lim.target}"),
                                    {**lim.as_dict(), "run": ctx.run_id, "round": rnd})
-        for i, t in enumerate(turns):
-            await _publish(ctx, rnd, t, i)
+        for t in turns:
+            await _publish(ctx, rnd, t)
         rows = [_turn_row(ctx, rnd, t) for t in turns]
         chunk = _tally(turns)
         stats.add(chunk)
@@ -365,7 +382,7 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
                 span.outcome = t.outcome
 
 
-async def _publish(ctx: RunContext, rnd: int, t: Turn, i: int) -> None:
+async def _publish(ctx: RunContext, rnd: int, t: Turn) -> None:
     """Post or react as the agent and record the documents the turn read. Refusals (rate limit, leak guard,
     kill switch) are raised before anything is written and keep their own audit entries; any other error aborts
     the chunk's transaction, so nothing half-written is left (the run then fails with that error)."""
@@ -394,7 +411,7 @@ async def _publish(ctx: RunContext, rnd: int, t: Turn, i: int) -> None:
                 root = t.plan.answering if answered is None else (
                     answered.root if answered.root is not None else answered.id)
             message = await post_message(t.actor, channel.id, t.result.text,
-                                         f"run{ctx.run_id}-r{rnd}-{t.member_id}-{i}", thread_of=root)
+                                         f"run{ctx.run_id}-r{rnd}-{t.member_id}-{t.index}", thread_of=root)
             t.outcome, t.message = "posted", int(message["id"])
             if t.plan.answering is not None:
                 ctx.state.reply_to[t.message] = t.plan.answering
