@@ -350,8 +350,9 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
         ctx.ledger.settle(t.reservation, r.tokens_in if r else 0, r.tokens_out if r else 0, r.cost if r else 0.0)
     database = dbmod.current()
     # SQLite: the whole chunk in one write transaction (one writer anyway; ~30 us per statement instead of a
-    # commit per post). PostgreSQL: every audit entry and post commits on its own, because a transaction holding
-    # the audit chain's lock must not then wait for a channel row that a concurrent post holds (deadlock).
+    # commit per post). PostgreSQL: every turn commits on its own (its post with its context.read), so that no
+    # transaction holds channel rows for a whole chunk: people posting would wait on it, and two runtime workers
+    # taking channel rows in different orders could deadlock.
     # deferred_events: the chunk's real-time events go out after its commit, never for a rolled-back chunk.
     batched = database.is_sqlite
     async with deferred_events() if batched else contextlib.nullcontext(), \
@@ -383,21 +384,30 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
 
 
 async def _publish(ctx: RunContext, rnd: int, t: Turn) -> None:
-    """Post or react as the agent and record the documents the turn read. Refusals (rate limit, leak guard,
-    kill switch) are raised before anything is written and keep their own audit entries; any other error aborts
-    the chunk's transaction, so nothing half-written is left (the run then fails with that error)."""
+    """Post or react as the agent and record the documents the turn read (for a blocked post too). Refusals
+    (rate limit, leak guard, kill switch) are raised before anything is written and keep their own audit entries;
+    any other error aborts the transaction, so nothing half-written is left (the run then fails with that error)."""
     if t.outcome or t.actor is None or t.channel is None:
         return
     if t.plan.action == "post" and t.result is None:
         return
-    channel = ctx.pop.channels[t.channel]
-    if t.plan.action == "post":
-        bound = ctx.scheme.glb(t.actor.label, channel.label)
-        async with dbmod.current().transaction():
+    # One transaction for the turn (PostgreSQL; on SQLite it joins the chunk's): the post and the record of what
+    # its prompt read commit together, one commit instead of two. The post goes first so that this transaction
+    # takes its locks in the order every post does (channel row, then the audit trail).
+    async with deferred_events(), dbmod.current().transaction():
+        await _act(ctx, rnd, t)
+        if t.plan.action == "post":
+            channel = ctx.pop.channels[t.channel]
+            bound = ctx.scheme.glb(t.actor.label, channel.label)
             await audit.record(t.actor, "context.read", Entity("channel", channel.id), {
                 "query": (t.request.focus if t.request else "")[:200], "channel": channel.name, "scope": str(bound),
                 "documents": sorted({c.document_id for c in t.chunks}), "chunks": [c.id for c in t.chunks],
                 "run": ctx.run_id})
+
+
+async def _act(ctx: RunContext, rnd: int, t: Turn) -> None:
+    assert t.actor is not None and t.channel is not None
+    channel = ctx.pop.channels[t.channel]
     try:
         if t.plan.action == "react":
             assert t.plan.answering is not None
