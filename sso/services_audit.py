@@ -58,6 +58,7 @@ async def search_audit(actor: Actor, f: AuditFilter, after_seq: int = 0,
     """One page of matching entries, oldest first, and the ``after_seq`` of the next page (None at the end)."""
     actor.require_role("security")
     limit = max(1, min(limit, MAX_PAGE))
+    await audit.seal_all()  # show entries committed a moment ago, not only what the background sealer reached
     rows = await AuditEvent.select().where(_where(actor, f, after_seq)).order_by(AuditEvent.seq).limit(limit + 1)
     page = [audit.export_row(r) for r in rows[:limit]]
     return page, (int(rows[limit - 1]["seq"]) if len(rows) > limit else None)
@@ -66,6 +67,7 @@ async def search_audit(actor: Actor, f: AuditFilter, after_seq: int = 0,
 async def iter_audit(actor: Actor, f: AuditFilter, batch: int = 2000) -> AsyncIterator[dict[str, Any]]:
     """Every matching entry (export shape), oldest first, in batches by keyset: constant memory."""
     actor.require_role("security")
+    await audit.seal_all()
     last = 0
     while True:
         rows = await AuditEvent.select().where(_where(actor, f, last)).order_by(AuditEvent.seq).limit(batch)

@@ -30,8 +30,8 @@ import channels.domain
 import insights.domain
 import personas.domain
 import sso.domain
+from workspace import audit, pages
 from workspace import cli as core_cli
-from workspace import pages
 from workspace.db import Database
 from workspace.domain import DomainParts
 from workspace.errors import ChorusError
@@ -140,6 +140,8 @@ def create_app(settings: Settings, *, database: Database | None = None, telemetr
             log.info("telemetry: exporting %s", ", ".join(tel.exporting))
         await db.start()
         instrument_database(db, tel)
+        sealer = audit.Sealer()
+        await sealer.start()
         for p in parts:
             for hook in p.on_startup:
                 await hook()
@@ -154,6 +156,7 @@ def create_app(settings: Settings, *, database: Database | None = None, telemetr
             for p in reversed(parts):
                 for hook in p.on_shutdown:
                     await _bounded(hook, deadline, f"{p.name} shutdown hook {getattr(hook, '__name__', hook)}")
+            await _bounded(sealer.stop, deadline, "sealing the audit trail")
             uninstrument_database(db)
             if database is None:
                 await _bounded(db.stop, deadline, "closing the database")

@@ -1,14 +1,21 @@
-"""The audit trail: one write path, :func:`record`, hash-chaining every entry; verification; signed checkpoints.
+"""The audit trail: one write path, :func:`record`; the sealer that hash-chains entries; verification; checkpoints.
 
-Each entry's hash is SHA-256 over the previous hash and a canonical JSON of the entry, so a modified, deleted,
-inserted or reordered entry breaks the chain; a truncated tail is caught against an exported checkpoint.
+:func:`record` is one INSERT inside the caller's transaction (the change and its record commit together), with no
+lock. :func:`seal` then appends committed entries to the chain in insertion order: it gives each the next ``seq``
+and a hash, SHA-256 over the previous hash and a canonical JSON of the entry, so a modified, deleted, inserted or
+reordered sealed entry breaks the chain; a truncated tail is caught against an exported checkpoint. Unsealed
+entries carry a negative ``seq``; a sealer task in every process seals them within about a second.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -19,8 +26,14 @@ from workspace import metrics
 from workspace.actor import Actor
 from workspace.tables import AuditCheckpoint, AuditEvent
 
+log = logging.getLogger("chorus.audit")
+
 GENESIS = "0" * 64
-_PG_CHAIN_LOCK = 0x43484F52  # "CHOR": advisory lock that serialises appends to the chain on PostgreSQL
+_PG_CHAIN_LOCK = 0x43484F52  # "CHOR": advisory lock that serialises sealing on PostgreSQL
+SEAL_BATCH = 5000
+_INSERT = ("INSERT INTO chorus_audit_event (seq, date_us, workspace_id, action, actor_type, actor_id, actor_handle, "
+           "on_behalf_of, entity_type, entity_id, context, details, prev_hash, hash) "
+           "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, '', '')")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,37 +66,102 @@ def entry_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
 
 
 async def record(actor: Actor, action: str, entity: Entity, details: Mapping[str, Any] | None = None,
-                 *, now_us: int | None = None) -> int:
-    """Append one audit entry (inside the caller's transaction when there is one) and return its ``seq``.
+                 *, now_us: int | None = None) -> None:
+    """Append one audit entry, unsealed, inside the caller's transaction when there is one.
 
-    Call it from inside the transaction that makes the change, so the change and its record commit together.
+    Call it from inside the transaction that makes the change, so the change and its record commit together (a
+    rolled-back change leaves no entry). It takes no lock: the chain is built afterwards by :func:`seal`.
+    """
+    pending_seq = -(secrets.randbits(62) + 1)  # unique among unsealed rows; replaced by the chain position
+    await dbmod.current().fetch(
+        _INSERT, pending_seq, now_us if now_us is not None else time.time_ns() // 1000, actor.workspace_id, action,
+        actor.kind, actor.audit_id, actor.handle, actor.on_behalf_of, entity.type, str(entity.id),
+        canonical(actor.context.as_dict()), canonical(dict(details or {})))
+    metrics.audit_event(action=action)
+
+
+async def seal(limit: int = SEAL_BATCH) -> int:
+    """Chain up to ``limit`` committed, unsealed entries (oldest insert first); return how many were sealed.
+
+    One sealer at a time: an advisory lock on PostgreSQL, the IMMEDIATE write transaction on SQLite.
     """
     database = dbmod.current()
     async with database.transaction():
         if not database.is_sqlite:
             await database.fetch("SELECT pg_advisory_xact_lock({})", _PG_CHAIN_LOCK)
-        tail = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(
-            AuditEvent.seq, ascending=False).limit(1)
-        prev_seq, prev_hash = (tail[0]["seq"], tail[0]["hash"]) if tail else (0, GENESIS)
-        row: dict[str, Any] = {
-            "seq": prev_seq + 1,
-            "date_us": now_us if now_us is not None else time.time_ns() // 1000,
-            "workspace_id": actor.workspace_id,
-            "action": action,
-            "actor_type": actor.kind,
-            "actor_id": actor.audit_id,
-            "actor_handle": actor.handle,
-            "on_behalf_of": actor.on_behalf_of,
-            "entity_type": entity.type,
-            "entity_id": str(entity.id),
-            "context": canonical(actor.context.as_dict()),
-            "details": canonical(dict(details or {})),
-        }
-        row["prev_hash"] = prev_hash
-        row["hash"] = entry_hash(prev_hash, row)
-        await AuditEvent.insert(AuditEvent(**row))
-    metrics.audit_event(action=action)
-    return int(row["seq"])
+        pending = await database.fetch(
+            "SELECT * FROM chorus_audit_event WHERE seq < 0 ORDER BY id LIMIT {}", limit)
+        if not pending:
+            return 0
+        tail = await database.fetch("SELECT seq, hash FROM chorus_audit_event WHERE seq > 0 ORDER BY seq DESC LIMIT 1")
+        seq, prev_hash = (int(tail[0]["seq"]), str(tail[0]["hash"])) if tail else (0, GENESIS)
+        updates = []
+        for row in pending:
+            seq += 1
+            row["seq"] = seq
+            digest = entry_hash(prev_hash, row)
+            updates.append((seq, prev_hash, digest, row["id"]))
+            prev_hash = digest
+        await database.execute_many(
+            "UPDATE chorus_audit_event SET seq = {}, prev_hash = {}, hash = {} WHERE id = {}", updates)
+    return len(updates)
+
+
+async def seal_all() -> int:
+    """Seal everything committed so far (verification, export and checkpoints call this first)."""
+    total = 0
+    while (n := await seal()) > 0:
+        total += n
+    return total
+
+
+async def pending_count() -> int:
+    rows = await dbmod.current().fetch("SELECT COUNT(*) AS n FROM chorus_audit_event WHERE seq < 0")
+    return int(rows[0]["n"])
+
+
+class Sealer:
+    """The background task that keeps the chain sealed; every process that writes runs one (they take turns).
+
+    It is stopped by an event, never cancelled mid-transaction (a cancelled SQLite transaction can leak its
+    connection thread and keep the interpreter from exiting).
+    """
+
+    def __init__(self, interval_s: float = 0.5) -> None:
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="audit-sealer")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self._task
+        self._task = None
+        with contextlib.suppress(Exception):
+            await seal_all()  # leave nothing unsealed behind on a clean shutdown
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            sealed = 0
+            try:
+                if await _has_pending():
+                    sealed = await seal()
+            except Exception:  # a database restart: keep going, the entries wait safely unsealed
+                log.warning("audit sealer: sealing failed; retrying", exc_info=True)
+            if sealed < SEAL_BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.interval_s)
+
+
+async def _has_pending() -> bool:
+    """A cheap read (no write lock) so an idle sealer never contends with writers."""
+    return bool(await dbmod.current().fetch("SELECT 1 AS x FROM chorus_audit_event WHERE seq < 0 LIMIT 1"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +177,7 @@ class VerifyResult:
 
 async def iter_events(batch: int = 5000) -> AsyncIterator[dict[str, Any]]:
     """Every entry in ``seq`` order, fetched in batches by keyset (constant memory)."""
-    last = -1
+    last = 0  # unsealed entries have negative seqs and are not part of the chain yet
     while True:
         rows = await AuditEvent.select().where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
         if not rows:
@@ -111,6 +189,7 @@ async def iter_events(batch: int = 5000) -> AsyncIterator[dict[str, Any]]:
 
 async def verify(checkpoint: Mapping[str, Any] | None = None, key: bytes | None = None) -> VerifyResult:
     """Walk the whole chain. With a checkpoint (and the key that signed it), also detect truncation."""
+    await seal_all()
     if checkpoint is not None and key is not None and not checkpoint_signature_ok(checkpoint, key):
         return VerifyResult(0, False, None, "the checkpoint's signature does not match: wrong key or edited file")
     expected_seq, prev_hash, count = 1, GENESIS, 0
@@ -152,6 +231,7 @@ def checkpoint_signature_ok(checkpoint: Mapping[str, Any], key: bytes) -> bool:
 
 async def make_checkpoint(key: bytes) -> dict[str, Any]:
     """Sign the current tail (HMAC-SHA256), store it, and return it (write it to a file to export it)."""
+    await seal_all()
     tail = await AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(
         AuditEvent.seq, ascending=False).limit(1)
     seq, last_hash = (tail[0]["seq"], tail[0]["hash"]) if tail else (0, GENESIS)

@@ -60,7 +60,9 @@ def run_with_db(fn: Callable[[Database], Awaitable[T]], *, migrate: bool = True,
         try:
             if migrate:
                 await run_migrations()
-            return await fn(db)
+            result = await fn(db)
+            await audit.seal_all()  # what this command recorded joins the chain before the process exits
+            return result
         finally:
             await db.stop()
 
@@ -259,6 +261,7 @@ def audit_export(fmt: str, out: Path | None) -> None:
         writer = csv.writer(stream) if fmt == "csv" else None
         if writer:
             writer.writerow(CSV_COLUMNS)
+        await audit.seal_all()
         async for row in audit.iter_events():
             item = audit.export_row(row)
             if writer:

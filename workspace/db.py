@@ -100,8 +100,9 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Raw query with ``{}`` placeholders (Piccolo's QueryString style), returning rows as dicts."""
-        result: list[dict[str, Any]] = await self.engine.run_querystring(_qs(sql, args))
-        return result
+        result = await self.engine.run_querystring(_qs(sql, args))
+        # asyncpg returns Records inside a transaction (Piccolo converts only pooled results): always give dicts.
+        return [r if isinstance(r, dict) else dict(r) for r in result or ()]
 
     async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Bulk insert/update with the raw driver (executemany), inside the current transaction if any."""

@@ -42,7 +42,7 @@ def recorder() -> Iterator[Recorder]:
 
 
 async def actions(action: str) -> list[dict[str, Any]]:
-    return await AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.seq)
+    return await AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)
 
 
 async def test_create_channel_validates_audits_and_is_unique(db: Database) -> None:

@@ -66,7 +66,7 @@ async def test_ranking_and_audit_of_every_read(db: Database) -> None:
     assert await retrieve(counsel, "merger with Kestrel regulator", floor) == []
     scanners = await retrieve(counsel, "spare batteries for scanners", floor)
     assert {c.title for c in scanners} == {"Scanner fleet"}
-    rows = await AuditEvent.select().where(AuditEvent.action == "context.read").order_by(AuditEvent.seq)
+    rows = await AuditEvent.select().where(AuditEvent.action == "context.read").order_by(AuditEvent.id)
     assert len(rows) == 3
     assert all(r["actor_handle"] == "counsel-0001" and r["actor_type"] == "agent" for r in rows)
     details = [json.loads(r["details"]) for r in rows]

@@ -129,7 +129,7 @@ async def test_dev_login_picks_roles_and_clearance_and_is_audited(server: LiveSe
         offsite = await http.post("/auth/dev", data={"handle": "dana", "roles": ["employee"], "clearance": "internal",
                                                      "next": "//evil.example/x"})
         assert offsite.headers["location"] == "/"
-    logins = await AuditEvent.select().where(AuditEvent.action == "login.dev").order_by(AuditEvent.seq)
+    logins = await AuditEvent.select().where(AuditEvent.action == "login.dev").order_by(AuditEvent.id)
     assert len(logins) == 2 and '"picked_clearance":"confidential/finance"' in logins[0]["details"]
     demoted = await AuditEvent.select().where(AuditEvent.action == "member.roles_changed")
     assert len(demoted) == 1 and '"removed":["admin","security"]' in demoted[0]["details"]

@@ -96,7 +96,7 @@ async def sign_in(browser: httpx.AsyncClient, chorus: str, login: str, next_path
 
 
 async def actions(name: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await AuditEvent.select().where(AuditEvent.action == name).order_by(AuditEvent.seq)
+    rows: list[dict[str, Any]] = await AuditEvent.select().where(AuditEvent.action == name).order_by(AuditEvent.id)
     return rows
 
 

@@ -22,6 +22,7 @@ async def _trail(n: int) -> None:
     actor = await system_actor(ws)
     for i in range(n - 1):
         await audit.record(actor, "test.event", Entity("thing", i), {"i": i, "note": "ünïcode ok"})
+    assert await audit.seal_all() == n
 
 
 async def test_an_untouched_trail_verifies(db: Database) -> None:
@@ -143,3 +144,50 @@ async def test_a_failed_change_leaves_no_audit_entry(db: Database) -> None:
     with pytest.raises(Conflict):
         await doomed_change()
     assert await AuditEvent.count().where(AuditEvent.action == "test.doomed") == 0
+
+
+async def test_record_appends_unsealed_and_seal_chains_in_insertion_order(db: Database) -> None:
+    ws = await ensure_workspace("acme")  # entry 1, unsealed
+    actor = await system_actor(ws)
+    for i in range(3):
+        await audit.record(actor, "test.order", Entity("n", i))
+    assert await audit.pending_count() == 4
+    assert [r async for r in audit.iter_events()] == [], "unsealed entries are not part of the chain yet"
+    assert await audit.seal(limit=2) == 2
+    assert await audit.seal() == 2
+    rows = await AuditEvent.select(AuditEvent.seq, AuditEvent.entity_id, AuditEvent.id).order_by(AuditEvent.seq)
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4]
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows), "chain order is insertion order"
+    assert (await audit.verify()).ok
+
+
+async def test_concurrent_sealers_build_one_chain(db: Database) -> None:
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    for i in range(40):
+        await audit.record(actor, "test.parallel", Entity("n", i))
+    counts = await asyncio.gather(*(audit.seal(limit=7) for _ in range(8)))
+    assert sum(counts) == 41
+    assert await audit.pending_count() == 0
+    result = await audit.verify()
+    assert (result.ok, result.events) == (True, 41)
+
+
+async def test_the_background_sealer_seals_and_flushes_on_stop(db: Database) -> None:
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    sealer = audit.Sealer(interval_s=0.05)
+    await sealer.start()
+    try:
+        await audit.record(actor, "test.background", Entity("n", 1))
+        for _ in range(200):  # bounded wait for the task, not a timing claim
+            if await audit.pending_count() == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await audit.pending_count() == 0
+    finally:
+        await sealer.stop()
+    await audit.record(actor, "test.background", Entity("n", 2))
+    await sealer.start()
+    await sealer.stop()
+    assert await audit.pending_count() == 0, "stop() seals what is left"
