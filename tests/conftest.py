@@ -46,7 +46,7 @@ async def _admin(url: str, sql: str) -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated once; dropped at the end."""
     if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
+        pytest.skip(reason=NO_POSTGRES)
     name = f"chorus_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
         asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
@@ -70,7 +70,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     if not REDIS_URL:
-        pytest.skip(NO_REDIS)
+        pytest.skip(reason=NO_REDIS)
     import redis
 
     try:

@@ -58,7 +58,7 @@ async def local_server() -> AsyncIterator[str]:
     if problem:
         if REQUIRE_ALL:
             pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but the local LLM cannot run: {problem}")
-        pytest.skip(f"the local-llm extra is not installed ({problem})")
+        pytest.skip(reason=f"the local-llm extra is not installed ({problem})")
     server = LocalLLM()
     base_url = await server.start()
     try:
@@ -90,7 +90,7 @@ async def test_local_provider_starts_and_stops_its_server() -> None:
     if missing_extra():
         if REQUIRE_ALL:
             pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but the local LLM cannot run: {missing_extra()}")
-        pytest.skip(f"the local-llm extra is not installed ({missing_extra()})")
+        pytest.skip(reason=f"the local-llm extra is not installed ({missing_extra()})")
     provider = LocalProvider(max_tokens=16)
     result = await provider.complete(replace(REQUEST, intent="new_topic", answering=None, recent=()))
     process = provider.server.process

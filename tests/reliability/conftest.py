@@ -30,7 +30,7 @@ class Deployment:
 @contextlib.asynccontextmanager
 async def deployment(redis_url: str, work: Path, agents: int, channels: int) -> AsyncIterator[Deployment]:
     if not POSTGRES_URL:
-        pytest.skip(NO_POSTGRES)
+        pytest.skip(reason=NO_POSTGRES)
     async with throwaway_database(POSTGRES_URL) as url:
         env = base_env(url, redis_url, work)
         done = chorus(["migrate"], env)
