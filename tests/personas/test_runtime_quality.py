@@ -1,13 +1,16 @@
-"""The runtime's near-duplicate rate (rarest shingles first) gives exactly personas.quality's result."""
+"""The runtime's near-duplicate rate (rarest shingles first) gives exactly personas.quality's result, and past its
+exact limit checks a regular sample of messages against all earlier ones."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personas import quality
+from personas import quality, runtime_quality
 from personas.quality import MessageRecord
 from personas.runtime_quality import duplicate_rate
 
@@ -40,3 +43,17 @@ def test_it_counts_near_duplicates_of_earlier_messages_only() -> None:
                 MessageRecord(id=2, channel="c", author="b", body=base + " today", order=1),
                 MessageRecord(id=3, channel="c", author="c", body="something else entirely about warranty", order=3)]
     assert duplicate_rate(messages) == quality.duplicate_rate(messages) == 1 / 3
+
+
+def test_past_the_exact_limit_every_kth_message_is_checked_against_all_earlier_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = sorted(_messages(3, 90), key=lambda m: m.created)
+    # every 5th message repeats an earlier one: near-duplicates to find
+    messages = [replace(m, body=base[i // 2].body) if i % 5 == 4 else m for i, m in enumerate(base)]
+    monkeypatch.setattr(runtime_quality, "EXACT_UP_TO", 30)  # 90 messages: every 3rd one is checked
+    sampled = [i for i in range(len(messages)) if i % 3 == 0]
+    expected = [
+        any(quality.jaccard(quality.shingles(messages[i].body), quality.shingles(messages[j].body)) >= 0.8
+            for j in range(i)) for i in sampled]
+    assert any(expected) and not all(expected)
+    assert duplicate_rate(messages) == sum(expected) / len(sampled)
