@@ -91,7 +91,7 @@ async def test_the_local_llm_rewrites_or_keeps_for_a_reason_and_reranks_a_permut
     if problem:
         if REQUIRE_ALL:
             pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but the local LLM cannot run: {problem}")
-        pytest.skip(f"the local-llm extra is not installed ({problem})")
+        pytest.skip(reason=f"the local-llm extra is not installed ({problem})")
     w = await _mined_world()
     before = await _ranking(w)
     assert len(before) >= 2
