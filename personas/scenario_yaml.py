@@ -114,7 +114,12 @@ def read_yaml(text: str, source: str) -> Any:
                 )
             ]
         )
-    loader = _LineLoader(text)  # a SafeLoader: plain data only, no arbitrary Python objects
+    try:
+        # A SafeLoader: plain data only, no arbitrary Python objects. Building it reads the first characters, so a
+        # non-printable character raises here (yaml.reader.ReaderError) and must be reported like any syntax error.
+        loader = _LineLoader(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(source, 1, "", f"invalid YAML: {exc}")]) from None
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:

@@ -44,7 +44,7 @@ from workspace.telemetry import (
     setup_telemetry,
     uninstrument_database,
 )
-from workspace.web import EXCEPTION_HANDLERS, healthz, readyz
+from workspace.web import EXCEPTION_HANDLERS, document_problem_responses, healthz, readyz
 
 log = logging.getLogger("chorus")
 VERSION = "0.1.0"
@@ -190,6 +190,7 @@ def create_app(settings: Settings, *, database: Database | None = None, telemetr
         request_max_body_size=1024 * 1024,
         debug=False,
     )
+    document_problem_responses(app)
     app.state.settings = settings
     app.state.database = db
     app.state.telemetry = tel

@@ -573,3 +573,12 @@ def test_missing_file_is_a_scenario_error() -> None:
 
 def test_shipped_files_are_only_the_two_scenarios() -> None:
     assert sorted(p.name for p in BUILTIN_DIR.glob("*.yaml")) == ["harbor.yaml", "meridian.yaml"]
+
+
+def test_a_non_printable_character_is_a_located_scenario_error() -> None:
+    from personas.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario("version: 1\nname: \x07bell\n", "bad.yaml", Path("."))
+    assert "bad.yaml:1: " in err.value.message
+    assert "invalid YAML" in err.value.message
