@@ -101,8 +101,15 @@ class ChorusClient:
             try:
                 ws = await websockets.connect(self.url, additional_headers=self.headers, compression=None,
                                               max_size=2**22, open_timeout=10, ping_interval=20)
-                hello = json.loads(await ws.recv())
+                try:
+                    # A server that accepted the socket but never says hello (a replica still starting, or stuck on
+                    # its database) must not hold this client forever: give up on it and try the next URL.
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), self.request_timeout))
+                except BaseException:
+                    await ws.close()
+                    raise
                 if hello.get("type") != "hello":
+                    await ws.close()
                     raise ConnectionError(f"expected a hello frame, got {hello!r}")
                 self.hello = hello
                 self._ws = ws

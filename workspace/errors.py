@@ -144,6 +144,10 @@ def _is_unavailable(exc: BaseException) -> bool:
         return name in _UNAVAILABLE_NAMES or "connect" in text
     if not module.startswith("asyncpg"):
         return False
+    if name == "InternalClientError" and "cannot switch to state" in text:
+        # A pooled connection left mid-operation by a server restart; the statement never ran (posts are
+        # idempotent on client_msg_id, so the retry is safe). Seen in the PostgreSQL-restart fault test.
+        return True
     if name in ("InterfaceError", "InternalClientError"):  # also raised for misuse: only closed connections count
         return "closed" in text or ("connection" in text and "another operation" not in text)
     return name in _UNAVAILABLE_NAMES or "pool is closing" in text

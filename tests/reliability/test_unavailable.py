@@ -14,6 +14,7 @@ from workspace.errors import Unavailable, unavailable_from
     asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
     asyncpg.exceptions.InterfaceError("connection is closed"),
+    asyncpg.exceptions._base.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
     ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)"),
 ])
 def test_database_down_is_unavailable(exc: BaseException) -> None:
