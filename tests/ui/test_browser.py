@@ -174,3 +174,40 @@ async def test_security_searches_verifies_and_exports_the_audit_trail(ui: Worksp
     await expect(page.locator("#read-events")).to_contain_text("trade show plan")
     await shoot(page, "reads")
     await ctx.close()
+
+
+async def test_an_employee_reads_the_digest_opens_an_insight_and_follows_its_evidence(ui: Workspace,
+                                                                                     browser: Any) -> None:
+    from insights.services_mining import mine_workspace
+    from personas.providers.offline import OfflineProvider
+    from personas.runtime_runs import execute_run, start_run
+
+    system = await system_actor(ui.workspace_id)
+    run = await start_run(system, rounds=4, seed=7, status="running")
+    await execute_run(run["id"], OfflineProvider())
+    await mine_workspace(system)
+    top = str(system.scheme.top())
+    ctx = await ui.context(browser, await ui.session("ines", ("employee",), top))
+    page = await ctx.new_page()
+    await page.goto("/")
+    digest = page.locator("#digest")
+    await expect(digest).to_be_visible()
+    first = digest.locator("a[href^='/insights/']").first
+    await expect(first).to_be_visible()
+    await shoot(page, "digest")
+    title = (await first.inner_text()).strip()
+    await first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text(title[:30])
+    evidence = page.locator("#evidence")
+    await expect(evidence).to_be_visible()
+    link = evidence.locator("a[href*='#m-']").first
+    await expect(link).to_be_visible()
+    await expect(page.locator("#triage")).to_be_visible()
+    await shoot(page, "insight")
+    href = await link.get_attribute("href")
+    assert href is not None
+    seq = href.rsplit("#m-", 1)[1]
+    await link.click()
+    await expect(page.locator(f"[id='m-{seq}']")).to_be_visible()
+    await shoot(page, "insight-evidence-message")
+    await ctx.close()
