@@ -223,7 +223,17 @@ class ChorusClient:
         except websockets.ConnectionClosed as exc:
             self._pending.pop(ref, None)
             raise ConnectionLost(str(exc)) from exc
-        return await asyncio.wait_for(fut, self.request_timeout)
+        ws = self._ws
+        try:
+            return await asyncio.wait_for(fut, self.request_timeout)
+        except TimeoutError:
+            self._pending.pop(ref, None)
+            # The socket is open but nothing answers (the replica is stuck): drop it so that the reader loop
+            # reconnects, to the next URL if there are several, and the caller's retry goes there.
+            if ws is not None and ws is self._ws:
+                log.warning("no answer within %.0fs; reconnecting", self.request_timeout)
+                await ws.close()
+            raise
 
     async def subscribe(self, channel: int | str, after_seq: int | None = None) -> dict[str, Any]:
         """Follow a channel from ``after_seq`` (None: only new messages). Remembered across reconnects."""

@@ -180,8 +180,17 @@ class ChorusChannelsPlugin(ChannelsPlugin):
         with contextlib.suppress(Exception):
             await old.on_shutdown()
         self.broker_ok = True
+        # Subscriptions made while this reconnect was under way saw the broker down and left it to us: take them
+        # too (no await between setting broker_ok and this list, so nothing slips between the two).
+        late = [name for name, subs in self._channels.items() if subs and name not in names]
+        if late:
+            try:
+                await backend.subscribe(late)
+            except Exception as exc:
+                self._broker_failed(exc)
+                return False
         self.reconnects += 1
-        log.warning("broker reconnected; %d channel(s) resubscribed", len(names))
+        log.warning("broker reconnected; %d channel(s) resubscribed", len(names) + len(late))
         for subs in list(self._channels.values()):
             for subscriber in list(subs):
                 subscriber.put_nowait(CATCHUP)
