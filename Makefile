@@ -60,8 +60,8 @@ test: lint typecheck layers pytest
 
 bench-smoke: install-dev
 	@for b in tests/bench/*.py; do \
-	  [ "$$(basename $$b)" = "__init__.py" ] && continue; \
-	  echo "== smoke: $$b"; $(BIN)/python $$b --smoke || exit 1; \
+	  name=$$(basename $$b .py); [ "$$name" = "__init__" ] && continue; \
+	  echo "== smoke: tests.bench.$$name"; $(BIN)/python -m tests.bench.$$name --smoke || exit 1; \
 	done
 
 clean:
