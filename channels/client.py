@@ -49,7 +49,7 @@ class ConnectionLost(Exception):
 class ChorusClient:
     def __init__(self, url: str | Sequence[str], token: str | None = None, *,
                  headers: Mapping[str, str] | None = None, backoff_initial: float = 0.2, backoff_max: float = 10.0,
-                 request_timeout: float = 30.0, max_queue: int = 100_000) -> None:
+                 request_timeout: float = 30.0, max_queue: int = 100_000, refused_retry_s: float = 60.0) -> None:
         self.urls = [url] if isinstance(url, str) else list(url)
         """Several URLs (replicas without a load balancer in front): a failed connect moves on to the next one."""
         self.url = self.urls[0]
@@ -59,6 +59,10 @@ class ChorusClient:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.request_timeout = request_timeout
+        self.refused_retry_s = refused_retry_s
+        """How long a reconnect keeps retrying handshakes refused with 401/403: a server also refuses that way
+        when it closes the socket before accepting it (a replica draining, or its database restarting during the
+        token lookup), so a refusal after this client was once accepted is retried for a while, not fatal."""
         self.hello: dict[str, Any] = {}
         self.last_seq: dict[int, int] = {}
         """The last seq delivered per channel id: what a resubscribe resumes after."""
@@ -72,7 +76,14 @@ class ChorusClient:
         self._connected = asyncio.Event()
         self._stop = asyncio.Event()
         self._fatal: BaseException | None = None
+        self._dead = asyncio.Event()
+        """Set with ``_fatal``: the client gave up (credentials refused, or the reader failed) and says so."""
         self._tasks: set[asyncio.Future[None]] = set()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the client stopped for good (credentials refused or revoked, or its reader failed), else None."""
+        return self._fatal
 
     async def __aenter__(self) -> ChorusClient:
         await self.connect()
@@ -95,8 +106,13 @@ class ChorusClient:
         if self._ws is not None:
             await self._ws.close()
 
-    async def _open(self) -> None:
+    async def _open(self, reconnecting: bool = False) -> None:
+        """Connect to one of the URLs, retrying with backoff until one says hello. Every failure is retried
+        except a refusal of the credentials (401/403): at once on the first connect, and after
+        ``refused_retry_s`` of refusals on a reconnect."""
         delay = self.backoff_initial
+        refused_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 ws = await websockets.connect(self.url, additional_headers=self.headers, compression=None,
@@ -108,7 +124,7 @@ class ChorusClient:
                 except BaseException:
                     await ws.close()
                     raise
-                if hello.get("type") != "hello":
+                if not isinstance(hello, dict) or hello.get("type") != "hello":
                     await ws.close()
                     raise ConnectionError(f"expected a hello frame, got {hello!r}")
                 self.hello = hello
@@ -118,16 +134,48 @@ class ChorusClient:
                     self._spawn(self._resubscribe(key))
                 return
             except websockets.InvalidStatus as exc:
-                if exc.response.status_code in (401, 403):
-                    raise PermissionError(f"the server refused the credentials ({exc.response.status_code})") from exc
+                status = exc.response.status_code
+                if status in (401, 403):
+                    refused_since = loop.time() if refused_since is None else refused_since
+                    if not reconnecting or loop.time() - refused_since >= self.refused_retry_s:
+                        raise PermissionError(f"the server refused the credentials ({status})") from exc
                 log.info("connect failed (%s); retrying in %.1fs", exc, delay)
-            except (TimeoutError, OSError, websockets.ConnectionClosed, ConnectionError) as exc:
-                log.info("connect failed (%s); retrying in %.1fs", exc, delay)
+            except (asyncio.CancelledError, websockets.InvalidURI):
+                raise
+            except Exception as exc:
+                # Everything else is transient: refused or reset sockets, a replica killed or draining mid-handshake
+                # (InvalidMessage: no valid HTTP response), timeouts, a close before hello, a garbled hello.
+                log.info("connect failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
             self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff_max)
 
     async def _run(self) -> None:
+        try:
+            await self._read_and_reconnect()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            # The reader is the only thing that reconnects: if it ends, say so to every caller instead of leaving
+            # them waiting on a socket that will never come back.
+            log.warning("the client stopped: %s: %s", type(exc).__name__, exc)
+            self._give_up(exc if isinstance(exc, Exception) else ConnectionLost(repr(exc)))
+
+    def _give_up(self, exc: BaseException) -> None:
+        self._connected.clear()
+        self._fatal = exc
+        self._dead.set()
+        self._fail_pending(exc)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._frames.put_nowait(exc)
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(exc)
+        self._pending.clear()
+
+    async def _read_and_reconnect(self) -> None:
         while not self._stop.is_set():
             assert self._ws is not None
             try:
@@ -137,18 +185,14 @@ class ChorusClient:
             except websockets.ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else None
             self._connected.clear()
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionLost("the connection dropped before the server answered"))
-            self._pending.clear()
+            self._fail_pending(ConnectionLost("the connection dropped before the server answered"))
             if self._stop.is_set():
                 return
             if code == REVOKED:
-                self._fatal = PermissionError("the server closed the connection: credentials revoked (4001)")
-                await self._frames.put(self._fatal)
+                self._give_up(PermissionError("the server closed the connection: credentials revoked (4001)"))
                 return
             self.reconnects += 1
-            await self._open()
+            await self._open(reconnecting=True)
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -214,7 +258,8 @@ class ChorusClient:
         """Send a frame with a fresh ``ref`` and wait for its answer (ack, subscribed, pong) or error."""
         if self._fatal is not None:
             raise self._fatal
-        await asyncio.wait_for(self._connected.wait(), self.request_timeout)
+        if not self._connected.is_set():
+            await self._wait_connected()
         ref = str(frame.get("ref") or frame.get("client_msg_id") or uuid.uuid4().hex)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[ref] = fut
@@ -222,6 +267,8 @@ class ChorusClient:
             await self._send({**frame, "ref": ref})
         except websockets.ConnectionClosed as exc:
             self._pending.pop(ref, None)
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # the reader failed it too; this is the error the caller gets
             raise ConnectionLost(str(exc)) from exc
         ws = self._ws
         try:
@@ -234,6 +281,20 @@ class ChorusClient:
                 log.warning("no answer within %.0fs; reconnecting", self.request_timeout)
                 await ws.close()
             raise
+
+    async def _wait_connected(self) -> None:
+        """Wait (up to ``request_timeout``) for the reader to reconnect; raise at once if the client gave up."""
+        connected = asyncio.ensure_future(self._connected.wait())
+        dead = asyncio.ensure_future(self._dead.wait())
+        try:
+            await asyncio.wait((connected, dead), timeout=self.request_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            connected.cancel()
+            dead.cancel()
+        if self._fatal is not None:
+            raise self._fatal
+        if not self._connected.is_set():
+            raise TimeoutError(f"not connected within {self.request_timeout:.0f}s (reconnecting)")
 
     async def subscribe(self, channel: int | str, after_seq: int | None = None) -> dict[str, Any]:
         """Follow a channel from ``after_seq`` (None: only new messages). Remembered across reconnects."""
