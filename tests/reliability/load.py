@@ -188,6 +188,8 @@ async def account(report: LoadReport, results: list[dict[str, Any]], final: dict
             report.deliveries += int(st["received"])
             report.reconnects += int(st["reconnects"])
             want = final.get(int(st["channel"]), 0)
+            if st.get("gave_up"):
+                report.problems.append(f"member {st['member']}'s client stopped reconnecting: {st['gave_up']}")
             if st["duplicates"]:
                 report.problems.append(f"member {st['member']} received {st['duplicates']} seq(s) of channel "
                                        f"{st['channel']} twice")

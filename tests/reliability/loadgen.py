@@ -101,6 +101,9 @@ async def post_one(client: RecordingClient, k: int, stats: Stats) -> None:
                 stats.failed.append((cmid, exc.code))
                 return
             wait = float(exc.retry_after or delay)
+        except PermissionError as exc:  # the client gave up reconnecting (its stream reports it too)
+            stats.failed.append((cmid, f"PermissionError: {exc}"))
+            return
         except (TimeoutError, ConnectionLost) as exc:
             stats.errors["connection_lost" if isinstance(exc, ConnectionLost) else "timeout"] += 1
             if time.monotonic() > deadline:
@@ -170,7 +173,8 @@ async def main() -> None:
         gaps = [s for s in range(1, final.get(c.channel_id, 0) + 1) if s not in seen]
         streams.append({"member": c.member_id, "channel": c.channel_id, "first": first, "last": last,
                         "received": len(c.seqs), "duplicates": len(c.seqs) - len(seen), "missing": len(gaps),
-                        "missing_examples": gaps[:5], "reconnects": c.reconnects})
+                        "missing_examples": gaps[:5], "reconnects": c.reconnects,
+                        "gave_up": repr(c.failure) if c.failure is not None else None})
     result = {"acks": stats.acks, "failed": stats.failed, "attempted": stats.attempted,
               "errors": dict(stats.errors), "resyncs": stats.resyncs, "streams": streams,
               "latencies": [round(x, 5) for x in stats.latencies]}
