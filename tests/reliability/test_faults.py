@@ -31,10 +31,6 @@ pytestmark = pytest.mark.slow
 RETRYABLE_SEEN = {"unavailable", "timeout", "connection_lost", "rate_limited"}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, open in issue 10: after kill -9, Redis restart and PostgreSQL restart in quick succession, a few "
-    "clients' posts on one replica are never acknowledged and their streams stop (about half the runs on 2 cores); "
-    "it still runs in CI so a fix shows as XPASS"))
 async def test_faults_during_load_lose_nothing(redis_url: str, tmp_path: Path) -> None:
     why = local_services_ok(redis_url, POSTGRES_URL or "postgresql://127.0.0.1/")
     if why:
