@@ -32,8 +32,22 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_STEMS: dict[str, str] = {}
+
+
 def stem(word: str) -> str:
-    """A crude English stem (plural and -ing/-ed endings) so 'pumps' meets 'pump'; good enough for overlap tests."""
+    """A crude English stem (plural and -ing/-ed endings) so 'pumps' meets 'pump'; good enough for overlap tests.
+    Memoised (the agent runtime stems the same few thousand words millions of times); the memo is dropped past
+    200,000 words so that it stays bounded."""
+    hit = _STEMS.get(word)
+    if hit is None:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        hit = _STEMS[word] = _stem(word)
+    return hit
+
+
+def _stem(word: str) -> str:
     for suffix, keep in (("ies", 3), ("ing", 4), ("ed", 4), ("es", 4), ("s", 3)):
         if word.endswith(suffix) and len(word) - len(suffix) >= keep and not word.endswith("ss"):
             return word[: -len(suffix)]
@@ -42,7 +56,20 @@ def stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Stems of the words that carry meaning: not stop words, at least 3 characters or containing a digit."""
-    return {stem(w) for w in words(text) if w not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))}
+    out: set[str] = set()
+    for w in words(text):
+        hit = _CONTENT.get(w)
+        if hit is None:
+            if len(_CONTENT) > 200_000:
+                _CONTENT.clear()
+            keep = w not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))
+            hit = _CONTENT[w] = stem(w) if keep else ""
+        if hit:
+            out.add(hit)
+    return out
+
+
+_CONTENT: dict[str, str] = {}  # memo: word -> its stem, or "" when it carries no meaning (no stem is empty)
 
 
 def shingles(text: str, k: int = SHINGLE) -> frozenset[int]:

@@ -6,6 +6,7 @@ Pure functions, no database. The leak guard and ingestion both fingerprint throu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -113,7 +114,15 @@ def document_shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
 def post_shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
     """Hashes of every ``k``-word window of a post, across sentence boundaries (a superset of its sentences')."""
     ws = words(text)
-    return {shingle_hash(ws[i : i + k]) for i in range(len(ws) - k + 1)}
+    return {_window_hash(" ".join(ws[i : i + k])) for i in range(len(ws) - k + 1)}
+
+
+@functools.lru_cache(maxsize=262_144)
+def _window_hash(joined: str) -> int:
+    """:func:`shingle_hash` of an already joined window, memoised: posts of one run share most of their windows
+    (templates, document facts), and every post is checked."""
+    digest = hashlib.blake2b(joined.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def query_terms(query: str) -> list[str]:

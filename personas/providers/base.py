@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ def count_tokens(text: str) -> int:
     estimates for the offline provider (real providers report their own usage).
     """
     return math.ceil(len(_TOKEN.findall(text)) * 1.3)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _raw_tokens(text: str) -> int:
+    """Words and punctuation marks of ``text`` (memoised: prompts share persona fields, snippets and messages)."""
+    return len(_TOKEN.findall(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +137,5 @@ def prompt_tokens(request: TurnRequest) -> int:
     parts += [s.title + " " + s.text for s in request.snippets]
     if request.answering is not None:
         parts.append(request.answering.body)
-    return count_tokens(" ".join(parts)) + 60  # the fixed instructions around them
+    # = count_tokens(" ".join(parts)): no token spans the joining space, so the parts' counts add up
+    return math.ceil(sum(_raw_tokens(x) for x in parts) * 1.3) + 60  # + the fixed instructions around them

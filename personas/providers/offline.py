@@ -5,6 +5,7 @@ Scheduling (who speaks, with which intent) lives in :mod:`personas.simcore`.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -173,6 +174,16 @@ def key_phrase(text: str, rng: random.Random, width: int = 3) -> str:
     stay inside one clause, and clauses that address someone (an @-mention) are skipped, so a reply echoes what
     was said rather than how it was framed.
     """
+    best = _best_phrases(text, width)
+    if not best:
+        return "this"
+    return best[min(len(best) - 1, rng.randrange(2))]  # one of the two best, for variety
+
+
+@functools.lru_cache(maxsize=65_536)
+def _best_phrases(text: str, width: int) -> tuple[str, ...]:
+    """The two best-scoring windows of :func:`key_phrase` (best first), memoised: the focus, the answered message
+    and document facts recur across many turns, and only the final pick among the two draws from the rng."""
     cleaned = _QUOTED_MARKS.sub(" ", text)
     clauses = [c for c in _CLAUSE.split(cleaned) if c.strip() and "@" not in c]
     best: list[tuple[float, int, list[str]]] = []
@@ -184,11 +195,8 @@ def key_phrase(text: str, rng: random.Random, width: int = 3) -> str:
                 continue
             score = sum(_weight(t, j == 0 and i == 0) for j, t in enumerate(window))
             best.append((score, len(best), window))
-    if not best:
-        return "this"
     best.sort(key=lambda x: (-x[0], x[1]))
-    window = best[min(len(best) - 1, rng.randrange(2))][2]  # one of the two best, for variety
-    return "the " + " ".join(window)
+    return tuple("the " + " ".join(window) for _, _, window in best[:2])
 
 
 def _weight(tok: str, clause_start: bool) -> float:
@@ -202,14 +210,20 @@ def _weight(tok: str, clause_start: bool) -> float:
 def _pick_fact(snippets: tuple[Snippet, ...], anchor: set[str], rng: random.Random) -> _Fact | None:
     scored: list[tuple[float, int, _Fact]] = []
     for snip in snippets:
-        for s in doc_sentences(snip.text):
-            overlap = len(content_words(s) & anchor)
+        for s, words in _sentence_words(snip.text):
+            overlap = len(words & anchor)
             scored.append((overlap + rng.random() * 0.5, len(scored), _Fact(s, snip.title, snip.doc_id)))
     if not scored:
         return None
     scored.sort(key=lambda x: (-x[0], x[1]))
     top = scored[: 3 if scored[0][0] >= 1 else len(scored)]
     return top[min(len(top) - 1, int(rng.random() ** 2 * len(top)))][2]  # biased to the best match
+
+
+@functools.lru_cache(maxsize=16_384)
+def _sentence_words(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A snippet's sentences with their content words, memoised (retrieval is cached, so snippets recur)."""
+    return tuple((s, frozenset(content_words(s))) for s in doc_sentences(text))
 
 
 def _sentence_case(text: str) -> str:
