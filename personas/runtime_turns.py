@@ -361,8 +361,11 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
             async with database.transaction():
                 await audit.record(ctx.system, "budget.exhausted", Entity("budget", f"{lim.scope}:{lim.target}"),
                                    {**lim.as_dict(), "run": ctx.run_id, "round": rnd})
+        reads: list[tuple[Actor, str, Entity, dict[str, Any]]] | None = [] if batched else None
         for t in turns:
-            await _publish(ctx, rnd, t)
+            await _publish(ctx, rnd, t, reads)
+        if reads:  # SQLite: the chunk's context.read entries in one statement, in the chunk's transaction
+            await audit.record_many(reads)
         rows = [_turn_row(ctx, rnd, t) for t in turns]
         chunk = _tally(turns)
         stats.add(chunk)
@@ -383,10 +386,13 @@ async def _carry_out(ctx: RunContext, rnd: int, turns: list[Turn], stats: RoundS
                 span.outcome = t.outcome
 
 
-async def _publish(ctx: RunContext, rnd: int, t: Turn) -> None:
+async def _publish(ctx: RunContext, rnd: int, t: Turn,
+                   reads: list[tuple[Actor, str, Entity, dict[str, Any]]] | None = None) -> None:
     """Post or react as the agent and record the documents the turn read (for a blocked post too). Refusals
     (rate limit, leak guard, kill switch) are raised before anything is written and keep their own audit entries;
-    any other error aborts the transaction, so nothing half-written is left (the run then fails with that error)."""
+    any other error aborts the transaction, so nothing half-written is left (the run then fails with that error).
+    With ``reads`` (SQLite: the turn is part of its chunk's transaction), the ``context.read`` entry is appended
+    there for the chunk to record in one statement before it commits; otherwise it is recorded here."""
     if t.outcome or t.actor is None or t.channel is None:
         return
     if t.plan.action == "post" and t.result is None:
@@ -399,10 +405,14 @@ async def _publish(ctx: RunContext, rnd: int, t: Turn) -> None:
         if t.plan.action == "post":
             channel = ctx.pop.channels[t.channel]
             bound = ctx.scheme.glb(t.actor.label, channel.label)
-            await audit.record(t.actor, "context.read", Entity("channel", channel.id), {
+            entry = (t.actor, "context.read", Entity("channel", channel.id), {
                 "query": (t.request.focus if t.request else "")[:200], "channel": channel.name, "scope": str(bound),
                 "documents": sorted({c.document_id for c in t.chunks}), "chunks": [c.id for c in t.chunks],
                 "run": ctx.run_id})
+            if reads is not None:
+                reads.append(entry)
+            else:
+                await audit.record(*entry)
 
 
 async def _act(ctx: RunContext, rnd: int, t: Turn) -> None:
