@@ -58,6 +58,27 @@ class OverflowSubscriber(Subscriber):
                 return
 
 
+class CallbackSubscriber(Subscriber):
+    """A subscriber that hands each event to ``callback`` at once, in the broker's receive loop, instead of
+    queueing it for a task: one per channel and process, fanning out to that channel's sockets (see
+    ``channels.ws.ChannelRelay``). The callback must not block; it owns the backlog of each socket it feeds."""
+
+    def __init__(self, plugin: ChannelsPlugin, callback: Callable[[bytes], None]) -> None:
+        super().__init__(plugin, None, "backoff")
+        self.callback = callback
+
+    def put_nowait(self, item: bytes | None) -> bool:
+        if item is not None:
+            try:
+                self.callback(item)
+            except Exception:  # one bad delivery must not stop the broker loop for every other channel
+                log.exception("fan-out callback failed")
+        return True
+
+    async def put(self, item: bytes | None) -> None:
+        self.put_nowait(item)
+
+
 class ChorusChannelsPlugin(ChannelsPlugin):
     """Litestar's ChannelsPlugin with broker-failure handling, batched publishing and lifecycle callbacks."""
 
@@ -79,11 +100,14 @@ class ChorusChannelsPlugin(ChannelsPlugin):
         """The broker channel of a Chorus channel (namespaced by database, so deployments can share Redis)."""
         return f"{self.namespace}.c{channel_id}"
 
-    async def subscribe(self, channels: str | Iterable[str], history: int | None = None) -> Subscriber:
+    async def subscribe(self, channels: str | Iterable[str], history: int | None = None,
+                        subscriber: Subscriber | None = None) -> Subscriber:
         """Like the base class, but a broker outage does not fail the subscription: the reconnect loop
-        subscribes every channel that has subscribers once the broker is back."""
+        subscribes every channel that has subscribers once the broker is back. ``subscriber`` subscribes a given
+        one (e.g. a :class:`CallbackSubscriber`) instead of a new queueing :class:`OverflowSubscriber`."""
         names = [channels] if isinstance(channels, str) else list(channels)
-        subscriber = OverflowSubscriber(self, self._max_backlog, self._backlog_strategy)
+        if subscriber is None:
+            subscriber = OverflowSubscriber(self, self._max_backlog, self._backlog_strategy)
         new = []
         for name in names:
             subs = self._channels.setdefault(name, set())

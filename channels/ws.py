@@ -8,6 +8,7 @@ dropping duplicates and filling gaps from the database; when its bounded backlog
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
@@ -19,51 +20,156 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 
 from channels import config, events, protocol
-from channels.fanout import ChorusChannelsPlugin, OverflowSubscriber, install_publisher
+from channels.fanout import CallbackSubscriber, ChorusChannelsPlugin, install_publisher
 from channels.services_channels import access_channel
 from channels.services_messages import post_message, read_messages
 from channels.services_reactions import react
+from workspace import metrics
 from workspace.actor import Actor
 from workspace.errors import ChorusError, RateLimited, unavailable_from
 from workspace.hooks import hooks
 from workspace.settings import Settings
 from workspace.web import ACTOR_KEY, agent_or_human
+from workspace.wsdirect import FULL, SENT, DirectSend, direct_send, text_frame
 
 log = logging.getLogger("chorus.channels.ws")
 CATCHUP_PAGE = 500
 _GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)
 
 
+class ChannelRelay:
+    """The process's one broker subscription for a channel, handing each event to all of its feeds in one
+    synchronous pass (not one queue and task per socket): a feed that is caught up gets the frame written straight
+    to its socket (:mod:`workspace.wsdirect`: framed once per event, written for every socket); any other feed
+    queues it for its own task."""
+
+    def __init__(self, hub: Hub, cid: int) -> None:
+        self.hub = hub
+        self.cid = cid
+        self.feeds: dict[ChannelFeed, None] = {}  # an ordered set
+        self.subscriber = CallbackSubscriber(hub.plugin, self.deliver)
+        self.ready: asyncio.Task[Any] = asyncio.create_task(
+            hub.plugin.subscribe(hub.plugin.channel_name(cid), subscriber=self.subscriber), name=f"relay-{cid}")
+
+    def deliver(self, data: bytes) -> None:
+        kind, _, seq, frame = events.parse_header(data)
+        new = kind == events.NEW
+        plain = new or kind in _SHOWN  # CATCHUP and the like go to each feed's task
+        wire: bytes | None = None
+        limit = 0
+        written = 0
+        for feed in tuple(self.feeds):
+            direct = feed.direct
+            if direct is None or not plain:
+                feed.enqueue(data)
+                continue
+            if new:
+                if seq != feed.delivered + 1:
+                    if seq > feed.delivered:
+                        feed.enqueue(data)  # a gap: the feed's task fills it from the database
+                    continue  # (or already sent by a catch-up)
+            elif seq > feed.delivered:
+                continue  # an edit of a message this socket has not got yet: it will come in its current form
+            if wire is None:
+                wire = text_frame(frame)
+                limit = feed.backlog_bytes(len(wire))
+            outcome = direct.send(wire, limit)
+            if outcome == SENT:
+                written += 1
+                if new:
+                    feed.delivered = seq
+            elif outcome == FULL:
+                feed.overflow()
+            else:
+                feed.direct = None  # the socket is closing; its connection stops the feed
+        if written:
+            self.hub.direct_deliveries += written
+            metrics.ws_delivered(written)
+
+    def add(self, feed: ChannelFeed) -> None:
+        self.feeds[feed] = None
+
+    async def remove(self, feed: ChannelFeed) -> None:
+        self.feeds.pop(feed, None)
+        if not self.feeds and self.hub.relays.get(self.cid) is self:
+            del self.hub.relays[self.cid]  # a later subscriber makes a new relay (and subscription)
+            with contextlib.suppress(Exception):
+                await self.ready
+            await self.hub.plugin.unsubscribe(self.subscriber, self.hub.plugin.channel_name(self.cid))
+
+
+_SHOWN = (events.UPDATE, events.REACTION)
+
+
 class ChannelFeed:
-    """One channel's stream to one socket: database catch-up, then live events in seq order."""
+    """One channel's stream to one socket: database catch-up, then live events in seq order.
+
+    A feed is *live* when it has nothing queued and is not reading the database: its relay then writes events
+    directly. Otherwise events queue here (at most ``backlog``) for the feed's task, which sends them through
+    ASGI, catching up from the database on a gap; once the queue is empty the feed is live again. A feed whose
+    queue overflows, or whose socket has more unsent bytes than ``backlog`` frames, sends ``resync`` instead.
+    """
 
     def __init__(self, conn: Connection, channel: dict[str, Any], after_seq: int) -> None:
         self.conn = conn
         self.channel = channel
         self.cid = int(channel["id"])
         self.delivered = after_seq
-        self.subscriber: OverflowSubscriber | None = None
+        self.backlog = max(1, config.current.limits.ws_backlog)
+        self.pending: collections.deque[bytes] = collections.deque()
+        self.wake = asyncio.Event()
+        self.overflowed = False
+        self.direct: DirectSend | None = None  # set while live
+        self.relay: ChannelRelay | None = None
         self.task: asyncio.Task[None] | None = None
 
+    def backlog_bytes(self, frame_bytes: int) -> int:
+        """What the socket may hold unsent before the feed overflows: ``backlog`` frames of this size."""
+        return self.backlog * max(frame_bytes, 256)
+
+    def enqueue(self, data: bytes) -> None:
+        self.direct = None
+        if len(self.pending) >= self.backlog:
+            self.overflow()
+        else:
+            self.pending.append(data)
+            self.wake.set()
+
+    def overflow(self) -> None:
+        self.direct = None
+        self.overflowed = True
+        self.pending.clear()
+        self.wake.set()
+
     async def start(self) -> None:
-        plugin = self.conn.hub.plugin
-        sub = await plugin.subscribe(plugin.channel_name(self.cid))  # subscribe first, then read the database
-        assert isinstance(sub, OverflowSubscriber)
-        self.subscriber = sub
+        hub = self.conn.hub
+        relay = hub.relays.get(self.cid)
+        if relay is None:
+            relay = hub.relays[self.cid] = ChannelRelay(hub, self.cid)
+        self.relay = relay
+        relay.add(self)  # subscribe first, then read the database
+        try:
+            await asyncio.shield(relay.ready)
+        except Exception as exc:
+            log.warning("subscribing channel %s failed (%s); the reconnect loop retries", self.cid, exc)
         self.task = asyncio.create_task(self.run(), name=f"feed-{self.cid}")
 
     async def run(self) -> None:
-        assert self.subscriber is not None
         try:
             await self.catch_up()
-            async for data in self.subscriber.iter_events():
-                if self.subscriber.overflowed:
+            while True:
+                while self.pending and not self.overflowed:
+                    await self.forward(self.pending.popleft())
+                if self.overflowed:
                     await self.resync()
                     return
-                await self.forward(data)
+                self.wake.clear()
+                self.direct = self.conn.direct  # nothing queued, nothing being read: the relay writes directly
+                await self.wake.wait()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self.direct = None
             down = unavailable_from(exc) is not None  # a refused database connection is a ConnectionError too
             if isinstance(exc, _GONE) and not down:
                 self.conn.gone = True
@@ -88,7 +194,8 @@ class ChannelFeed:
                 return
             await self.conn.send_text(frame)
             self.delivered = seq
-        elif kind in (events.UPDATE, events.REACTION):
+            metrics.ws_delivered(1, "queued")
+        elif kind in _SHOWN:
             if seq <= self.delivered:  # later messages arrive in their current form from the database
                 await self.conn.send_text(frame)
         else:  # CATCHUP after a broker reconnect
@@ -105,19 +212,21 @@ class ChannelFeed:
 
     async def resync(self) -> None:
         """The client fell behind: drop the backlog and let it resume from the database by after_seq."""
-        assert self.subscriber is not None
-        self.subscriber.drain()
-        self.conn.feeds.pop(self.cid, None)
+        self.pending.clear()
+        if self.conn.feeds.get(self.cid) is self:
+            del self.conn.feeds[self.cid]
         await self.unsubscribe()
         await self.conn.send({"v": protocol.VERSION, "type": "resync", "channel": self.cid,
                               "after_seq": self.delivered})
 
     async def unsubscribe(self) -> None:
-        if self.subscriber is not None:
-            sub, self.subscriber = self.subscriber, None
-            await self.conn.hub.plugin.unsubscribe(sub, self.conn.hub.plugin.channel_name(self.cid))
+        self.direct = None
+        if self.relay is not None:
+            relay, self.relay = self.relay, None
+            await relay.remove(self)
 
     async def stop(self) -> None:
+        self.direct = None
         if self.task is not None and self.task is not asyncio.current_task():
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -133,6 +242,7 @@ class Connection:
         self.session_id = dict(socket.scope).get("chorus.session_id")
         self.feeds: dict[int, ChannelFeed] = {}
         self.gone = False
+        self.direct: DirectSend | None = None  # the fast path for live events, when the server offers it
 
     async def send(self, frame: dict[str, Any]) -> None:
         await self.socket.send_text(events.encode_frame(frame).decode())
@@ -142,6 +252,9 @@ class Connection:
 
     async def close(self, code: int, reason: str) -> None:
         self.gone = True
+        self.direct = None
+        for feed in self.feeds.values():
+            feed.direct = None
         with contextlib.suppress(Exception):
             await self.socket.close(code=code, reason=reason[:120])
 
@@ -152,6 +265,7 @@ class Connection:
                          "kind": self.actor.kind, "max_message_bytes": limits.max_message_bytes,
                          "backlog": limits.ws_backlog, "max_subscriptions": self.hub.max_subscriptions,
                          "may_post": self.actor.kind == "agent" or limits.humans_may_post})
+        self.direct = direct_send(self.socket.scope)  # after the first send: the handshake is complete
         try:
             while not self.gone:
                 event = await self.socket.receive()
@@ -167,6 +281,7 @@ class Connection:
             pass
         finally:
             self.gone = True
+            self.direct = None
             for feed in list(self.feeds.values()):
                 await feed.stop()
             self.feeds.clear()
@@ -245,6 +360,8 @@ class Hub:
         self.settings = settings
         self.plugin = plugin
         self.connections: set[Connection] = set()
+        self.relays: dict[int, ChannelRelay] = {}
+        self.direct_deliveries = 0  # also the chorus.ws.deliveries metric, path="direct"
         self.control_task: asyncio.Task[None] | None = None
         self.closing = False
         self.max_subscriptions = protocol.MAX_SUBSCRIPTIONS
@@ -274,8 +391,14 @@ class Hub:
 
     async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
         actor = dict(socket.scope).get(ACTOR_KEY)
-        if not isinstance(actor, Actor) or self.closing:
-            await socket.close(code=protocol.CLOSE_RESTART if self.closing else 4401)
+        if self.closing:
+            # Accept first: a close before the accept reaches the client as HTTP 403, which reads as "credentials
+            # refused"; 1012 tells it to reconnect (to another replica) and resume.
+            await socket.accept()
+            await socket.close(code=protocol.CLOSE_RESTART, reason="server restarting; reconnect and resume")
+            return
+        if not isinstance(actor, Actor):
+            await socket.close(code=4401)
             return
         conn = Connection(self, socket, actor)
         self.connections.add(conn)

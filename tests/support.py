@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from workspace.wsdirect import uvicorn_options
+
 
 @dataclass
 class LiveServer:
@@ -35,9 +37,12 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[LiveServer]:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ws_per_message_deflate=False,
-                            lifespan="on", timeout_graceful_shutdown=2)
+async def live_server(app: Any, host: str = "127.0.0.1", port: int = 0, direct: bool = True
+                      ) -> AsyncIterator[LiveServer]:
+    """``direct=False`` serves WebSockets with uvicorn's stock sans-I/O protocol (fan-out through ASGI sends only)."""
+    options = uvicorn_options() if direct else {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2, **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):

@@ -115,7 +115,8 @@ def serve(host: str | None, port: int | None, do_migrate: bool) -> None:
 
 
 def serve_app(conf: Settings) -> None:
-    """Run uvicorn on the app with WebSocket compression off (it halves throughput; see STACK.md).
+    """Run uvicorn on the app with WebSocket compression off (it halves throughput; see STACK.md) and direct
+    fan-out writes (:mod:`workspace.wsdirect`).
 
     On SIGTERM/SIGINT uvicorn stops accepting, closes WebSockets with 1012 (service restart; clients resume after
     their last ``seq``), waits up to ``CHORUS_SHUTDOWN_GRACE_S`` for requests in flight, runs the app's shutdown
@@ -125,9 +126,11 @@ def serve_app(conf: Settings) -> None:
 
     import uvicorn
 
+    from workspace.wsdirect import uvicorn_options
+
     app = app_factory()(conf)
     config = uvicorn.Config(
-        app, host=conf.server.host, port=conf.server.port, ws_per_message_deflate=False,
+        app, host=conf.server.host, port=conf.server.port, **uvicorn_options(),
         log_level=conf.log_level.lower(), proxy_headers=True, lifespan="on",
         # uvicorn reads 0 as "wait forever", so a sub-second grace rounds up to 1 s.
         timeout_graceful_shutdown=max(1, math.ceil(conf.server.shutdown_grace_s)))

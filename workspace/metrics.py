@@ -33,6 +33,7 @@ ATTR_DIRECTION = "direction"  # "input" | "output"
 ATTR_MODEL = "model"  # the LLM model name as configured
 ATTR_REASON = "reason"  # blocked posts: "leak_guard" | "rate_limited" | "too_large" | "budget" | "forbidden"
 ATTR_ACTION = "action"  # audit action, e.g. "channel.created"
+ATTR_PATH = "path"  # WebSocket deliveries: "direct" (written by the channel's relay) | "queued" (by the feed's task)
 
 
 @cache
@@ -99,9 +100,9 @@ def ws_connection_closed(member_kind: str) -> None:
     _ws_connections().add(-1, {ATTR_MEMBER_KIND: member_kind})
 
 
-def ws_delivered(count: int = 1) -> None:
+def ws_delivered(count: int = 1, path: str = "direct") -> None:
     """``count`` events were written to sockets (batch the calls: one per fan-out, not one per socket)."""
-    _ws_deliveries().add(count)
+    _ws_deliveries().add(count, {ATTR_PATH: path})
 
 
 def post_duration(ms: float, *, member_kind: str, outcome: str = "ok") -> None:

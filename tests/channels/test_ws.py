@@ -13,7 +13,7 @@ import websockets
 
 from channels import services as ch
 from channels.client import ChorusClient
-from tests.channels.wshelp import raw_socket, recv_until, running, send, setup, token_agent
+from tests.channels.wshelp import hub_of, raw_socket, recv_until, running, send, setup, token_agent
 from tests.sso.helpers import human_session
 from workspace.actor import Actor
 from workspace.db import Database
@@ -27,9 +27,16 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("redis_url"))
 
 
-async def test_ordering_and_resume_lose_and_duplicate_nothing(db: Database, tmp_path: Path, broker_url: str) -> None:
+@pytest.fixture(params=["direct", "asgi"])
+def ws_path(request: pytest.FixtureRequest) -> str:
+    """How live events reach sockets: direct writes by the channel's relay, or ASGI sends only (other servers)."""
+    return str(request.param)
+
+
+async def test_ordering_and_resume_lose_and_duplicate_nothing(db: Database, tmp_path: Path, broker_url: str,
+                                                              ws_path: str) -> None:
     _, channel, (poster, reader) = await setup()
-    async with running(db, tmp_path, broker_url) as server:
+    async with running(db, tmp_path, broker_url, direct=ws_path == "direct") as server:
         url = f"{server.ws_url}/ws"
         async with ChorusClient(url, token=poster.token) as p, ChorusClient(url, token=reader.token) as r:
             await r.subscribe("ops", after_seq=0)
@@ -49,6 +56,8 @@ async def test_ordering_and_resume_lose_and_duplicate_nothing(db: Database, tmp_
             assert [f["seq"] for f in got] == list(range(31, 42))
             with pytest.raises(TimeoutError):
                 await r2.next_frame(wait_s=0.3)  # and nothing twice
+        direct = hub_of(server).direct_deliveries
+        assert (direct > 0) if ws_path == "direct" else (direct == 0), f"{direct} direct deliveries on {ws_path}"
 
 
 async def test_idempotent_retry_over_the_socket(db: Database, tmp_path: Path, broker_url: str) -> None:
@@ -66,10 +75,12 @@ async def test_idempotent_retry_over_the_socket(db: Database, tmp_path: Path, br
     assert [m["body"] for m in await ch.list_messages(poster.actor, channel["id"])] == ["once"]
 
 
-async def test_slow_consumer_gets_resync_and_resumes_from_the_database(db: Database, tmp_path: Path) -> None:
+async def test_slow_consumer_gets_resync_and_resumes_from_the_database(db: Database, tmp_path: Path,
+                                                                      ws_path: str) -> None:
     _, channel, (poster, reader) = await setup()
     total = 300
-    async with running(db, tmp_path, "memory://", CHORUS_WS_BACKLOG="4", CHORUS_MAX_MESSAGE_BYTES="65536") as server:
+    async with running(db, tmp_path, "memory://", direct=ws_path == "direct", CHORUS_WS_BACKLOG="4",
+                       CHORUS_MAX_MESSAGE_BYTES="65536") as server:
         ws = await raw_socket(server, reader.headers, max_queue=1)
         await send(ws, {"type": "subscribe", "channel": channel["id"], "after_seq": 0})
         await recv_until(ws, "subscribed")

@@ -15,6 +15,8 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from channels import services as ch
+from channels.fanout import ChorusChannelsPlugin
+from channels.ws import Hub
 from tests.channels.helpers import World, world
 from tests.sso.helpers import agent_token_for
 from tests.support import LiveServer, live_server
@@ -33,10 +35,21 @@ def app_settings(tmp_path: Path, broker_url: str, **env: str) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running(db: Database, tmp_path: Path, broker_url: str, **env: str) -> AsyncIterator[LiveServer]:
+async def running(db: Database, tmp_path: Path, broker_url: str, direct: bool = True, **env: str
+                  ) -> AsyncIterator[LiveServer]:
+    """The app under uvicorn; ``direct=False`` without the direct fan-out writes (every event through ASGI)."""
     env.setdefault("CHORUS_DATABASE_URL", db.settings.url.reveal())  # the broker namespace derives from it
-    async with live_server(create_app(app_settings(tmp_path, broker_url, **env), database=db)) as server:
+    app = create_app(app_settings(tmp_path, broker_url, **env), database=db)
+    async with live_server(app, direct=direct) as server:
         yield server
+
+
+def hub_of(server: LiveServer) -> Hub:
+    """The /ws hub of a running app (found through the fan-out plugin's start-up callbacks)."""
+    plugin = server.app.plugins.get(ChorusChannelsPlugin)
+    hubs = [cb.__self__ for cb in plugin.on_started if isinstance(getattr(cb, "__self__", None), Hub)]
+    assert len(hubs) == 1 and isinstance(hubs[0], Hub)
+    return hubs[0]
 
 
 @dataclass
