@@ -5,9 +5,9 @@ middleware stack and uvicorn's protocol, and the websockets library framing the 
 socket). A broadcast of one message to a thousand sockets pays that a thousand times. This module lets the app
 skip it on the hot path: :class:`DirectWebSocketProtocol` is uvicorn's sans-I/O ``websockets`` protocol (the one
 uvicorn picks by default) plus one ASGI scope extension, ``chorus.direct_send``. Through it each accepted
-connection offers a :class:`DirectSend`, which writes an already framed message straight to the socket's transport,
-synchronously, and tells how many bytes the socket has not yet taken (the app's backpressure signal: the app
-decides what a slow reader may cost, not the transport).
+connection offers a :class:`DirectSend`, which queues an already framed message for the socket's transport without
+an await (flushed once per pass of the event loop) and refuses it when the socket holds more unsent bytes than the
+app allows (the app decides what a slow reader may cost, not the transport).
 
 Frames are written whole, in one ``transport.write``, exactly as uvicorn writes the ASGI sends, so direct writes and
 ASGI sends on one socket interleave at frame boundaries (the server never fragments its messages, so the protocol
@@ -19,11 +19,11 @@ since a direct frame goes out as it was framed. Apps served any other way find n
 from __future__ import annotations
 
 import asyncio
-import struct
 import weakref
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 EXTENSION = "chorus.direct_send"
@@ -31,12 +31,7 @@ EXTENSION = "chorus.direct_send"
 
 def text_frame(payload: bytes) -> bytes:
     """A complete, unmasked, unfragmented WebSocket text frame (server to client) for UTF-8 ``payload``."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
 class DirectSend:
@@ -79,10 +74,6 @@ class DirectSend:
         if not pending or self._protocol.close_sent or self._transport.is_closing():
             return
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
-
-    def unsent_bytes(self) -> int:
-        """Bytes written to this socket that the kernel has not accepted yet (the peer is not reading)."""
-        return self._transport.get_write_buffer_size()
 
 
 SENT, FULL, CLOSED = 1, 0, -1
