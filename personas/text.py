@@ -90,8 +90,7 @@ def words(text: str) -> list[str]:
 
 def shingle_hash(window: list[str] | tuple[str, ...]) -> int:
     """A signed 64-bit hash of a word window (fits a BIGINT column on both engines)."""
-    digest = hashlib.blake2b(" ".join(window).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _window_hash(" ".join(window))
 
 
 def sentences(text: str) -> list[str]:
@@ -120,7 +119,7 @@ def post_shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
 @functools.lru_cache(maxsize=262_144)
 def _window_hash(joined: str) -> int:
     """:func:`shingle_hash` of an already joined window, memoised: posts of one run share most of their windows
-    (templates, document facts), and every post is checked."""
+    (templates, document facts), and every post is checked. The one place the hash is computed."""
     digest = hashlib.blake2b(joined.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 

@@ -72,12 +72,17 @@ async def record(actor: Actor, action: str, entity: Entity, details: Mapping[str
     Call it from inside the transaction that makes the change, so the change and its record commit together (a
     rolled-back change leaves no entry). It takes no lock: the chain is built afterwards by :func:`seal`.
     """
-    pending_seq = -(secrets.randbits(62) + 1)  # unique among unsealed rows; replaced by the chain position
     await dbmod.current().fetch(
-        _INSERT, pending_seq, now_us if now_us is not None else time.time_ns() // 1000, actor.workspace_id, action,
-        actor.kind, actor.audit_id, actor.handle, actor.on_behalf_of, entity.type, str(entity.id),
-        canonical(actor.context.as_dict()), canonical(dict(details or {})))
+        _INSERT, *_row(actor, action, entity, details, now_us if now_us is not None else time.time_ns() // 1000))
     metrics.audit_event(action=action)
+
+
+def _row(actor: Actor, action: str, entity: Entity, details: Mapping[str, Any] | None, now_us: int) -> tuple[Any, ...]:
+    """The values of ``_INSERT`` for one unsealed entry."""
+    pending_seq = -(secrets.randbits(62) + 1)  # unique among unsealed rows; replaced by the chain position
+    return (pending_seq, now_us, actor.workspace_id, action, actor.kind, actor.audit_id, actor.handle,
+            actor.on_behalf_of, entity.type, str(entity.id), canonical(actor.context.as_dict()),
+            canonical(dict(details or {})))
 
 
 async def record_many(entries: Sequence[tuple[Actor, str, Entity, Mapping[str, Any] | None]]) -> None:
@@ -86,9 +91,7 @@ async def record_many(entries: Sequence[tuple[Actor, str, Entity, Mapping[str, A
     if not entries:
         return
     now_us = time.time_ns() // 1000
-    rows = [(-(secrets.randbits(62) + 1), now_us, actor.workspace_id, action, actor.kind, actor.audit_id,
-             actor.handle, actor.on_behalf_of, entity.type, str(entity.id), canonical(actor.context.as_dict()),
-             canonical(dict(details or {}))) for actor, action, entity, details in entries]
+    rows = [_row(actor, action, entity, details, now_us) for actor, action, entity, details in entries]
     await dbmod.current().execute_many(_INSERT, rows)
     for _, action, _, _ in entries:
         metrics.audit_event(action=action)
