@@ -44,33 +44,40 @@ class DirectSend:
     frames is the order on the wire.
     """
 
-    __slots__ = ("_coalescer", "_pending", "_protocol", "_transport")
+    __slots__ = ("_coalescer", "_pending", "_pending_bytes", "_protocol", "_transport")
 
     def __init__(self, protocol: DirectWebSocketProtocol) -> None:
         self._protocol = protocol
         self._transport: asyncio.Transport = protocol.transport
         self._pending: list[bytes] | None = None
+        self._pending_bytes = 0
         self._coalescer = _coalescer(protocol.loop)
 
     def send(self, frame: bytes, max_unsent: int) -> int:
         """Queue one frame made by :func:`text_frame` unless the socket already holds more than ``max_unsent``
-        bytes it could not send (the peer is not reading). Returns ``SENT``, ``FULL`` (nothing queued) or
-        ``CLOSED`` (the socket is closing: nothing queued)."""
+        bytes not yet sent: queued here or left in the transport's buffer (the peer is not reading). Returns
+        ``SENT``, ``FULL`` (nothing queued) or ``CLOSED`` (the socket is closing: nothing queued)."""
         transport = self._transport
         if self._protocol.close_sent or transport.is_closing():
             return CLOSED
-        if transport.get_write_buffer_size() > max_unsent:
-            return FULL
         pending = self._pending
         if pending is None:
+            if transport.get_write_buffer_size() > max_unsent:
+                return FULL
             self._pending = [frame]
+            self._pending_bytes = len(frame)
             self._coalescer.mark(self)
         else:
+            unsent = self._pending_bytes + len(frame)
+            if unsent + transport.get_write_buffer_size() > max_unsent:
+                return FULL
             pending.append(frame)
+            self._pending_bytes = unsent
         return SENT
 
     def flush(self) -> None:
         pending, self._pending = self._pending, None
+        self._pending_bytes = 0
         if not pending or self._protocol.close_sent or self._transport.is_closing():
             return
         self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
