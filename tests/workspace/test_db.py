@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from workspace.db import Database, _SQLiteEngine
+from workspace.db import Database, _PooledTransaction, _SQLiteEngine
 from workspace.settings import DatabaseSettings, Secret
 
 
@@ -110,6 +110,9 @@ async def test_a_cancel_at_any_statement_leaks_no_connection(database: Database,
     engine.pooling = pooling
     await engine.close_idle()  # so that the transaction opens a connection (and runs its PRAGMA)
     execute, fetchall = aiosqlite.Connection.execute, aiosqlite.Connection.execute_fetchall
+    script = aiosqlite.Connection.executescript
+    # BEGIN goes to the connection's thread when another process holds the write lock: the path a cancel can hit
+    monkeypatch.setattr(_PooledTransaction, "_begin_inline", lambda self: False)
 
     async def cancelled_after(run: Any, sql: str) -> Any:
         result = await run
@@ -121,6 +124,8 @@ async def test_a_cancel_at_any_statement_leaks_no_connection(database: Database,
                         lambda self, sql, *a: cancelled_after(execute(self, sql, *a), sql))
     monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall",
                         lambda self, sql, *a: cancelled_after(fetchall(self, sql, *a), sql))
+    monkeypatch.setattr(aiosqlite.Connection, "executescript",
+                        lambda self, sql: cancelled_after(script(self, sql), sql))
 
     async def writer() -> None:
         async with database.transaction():
@@ -136,3 +141,138 @@ async def test_a_cancel_at_any_statement_leaks_no_connection(database: Database,
     expected = 1 if statement == "COMMIT" else 0  # the COMMIT ran; only its answer was lost
     assert await database.fetch("SELECT count(*) AS n FROM t") == [{"n": expected}]
     assert not any(c.in_transaction for c in engine._idle)
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The work each connection's thread was given (one entry per thread hop)."""
+    seen: list[str] = []
+    run: Any = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(args[0]) if args else getattr(fn, "__name__", "?"))
+        return await run(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return seen
+
+
+async def test_a_short_transaction_runs_on_the_loop_thread_without_a_hop(database: Database, hops: list[str]) -> None:
+    await database.fetch("SELECT 1")  # a pooled connection is open
+    hops.clear()
+    async with database.transaction(short=True):
+        await database.fetch("INSERT INTO t (v) VALUES ({})", "a")
+        rows = await database.fetch("SELECT count(*) AS n FROM t")
+        await database.execute_many("INSERT INTO t (v) VALUES ({})", [("b",), ("c",)])
+    assert rows == [{"n": 1}]
+    assert hops == []  # BEGIN, the statements and COMMIT all ran inline
+    async with database.transaction():
+        await database.fetch("INSERT INTO t (v) VALUES ({})", "d")
+    assert len(hops) == 2  # a normal transaction's statement and COMMIT go to the connection's thread
+    assert await database.fetch("SELECT v FROM t ORDER BY id") == [{"v": v} for v in "abcd"]
+
+
+async def test_a_failed_short_transaction_rolls_back_and_its_connection_is_reused(database: Database) -> None:
+    async def fail() -> None:
+        async with database.transaction(short=True):
+            await database.fetch("INSERT INTO t (v) VALUES ({})", "gone")
+            await database.fetch("INSERT INTO t (id, v) VALUES ({}, {})", 1, "duplicate id")
+
+    with pytest.raises(Exception, match="UNIQUE"):
+        await fail()
+    assert await database.fetch("SELECT count(*) AS n FROM t") == [{"n": 0}]
+    idle = engine_of(database)._idle
+    assert idle and not any(c.in_transaction for c in idle)
+
+
+async def test_begin_waits_off_the_loop_when_another_process_holds_the_write_lock(database: Database,
+                                                                                   tmp_path: Path) -> None:
+    other = aiosqlite.connect(tmp_path / "pool.db", isolation_level=None)  # stands in for another process
+    async with other:
+        await other.execute("BEGIN IMMEDIATE")
+        await other.execute("INSERT INTO t (v) VALUES ('theirs')")
+
+        async def write() -> None:
+            async with database.transaction(short=True):
+                await database.fetch("INSERT INTO t (v) VALUES ({})", "ours")
+
+        task = asyncio.create_task(write())
+        ticks = 0
+        for _ in range(10):  # the loop keeps running while the transaction waits for the lock
+            await asyncio.sleep(0.02)
+            ticks += 1
+        assert not task.done() and ticks == 10
+        await other.execute("COMMIT")
+        await asyncio.wait_for(task, 5)
+    assert await database.fetch("SELECT v FROM t ORDER BY id") == [{"v": "theirs"}, {"v": "ours"}]
+
+
+async def test_writers_of_one_process_take_turns_in_order(database: Database) -> None:
+    order: list[int] = []
+
+    async def write(i: int) -> None:
+        async with database.transaction(short=i % 2 == 0):
+            top = await database.fetch("SELECT COALESCE(MAX(id), 0) AS top FROM t")
+            await asyncio.sleep(0)  # another writer would interleave here without the turn
+            await database.fetch("INSERT INTO t (id, v) VALUES ({}, {})", top[0]["top"] + 1, f"w{i}")
+            order.append(i)
+
+    await asyncio.gather(*(write(i) for i in range(20)))
+    assert order == list(range(20))
+    assert await database.fetch("SELECT count(*) AS n FROM t") == [{"n": 20}]
+
+
+async def test_a_writer_held_past_the_busy_timeout_fails_the_next_one_clearly(database: Database) -> None:
+    engine = engine_of(database)
+    engine.busy_timeout_s = 0.2
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with database.transaction():
+            await database.fetch("INSERT INTO t (v) VALUES ({})", "held")
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.sleep(0.05)
+    with pytest.raises(Exception, match="database is locked.*CHORUS_DATABASE_BUSY_TIMEOUT_S"):
+        async with database.transaction():
+            await database.fetch("INSERT INTO t (v) VALUES ({})", "late")
+    release.set()
+    await holder
+    async with database.transaction():  # the turn was handed back
+        await database.fetch("INSERT INTO t (v) VALUES ({})", "next")
+    assert await database.fetch("SELECT v FROM t ORDER BY id") == [{"v": "held"}, {"v": "next"}]
+
+
+async def test_checkpoints_run_in_the_background_and_keep_the_wal_bounded(database: Database,
+                                                                          tmp_path: Path) -> None:
+    engine = engine_of(database)
+    settings = await database.fetch("PRAGMA synchronous")
+    assert settings == [{"synchronous": 1}]  # NORMAL on every pooled connection
+    assert await database.fetch("PRAGMA wal_autocheckpoint") == [{"wal_autocheckpoint": 0}]
+    for i in range(2000):
+        async with database.transaction(short=True):
+            await database.fetch("INSERT INTO t (v) VALUES ({})", "x" * 500 + str(i))
+        if i % 100 == 0:
+            await asyncio.sleep(0.01)  # let a started checkpoint run
+    await engine.settle()
+    assert engine.checkpoints >= 5
+    wal = tmp_path / "pool.db-wal"
+    assert wal.stat().st_size < 8 * 1024 * 1024  # 2,000 commits without checkpoints write ~16 MB here
+
+
+@pytest.mark.parametrize("template,args", [
+    ("SELECT {} AS a", (1,)),
+    ("UPDATE t SET v = {} WHERE id = {} RETURNING id", ("x", 2)),
+    ("SELECT * FROM t WHERE v IN ({}, {}, {})", ("a", None, 1.5)),
+    ("SELECT '{{}}' AS literal, {} AS a", (1,)),
+    ("SELECT {} AS a, {} AS b", (1,)),  # fewer values than placeholders: Piccolo drops the rest
+])
+@pytest.mark.parametrize("engine_type", ["sqlite", "postgres"])
+def test_precompiled_query_strings_match_piccolo(template: str, args: tuple[Any, ...], engine_type: str) -> None:
+    from piccolo.querystring import QueryString
+
+    from workspace.db import _qs
+
+    assert _qs(template, args, engine_type).compile_string(engine_type) == \
+        QueryString(template, *args).compile_string(engine_type)
