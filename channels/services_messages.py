@@ -192,7 +192,7 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
     database = dbmod.current()
     assert actor.member_id is not None
     cid = channel["id"]
-    async with database.transaction():
+    async with database.transaction(short=True):  # point reads and writes: see Database.transaction
         rows = await database.fetch(_INSERT_CHECK, client_msg_id, int(thread_of) if thread_of is not None else 0,
                                     actor.member_id, cid)
         if rows and rows[0]["existing"] is not None:
@@ -337,7 +337,7 @@ async def _edit(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "edit")
     size = _check_body(body)
     await hooks.emit("post.check", actor=actor, channel=channel, body=body)
-    async with dbmod.current().transaction():  # mentions stay as first posted: they drove who was notified
+    async with dbmod.current().transaction(short=True):  # mentions stay as first posted: they drove who was notified
         edited_at = now()
         await dbmod.current().fetch(
             "UPDATE chorus_message SET body = {}, edited_at = {} WHERE id = {}", body, edited_at, message["id"])
@@ -356,7 +356,7 @@ async def delete_message(actor: Actor, message_id: int) -> dict[str, Any]:
 
 async def _delete(actor: Actor, message_id: int) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "delete")
-    async with dbmod.current().transaction():
+    async with dbmod.current().transaction(short=True):
         await dbmod.current().fetch(
             "UPDATE chorus_message SET body = {}, deleted = {}, mentions = {}, edited_at = {} WHERE id = {}",
             "", True, "[]", now(), message["id"])

@@ -74,7 +74,7 @@ async def _react(actor: Actor, message_id: int, kind: str, value: str, remove: b
     assert actor.member_id is not None
     database = dbmod.current()
     changed = False
-    async with database.transaction():
+    async with database.transaction(short=True):
         rows = await database.fetch("SELECT id, value FROM chorus_reaction WHERE message = {} AND member = {} "
                                     "AND slot = {}", message["id"], actor.member_id, slot)
         existing = rows[0] if rows else None

@@ -34,6 +34,10 @@ from workspace.wsdirect import FULL, SENT, DirectSend, direct_send, text_frame
 
 log = logging.getLogger("chorus.channels.ws")
 CATCHUP_PAGE = 500
+YIELD_EVERY = 16
+"""Frames a connection handles before it lets other tasks run. A post on SQLite never waits (its short
+transaction runs on the loop's thread), so a client that sent many frames would otherwise hold the loop until
+all were stored; handling a few together is what lets their deliveries share socket writes."""
 _GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)
 
 
@@ -266,8 +270,12 @@ class Connection:
                          "backlog": limits.ws_backlog, "max_subscriptions": self.hub.max_subscriptions,
                          "may_post": self.actor.kind == "agent" or limits.humans_may_post})
         self.direct = direct_send(self.socket.scope)  # after the first send: the handshake is complete
+        handled = 0
         try:
             while not self.gone:
+                handled += 1
+                if handled % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # frames already received are handled without a pause: let others run
                 event = await self.socket.receive()
                 if event["type"] == "websocket.disconnect":
                     break
