@@ -234,7 +234,7 @@ async def test_a_writer_held_past_the_busy_timeout_fails_the_next_one_clearly(da
 
     holder = asyncio.create_task(hold())
     await asyncio.sleep(0.05)
-    with pytest.raises(Exception, match="database is locked.*CHORUS_DATABASE_BUSY_TIMEOUT_S"):
+    with pytest.raises(Exception, match=r"database is locked.*CHORUS_DATABASE_BUSY_TIMEOUT_S"):
         async with database.transaction():
             await database.fetch("INSERT INTO t (v) VALUES ({})", "late")
     release.set()
@@ -261,7 +261,7 @@ async def test_checkpoints_run_in_the_background_and_keep_the_wal_bounded(databa
     assert wal.stat().st_size < 8 * 1024 * 1024  # 2,000 commits without checkpoints write ~16 MB here
 
 
-@pytest.mark.parametrize("template,args", [
+@pytest.mark.parametrize(("template", "args"), [
     ("SELECT {} AS a", (1,)),
     ("UPDATE t SET v = {} WHERE id = {} RETURNING id", ("x", 2)),
     ("SELECT * FROM t WHERE v IN ({}, {}, {})", ("a", None, 1.5)),
