@@ -87,6 +87,8 @@ async def test_slow_consumer_gets_resync_and_resumes_from_the_database(db: Datab
         body = "x" * 60_000  # 18 MB in all: more than the socket buffers hold, so the server's backlog overflows
         for i in range(1, total + 1):
             await ch.post_message(poster.actor, channel["id"], body, f"s{i}")
+            # a post on SQLite waits for nothing: let it reach the socket while the reader is not reading yet
+            await asyncio.sleep(0.001)
         seen: list[int] = []
         resyncs = 0
         async with asyncio.timeout(60):
