@@ -89,6 +89,7 @@ class _SQLiteEngine(SQLiteEngine):
         self._unchecked_writes = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self.checkpoints = 0
+        self._discarded: set[Connection] = set()  # threads still finishing a cancelled statement
 
     def writer_lock(self) -> asyncio.Lock:
         """The lock this process's write transactions take turns on (one per event loop)."""
@@ -109,7 +110,10 @@ class _SQLiteEngine(SQLiteEngine):
             await connection.executescript(
                 "PRAGMA foreign_keys = 1; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
         except BaseException as exc:
-            await _close(connection, exc)
+            if isinstance(exc, Exception):
+                await connection.close()
+            else:
+                self.discard(connection)
             raise
         return connection
 
@@ -128,7 +132,15 @@ class _SQLiteEngine(SQLiteEngine):
         if isinstance(exc, Exception):
             await self.release(connection)
         else:
-            _discard(connection)
+            self.discard(connection)
+
+    def discard(self, connection: Connection) -> None:
+        """Close a connection whose statement was cancelled, without awaiting (the task is being cancelled and could
+        be again): its thread finishes what is queued, then closes; :meth:`close_idle` waits for that."""
+        if connection._connection is not None:
+            connection.stop()
+            self._discarded.add(connection)
+        self._discarded = {c for c in self._discarded if c._thread.is_alive()}
 
     def _count_changes(self, connection: Connection) -> None:
         sqlite = connection._connection
@@ -167,10 +179,22 @@ class _SQLiteEngine(SQLiteEngine):
                 await asyncio.shield(self._checkpoint)
 
     async def close_idle(self) -> None:
+        """Close the idle connections, after a background checkpoint under way and the threads of discarded
+        connections (each answers the event loop when its statement ends, so the loop must outlive them; a
+        statement still running after the busy timeout is interrupted)."""
         await self.settle()
         idle, self._idle = self._idle, []
         for connection in idle:
             await connection.close()
+        discarded, self._discarded = self._discarded, set()
+        for connection in discarded:
+            await asyncio.to_thread(connection._thread.join, self.busy_timeout_s)
+            if connection._thread.is_alive():
+                sqlite = connection._connection
+                if sqlite is not None:
+                    with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile
+                        sqlite.interrupt()
+                await asyncio.to_thread(connection._thread.join, self.busy_timeout_s)
 
     def transaction(self, transaction_type: TransactionType = TransactionType.deferred,
                     allow_nested: bool = True) -> SQLiteTransaction:
@@ -296,20 +320,6 @@ class _PooledTransaction(SQLiteTransaction):
         finally:
             self._end_turn()
         return exception is None
-
-
-async def _close(connection: Connection, exc: BaseException) -> None:
-    if isinstance(exc, Exception):
-        await connection.close()
-    else:
-        _discard(connection)
-
-
-def _discard(connection: Connection) -> None:
-    """Close a connection whose statement was cancelled, without awaiting (the task is being cancelled and could
-    be again): its thread finishes what is queued, then closes."""
-    if connection._connection is not None:
-        connection.stop()
 
 
 class Database:

@@ -143,6 +143,29 @@ async def test_a_cancel_at_any_statement_leaks_no_connection(database: Database,
     assert not any(c.in_transaction for c in engine._idle)
 
 
+@pytest.mark.parametrize(("rows", "busy_timeout_s"), [(3_000_000, 5.0), (10**12, 0.2)],
+                         ids=["finishes", "interrupted-after-the-busy-timeout"])
+async def test_stop_waits_for_the_thread_of_a_connection_cancelled_mid_statement(
+        database: Database, opened: list[Any], rows: int, busy_timeout_s: float) -> None:
+    """A cancelled statement keeps running in its connection's thread, which then answers the event loop; had the
+    loop closed after stop() meanwhile, the thread would die of 'Event loop is closed'. stop() waits for it, and
+    interrupts a statement that outlasts the busy timeout."""
+    engine = engine_of(database)
+    engine.busy_timeout_s = busy_timeout_s
+    await engine.close_idle()
+    slow = asyncio.create_task(database.fetch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) SELECT count(*) FROM n", rows))
+    await asyncio.sleep(0.05)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    [connection] = opened
+    assert connection._thread.is_alive()  # still counting
+    await database.stop()
+    assert not connection._thread.is_alive()
+    await database.start()
+
+
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The work each connection's thread was given (one entry per thread hop)."""
