@@ -145,9 +145,9 @@ def freeze_startup_heap() -> int:
 
     Those objects live as long as the process, yet every full collection walked all of them while holding the
     GIL: a pause of ~100 ms for every WebSocket of the process, which is what a paced fan-out's p99 showed
-    (`tests/bench/fanout.py`: 23-50 ms before, 16-20 ms after, when the pause is ~12 ms for the garbage of 200
-    connections' handshakes). The cost is
-    that a cycle made only of start-up objects is never freed; start-up objects do not die before the process."""
+    (`tests/bench/fanout.py`: 23-50 ms before, 16-22 ms after, when the pause is ~12 ms for the garbage of 200
+    connections' handshakes). The cost is that a cycle made only of start-up objects is never freed; start-up
+    objects do not die before the process."""
     import gc
 
     gc.collect()

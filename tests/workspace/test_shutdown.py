@@ -208,7 +208,7 @@ async def test_sigterm_drains_requests_closes_websockets_with_1012_and_runs_hook
 async def test_serve_freezes_its_start_up_heap_out_of_the_collector(env: dict[str, str], processes: list[Process],
                                                                    tmp_path: Path) -> None:
     # A full collection walks every tracked object holding the GIL; start-up objects frozen, it walks only what
-    # the connections made (tests/bench/fanout.py: a 100 ms pause in the paced p99 before, 17 ms after).
+    # the connections made (tests/bench/fanout.py: a ~100 ms pause in the paced window before, ~12 ms after).
     base = f"http://127.0.0.1:{env['CHORUS_PORT']}"
     proc = Process(["-c", SERVE_WITH_PROBES, str(tmp_path / "marker")], env)
     processes.append(proc)
