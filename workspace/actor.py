@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from workspace.errors import Forbidden
+from workspace.errors import MissingRole
 from workspace.labels import Label, LabelScheme
 
 ActorKind = Literal["human", "agent", "system"]
@@ -61,7 +61,8 @@ class Actor:
             return
         held = ", ".join(sorted(self.roles)) or "none"
         who = f"{self.kind} {self.handle!r}"
-        raise Forbidden(f"{who} needs the role {' or '.join(roles)} for this; it has: {held}")
+        raise MissingRole(f"{who} needs the role {' or '.join(roles)} for this; it has: {held}", roles=tuple(roles),
+                          held=tuple(sorted(self.roles)))
 
     def with_context(self, context: RequestContext) -> Actor:
         return replace(self, context=context)

@@ -19,8 +19,9 @@ from typing import Any
 import click
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -30,21 +31,17 @@ import channels.domain
 import insights.domain
 import personas.domain
 import sso.domain
-from workspace import audit, pages
+from workspace import audit, logscrub, pages
 from workspace import cli as core_cli
 from workspace.db import Database
 from workspace.domain import DomainParts
 from workspace.errors import ChorusError
 from workspace.settings import Settings
-from workspace.telemetry import (
-    Telemetry,
-    http_middleware,
-    http_plugins,
-    instrument_database,
-    setup_telemetry,
-    uninstrument_database,
-)
-from workspace.web import EXCEPTION_HANDLERS, document_problem_responses, healthz, readyz
+from workspace.telemetry import Telemetry, setup_telemetry
+from workspace.telemetry_db import instrument_database, uninstrument_database
+from workspace.telemetry_http import http_middleware, http_plugins
+from workspace.web import EXCEPTION_HANDLERS, document_problem_responses, healthz, proxy_middleware, readyz
+from workspace.web_headers import DocsPageHashes, add_security_headers
 
 log = logging.getLogger("chorus")
 VERSION = "0.1.0"
@@ -56,17 +53,51 @@ def domain_parts(settings: Settings) -> list[DomainParts]:
             personas.domain.parts(settings), insights.domain.parts(settings)]
 
 
-class BackgroundJobs:
-    """Runs the domains' long-running loops as tasks and stops them on shutdown."""
+RESTART_FIRST_S = 1.0
+"""The pause before a failed background job is restarted (web process); it doubles with each failure in a row."""
+RESTART_MAX_S = 60.0
+STEADY_S = 300.0
+"""A job that ran this long before failing starts its backoff afresh."""
 
-    def __init__(self, parts: Sequence[DomainParts]) -> None:
+
+class BackgroundJobs:
+    """Runs the domains' long-running loops as tasks and stops them on shutdown.
+
+    No job's end goes unnoticed: a job that fails is logged with its traceback and then, in the web process
+    (``restart``), started again after a pause that doubles up to ``RESTART_MAX_S``; in ``chorus worker``
+    (``restart`` False) its failure ends :meth:`wait`, and the worker exits 1 so that Kubernetes restarts it."""
+
+    def __init__(self, parts: Sequence[DomainParts], *, restart: bool = True) -> None:
         self.jobs = [job for p in parts for job in p.background_jobs]
         self.tasks: list[asyncio.Task[None]] = []
+        self.restart = restart
 
     async def start(self) -> None:
-        self.tasks = [asyncio.create_task(job(), name=getattr(job, "__name__", "job")) for job in self.jobs]
+        self.tasks = [asyncio.create_task(self._supervise(job), name=getattr(job, "__name__", "job"))
+                      for job in self.jobs]
         for task in self.tasks:
             task.add_done_callback(_log_job_end)
+
+    async def _supervise(self, job: Callable[[], Awaitable[None]]) -> None:
+        name = getattr(job, "__name__", "job")
+        failures = 0
+        while True:
+            began = time.monotonic()
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s failed", name)
+                if not self.restart:
+                    raise
+                failures = 1 if time.monotonic() - began >= STEADY_S else failures + 1
+                pause = min(RESTART_MAX_S, RESTART_FIRST_S * 2 ** (failures - 1))
+                log.warning("background job %s: restarting in %.1f s (%d failure(s) in a row)", name, pause, failures)
+                await asyncio.sleep(pause)
+                continue
+            log.info("background job %s finished", name)
+            return
 
     async def wait(self, stop: asyncio.Event) -> BaseException | None:
         """Until ``stop`` is set (returns None) or a job fails (returns its exception; the worker exits non-zero)."""
@@ -96,13 +127,10 @@ class BackgroundJobs:
 
 
 def _log_job_end(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    exc = task.exception()
-    if exc is not None:
-        log.error("background job %s failed", task.get_name(), exc_info=exc)
-    else:
-        log.info("background job %s finished", task.get_name())
+    """Every job task's end is looked at (so none is left with an exception nobody retrieved); the failure itself
+    was logged by the supervisor."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("background job %s ended with a failure", task.get_name())
 
 
 class Deadline:
@@ -129,6 +157,7 @@ def create_app(settings: Settings, *, database: Database | None = None, telemetr
     """Build the web app. ``database`` and ``telemetry`` let tests share an already-started engine and in-memory
     exporters; what is passed in is not stopped on shutdown, what is created here is."""
     settings = settings.ensure_secret_key()
+    logscrub.install()  # before anything logs a URL: uvicorn's access log, the WebSocket handshakes
     db = database or Database(settings.database)
     tel = telemetry or setup_telemetry(settings)
     parts = domain_parts(settings)
@@ -173,11 +202,13 @@ def create_app(settings: Settings, *, database: Database | None = None, telemetr
     app = Litestar(
         route_handlers=handlers,
         plugins=[*http_plugins(tel), *(pl for p in parts for pl in p.plugins)],
-        middleware=[*http_middleware(tel), *(m for p in parts for m in p.middleware)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[*proxy_middleware(settings.server.trusted_proxies), *http_middleware(tel),
+                    DefineMiddleware(DocsPageHashes, prefix="/schema"), *(m for p in parts for m in p.middleware)],
+        before_send=[add_security_headers],
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: pages.http_error_for_browsers},
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
-            title="Chorus", version=VERSION, path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            title="Chorus", version=VERSION, path="/schema", render_plugins=[pages.api_docs_plugin()],
             description="Workspace for role-scoped AI agents: channels, context, insights, audit.",
             components=Components(security_schemes={
                 "agentToken": SecurityScheme(type="http", scheme="bearer", description="Agent token"),
@@ -210,6 +241,7 @@ async def run_worker(settings: Settings, *, database: Database | None = None, te
     if telemetry is None:
         tel.install()
     app = create_app(settings, database=database, telemetry=tel)
+    app.state.background.restart = False  # a failed job ends the worker (exit 1): Kubernetes restarts the pod
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -247,74 +279,21 @@ def _can_handle_signals() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-@click.command()
-@click.option("--scenario", "scenario_name", default="meridian", show_default=True,
-              help="A scenario file, or the name of a built-in one (meridian, harbor).")
-@click.option("--agents", default=1000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Scale the scenario's org chart to about this many agents.")
-@click.option("--port", default=None, type=int, help="Port (default CHORUS_PORT, 8000).")
-@click.option("--provider", type=click.Choice(["offline", "local"]), default="offline", show_default=True,
-              help="offline: the deterministic writer; local: a real small model (needs the local-llm extra).")
-@click.option("--interval", default=3.0, show_default=True, type=click.FloatRange(0, 3600),
-              help="Seconds between simulation rounds.")
-def demo(scenario_name: str, agents: int, port: int | None, provider: str, interval: float) -> None:
-    """Run the whole product on the embedded default: SQLite in the data dir, agents talking, insights mined.
-
-    A second start reuses the data dir (nothing is loaded twice). Ctrl-C stops it cleanly.
-    """
-    from dataclasses import replace
-    from pathlib import Path
-
-    from personas.runtime_runs import list_runs, start_run
-    from personas.scenario import builtin_scenario, load_scenario
-    from personas.services_load import load_scenario_into, load_steps
-    from workspace.migrations import run_migrations
-    from workspace.services import ensure_workspace, system_actor
-
-    conf = core_cli.settings()
-    if not conf.database.is_sqlite:
-        raise click.UsageError("chorus demo runs on the embedded SQLite default; unset CHORUS_DATABASE_URL")
-    conf = replace(conf, server=replace(conf.server, host="127.0.0.1", port=port or conf.server.port,
-                                        dev_login=True, run_workers_in_process=True),
-                   llm=replace(conf.llm, provider=provider))
-    path = Path(scenario_name) if Path(scenario_name).suffix in {".yaml", ".yml"} else builtin_scenario(scenario_name)
-    scenario = load_scenario(path)
-
-    async def prepare(_: Database) -> str:
-        await run_migrations()
-        actor = await system_actor(await ensure_workspace(), handle="demo")
-        steps = load_steps(scenario, agents)
-        with click.progressbar(length=steps, label=f"loading {scenario.name}", file=sys.stderr) as bar:
-            report = await load_scenario_into(actor, scenario, agents, progress=lambda n: bar.update(n))
-        runs = await list_runs(actor)
-        if not any(r["status"] in {"pending", "running"} and r["mode"] == "continuous" for r in runs):
-            await start_run(actor, continuous=True, seed=scenario.seed, interval_s=interval, provider=provider,
-                            scenario=scenario.name)
-        return "\n".join(report.lines())
-
-    summary = core_cli.run_with_db(prepare, migrate=False, settings_=conf)
-    url = f"http://127.0.0.1:{conf.server.port}/"
-    click.echo(f"\n{summary}")
-    click.echo(f"Open {url}")
-    click.echo("  1. Sign in with the dev login: pick 'admin' (and 'security') and the highest clearance.")
-    click.echo("  2. Channels: open a channel and watch the agents talk live.")
-    click.echo("  3. Digest and Insights: risks and opportunities appear after the first mining pass (about a minute).")
-    click.echo("  4. Agents: pick one and see exactly what it can read in each channel; Audit: verify the trail.")
-    click.echo(f"Data lives in {conf.data_dir.resolve()}; Ctrl-C stops, a second start picks up where it left off.\n")
-    core_cli.serve_app(conf)
-
-
 def build_cli(settings: Settings) -> click.Group:
+    """The ``chorus`` group with every domain's commands; their commands run inside the domains' standalone parts
+    (the broker publisher), so what a command publishes or emits reaches the web replicas."""
     group = core_cli.root
-    group.add_command(demo)
-    for p in domain_parts(settings):
+    parts = domain_parts(settings)
+    for p in parts:
         for command in p.cli_commands:
             group.add_command(command)
+    core_cli.use_standalone([s for p in parts for s in p.standalone])
     return group
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: ``chorus``."""
+    logscrub.install()
     try:
         settings = Settings.from_env()
     except ChorusError as exc:

@@ -7,11 +7,12 @@ Domain packages add their own commands through ``DomainParts.cli_commands``; the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import click
 
 from workspace import audit
 from workspace.db import Database
+from workspace.domain import Standalone
 from workspace.errors import ChorusError
 from workspace.settings import Settings
 
@@ -34,6 +36,13 @@ def configure(settings_: Settings, app_factory: Callable[..., Any],
     _state["worker"] = worker
 
 
+def use_standalone(parts: Sequence[Standalone]) -> None:
+    """What every command run by :func:`run_with_db` keeps running while it works (the domains'
+    ``DomainParts.standalone``, wired by the composition root): the broker publisher, so that a command's events
+    and hooks reach the web replicas."""
+    _state["standalone"] = list(parts)
+
+
 def settings() -> Settings:
     if "settings" not in _state:
         _state["settings"] = Settings.from_env()
@@ -47,14 +56,19 @@ def app_factory() -> Callable[..., Any]:
 
 
 def run_with_db(fn: Callable[[Database], Awaitable[T]], *, migrate: bool = True,
-                settings_: Settings | None = None) -> T:
+                settings_: Settings | None = None, publish: bool = True, seal: bool = True) -> T:
     """Open the configured database (applying migrations first unless told not to), run ``fn``, close it.
 
-    Domain errors are printed as one clear line and exit with status 1.
+    With ``publish`` (the default) ``fn`` runs inside the domains' standalone parts (:func:`use_standalone`), so what
+    it publishes or emits (posts, a kill switch) reaches the web replicas through the broker; ``chorus migrate``
+    needs no broker and passes False. ``seal``: seal the audit entries pending at the end (what the command recorded
+    joins the chain before the process exits); a read-only command (``audit verify``) passes False. Domain errors are
+    printed as one clear line and exit with status 1.
     """
     from workspace.migrations import run_migrations
 
     conf = (settings_ or settings()).ensure_secret_key()
+    parts: list[Standalone] = list(_state.get("standalone", ())) if publish else []
 
     async def go() -> T:
         db = Database(conf.database)
@@ -62,8 +76,12 @@ def run_with_db(fn: Callable[[Database], Awaitable[T]], *, migrate: bool = True,
         try:
             if migrate:
                 await run_migrations()
-            result = await fn(db)
-            await audit.seal_all()  # what this command recorded joins the chain before the process exits
+            async with contextlib.AsyncExitStack() as stack:
+                for part in parts:
+                    await stack.enter_async_context(part(conf))
+                result = await fn(db)
+            if seal:
+                await audit.seal_all()  # what this command recorded joins the chain before the process exits
             return result
         finally:
             await db.stop()
@@ -91,7 +109,7 @@ def migrate() -> None:
     async def go(_: Database) -> list[str]:
         return await run_migrations()
 
-    applied = run_with_db(go, migrate=False)
+    applied = run_with_db(go, migrate=False, publish=False)
     click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else "; up to date"))
 
 
@@ -112,7 +130,7 @@ def serve(host: str | None, port: int | None, do_migrate: bool) -> None:
         async def go(_: Database) -> list[str]:
             return await run_migrations()
 
-        run_with_db(go, migrate=False, settings_=conf)
+        run_with_db(go, migrate=False, settings_=conf, publish=False)
     serve_app(conf)
 
 
@@ -133,7 +151,7 @@ def serve_app(conf: Settings) -> None:
     app = app_factory()(conf)
     config = uvicorn.Config(
         app, host=conf.server.host, port=conf.server.port, **uvicorn_options(),
-        log_level=conf.log_level.lower(), proxy_headers=True, lifespan="on",
+        log_level=conf.log_level.lower(), lifespan="on",
         # uvicorn reads 0 as "wait forever", so a sub-second grace rounds up to 1 s.
         timeout_graceful_shutdown=max(1, math.ceil(conf.server.shutdown_grace_s)))
     graceful_server(config).run()
@@ -219,7 +237,7 @@ def worker(do_migrate: bool) -> None:
         async def go(_: Database) -> list[str]:
             return await run_migrations()
 
-        run_with_db(go, migrate=False, settings_=conf)
+        run_with_db(go, migrate=False, settings_=conf, publish=False)
     try:
         code = asyncio.run(runner(conf))
     except ChorusError as exc:
@@ -238,7 +256,8 @@ def audit_group() -> None:
               help="A checkpoint file from `chorus audit checkpoint`; detects a truncated trail.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def audit_verify(checkpoint_path: Path | None, as_json: bool) -> None:
-    """Walk the hash chain; exit non-zero when any entry was modified, deleted, inserted, reordered or truncated."""
+    """Walk the hash chain; exit non-zero when any entry was modified, deleted, inserted, reordered or truncated, or
+    is not sealed. Read-only: sealing is the sealer's job (``chorus serve``, ``chorus worker``)."""
     checkpoint = None
     if checkpoint_path is not None:
         try:
@@ -250,11 +269,13 @@ def audit_verify(checkpoint_path: Path | None, as_json: bool) -> None:
     async def go(_: Database) -> audit.VerifyResult:
         return await audit.verify(checkpoint, key)
 
-    result = run_with_db(go, migrate=False)
+    result = run_with_db(go, migrate=False, publish=False, seal=False)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
     elif result.ok:
         click.echo(f"audit trail OK: {result.events} events, chain intact")
+    elif result.first_bad_seq is None and result.unsealed:
+        click.echo(f"audit trail NOT VERIFIED: {result.events} sealed events intact, but {result.reason}")
     else:
         click.echo(f"audit trail BROKEN at seq {result.first_bad_seq}: {result.reason}")
     sys.exit(0 if result.ok else 1)
@@ -281,17 +302,29 @@ def audit_checkpoint(out: Path) -> None:
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output file (default: standard output).")
 def audit_export(fmt: str, out: Path | None) -> None:
-    """Write the whole trail, oldest first."""
+    """Write the whole trail, oldest first (every workspace; labels by name). The export is itself audited, as an
+    entry of the default workspace that the export includes."""
+    from workspace.audit import Entity
+    from workspace.services import ensure_workspace, get_scheme, system_actor
+
     stream = out.open("w", newline="") if out else sys.stdout
 
-    async def go(_: Database) -> int:
+    async def go(database: Database) -> int:
+        cli = await system_actor(await ensure_workspace(), handle="cli")
+        async with database.transaction():
+            await audit.record(cli, "audit.exported", Entity("audit", "all"),
+                               {"format": fmt, "to": str(out) if out else "stdout", "via": "cli"})
         count = 0
         writer = csv.writer(stream) if fmt == "csv" else None
         if writer:
             writer.writerow(CSV_COLUMNS)
         await audit.seal_all()
+        schemes: dict[int, Any] = {}
         async for row in audit.iter_events():
-            item = audit.export_row(row)
+            ws = row["workspace_id"]
+            if ws is not None and ws not in schemes:
+                schemes[ws] = await get_scheme(int(ws))
+            item = audit.export_row(row, schemes.get(ws))
             if writer:
                 writer.writerow(csv_row(item))
             else:
@@ -309,7 +342,7 @@ def audit_export(fmt: str, out: Path | None) -> None:
 
 
 CSV_COLUMNS = ["id", "date", "workspace_id", "action", "actor_type", "actor_id", "actor_handle", "on_behalf_of",
-               "entity_type", "entity_id", "ip", "user_agent", "session_id", "request_id", "details", "hash"]
+               "entity_type", "entity_id", "ip", "user_agent", "session_id", "request_id", "details", "hash", "label"]
 
 
 def csv_row(item: dict[str, Any]) -> list[Any]:
@@ -318,7 +351,7 @@ def csv_row(item: dict[str, Any]) -> list[Any]:
             item["actor"]["id"], item["actor"]["handle"], item["actor"]["on_behalf_of"] or "",
             item["entity"]["type"], item["entity"]["id"], ctx.get("ip", ""), ctx.get("user_agent", ""),
             ctx.get("session_id", ""), ctx.get("request_id", ""), json.dumps(item["details"], ensure_ascii=False),
-            item["hash"]]
+            item["hash"], item.get("label", "")]
 
 
 def audit_key(conf: Settings) -> bytes:

@@ -64,6 +64,30 @@ class Forbidden(ChorusError):
     title = "Forbidden"
 
 
+class MissingRole(Forbidden):
+    """The actor lacks every role that would allow this: ``roles`` (any one is enough), ``held`` (what it has)."""
+
+    def __init__(self, message: str, roles: tuple[str, ...], held: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.roles = roles
+        self.held = held
+
+
+class AboveClearance(Forbidden):
+    """No read up: ``what`` (e.g. "channel #ops") needs label ``needs``; the actor's label ``has`` does not dominate
+    it. Pages say so in people's words; the message names no title of what was refused."""
+
+    def __init__(self, message: str, what: str, needs: str, has: str) -> None:
+        super().__init__(message)
+        self.what = what
+        self.needs = needs
+        self.has = has
+
+
+class CsrfRejected(Forbidden):
+    """A cookie-authenticated write without the session's CSRF token (``sso`` raises its subclass)."""
+
+
 class NotFound(ChorusError):
     code = "not_found"
     status = 404
@@ -91,12 +115,6 @@ class RateLimited(ChorusError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message, retry_after=round(retry_after, 3))
         self.retry_after = retry_after
-
-
-class BudgetExceeded(ChorusError):
-    code = "over_budget"
-    status = 402
-    title = "Budget exhausted"
 
 
 class Unavailable(ChorusError):

@@ -22,6 +22,10 @@ class Hooks:
         if handler not in self._handlers[name]:
             self._handlers[name].append(handler)
 
+    def off(self, name: str, handler: Handler) -> None:
+        if handler in self._handlers.get(name, ()):
+            self._handlers[name].remove(handler)
+
     async def emit(self, name: str, **kwargs: Any) -> list[Any]:
         """Call every handler of ``name`` in registration order; an exception propagates to the caller."""
         return [await handler(**kwargs) for handler in list(self._handlers.get(name, ()))]

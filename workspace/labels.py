@@ -1,8 +1,10 @@
-"""Security labels: a tier plus a set of compartments, dominance and least upper bound.
+"""Security labels: a tier plus a set of compartments; dominance, least upper bound and an agent's scope.
 
-Every rule about who may see what reduces to :meth:`Label.dominates`. A :class:`LabelScheme` (per workspace)
-names the tiers, lowest first, and the compartments; a label also has an integer form (``level``, ``mask``) so
-that SQL can test dominance with ``level <= :L AND (mask & :not_M) = 0`` on SQLite and PostgreSQL alike.
+Every rule about who may see what reduces to one test, "A dominates B": in Python :func:`dominates_ints` (and
+:meth:`Label.dominates`), in SQL the condition :func:`dominates_sql` builds. A :class:`LabelScheme` (per workspace)
+names the tiers, lowest first, and the compartments; a label also has an integer form (``level``, ``mask``: bit i
+is compartment i) that the database stores. Decoding that form with a scheme that lacks one of its bits is an
+error (:class:`LabelOutsideScheme`), never a label with the bit dropped.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from workspace.errors import ValidationFailed
+from workspace.errors import ChorusError, ValidationFailed
 
 DEFAULT_TIERS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 MAX_COMPARTMENTS = 62  # bits of a signed 64-bit integer, leaving the sign bit alone
@@ -30,7 +32,7 @@ class Label:
 
     def dominates(self, other: Label) -> bool:
         """True when this label may read ``other``: tier at least as high and every compartment included."""
-        return self.level >= other.level and (other.mask & ~self.mask) == 0
+        return dominates_ints(self.level, self.mask, other.level, other.mask)
 
     def __str__(self) -> str:
         if not self.compartments:
@@ -109,9 +111,12 @@ class LabelScheme:
         return self.label(str(data.get("tier", "")), [str(c) for c in comps])
 
     def from_ints(self, level: int, mask: int) -> Label:
-        """Rebuild a label from its stored integer form."""
-        comps = [name for i, name in enumerate(self.compartments) if mask >> i & 1]
-        return self.label(self.tiers[level], comps)
+        """Rebuild a label from its stored integer form; :class:`LabelOutsideScheme` when this scheme lacks its
+        tier or one of its compartment bits (never a label with the bit dropped: that one would be lower)."""
+        if not 0 <= level < len(self.tiers) or mask < 0 or mask >> len(self.compartments):
+            raise LabelOutsideScheme(self, level, mask)
+        comps = frozenset(name for i, name in enumerate(self.compartments) if mask >> i & 1)
+        return Label(tier=self.tiers[level], compartments=comps, level=level, mask=mask)
 
     def bottom(self) -> Label:
         return self.label(self.tiers[0])
@@ -127,10 +132,6 @@ class LabelScheme:
             mask |= lab.mask
         return self.from_ints(level, mask)
 
-    def glb(self, a: Label, b: Label) -> Label:
-        """Greatest lower bound: the lower tier and the shared compartments."""
-        return self.from_ints(min(a.level, b.level), a.mask & b.mask)
-
     def extended(self, compartments: Iterable[str]) -> LabelScheme:
         """This scheme with extra compartments appended (existing bit positions never move)."""
         extra = [c for c in compartments if c not in self.compartments]
@@ -140,6 +141,100 @@ class LabelScheme:
         return {"tiers": list(self.tiers), "compartments": list(self.compartments)}
 
 
-def not_mask(label: Label) -> int:
+class LabelOutsideScheme(ChorusError):
+    """A stored label has a tier or compartment bit that the label scheme decoding it does not define."""
+
+    code = "label_outside_scheme"
+    status = 409
+    title = "Label outside the workspace's label scheme"
+    retryable = True
+
+    def __init__(self, scheme: LabelScheme, level: int, mask: int) -> None:
+        unknown = [i for i in range(max(mask, 0).bit_length()) if mask >> i & 1 and i >= len(scheme.compartments)]
+        what = [f"tier {level}"] if not 0 <= level < len(scheme.tiers) else []
+        what += [f"compartment bit {', '.join(map(str, unknown))}"] if unknown else []
+        what += ["a negative mask"] if mask < 0 else []
+        super().__init__(
+            f"a stored label (level {level}, mask {mask}) has {' and '.join(what)}, which the label scheme this "
+            f"process holds does not define (tiers {', '.join(scheme.tiers)}; compartments "
+            f"{', '.join(scheme.compartments) or 'none'}): the workspace's labels changed after it was loaded. "
+            "Retry (the next request loads them); if it persists, that row was written under another scheme and "
+            "must be relabelled", level=level, mask=mask)
+
+
+class LabelInts(Protocol):
+    """Anything with a label's integer form: a :class:`Label`, or :class:`Stored` read from a row."""
+
+    @property
+    def level(self) -> int: ...
+
+    @property
+    def mask(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A label's integer form as a row stores it (``label_level``, ``label_mask``), where no names are needed."""
+
+    level: int
+    mask: int
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Stored:
+        return cls(int(row["label_level"]), int(row["label_mask"]))
+
+    @classmethod
+    def lub(cls, labels: Iterable[LabelInts]) -> Stored:
+        """The least upper bound on the integer form, where no scheme is needed (or the one at hand may be older
+        than the labels): the highest tier, the union of compartment bits; the bottom label for none."""
+        level, mask = 0, 0
+        for lab in labels:
+            level, mask = max(level, lab.level), mask | lab.mask
+        return cls(level, mask)
+
+
+def dominates_ints(level: int, mask: int, other_level: int, other_mask: int) -> bool:
+    """The dominance rule on the integer form: ``(level, mask)`` may read ``(other_level, other_mask)``."""
+    return level >= other_level and (other_mask & ~mask) == 0
+
+
+def _not_mask(label: LabelInts) -> int:
     """The bitwise complement of a label's mask within 62 bits, for ``(mask & not_mask) = 0`` queries."""
     return ~label.mask & ((1 << MAX_COMPARTMENTS) - 1)
+
+
+def dominates_sql(reader: LabelInts | str, read: LabelInts | str) -> tuple[str, list[int]]:
+    """The SQL condition "``reader`` dominates ``read``", with ``{}`` placeholders, and its arguments in order.
+
+    Each side is either a label (given: its integers become arguments) or a string naming rows' label columns: a
+    table alias (``"c"`` for ``c.label_level``/``c.label_mask``) or ``""`` for unqualified columns. So
+    ``dominates_sql(actor.label, "")`` keeps the rows the actor may read (no read up), ``dominates_sql("m", label)``
+    the members that may read ``label``, and ``dominates_sql("m", "c")`` pairs where member m may read channel c.
+    The same text on SQLite and PostgreSQL (labels are two integers so that either engine can test this).
+    """
+    if isinstance(read, str) and not isinstance(reader, str):
+        level, mask = _columns(read)
+        return f"{level} <= {{}} AND ({mask} & {{}}) = 0", [reader.level, _not_mask(reader)]
+    if isinstance(reader, str) and not isinstance(read, str):
+        level, mask = _columns(reader)
+        return f"{level} >= {{}} AND ({{}} & ~{mask}) = 0", [read.level, read.mask]
+    if isinstance(reader, str) and isinstance(read, str):
+        (r_level, r_mask), (level, mask) = _columns(reader), _columns(read)
+        return f"{r_level} >= {level} AND ({mask} & ~{r_mask}) = 0", []
+    raise TypeError("two given labels: compare them with Label.dominates, not in SQL")
+
+
+def _columns(alias: str) -> tuple[str, str]:
+    if alias and not alias.isidentifier():
+        raise ValueError(f"{alias!r} is not a table alias")
+    prefix = f"{alias}." if alias else ""
+    return f"{prefix}label_level", f"{prefix}label_mask"
+
+
+def agent_scope(agent: Label, channel: Label) -> Label:
+    """What an agent may draw on when it speaks in a channel: the greatest lower bound of its label and the
+    channel's (the lower tier, the shared compartments). A document is usable there exactly when this dominates
+    it: the agent may read it (no read up) and the channel may carry it (no write down)."""
+    low = agent if agent.level <= channel.level else channel
+    return Label(tier=low.tier, compartments=agent.compartments & channel.compartments, level=low.level,
+                 mask=agent.mask & channel.mask)

@@ -31,7 +31,7 @@ ATTR_OUTCOME = "outcome"  # turns: "posted" | "silent" | "blocked" | "budget" | 
 ATTR_DEPARTMENT = "department"  # a persona's department from the org chart ("" when unknown)
 ATTR_DIRECTION = "direction"  # "input" | "output"
 ATTR_MODEL = "model"  # the LLM model name as configured
-ATTR_REASON = "reason"  # blocked posts: "leak_guard" | "rate_limited" | "too_large" | "budget" | "forbidden"
+ATTR_REASON = "reason"  # blocked posts: "leak_guard" | "rate_limited" | "too_large" | "forbidden" | "invalid"
 ATTR_ACTION = "action"  # audit action, e.g. "channel.created"
 ATTR_PATH = "path"  # WebSocket deliveries: "direct" (written by the channel's relay) | "queued" (by the feed's task)
 

@@ -6,6 +6,7 @@ Secrets are wrapped in :class:`Secret` so that they never appear in a repr, a lo
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets as _secrets
 from collections.abc import Mapping
@@ -70,6 +71,9 @@ class ServerSettings:
     dev_login: bool = False
     run_workers_in_process: bool = True
     """Embedded default: the agent runtime and mining run inside the web process."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks (CIDR) of the reverse proxies whose ``X-Forwarded-For``/``-Proto`` are believed;
+    empty: those headers are ignored and the peer's address is the client's."""
 
     @property
     def base_url(self) -> str:
@@ -113,9 +117,25 @@ class LLMSettings:
 class LimitSettings:
     post_rate_per_s: float = 1.0
     post_burst: int = 10
+    write_rate_per_s: float = 2.0
+    """Edits, deletes and reactions per member and second (one budget for the three; posts have their own)."""
+    write_burst: int = 20
+    max_sockets_per_token: int = 20
+    """Open WebSockets per agent token (or person's session); the next one closes with 4008."""
     max_message_bytes: int = 8192
     ws_backlog: int = 1000
     humans_may_post: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    shards: str = "auto"
+    """How a round's shards are carried out: ``inline`` (by the process holding the run), ``queue`` (by every
+    worker, through the task queue on PostgreSQL), ``auto`` (queue on PostgreSQL, inline on SQLite)."""
+    shard_concurrency: int = 2
+    """Shards one process carries out at once."""
+    stall_s: float = 30.0
+    """A worker silent this long has its shards handed to another."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +156,7 @@ class Settings:
     llm: LLMSettings = LLMSettings()
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     audit_key: Secret = Secret("")
     """Key for signing audit checkpoints (HMAC-SHA256); defaults to one derived from the secret key."""
     log_level: str = "INFO"
@@ -162,6 +183,7 @@ class Settings:
                 shutdown_grace_s=_float(env, "CHORUS_SHUTDOWN_GRACE_S", 10.0),
                 dev_login=_bool(env, "CHORUS_DEV_LOGIN", False),
                 run_workers_in_process=_bool(env, "CHORUS_RUN_WORKERS_IN_PROCESS", True),
+                trusted_proxies=_networks(env, "CHORUS_TRUSTED_PROXIES"),
             ),
             oidc=OIDCSettings(
                 issuer=env.get("CHORUS_OIDC_ISSUER", ""),
@@ -187,16 +209,25 @@ class Settings:
             limits=LimitSettings(
                 post_rate_per_s=_float(env, "CHORUS_POST_RATE_PER_S", 1.0),
                 post_burst=_int(env, "CHORUS_POST_BURST", 10),
+                write_rate_per_s=_float(env, "CHORUS_WRITE_RATE_PER_S", 2.0),
+                write_burst=_int(env, "CHORUS_WRITE_BURST", 20),
+                max_sockets_per_token=_int(env, "CHORUS_MAX_SOCKETS_PER_TOKEN", 20),
                 max_message_bytes=_int(env, "CHORUS_MAX_MESSAGE_BYTES", 8192),
                 ws_backlog=_int(env, "CHORUS_WS_BACKLOG", 1000),
                 humans_may_post=_bool(env, "CHORUS_HUMANS_MAY_POST", False),
             ),
             telemetry=TelemetrySettings(
-                enabled=_bool(env, "CHORUS_TELEMETRY", False) or bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+                enabled=_bool(env, "CHORUS_TELEMETRY", False) or bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+                or "prometheus" in env.get("OTEL_METRICS_EXPORTER", "").lower(),
                 service_name=env.get("OTEL_SERVICE_NAME", "chorus"),
             ),
             audit_key=Secret(env.get("CHORUS_AUDIT_KEY", "")),
             log_level=env.get("CHORUS_LOG_LEVEL", "INFO").upper(),
+            runtime=RuntimeSettings(
+                shards=env.get("CHORUS_RUNTIME_SHARDS", "auto").lower(),
+                shard_concurrency=_int(env, "CHORUS_RUNTIME_SHARD_CONCURRENCY", 2),
+                stall_s=_float(env, "CHORUS_RUNTIME_STALL_S", 30.0),
+            ),
         )
         if overrides:
             settings = replace(settings, **overrides)
@@ -220,6 +251,18 @@ class Settings:
             raise ConfigError(
                 f"CHORUS_BROKER_URL must be memory:// or redis://host:port/db; got scheme {broker.split(':', 1)[0]!r}"
             )
+        if out.runtime.shards not in {"auto", "inline", "queue"}:
+            raise ConfigError(f"CHORUS_RUNTIME_SHARDS must be auto, inline or queue; got {out.runtime.shards!r}")
+        if out.runtime.shards == "queue" and not out.database.is_postgres:
+            raise ConfigError("CHORUS_RUNTIME_SHARDS=queue needs PostgreSQL (the task queue lives there); "
+                              "SQLite carries shards out inline")
+        limits = out.limits
+        if min(limits.post_rate_per_s, limits.write_rate_per_s, limits.max_sockets_per_token) < 0:
+            raise ConfigError("CHORUS_POST_RATE_PER_S, CHORUS_WRITE_RATE_PER_S and CHORUS_MAX_SOCKETS_PER_TOKEN must "
+                              "be 0 (off) or more")
+        if (limits.post_rate_per_s and limits.post_burst < 1) or (limits.write_rate_per_s and limits.write_burst < 1):
+            raise ConfigError("CHORUS_POST_BURST and CHORUS_WRITE_BURST must be at least 1 (a bucket of 0 refuses "
+                              "every write; set the rate to 0 to turn a limit off)")
         if out.llm.provider not in {"offline", "openai", "local"}:
             raise ConfigError(f"CHORUS_LLM_PROVIDER must be offline, openai or local; got {out.llm.provider!r}")
         return out
@@ -269,6 +312,21 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{key} must be a number; got {raw!r}") from None
+
+
+def _networks(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks (``10.0.0.0/8, 127.0.0.1``)."""
+    out = []
+    for item in (x.strip() for x in env.get(key, "").split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{key} lists IP addresses or networks such as 10.0.0.0/8, comma separated; {item!r} "
+                              "is neither (host names are not resolved)") from None
+        out.append(item)
+    return tuple(out)
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:

@@ -35,7 +35,12 @@ class Member(Table, tablename="chorus_member"):
 
 
 class AuditEvent(Table, tablename="chorus_audit_event"):
-    """One hash-chained audit entry. JSON fields are canonical text so the hash is stable on every engine."""
+    """One hash-chained audit entry. JSON fields are canonical text so the hash is stable on every engine.
+
+    The label is that of what the entry describes (a restricted document's read is restricted); readers of the
+    trail see only entries their clearance dominates. ``hash_version`` says which fields the hash covers: 1 (every
+    entry sealed before labels existed, or by an older sealer during a rolling upgrade) leaves the label out, 2
+    covers it."""
 
     id: Serial
 
@@ -53,6 +58,9 @@ class AuditEvent(Table, tablename="chorus_audit_event"):
     details = Text(default="{}")
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+    hash_version = Integer(default=1)
 
 
 class AuditCheckpoint(Table, tablename="chorus_audit_checkpoint"):

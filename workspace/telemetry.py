@@ -1,23 +1,25 @@
-"""OpenTelemetry: providers and exporters (:func:`setup_telemetry`), HTTP/WebSocket and database instrumentation,
-and the span helpers the agent runtime and mining call (:func:`turn_span`, :func:`llm_span`, :func:`mining_span`).
+"""OpenTelemetry: providers and exporters (:func:`setup_telemetry`) and the span helpers the agent runtime and mining
+call (:func:`turn_span`, :func:`llm_span`, :func:`mining_span`). HTTP/WebSocket spans: :mod:`workspace.telemetry_http`;
+database spans: :mod:`workspace.telemetry_db`.
 
-Export is configured only by the standard ``OTEL_*`` variables and is off unless they ask for it. Metric
-instruments live in ``workspace.metrics``. Nothing here touches global state at import time.
+Export is configured only by the standard ``OTEL_*`` variables and is off unless they ask for it: OTLP/HTTP, and
+for scrapers a Prometheus endpoint (``OTEL_METRICS_EXPORTER=prometheus``: OpenTelemetry's Prometheus exporter on
+``OTEL_EXPORTER_PROMETHEUS_HOST``:``OTEL_EXPORTER_PROMETHEUS_PORT``, path ``/metrics``). Metric instruments live in
+``workspace.metrics``. Nothing here touches global state at import time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
@@ -38,9 +40,6 @@ from opentelemetry.trace import Span, SpanKind, Tracer
 from workspace import metrics
 from workspace.errors import ConfigError
 from workspace.settings import Settings
-
-if TYPE_CHECKING:
-    from workspace.db import Database
 
 log = logging.getLogger("chorus.telemetry")
 TRACER_NAME = "chorus"
@@ -69,6 +68,11 @@ class Telemetry:
     metric_reader: MetricReader | None = None
     exporting: tuple[str, ...] = ()
     """What leaves the process, e.g. ``("traces:otlp", "metrics:otlp")``; empty when nothing is exported."""
+    prometheus: tuple[str, int] | None = None
+    """(host, port) of the Prometheus scrape endpoint this process serves once installed; None: no endpoint."""
+    prometheus_registry: Any = None
+    prometheus_server: Any = None
+    """The running scrape server (``prometheus_client``'s, a daemon thread); its ``server_port`` is the bound port."""
     _points: list[MetricPoint] = field(default_factory=list)
 
     def tracer(self, name: str = TRACER_NAME) -> Tracer:
@@ -87,12 +91,32 @@ class Telemetry:
         trace.set_tracer_provider(self.tracer_provider)
         otel_metrics.set_meter_provider(self.meter_provider)
         _installed = self
+        self.serve_prometheus()
         return True
+
+    def serve_prometheus(self) -> None:
+        """Start the Prometheus scrape endpoint (``/metrics``) when one is configured; idempotent."""
+        if self.prometheus is None or self.prometheus_server is not None:
+            return
+        from prometheus_client import start_http_server
+
+        host, port = self.prometheus
+        try:
+            self.prometheus_server, _ = start_http_server(port, addr=host, registry=self.prometheus_registry)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve Prometheus metrics on {host}:{port} ({exc}); set "
+                              "OTEL_EXPORTER_PROMETHEUS_PORT to a free port (each process needs its own)") from exc
+        log.info("telemetry: Prometheus metrics on http://%s:%s/metrics", host, self.prometheus_server.server_port)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Flush and stop the exporters, giving up after ``timeout_s`` (a dead collector must not block exit)."""
         if not self.enabled:
             return
+
+        if self.prometheus_server is not None:
+            self.prometheus_server.shutdown()
+            self.prometheus_server.server_close()
+            self.prometheus_server = None
 
         def stop() -> None:
             if self.tracer_provider is not None:
@@ -149,7 +173,9 @@ def setup_telemetry(settings: Settings, *, role: str = "web", span_exporter: Spa
 
     On when ``settings.telemetry.enabled`` or when an exporter/reader is passed in (tests). The OTLP/HTTP exporters
     are added only when the ``OTEL_*`` variables ask for them (``OTEL_EXPORTER_OTLP_ENDPOINT``, a per-signal
-    endpoint, or ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=otlp``); ``OTEL_SDK_DISABLED=true`` turns it off.
+    endpoint, or ``OTEL_TRACES_EXPORTER``/``OTEL_METRICS_EXPORTER=otlp``); the Prometheus endpoint when
+    ``OTEL_METRICS_EXPORTER`` lists ``prometheus`` (served from :meth:`Telemetry.install`); ``OTEL_SDK_DISABLED=true``
+    turns it off.
     """
     env = os.environ if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -178,9 +204,19 @@ def setup_telemetry(settings: Settings, *, role: str = "web", span_exporter: Spa
 
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
         exporting.append("metrics:otlp")
+    prometheus = _prometheus_wanted(env)
+    registry: Any = None
+    if prometheus is not None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import CollectorRegistry
+
+        registry = CollectorRegistry()  # this process's own: nothing else lands on the endpoint
+        readers.append(PrometheusMetricReader(registry=registry))
+        exporting.append(f"metrics:prometheus({prometheus[0]}:{prometheus[1]}/metrics)")
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     return Telemetry(enabled=True, tracer_provider=tracer_provider, meter_provider=meter_provider,
-                     span_exporter=span_exporter, metric_reader=metric_reader, exporting=tuple(exporting))
+                     span_exporter=span_exporter, metric_reader=metric_reader, exporting=tuple(exporting),
+                     prometheus=prometheus, prometheus_registry=registry)
 
 
 def in_memory_telemetry() -> Telemetry:
@@ -208,168 +244,24 @@ def _otlp_wanted(env: Mapping[str, str], signal: str) -> bool:
     return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"))
 
 
+def _prometheus_wanted(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """(host, port) when ``OTEL_METRICS_EXPORTER`` lists ``prometheus`` (OpenTelemetry's variables and defaults)."""
+    chosen = {n.strip().lower() for n in env.get("OTEL_METRICS_EXPORTER", "").split(",") if n.strip()}
+    if "prometheus" not in chosen:
+        return None
+    raw = env.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464").strip() or "9464"
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"OTEL_EXPORTER_PROMETHEUS_PORT must be a port number; got {raw!r}") from None
+    return env.get("OTEL_EXPORTER_PROMETHEUS_HOST", "localhost").strip() or "localhost", port
+
+
 def _version() -> str:
     try:
         return metadata.version("chorus")
     except metadata.PackageNotFoundError:
         return "0"
-
-
-# HTTP and WebSocket: one server span per request or per WebSocket session, named by route template.
-
-def http_plugins(telemetry: Telemetry) -> list[Any]:
-    """Litestar's OpenTelemetry plugin bound to ``telemetry``'s providers ([] when telemetry is off)."""
-    if not telemetry.enabled:
-        return []
-    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-
-    config = OpenTelemetryConfig(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider,
-                                 scope_span_details_extractor=_unrouted_span_details,
-                                 exclude_spans=["receive", "send"])
-    return [OpenTelemetryPlugin(config)]
-
-
-def http_middleware(telemetry: Telemetry) -> list[Any]:
-    """The after-routing middleware that renames server spans to the route template ([] when telemetry is off)."""
-    return [route_span_namer] if telemetry.enabled else []
-
-
-def _unrouted_span_details(scope: Any) -> tuple[str, dict[str, Any]]:
-    # Before routing only the method is known; the raw path would make one span name (and one metric series) per
-    # channel id, so route_span_namer fills in the template once the router has matched.
-    return (str(scope.get("method") or "WS"), {})
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    path_format: str  # read by the ASGI instrumentation for its duration metric's http.target
-
-
-def route_span_namer(app: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """ASGI middleware (runs after routing): name the current server span ``"GET /api/x/{id:int}"``."""
-
-    async def middleware(scope: Any, receive: Any, send: Any) -> None:
-        span = trace.get_current_span()
-        if span.is_recording():
-            template = _route_template(scope)
-            if template:
-                is_ws = scope.get("type") == "websocket"
-                span.update_name(f"WS {template}" if is_ws else f"{scope.get('method', 'GET')} {template}")
-                span.set_attribute("http.route", template)
-                scope["route"] = _Route(template)
-        await app(scope, receive, send)
-
-    return middleware
-
-
-def _route_template(scope: Any) -> str | None:
-    """The matched route's path with its parameter types (``/api/channels/{channel_id:int}``)."""
-    path_format = scope.get("path_template")
-    if not isinstance(path_format, str):
-        return None
-    app = scope.get("app")
-    typed = _typed_paths(app) if app is not None else {}
-    return typed.get(path_format, path_format)
-
-
-def _typed_paths(app: Any) -> dict[str, str]:
-    # Kept in the app's state (Litestar objects have __slots__ and no weak references); built on first use.
-    state = app.state
-    typed: dict[str, str] | None = state.get("chorus.typed_routes")
-    if typed is None:
-        typed = state["chorus.typed_routes"] = {route.path_format: route.path for route in app.routes}
-    return typed
-
-
-# Database: a client span around every query of the Database's engine (Piccolo queries and raw SQL alike).
-
-_traced_engines: dict[int, tuple[Tracer, str]] = {}
-"""id(engine) -> (tracer, db.system) for the engines being traced; the class-level wrappers look here."""
-_patched_classes: set[type] = set()
-
-
-def instrument_database(database: Database, telemetry: Telemetry) -> None:
-    """Trace every query of ``database``'s engine (idempotent; undone by :func:`uninstrument_database`).
-
-    Piccolo's engines use ``__slots__``, so the wrapper goes on the engine class, once per process (as
-    OpenTelemetry's own instrumentors do), and traces only the engines registered here.
-    """
-    if not telemetry.enabled:
-        return
-    engine = database.engine
-    _patch_engine_class(type(engine))
-    system = "sqlite" if database.is_sqlite else "postgresql"
-    _traced_engines[id(engine)] = (telemetry.tracer("chorus.db"), system)
-    if "execute_many" in vars(database):
-        return
-    original = database.execute_many
-
-    async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        attributes = _db_attributes(system, sql, None)
-        attributes["db.operation.batch.size"] = len(rows)
-        tracer = telemetry.tracer("chorus.db")
-        with tracer.start_as_current_span(_db_span_name(sql, None), kind=SpanKind.CLIENT, attributes=attributes):
-            await original(sql, rows)
-
-    database.execute_many = execute_many  # type: ignore[method-assign]
-
-
-def uninstrument_database(database: Database) -> None:
-    _traced_engines.pop(id(database.engine), None)
-    if "execute_many" in vars(database):
-        del database.execute_many  # back to the class method
-
-
-def _patch_engine_class(cls: type) -> None:
-    if cls in _patched_classes:
-        return
-    run_querystring = cls.run_querystring  # type: ignore[attr-defined]
-    run_ddl = cls.run_ddl  # type: ignore[attr-defined]
-
-    async def traced_run_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
-        traced = _traced_engines.get(id(self))
-        if traced is None:
-            return await run_querystring(self, querystring, *args, **kwargs)
-        tracer, system = traced
-        sql, _ = querystring.compile_string(engine_type=self.engine_type)
-        table = querystring.table._meta.tablename if querystring.table is not None else None
-        with tracer.start_as_current_span(_db_span_name(sql, table), kind=SpanKind.CLIENT,
-                                          attributes=_db_attributes(system, sql, table)):
-            return await run_querystring(self, querystring, *args, **kwargs)
-
-    async def traced_run_ddl(self: Any, ddl: str, *args: Any, **kwargs: Any) -> Any:
-        traced = _traced_engines.get(id(self))
-        if traced is None:
-            return await run_ddl(self, ddl, *args, **kwargs)
-        tracer, system = traced
-        with tracer.start_as_current_span(_db_span_name(ddl, None), kind=SpanKind.CLIENT,
-                                          attributes=_db_attributes(system, ddl, None)):
-            return await run_ddl(self, ddl, *args, **kwargs)
-
-    cls.run_querystring = traced_run_querystring  # type: ignore[attr-defined]
-    cls.run_ddl = traced_run_ddl  # type: ignore[attr-defined]
-    _patched_classes.add(cls)
-
-
-_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+"?([A-Za-z_]\w*)"?', re.IGNORECASE)
-
-
-def _db_span_name(sql: str, table: str | None) -> str:
-    """``"SELECT chorus_audit_event"``: the operation and, when it can be told, the main table."""
-    words = sql.lstrip(" (\n").split(None, 1)
-    operation = words[0].upper() if words else "SQL"
-    if table is None:
-        match = _TABLE.search(sql)
-        table = match.group(1) if match else None
-    return f"{operation} {table}" if table else operation
-
-
-def _db_attributes(system: str, sql: str, table: str | None) -> dict[str, Any]:
-    # Parameterised text only (values are bound separately), so no message body or secret lands in a trace.
-    attributes: dict[str, Any] = {"db.system": system, "db.system.name": system, "db.query.text": sql[:2000]}
-    if table:
-        attributes["db.collection.name"] = table
-    return attributes
 
 
 # Span helpers for the agent runtime and mining. They use the global tracer (a proxy until a provider is
@@ -470,3 +362,14 @@ def mining_span(*, workspace_id: int, kind: str = "incremental") -> Iterator[Min
     attributes: dict[str, Any] = {"chorus.workspace.id": workspace_id, "chorus.mining.kind": kind}
     with _tracer().start_as_current_span("mining.run", attributes=attributes) as span:
         yield MiningRun(span)
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """No spans for what runs inside: the idle polls of background loops (claiming runs, the run heartbeat, the
+    audit sealer's check) run every second or two and would fill traces with identical empty queries. It sets
+    OpenTelemetry's own suppression flag, which the database spans (and any instrumentation) honour."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -20,11 +20,14 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from workspace import db as dbmod
 from workspace.actor import Actor, RequestContext
+from workspace.db_values import INT64_MAX
 from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimited, Unavailable, unavailable_from
 
 ACTOR_KEY = "chorus.actor"
+TOKEN_KEY = "chorus.token_hash"  # noqa: S105 (a scope key, not a secret)
+"""The SHA-256 of the agent token a request or socket authenticated with (sockets are closed by it on revocation
+and counted by it against CHORUS_MAX_SOCKETS_PER_TOKEN)."""
 PROBLEM_JSON = "application/problem+json"
-INT64_MAX = 2**63 - 1
 log = logging.getLogger("chorus.http")
 
 
@@ -198,6 +201,22 @@ def document_problem_responses(app: Litestar) -> None:
                 content=dict(problem)))
             operation.responses = responses
     app.plugins.get(OpenAPIPlugin)._openapi_schema = None  # regenerate the JSON from the amended document
+
+
+def proxy_middleware(trusted: Sequence[str]) -> list[Any]:
+    """Believe ``X-Forwarded-For`` and ``X-Forwarded-Proto`` only from a peer in ``trusted`` (addresses or CIDR
+    networks, CHORUS_TRUSTED_PROXIES), through uvicorn's proxy-headers middleware; none by default, so that a client
+    cannot choose the address its requests are audited and rate limited under. ``[]`` when nothing is trusted."""
+    if not trusted:
+        return []
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    hosts = list(trusted)
+
+    def wrap(app: Any) -> Any:
+        return ProxyHeadersMiddleware(app, trusted_hosts=hosts)
+
+    return [wrap]
 
 
 def request_context(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestContext:

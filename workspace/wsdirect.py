@@ -162,6 +162,8 @@ def direct_send(scope: Any) -> DirectSend | None:
 
 
 def uvicorn_options() -> dict[str, Any]:
-    """The keyword arguments for ``uvicorn.Config`` that Chorus serves WebSockets with: compression off (it halves
-    throughput; see STACK.md) and the direct-send protocol."""
-    return {"ws": DirectWebSocketProtocol, "ws_per_message_deflate": False}
+    """The keyword arguments for ``uvicorn.Config`` that Chorus serves with: WebSocket compression off (it halves
+    throughput; see STACK.md), the direct-send protocol, and uvicorn's own X-Forwarded-* handling off: it would
+    believe them from 127.0.0.1 (or $FORWARDED_ALLOW_IPS); the app believes only CHORUS_TRUSTED_PROXIES
+    (:func:`workspace.web.proxy_middleware`)."""
+    return {"ws": DirectWebSocketProtocol, "ws_per_message_deflate": False, "proxy_headers": False}
