@@ -5,7 +5,9 @@ Thin: the flows live in ``services_login`` / ``services_sessions``; here are coo
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,8 +19,8 @@ from litestar.response import Redirect
 
 from sso.mapping import ROLES, NoMappedGroup
 from sso.middleware import SESSION_OBJ_KEY
-from sso.oidc import OIDCError
-from sso.pages import dev_login_page, message_page
+from sso.oidc_tokens import OIDCError
+from sso.pages import clearance_choices, dev_login_page, message_page
 from sso.services_humans import apply_human
 from sso.services_login import LoginFlow, safe_return_to
 from sso.services_sessions import (
@@ -31,10 +33,13 @@ from sso.services_sessions import (
 )
 from workspace.actor import Actor
 from workspace.errors import ChorusError, Unavailable, ValidationFailed
+from workspace.pages import PAGE_OPT
 from workspace.services import ensure_workspace, get_scheme, system_actor
 from workspace.web import provide_actor, request_context, requires
 
 log = logging.getLogger("chorus.sso")
+SIGN_IN_PAGE = {"public": True, **PAGE_OPT}
+"""Public routes that answer a browser with a page (or a redirect to one)."""
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -65,12 +70,36 @@ def session_cookie(rt: AuthRuntime, request: Request[Any, Any, Any], new: NewSes
                   max_age=rt.policy.absolute_s)
 
 
+LOGIN_CSRF_COOKIE = "chorus_login_csrf"
+LOGIN_CSRF_FIELD = "login_csrf"
+LOGIN_CSRF_REFUSED = ("This sign-in was not sent from Chorus's own dev login page: its form token is missing or does "
+                      "not match the one this browser was given (a page on another site may try to sign you in as "
+                      "someone else). Open /auth/dev and sign in again.")
+
+
+def login_csrf_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
+    """The dev login form's token, also held in a cookie that no other site's page can send (SameSite=Strict) or
+    read (HttpOnly): a form post counts only when both agree (login CSRF, double submit)."""
+    return Cookie(key=LOGIN_CSRF_COOKIE, value=token, httponly=True, samesite="strict", path="/auth/dev",
+                  secure=request.url.scheme == "https", max_age=3600)
+
+
+def login_form_ok(request: Request[Any, Any, Any], presented: object) -> bool:
+    """The post came from our own form: its token matches the cookie, and a browser's ``Origin`` (when sent) is
+    this server's."""
+    origin = request.headers.get("origin")
+    if origin and origin.lower().split("://", 1)[-1].rstrip("/") != request.headers.get("host", "").lower():
+        return False
+    held = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(held) and isinstance(presented, str) and hmac.compare_digest(presented.encode(), held.encode())
+
+
 def build_routes(rt: AuthRuntime) -> list[Any]:
     """The sso routes bound to ``rt`` (the dev-login ones only when it is on)."""
     deps = {"rt": Provide(lambda: rt, sync_to_thread=False)}
 
     @get("/auth/login", tags=["auth"], summary="Start single sign-on (redirects to the identity provider)",
-         opt={"public": True}, dependencies=deps)
+         opt=SIGN_IN_PAGE, dependencies=deps)
     async def login(rt: NamedDependency[AuthRuntime],
                     next_path: Annotated[str | None, QueryParameter(name="next")] = None) -> Response[Any]:
         if rt.flow is None and rt.dev_login:
@@ -83,7 +112,7 @@ def build_routes(rt: AuthRuntime) -> list[Any]:
         return Redirect(path=url, headers=NO_STORE)
 
     @get("/auth/callback", tags=["auth"], summary="Where the identity provider sends the browser back",
-         opt={"public": True}, dependencies=deps)
+         opt=SIGN_IN_PAGE, dependencies=deps)
     async def callback(request: Request[Any, Any, Any], rt: NamedDependency[AuthRuntime]) -> Response[Any]:
         params = {k: str(v) for k, v in request.query_params.items()}
         try:
@@ -138,16 +167,24 @@ def build_routes(rt: AuthRuntime) -> list[Any]:
 def dev_routes(deps: dict[str, Provide]) -> list[Any]:
     """The loopback-only dev login (``sso.domain`` refuses to start it on any other bind address)."""
 
-    @get("/auth/dev", tags=["auth"], summary="Dev login form (demo only, loopback only)", opt={"public": True},
+    @get("/auth/dev", tags=["auth"], summary="Dev login form (demo only, loopback only)", opt=SIGN_IN_PAGE,
          dependencies=deps)
-    async def dev_form(next_path: Annotated[str | None, QueryParameter(name="next")] = None) -> Response[str]:
-        scheme = await get_scheme(await ensure_workspace())
-        return _html(dev_login_page(scheme, roles=ROLES, next_path=safe_return_to(next_path)))
+    async def dev_form(request: Request[Any, Any, Any],
+                       next_path: Annotated[str | None, QueryParameter(name="next")] = None) -> Response[str]:
+        ws = await ensure_workspace()
+        scheme = await get_scheme(ws)
+        token = secrets.token_urlsafe(32)
+        resp = _html(dev_login_page(scheme, await clearance_choices(ws, scheme), roles=ROLES,
+                                    next_path=safe_return_to(next_path), form_token=token))
+        resp.set_cookie(login_csrf_cookie(request, token))
+        return resp
 
     @post("/auth/dev", tags=["auth"], summary="Dev login: become a person with the roles and clearance you pick",
           opt={"public": True}, dependencies=deps, status_code=303)
     async def dev_submit(request: Request[Any, Any, Any], rt: NamedDependency[AuthRuntime]) -> Response[Any]:
         form = await request.form()
+        if not login_form_ok(request, form.get(LOGIN_CSRF_FIELD)):
+            return _html(message_page("Sign-in refused", LOGIN_CSRF_REFUSED, dev_login=True, retry="/auth/dev"), 403)
         handle = str(form.get("handle") or "").strip().lower()
         roles = frozenset(str(r) for r in form.getall("roles", []))
         clearance = str(form.get("clearance") or "").strip()
@@ -165,8 +202,9 @@ def dev_routes(deps: dict[str, Provide]) -> list[Any]:
                                        details={"handle": handle, "picked_roles": sorted(roles),
                                                 "picked_clearance": str(label)})
         except ChorusError as exc:
-            page = dev_login_page(scheme, roles=ROLES, next_path=next_path, error=exc.message, handle=handle,
-                                  clearance=clearance)
+            page = dev_login_page(scheme, await clearance_choices(ws, scheme), roles=ROLES, next_path=next_path,
+                                  error=exc.message, handle=handle, clearance=clearance, picked=roles,
+                                  form_token=str(form.get(LOGIN_CSRF_FIELD)))
             return _html(page, exc.status)
         resp: Response[Any] = Redirect(path=next_path, status_code=303, headers=NO_STORE)
         resp.set_cookie(session_cookie(rt, request, new))

@@ -1,13 +1,13 @@
 """What the sso domain contributes to the app (collected by workspace/app.py): the authentication middleware,
-sign-in and audit routes, the security pages, the token cache's hooks, and the refusal to run the dev login off
-loopback."""
+sign-in and audit routes, the security pages (with their background chain checks), the token cache's hooks, and the
+refusal to run the dev login off loopback."""
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
 
-from sso import controllers, pages, services_tokens
+from sso import controllers, pages_security, services_tokens, services_verify
 from sso.controllers_audit import AuditController
 from sso.controllers_auth import AuthRuntime, build_routes
 from sso.mapping import GroupMaps
@@ -49,6 +49,7 @@ def parts(settings: Settings) -> DomainParts:
         # The token cache must forget an agent the moment it is switched off or relabelled in this process.
         hooks.on("member.deactivated", services_tokens.on_member_changed)
         hooks.on("member.label_changed", services_tokens.on_member_changed)
+        hooks.on("agent_token.revoked", services_tokens.on_tokens_revoked)
         if settings.oidc.enabled:
             scheme = await get_scheme(await ensure_workspace())
             GroupMaps.parse(settings.oidc.role_map, settings.oidc.clearance_map, scheme)  # bad maps stop start-up
@@ -56,15 +57,17 @@ def parts(settings: Settings) -> DomainParts:
             runtime.flow = LoginFlow(settings.oidc, client, policy)
 
     async def stop() -> None:
+        await services_verify.stop_all()  # a check cut short is marked interrupted; another may start it again
         if runtime.flow is not None:
             await runtime.flow.client.aclose()
             runtime.flow = None
 
     return DomainParts(
         name="sso",
-        route_handlers=[controllers.me, *build_routes(runtime), AuditController, pages.security_router()],
+        route_handlers=[controllers.me, *build_routes(runtime), AuditController, pages_security.security_router()],
         middleware=[AuthMiddleware(policy, settings.server.public_url)],
         on_startup=[start],
         on_shutdown=[stop],
         template_dirs=[Path(__file__).parent / "templates"],
+        static_dirs={"/static/sso": Path(__file__).parent / "static"},
     )

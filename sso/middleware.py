@@ -2,7 +2,8 @@
 
 Deny by default: only routes with ``opt={"public": True}`` (plus static assets and the OpenAPI schema) admit anonymous
 callers, and agents reach only routes marked for them (``tags=["agents"]`` or ``opt={"agents": True}``).
-Cookie-authenticated unsafe requests must carry the session's CSRF token (header or form field).
+Cookie-authenticated unsafe requests must carry the session's CSRF token (header, or a field of an urlencoded or
+multipart form).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from sso.services_sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, SessionPolicy, resolve_session
-from sso.services_tokens import authenticate_agent_token
+from sso.services_tokens import authenticate_agent_token, hash_token
 from workspace.actor import Actor
-from workspace.errors import ChorusError, Forbidden, NotAuthenticated, TooLarge
-from workspace.web import ACTOR_KEY, request_context
+from workspace.errors import ChorusError, CsrfRejected, Forbidden, NotAuthenticated, TooLarge
+from workspace.web import ACTOR_KEY, TOKEN_KEY, request_context
 
 SESSION_KEY = "chorus.session_id"
 SESSION_OBJ_KEY = "chorus.session"
@@ -28,6 +29,9 @@ CSRF_SCOPE_KEY = "chorus.csrf_token"
 AGENT_TAG = "agents"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
+CLOSE_NOT_AUTHENTICATED = 4401
+"""The WebSocket close code of refused credentials (channels/PROTOCOL.md)."""
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # a file upload form: a few documents of up to 2 MiB each
 
 
 class AuthMiddleware(ASGIMiddleware):
@@ -46,12 +50,19 @@ class AuthMiddleware(ASGIMiddleware):
             receive = getattr(exc, "replay", receive)  # a CSRF check may have read the body already
             # Public routes (sign-in pages, health) work with a stale cookie or a bad token: they treat the caller
             # as anonymous. Everywhere else the caller learns exactly what is wrong with the credential.
+            if not public and scope["type"] == ScopeType.WEBSOCKET:
+                await refuse_websocket(receive, send, exc.message)
+                return
             if not public:
                 raise
             scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
             scope.pop(SESSION_KEY, None)  # type: ignore[misc]
         if not public:
             actor = current_actor_of(scope)
+            if actor is None and scope["type"] == ScopeType.WEBSOCKET:
+                await refuse_websocket(receive, send, "not authenticated: send an agent token (Authorization: "
+                                       "Bearer) or sign in for a session cookie")
+                return
             if actor is None:
                 raise NotAuthenticated("sign in first (a session cookie from /auth/login, or an agent token as "
                                        "'Authorization: Bearer <token>')")
@@ -65,15 +76,18 @@ class AuthMiddleware(ASGIMiddleware):
         kind, method = str(scope["type"]), str(dict(scope).get("method", ""))
         auth = conn.headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
-            actor = await authenticate_agent_token(auth[7:].strip(), request_context(conn))
+            token = auth[7:].strip()
+            actor = await authenticate_agent_token(token, request_context(conn))
             scope[ACTOR_KEY] = actor  # type: ignore[literal-required]
+            scope[TOKEN_KEY] = hash_token(token)  # type: ignore[literal-required]
             return receive
         if kind == "websocket":
             # Browsers cannot set headers on a WebSocket; agents may pass the token as a subprotocol-free query.
-            token = conn.query_params.get("token")
-            if token:
-                actor = await authenticate_agent_token(token, request_context(conn))
+            query_token = conn.query_params.get("token")
+            if query_token:
+                actor = await authenticate_agent_token(query_token, request_context(conn))
                 scope[ACTOR_KEY] = actor  # type: ignore[literal-required]
+                scope[TOKEN_KEY] = hash_token(query_token)  # type: ignore[literal-required]
                 return receive
         cookie = conn.cookies.get(SESSION_COOKIE)
         if not cookie:
@@ -106,6 +120,17 @@ class AuthMiddleware(ASGIMiddleware):
             return
         raise Forbidden(f"WebSocket from origin {origin!r} refused: session cookies only work from pages served by "
                         "this Chorus server (set CHORUS_PUBLIC_URL if it runs behind a proxy)")
+
+
+async def refuse_websocket(receive: Receive, send: Send, why: str) -> None:
+    """Refuse a WebSocket's credentials as PROTOCOL.md says: accept, then close with 4401 and the reason (a close
+    before the accept reaches the client as a bare HTTP 403, which says nothing of what to do)."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    reason = why.encode()[:120].decode(errors="ignore")  # a close reason holds at most 123 bytes
+    await send({"type": "websocket.close", "code": CLOSE_NOT_AUTHENTICATED, "reason": reason})
 
 
 def _origin_of(url: str) -> str:
@@ -153,12 +178,17 @@ async def _check_csrf(conn: ASGIConnection[Any, Any, Any, Any], scope: Scope, me
         if values and ok(values[0]):
             return replay
         receive = replay
+    elif ctype.startswith("multipart/form-data"):  # a file upload form (the documents page)
+        body, replay = await _buffer(receive, MAX_UPLOAD_BYTES)
+        if ok(multipart_field(body, ctype, CSRF_FIELD)):
+            return replay
+        receive = replay
     scope.pop(ACTOR_KEY, None)  # type: ignore[misc]
     raise CSRFFailed(f"this {method} needs the session's CSRF token (header X-CSRF-Token or form field "
                      f"{CSRF_FIELD}); reload the page and try again", replay=receive)
 
 
-class CSRFFailed(Forbidden):
+class CSRFFailed(CsrfRejected):
     """Carries the body-replaying ``receive`` so that a public route can still read the form it was sent."""
 
     def __init__(self, message: str, replay: Receive) -> None:
@@ -166,7 +196,21 @@ class CSRFFailed(Forbidden):
         self.replay = replay
 
 
-async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+def multipart_field(body: bytes, content_type: str, name: str) -> str | None:
+    """The value of the plain (not file) field ``name`` of a ``multipart/form-data`` body, or None."""
+    boundary = next((p.strip()[9:].strip('"') for p in content_type.split(";")
+                     if p.strip().lower().startswith("boundary=")), "")
+    if not boundary:
+        return None
+    wanted = f'name="{name}"'.encode()
+    for part in body.split(b"--" + boundary.encode()):
+        head, sep, value = part.partition(b"\r\n\r\n")
+        if sep and wanted in head and b"filename=" not in head:
+            return value.removesuffix(b"\r\n").decode("utf-8", "replace")
+    return None
+
+
+async def _buffer(receive: Receive, limit: int = MAX_FORM_BYTES) -> tuple[bytes, Receive]:
     """Read the whole body, then hand the next app a receive() that replays it."""
     chunks: list[bytes] = []
     size = 0
@@ -177,8 +221,8 @@ async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise TooLarge(f"form bodies are limited to {MAX_FORM_BYTES} bytes")
+        if size > limit:
+            raise TooLarge(f"form bodies are limited to {limit:,} bytes")
         chunks.append(chunk)
         more = bool(message.get("more_body", False))
     body = b"".join(chunks)

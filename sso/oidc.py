@@ -1,53 +1,39 @@
-"""OIDC relying party: discovery, authorization code + PKCE login, ID-token and back-channel logout-token checks.
+"""OIDC relying party: discovery, authorization code + PKCE login (authlib builds the URL and the challenge and
+exchanges the code), userinfo, RP-initiated logout and back-channel logout tokens. One HTTP client (authlib's,
+on httpx2) per relying party, and one relying party per process.
 
 Protocol only: no HTTP routes, sessions or database here (the caller stores a :class:`LoginRequest` server-side,
-deletes it on use, and audits each :class:`OIDCError` ``reason``).
+deletes it on use, and audits each :class:`OIDCError` ``reason``). The token checks are in :mod:`sso.oidc_tokens`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
-import json
-import secrets
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import urlencode
 
-import httpx
 import httpx2
+from authlib.common.security import generate_token  # type: ignore[import-untyped]
+from authlib.common.urls import add_params_to_uri  # type: ignore[import-untyped]
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError  # type: ignore[import-untyped]
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
-from joserfc.jws import extract_compact, validate_compact
+from joserfc.jwk import KeySet
 
-from workspace.errors import NotAuthenticated
+from sso.oidc_tokens import (
+    LEEWAY_S,
+    LOGOUT_MAX_AGE_S,
+    SIGNING_ALGS,
+    OIDCError,
+    import_jwks,
+    validate_id_token,
+    validate_logout_token,
+)
 from workspace.settings import OIDCSettings
 
-SIGNING_ALGS: frozenset[str] = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"}
-)
-"""Asymmetric algorithms only: ``none`` and HMAC (keyed with the client secret) are never accepted."""
-LEEWAY_S = 60.0
-BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-_KTY_FOR_ALG = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 _PROTOCOL_CLAIMS = frozenset({"iss", "sub", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time", "at_hash", "sid"})
-PublicKey = RSAKey | ECKey | OKPKey
-
-
-class OIDCError(NotAuthenticated):
-    """A sign-in or logout-token check failed; ``reason`` is a stable code for the audit trail."""
-
-    code = "oidc_failed"
-    title = "Single sign-on failed"
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
-        self.reason = reason
+HTTP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,166 +74,14 @@ class LogoutClaims:
     jti: str
 
 
-def validate_id_token(
-    token: str,
-    jwks: KeySet,
-    *,
-    issuer: str,
-    client_id: str,
-    nonce: str,
-    now: float,
-    algorithms: Collection[str] = SIGNING_ALGS,
-    leeway: float = LEEWAY_S,
-) -> dict[str, Any]:
-    """Check an ID token's signature and claims (OIDC Core 3.1.3.7); return its claims or raise :class:`OIDCError`."""
-    claims = verify_signature(token, jwks, algorithms)
-    _check_common(claims, issuer=issuer, client_id=client_id, now=now, leeway=leeway)
-    exp = _num(claims.get("exp"))
-    if exp is None:
-        raise OIDCError("missing_claim", "the ID token has no numeric 'exp' claim")
-    if now > exp + leeway:
-        raise OIDCError("expired", f"the ID token expired {int(now - exp)} s ago; sign in again")
-    got = claims.get("nonce")
-    if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
-        raise OIDCError(
-            "bad_nonce", "the ID token's nonce does not match this sign-in (a replayed or foreign token); sign in again"
-        )
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise OIDCError("missing_claim", "the ID token has no 'sub' claim")
-    return claims
-
-
-def validate_logout_token(
-    token: str,
-    jwks: KeySet,
-    *,
-    issuer: str,
-    client_id: str,
-    now: float,
-    algorithms: Collection[str] = SIGNING_ALGS,
-    leeway: float = LEEWAY_S,
-    max_age: float = 600.0,
-) -> dict[str, Any]:
-    """Check a back-channel logout token (OIDC Back-Channel Logout 1.0, 2.6); return its claims."""
-    claims = verify_signature(token, jwks, algorithms)
-    _check_common(claims, issuer=issuer, client_id=client_id, now=now, leeway=leeway)
-    exp, iat = _num(claims.get("exp")), _num(claims["iat"]) or 0.0
-    if "exp" in claims and (exp is None or now > exp + leeway):
-        raise OIDCError("expired", "the logout token has expired")
-    if now - iat > max_age + leeway:
-        raise OIDCError("expired", f"the logout token was issued {int(now - iat)} s ago (limit {max_age:.0f} s)")
-    events = claims.get("events")
-    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
-        raise OIDCError("bad_event", f"the logout token's 'events' claim must contain {BACKCHANNEL_LOGOUT_EVENT}")
-    if "nonce" in claims:
-        raise OIDCError("nonce_in_logout_token", "a logout token must not carry a nonce (an ID token was sent?)")
-    sub, sid = claims.get("sub"), claims.get("sid")
-    if not (isinstance(sub, str) and sub) and not (isinstance(sid, str) and sid):
-        raise OIDCError("missing_claim", "the logout token has neither 'sub' nor 'sid'")
-    if not isinstance(claims.get("jti"), str) or not claims["jti"]:
-        raise OIDCError("missing_claim", "the logout token has no 'jti' claim")
-    return claims
-
-
-def verify_signature(token: str, jwks: KeySet, algorithms: Collection[str] = SIGNING_ALGS) -> dict[str, Any]:
-    """Verify a compact JWS against ``jwks`` with an asymmetric allowed algorithm; return the JSON payload."""
-    try:
-        obj = extract_compact(token.encode("ascii"))
-    except (JoseError, ValueError, UnicodeError) as exc:
-        raise OIDCError("malformed_token", f"the token is not a signed JWT: {exc}") from None
-    header = obj.headers()
-    alg = header.get("alg")
-    if not alg or str(alg).lower() == "none":
-        raise OIDCError("unsigned_token", "the token is unsigned (alg 'none'); refusing it")
-    allowed = SIGNING_ALGS.intersection(algorithms)
-    if alg not in allowed:
-        raise OIDCError("bad_alg", f"the token is signed with {alg}; accepted: {', '.join(sorted(allowed))}")
-    kid = header.get("kid")
-    candidates = _candidate_keys(jwks, str(alg), kid if isinstance(kid, str) else None)
-    if not candidates:
-        raise OIDCError("unknown_kid", f"no key in the provider's JWKS matches kid {kid!r} for {alg}")
-    for key in candidates:
-        try:
-            if validate_compact(obj, key, algorithms=[str(alg)]):
-                break
-        except (JoseError, ValueError):
-            continue
-    else:
-        raise OIDCError("bad_signature", "the token's signature does not verify with the provider's keys")
-    try:
-        claims = json.loads(obj.payload)
-    except ValueError:
-        raise OIDCError("malformed_token", "the token's payload is not JSON") from None
-    if not isinstance(claims, dict):
-        raise OIDCError("malformed_token", "the token's payload is not a JSON object")
-    return claims
-
-
-def _candidate_keys(jwks: KeySet, alg: str, kid: str | None) -> list[PublicKey]:
-    kty = _KTY_FOR_ALG.get(alg[:2])
-    out: list[PublicKey] = []
-    for key in jwks.keys:
-        if not isinstance(key, RSAKey | ECKey | OKPKey) or key.key_type != kty:
-            continue
-        if key.get("use") not in (None, "sig") or key.get("alg") not in (None, alg):
-            continue
-        if kid is not None and key.kid != kid:
-            continue
-        out.append(key)
-    return out
-
-
-def _check_common(claims: Mapping[str, Any], *, issuer: str, client_id: str, now: float, leeway: float) -> None:
-    if claims.get("iss") != issuer:
-        raise OIDCError("bad_iss", f"the token was issued by {claims.get('iss')!r}, not by {issuer!r}")
-    aud = claims.get("aud")
-    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if client_id not in auds:
-        raise OIDCError("bad_audience", f"the token is for audience {aud!r}, not for client {client_id!r}")
-    azp = claims.get("azp")
-    if (len(auds) > 1 or azp is not None) and azp != client_id:
-        raise OIDCError("bad_audience", f"the token's authorized party is {azp!r}, not client {client_id!r}")
-    iat = _num(claims.get("iat"))
-    if iat is None:
-        raise OIDCError("missing_claim", "the token has no numeric 'iat' claim")
-    if iat > now + leeway:
-        raise OIDCError("iat_future", f"the token claims to be issued {int(iat - now)} s in the future; check clocks")
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def import_jwks(data: object) -> KeySet:
-    """Import the usable public signing keys of a JWKS document (keys joserfc cannot read are skipped)."""
-    keys = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(keys, list):
-        raise OIDCError("bad_jwks", "the provider's JWKS is not a JSON object with a 'keys' list")
-    usable: list[dict[str, Any]] = []
-    for entry in keys:
-        if not isinstance(entry, dict) or entry.get("kty") not in {"RSA", "EC", "OKP"}:
-            continue
-        public = {k: v for k, v in entry.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}
-        try:
-            KeySet.import_key_set({"keys": [public]})
-        except (JoseError, ValueError, TypeError):
-            continue
-        usable.append(public)
-    return KeySet.import_key_set({"keys": usable})
-
-
 class OIDCClient:
-    """One relying party for one provider. Reuse it: it caches the discovery document and the JWKS."""
+    """One relying party for one provider. Reuse it: it caches the discovery document and the JWKS, and holds the
+    one HTTP client (an authlib ``AsyncOAuth2Client``) that talks to the provider."""
 
     def __init__(
         self,
         settings: OIDCSettings,
         redirect_uri: str,
-        http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         *,
         leeway_s: float = LEEWAY_S,
@@ -256,8 +90,18 @@ class OIDCClient:
     ) -> None:
         self.settings = settings
         self.redirect_uri = redirect_uri
-        self._own_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=10.0)
+        secret = settings.client_secret.reveal()
+        # One client for every request: discovery, JWKS, the code exchange (authlib adds the client authentication
+        # and the PKCE verifier) and userinfo. It never sends a token of its own (``withhold_token``), so sign-ins
+        # running at the same time share it safely.
+        self._http = AsyncOAuth2Client(
+            client_id=settings.client_id,
+            client_secret=secret or None,
+            scope=settings.scopes,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            timeout=HTTP_TIMEOUT_S,
+        )
         self._clock = clock
         self._leeway = leeway_s
         self._cooldown = jwks_refresh_cooldown_s
@@ -269,8 +113,7 @@ class OIDCClient:
         self._seen_logout: dict[str, float] = {}
 
     async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -305,22 +148,11 @@ class OIDCClient:
     async def begin_login(self) -> LoginRequest:
         """Start a sign-in: the URL to redirect the browser to, plus the secrets to keep server-side."""
         meta = await self.discover()
-        state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-        challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.settings.client_id,
-                "redirect_uri": self.redirect_uri,
-                "scope": self.settings.scopes,
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
+        # 43 characters of [A-Za-z0-9] carry 256 bits; the PKCE verifier may be 43-128 characters (RFC 7636 4.1)
+        state, nonce, verifier = generate_token(43), generate_token(43), generate_token(64)
+        url, _ = self._http.create_authorization_url(
+            meta["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
         )
-        endpoint = meta["authorization_endpoint"]
-        url = f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
         return LoginRequest(url, state, nonce, verifier, self.redirect_uri, self._clock())
 
     async def complete_login(self, pending: LoginRequest, params: Mapping[str, str]) -> Identity:
@@ -391,7 +223,7 @@ class OIDCClient:
             params["post_logout_redirect_uri"] = post_logout_redirect_uri
         if state:
             params["state"] = state
-        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
+        return str(add_params_to_uri(endpoint, list(params.items())))
 
     async def verify_logout_token(self, token: str) -> LogoutClaims:
         """Verify a back-channel logout token; each token is accepted once per process."""
@@ -412,7 +244,7 @@ class OIDCClient:
         self._seen_logout = {k: t for k, t in self._seen_logout.items() if t > now}
         if claims["jti"] in self._seen_logout:
             raise OIDCError("replayed", f"logout token {claims['jti']!r} was already used")
-        self._seen_logout[claims["jti"]] = now + 600.0 + 2 * self._leeway
+        self._seen_logout[claims["jti"]] = now + LOGOUT_MAX_AGE_S + 2 * self._leeway
         sub, sid = claims.get("sub"), claims.get("sid")
         return LogoutClaims(
             self.settings.issuer,
@@ -454,34 +286,32 @@ class OIDCClient:
         if secret and "client_secret_basic" not in methods and "client_secret_post" in methods:
             method = "client_secret_post"
         try:
-            async with AsyncOAuth2Client(
-                client_id=self.settings.client_id,
-                client_secret=secret or None,
-                token_endpoint_auth_method=method,
+            token = await self._http.fetch_token(
+                self.metadata["token_endpoint"],
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=pending.code_verifier,
                 redirect_uri=pending.redirect_uri,
-                timeout=10.0,
-            ) as oauth:
-                token = await oauth.fetch_token(
-                    self.metadata["token_endpoint"],
-                    grant_type="authorization_code",
-                    code=code,
-                    code_verifier=pending.code_verifier,
-                    redirect_uri=pending.redirect_uri,
-                )
+                auth=self._http.client_auth(method),
+            )
         except OAuthError as exc:
             raise OIDCError(
                 "token_error", f"the provider refused the code exchange: {exc.error} {exc.description or ''}"
             ) from None
-        except (httpx2.HTTPError, ValueError) as exc:  # authlib's client runs on httpx2
+        except (httpx2.HTTPError, ValueError) as exc:
             raise OIDCError("provider_unreachable", f"the code exchange with the provider failed: {exc!r}") from None
+        finally:
+            self._http.token = None  # authlib keeps the last token on the client; this process has no use for it
         if str(token.get("token_type", "")).lower() != "bearer":
             raise OIDCError("token_error", f"unexpected token_type {token.get('token_type')!r} from the provider")
         return dict(token)
 
     async def _userinfo(self, url: str, access_token: str) -> dict[str, Any]:
         try:
-            resp = await self._http.get(url, headers={"Authorization": f"Bearer {access_token}"})
-        except httpx.HTTPError as exc:
+            resp = await self._http.request(
+                "GET", url, withhold_token=True, headers={"Authorization": f"Bearer {access_token}"}
+            )
+        except httpx2.HTTPError as exc:
             raise OIDCError("provider_unreachable", f"could not reach the userinfo endpoint: {exc!r}") from None
         if resp.status_code != 200 or "json" not in resp.headers.get("content-type", ""):
             raise OIDCError("userinfo_failed", f"the userinfo endpoint answered {resp.status_code} {resp.text[:200]!r}")
@@ -492,8 +322,8 @@ class OIDCClient:
 
     async def _get_json(self, url: str, what: str) -> dict[str, Any]:
         try:
-            resp = await self._http.get(url, headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:
+            resp = await self._http.request("GET", url, withhold_token=True, headers={"Accept": "application/json"})
+        except httpx2.HTTPError as exc:
             raise OIDCError(
                 "provider_unreachable", f"could not fetch the provider's {what} at {url}: {exc!r}"
             ) from None

@@ -15,7 +15,8 @@ from typing import Any
 
 from sso import clock
 from sso.mapping import GroupMaps, NoMappedGroup
-from sso.oidc import Identity, LoginRequest, OIDCClient, OIDCError
+from sso.oidc import Identity, LoginRequest, OIDCClient
+from sso.oidc_tokens import OIDCError
 from sso.services_humans import apply_human, find_identity, link_identity
 from sso.services_sessions import NewSession, SessionPolicy, create_session, end_idp_sessions
 from sso.tables import PendingLogin

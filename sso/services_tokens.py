@@ -1,7 +1,11 @@
 """Agent tokens: issue (rotating), revoke, list, and authenticate a bearer token to an agent Actor. No HTTP here.
 
 Only SHA-256 hashes are stored. Authentication is one indexed query, cached for a few seconds per process and
-dropped at once when this process revokes a token or deactivates the member.
+dropped at once, in every process, when a token is revoked or rotated or its member deactivated (the
+``agent_token.revoked`` and ``member.deactivated`` hooks, which ``channels`` carries to every replica and which also
+close the sockets opened with the token). A token carries its agent's reach, so
+an admin may issue one only for an agent whose label the admin's clearance dominates (``workspace.authority``);
+revoking takes reach away and is open to every admin.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor, RequestContext
 from workspace.audit import Entity
+from workspace.authority import require_authority
 from workspace.errors import Forbidden, NotAuthenticated, ValidationFailed
-from workspace.services import actor_for_member, get_member
+from workspace.hooks import hooks
+from workspace.labels import dominates_sql
+from workspace.services import actor_for_member, current_actor, get_member, member_label
 
 TOKEN_PREFIX = "chorus_at_"  # noqa: S105 (a public marker, not a secret)
 CACHE_TTL_S = 5.0
@@ -71,18 +78,22 @@ async def issue_agent_token(actor: Actor, member_id: int) -> str:
     """Issue a new token for agent ``member_id`` and revoke its previous ones; the token is returned only here."""
     actor.require_role("admin")
     row = await _agent_row(actor, member_id)
+    await require_authority(actor, "agent_token.issued", Entity("member", member_id),
+                            member_label(actor.scheme, row), doing=f"issue a token for agent {row['handle']!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     prefix = token[: len(TOKEN_PREFIX) + 6]
     now = clock.now_dt()
     async with dbmod.current().transaction():
         revoked = await AgentToken.update({AgentToken.revoked_at: now}).where(
-            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id)
+            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id,
+                                                                                           AgentToken.token_hash)
         created = await AgentToken.insert(AgentToken(member=member_id, token_hash=hash_token(token), prefix=prefix,
                                                      created_at=now))
         await audit.record(actor, "agent_token.issued", Entity("member", member_id),
                            {"handle": row["handle"], "token_id": created[0]["id"], "prefix": prefix,
                             "revoked_previous": [r["id"] for r in revoked]})
     forget_cached(member_id)
+    await _closed([str(r["token_hash"]) for r in revoked])
     return token
 
 
@@ -92,15 +103,17 @@ BULK_CHUNK = 1000
 async def issue_agent_tokens_bulk(actor: Actor, member_ids: list[int]) -> dict[int, str]:
     """Issue one new token for each agent in ``member_ids`` (revoking their previous ones) in one transaction with
     one audit entry; returns ``{member_id: token}`` (the only place the tokens are seen). All or nothing: an id that
-    is not an agent of this workspace fails the whole call. For load tests and scripted provisioning of many
-    agents; one token at a time is :func:`issue_agent_token`."""
+    is not an agent of this workspace, or one above the actor's clearance, fails the whole call. For load tests and
+    scripted provisioning of many agents; one token at a time is :func:`issue_agent_token`."""
     actor.require_role("admin")
     wanted = list(dict.fromkeys(int(m) for m in member_ids))
     if not wanted:
         return {}
+    await _require_bulk_authority(actor, wanted)
     database = dbmod.current()
     now = clock.now_dt()
     tokens: dict[int, str] = {}
+    revoked: list[str] = []
     async with database.transaction():
         for start in range(0, len(wanted), BULK_CHUNK):
             chunk = wanted[start:start + BULK_CHUNK]
@@ -113,8 +126,9 @@ async def issue_agent_tokens_bulk(actor: Actor, member_ids: list[int]) -> dict[i
                 raise ValidationFailed(f"{len(missing)} member id(s) are not agents of this workspace ({shown}"
                                        f"{', ...' if len(missing) > 10 else ''}); no token was issued",
                                        field="member_ids")
-            await database.fetch(f"UPDATE chorus_agent_token SET revoked_at = {{}} WHERE revoked_at IS NULL AND "
-                                 f"member IN ({marks})", now, *chunk)
+            revoked.extend(str(r["token_hash"]) for r in await database.fetch(
+                f"UPDATE chorus_agent_token SET revoked_at = {{}} WHERE revoked_at IS NULL AND member IN ({marks}) "
+                "RETURNING token_hash", now, *chunk))
             new_rows = []
             for member_id in chunk:
                 token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -127,7 +141,28 @@ async def issue_agent_tokens_bulk(actor: Actor, member_ids: list[int]) -> dict[i
                            {"count": len(wanted), "first_member": wanted[0], "last_member": wanted[-1]})
     for member_id in wanted:
         forget_cached(member_id)
+    await _closed(revoked)
     return tokens
+
+
+async def _require_bulk_authority(actor: Actor, member_ids: list[int]) -> None:
+    """Refuse (audited) a bulk issue that includes any agent whose label the actor's clearance does not dominate."""
+    if actor.kind == "system":
+        return
+    may_read, label_args = dominates_sql(actor.label, "")
+    above: list[dict[str, Any]] = []
+    for start in range(0, len(member_ids), BULK_CHUNK):
+        chunk = member_ids[start:start + BULK_CHUNK]
+        marks = ", ".join("{}" for _ in chunk)
+        above.extend(await dbmod.current().fetch(
+            f"SELECT id, handle, label_level, label_mask FROM chorus_member WHERE workspace = {{}} AND id IN ({marks}) "
+            f"AND NOT ({may_read}) ORDER BY id", actor.workspace_id, *chunk, *label_args))
+    if above:
+        shown = ", ".join(repr(r["handle"]) for r in above[:5]) + (", ..." if len(above) > 5 else "")
+        await require_authority(actor, "agent_token.issued_bulk", Entity("workspace", actor.workspace_id),
+                                [member_label(actor.scheme, r) for r in above],
+                                doing=f"issue tokens for {len(above)} of the {len(member_ids)} agents ({shown})",
+                                details={"above": len(above), "first_above": int(above[0]["id"])})
 
 
 async def revoke_agent_tokens(actor: Actor, member_id: int) -> int:
@@ -136,11 +171,20 @@ async def revoke_agent_tokens(actor: Actor, member_id: int) -> int:
     row = await _agent_row(actor, member_id)
     async with dbmod.current().transaction():
         revoked = await AgentToken.update({AgentToken.revoked_at: clock.now_dt()}).where(
-            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id)
+            (AgentToken.member == member_id) & AgentToken.revoked_at.is_null()).returning(AgentToken.id,
+                                                                                           AgentToken.token_hash)
         await audit.record(actor, "agent_token.revoked", Entity("member", member_id),
                            {"handle": row["handle"], "token_ids": [r["id"] for r in revoked]})
     forget_cached(member_id)
+    await _closed([str(r["token_hash"]) for r in revoked])
     return len(revoked)
+
+
+async def _closed(token_hashes: list[str]) -> None:
+    """After the commit: the ``agent_token.revoked`` hook, through which ``channels`` closes the sockets opened
+    with these tokens on every replica and every process drops them from its token cache."""
+    if token_hashes:
+        await hooks.emit("agent_token.revoked", token_hashes=token_hashes)
 
 
 async def list_agent_tokens(actor: Actor, member_id: int) -> list[dict[str, Any]]:
@@ -162,8 +206,13 @@ async def authenticate_agent_token(token: str, context: RequestContext | None = 
     now = time.monotonic()
     cached = _cache.get(digest)
     if cached is not None and cached.expires > now:
+        # The member is cached for a few seconds; the label scheme is checked on every request (another process
+        # may have added a compartment that this actor's copy of the scheme cannot decode).
+        actor = await current_actor(cached.actor)
+        if actor is not cached.actor:
+            _cache[digest] = _Cached(actor, cached.token_id, cached.expires)
         await _touch(cached.token_id, digest)
-        return cached.actor.with_context(context or RequestContext())
+        return actor.with_context(context or RequestContext())
     rows = await dbmod.current().fetch(_LOOKUP_SQL, digest)
     # The lookup is by hash, so timing reveals nothing about the token; compare again in constant time anyway.
     if not rows or not hmac.compare_digest(rows[0]["token_hash"], digest):
@@ -189,6 +238,12 @@ async def _touch(token_id: int, digest: str) -> None:
         return
     _last_used_written[digest] = now
     await AgentToken.update({AgentToken.last_used_at: clock.now_dt()}).where(AgentToken.id == token_id)
+
+
+async def on_tokens_revoked(token_hashes: list[str] | None = None, **_: Any) -> None:
+    """Hook handler for agent_token.revoked (here or, through the broker, in another process): forget them."""
+    for digest in token_hashes or ():
+        _cache.pop(str(digest), None)
 
 
 async def on_member_changed(member_id: int | None = None, member_ids: list[int] | None = None, **_: Any) -> None:

@@ -1,11 +1,12 @@
-"""Piccolo tables of the sso domain: agent tokens, human sessions, OIDC identities and pending sign-ins.
+"""Piccolo tables of the sso domain: agent tokens, human sessions, OIDC identities, pending sign-ins, and the
+security reviewers' background checks of the audit chain.
 
 Secrets (tokens, session ids, login state) are stored only as SHA-256 hashes; the plaintext is shown once.
 """
 
 from __future__ import annotations
 
-from piccolo.columns import ForeignKey, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from workspace.tables import Member
@@ -69,3 +70,24 @@ class PendingLogin(Table, tablename="chorus_pending_login"):
     redirect_uri = Varchar(length=500)
     return_to = Varchar(length=500, default="/")
     created_at = Timestamptz()
+
+
+class AuditVerification(Table, tablename="chorus_audit_verification"):
+    """One check of the audit chain, run in the background by the process that started it. ``checked`` grows as it
+    walks (every replica's page reads it here); a ``running`` row whose ``heartbeat_at`` stops moving was left by a
+    process that died and counts as interrupted."""
+
+    id: Serial
+
+    workspace = Integer(index=True)
+    status = Varchar(length=16, default="running")  # running | done | failed | interrupted
+    started_by = Varchar(length=120, default="")
+    started_at = Timestamptz()
+    heartbeat_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    total = BigInt(default=0)  # sealed entries when it started (the walk also checks what was sealed since)
+    checked = BigInt(default=0)
+    ok = Boolean(null=True, default=None)
+    first_bad_seq = BigInt(null=True, default=None)
+    reason = Text(default="")
+    checkpoint_seq = BigInt(null=True, default=None)
