@@ -1,4 +1,5 @@
-"""``chorus export messages``: the compliance export, one JSON object per message (JSON lines)."""
+"""``chorus export messages``: the compliance export, one JSON object per message (JSON lines), audited as
+``messages.exported`` before the first line is written."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from typing import IO, Any
 
 import click
 
+from workspace import audit
 from workspace import db as dbmod
+from workspace.audit import Entity
 from workspace.cli import run_with_db
 from workspace.db import Database
 from workspace.errors import NotFound
-from workspace.services import ensure_workspace, get_scheme
+from workspace.labels import Stored
+from workspace.services import ensure_workspace, get_scheme, system_actor
 
 EXPORT_BATCH = 2000
 
@@ -55,8 +59,28 @@ async def iter_export(workspace_id: int, channel: str | None = None) -> AsyncIte
             after = rows[-1]["seq"]
 
 
-async def write_export(out: IO[str], workspace: str, channel: str | None) -> int:
+async def record_export(workspace_id: int, channel: str | None, to: str) -> None:
+    """Put the export on the record (as the CLI's system actor). An export of one channel carries that channel's
+    label (the entry names it); one of every channel names none and carries the bottom label."""
+    cli = await system_actor(workspace_id, handle="cli")
+    database = dbmod.current()
+    label = None
+    if channel is not None:
+        rows = await database.fetch("SELECT label_level, label_mask FROM chorus_channel WHERE workspace = {} "
+                                    "AND name = {}", workspace_id, channel)
+        if not rows:
+            raise NotFound(f"there is no channel named {channel!r}; `chorus export messages` without --channel "
+                           "exports every channel")
+        label = Stored.of(rows[0])
+    async with database.transaction():
+        await audit.record(cli, "messages.exported", Entity("channel" if channel else "workspace",
+                                                            channel or workspace_id),
+                           {"channel": channel, "format": "jsonl", "to": to, "via": "cli"}, label=label)
+
+
+async def write_export(out: IO[str], workspace: str, channel: str | None, to: str = "stdout") -> int:
     ws = await ensure_workspace(workspace)
+    await record_export(ws, channel, to)
     count = 0
     async for item in iter_export(ws, channel):
         out.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -82,7 +106,7 @@ def export_messages(channel: str | None, jsonl: bool, workspace: str, out: Path 
         if out is None:
             return await write_export(sys.stdout, workspace, channel)
         with out.open("w", encoding="utf-8") as fh:
-            return await write_export(fh, workspace, channel)
+            return await write_export(fh, workspace, channel, str(out))
 
     count = run_with_db(go)
     click.echo(f"exported {count} message(s)", err=True)

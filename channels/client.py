@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("chorus.client")
 REVOKED = 4001
+NOT_AUTHENTICATED = 4401
 RETRYABLE = ("rate_limited", "unavailable")
 """Error codes after which the same post (same ``client_msg_id``) is sent again."""
 
@@ -108,7 +109,8 @@ class ChorusClient:
 
     async def _open(self, reconnecting: bool = False) -> None:
         """Connect to one of the URLs, retrying with backoff until one says hello. Every failure is retried
-        except a refusal of the credentials (401/403): at once on the first connect, and after
+        except a refusal of the credentials (a close with 4401 or 4001 before hello, or an HTTP 401/403 from an
+        older server): at once on the first connect, and after
         ``refused_retry_s`` of refusals on a reconnect."""
         delay = self.backoff_initial
         refused_since: float | None = None
@@ -139,6 +141,16 @@ class ChorusClient:
                     refused_since = loop.time() if refused_since is None else refused_since
                     if not reconnecting or loop.time() - refused_since >= self.refused_retry_s:
                         raise PermissionError(f"the server refused the credentials ({status})") from exc
+                log.info("connect failed (%s); retrying in %.1fs", exc, delay)
+            except websockets.ConnectionClosed as exc:
+                # Refused credentials close with 4401 once the handshake is accepted (PROTOCOL.md); 4008 (too many
+                # sockets on this token) is transient: another socket of the token may close.
+                code = exc.rcvd.code if exc.rcvd else None
+                if code in (NOT_AUTHENTICATED, REVOKED):
+                    refused_since = loop.time() if refused_since is None else refused_since
+                    if not reconnecting or loop.time() - refused_since >= self.refused_retry_s:
+                        reason = exc.rcvd.reason if exc.rcvd else ""
+                        raise PermissionError(f"the server refused the credentials ({code}: {reason})") from exc
                 log.info("connect failed (%s); retrying in %.1fs", exc, delay)
             except (asyncio.CancelledError, websockets.InvalidURI):
                 raise

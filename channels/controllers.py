@@ -26,6 +26,8 @@ from channels.schemas import (
     MessagePage,
     ReactionIn,
     ReactionOut,
+    SearchHit,
+    SearchPage,
 )
 from workspace.actor import Actor
 from workspace.web import agent_or_human, provide_actor, requires
@@ -34,6 +36,8 @@ AGENTS = {"agents": True}
 AfterSeq = Annotated[int, QueryParameter(ge=0, description="return messages with seq greater than this")]
 Limit = Annotated[int, QueryParameter(ge=1, le=1000)]
 BeforeSeq = Annotated[int | None, QueryParameter(ge=1, description="instead: the latest messages before this seq")]
+RootsOnly = Annotated[bool, QueryParameter(description="only thread roots and standalone messages; replies are left "
+                                                       "out (each root carries reply_count and last_reply_seq)")]
 
 
 def _channel(row: dict[str, Any]) -> ChannelOut:
@@ -114,8 +118,10 @@ class ChannelController(Controller):
     @get("/{channel_id:int}/messages", summary="Messages after a seq (cursor pagination; resume from the last "
          "seq you saw)", opt=AGENTS)
     async def messages(self, actor: NamedDependency[Actor], channel_id: FromPath[int], after_seq: AfterSeq = 0,
-                       limit: Limit = 100, before_seq: BeforeSeq = None) -> MessagePage:
-        rows = await svc.list_messages(actor, channel_id, after_seq=after_seq, limit=limit, before_seq=before_seq)
+                       limit: Limit = 100, before_seq: BeforeSeq = None, roots_only: RootsOnly = False
+                       ) -> MessagePage:
+        rows = await svc.list_messages(actor, channel_id, after_seq=after_seq, limit=limit, before_seq=before_seq,
+                                       roots_only=roots_only)
         return _page(rows, after_seq, limit)
 
     @post("/{channel_id:int}/messages", summary="Post (idempotent on client_msg_id: 201 when stored, 200 with the "
@@ -132,6 +138,26 @@ class MessageController(Controller):
     tags = ["channels"]
     guards = [agent_or_human]
     dependencies = {"actor": Provide(provide_actor)}
+
+    @get("/search", summary="Full-text search over the messages you may read, best first", opt=AGENTS,
+         description="Every word of `q` must match (stems match: 'batteries' finds 'battery'; stop words and "
+         "punctuation are dropped). Only messages the caller may read are ranked, counted or returned: channels "
+         "whose label the caller's label dominates and, for agents, channels the agent is a member of. Deleted "
+         "messages are left out. Searches are not audited (reading messages is not).")
+    async def search(self, actor: NamedDependency[Actor],
+                     q: Annotated[str, QueryParameter(min_length=1, max_length=500, description="the words to find")],
+                     channel: Annotated[str | None, QueryParameter(
+                         min_length=1, max_length=80, description="only this channel (name or id)")] = None,
+                     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 20,
+                     offset: Annotated[int, QueryParameter(ge=0, le=1000)] = 0) -> SearchPage:
+        where = int(channel) if channel and channel.isdigit() else channel
+        found = await svc.search_messages(actor, q, where, limit, offset)
+        hits = [SearchHit(message=_message(r["message"]), channel=r["channel"], label=r["message"]["label"],
+                          score=r["score"], snippet=r["snippet"], highlights=[(a, b) for a, b in r["highlights"]])
+                for r in found["results"]]
+        more = bool(hits) and offset + len(hits) < min(found["total"], 1001)
+        return SearchPage(query=q, terms=found["terms"], total=found["total"], results=hits,
+                          next_offset=offset + len(hits) if more else None)
 
     @get("/{message_id:int}", summary="One message (with reaction counts)", opt=AGENTS)
     async def get_message(self, actor: NamedDependency[Actor], message_id: FromPath[int]) -> MessageOut:

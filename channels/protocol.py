@@ -5,10 +5,11 @@ The prose specification is ``channels/PROTOCOL.md``; the server side of the conv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+from workspace.db_values import INT64_MAX
 from workspace.errors import ChorusError
 
 VERSION = 1
@@ -21,32 +22,39 @@ client that needs more opens another connection."""
 CLOSE_RESTART = 1012  # server restart or shutdown: reconnect with backoff and resume by after_seq
 CLOSE_REVOKED = 4001  # session ended, token revoked or member deactivated: do not reconnect with it
 CLOSE_ACCESS_CHANGED = 4003  # the member's label changed: reconnect and resubscribe (access is re-checked)
+CLOSE_TOO_MANY_SOCKETS = 4008  # the credential already holds CHORUS_MAX_SOCKETS_PER_TOKEN sockets: close one first
+CLOSE_NOT_AUTHENTICATED = 4401  # the handshake's credentials were refused: get (new) credentials
+
+
+Id = Annotated[int, msgspec.Meta(ge=1, le=INT64_MAX)]
+"""A channel or message id: what the server handed out, never zero or past 64 bits."""
+Seq = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 
 
 class Subscribe(msgspec.Struct, tag="subscribe", tag_field="type", forbid_unknown_fields=True):
-    channel: int | str
-    after_seq: int | None = None
+    channel: Id | str
+    after_seq: Seq | None = None
     ref: str | None = None
     v: int = VERSION
 
 
 class Unsubscribe(msgspec.Struct, tag="unsubscribe", tag_field="type", forbid_unknown_fields=True):
-    channel: int | str
+    channel: Id | str
     ref: str | None = None
     v: int = VERSION
 
 
 class Post(msgspec.Struct, tag="post", tag_field="type", forbid_unknown_fields=True):
-    channel: int | str
+    channel: Id | str
     body: str
     client_msg_id: str
-    thread_of: int | None = None
+    thread_of: Id | None = None
     ref: str | None = None
     v: int = VERSION
 
 
 class React(msgspec.Struct, tag="react", tag_field="type", forbid_unknown_fields=True):
-    message_id: int
+    message_id: Id
     kind: str
     value: str
     remove: bool = False
@@ -103,10 +111,15 @@ def decode(text: str | bytes) -> ClientFrame:
     if raw.get("v", VERSION) != VERSION:
         raise FrameError("unsupported_version", f"this server speaks protocol version {VERSION}; the frame says "
                          f"{raw.get('v')!r}", ref)
+    for name, value in raw.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise FrameError("invalid_frame", f"invalid {kind} frame: {name!r} contains a NUL character (U+0000, "
+                             "\\u0000 in JSON), which Chorus does not store; remove it and send the frame again", ref)
     try:
         frame: ClientFrame = msgspec.convert(raw, ClientFrame)
     except msgspec.ValidationError as exc:
-        raise FrameError("invalid_frame", f"invalid {kind} frame: {exc}", ref) from None
+        raise FrameError("invalid_frame", f"invalid {kind} frame: {exc}; ids and seq numbers are those the server "
+                         f"sent (1 to {INT64_MAX}), see PROTOCOL.md", ref) from None
     return frame
 
 

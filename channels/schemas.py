@@ -111,3 +111,28 @@ class ReactionOut(msgspec.Struct):
     removed: bool
     changed: bool
     reactions: Reactions
+
+
+class SearchHit(msgspec.Struct):
+    message: MessageOut
+    channel: str
+    """The channel's name."""
+    label: str
+    """The message's label (its channel's when it was posted)."""
+    score: float
+    """Relevance: higher is better (BM25 on SQLite, ts_rank_cd on PostgreSQL; compare within one answer only)."""
+    snippet: str
+    """The body around its first match (the whole body when short); '…' marks a cut."""
+    highlights: list[tuple[int, int]]
+    """``[start, end)`` character offsets in ``snippet`` of the words that matched."""
+
+
+class SearchPage(msgspec.Struct):
+    query: str
+    terms: list[str]
+    """The words searched for: every one must match (stop words and punctuation are dropped; stems match)."""
+    total: int
+    """Matching messages the caller may read, over every page."""
+    results: list[SearchHit]
+    next_offset: int | None
+    """Pass as ``offset`` for the next page; null on the last one."""

@@ -16,8 +16,9 @@ from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
-from workspace.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from workspace.labels import Label, LabelScheme, not_mask
+from workspace.authority import require_authority
+from workspace.errors import AboveClearance, Conflict, Forbidden, NotFound, ValidationFailed
+from workspace.labels import Label, LabelScheme, Stored, dominates_sql
 
 NAME = re.compile(r"^[a-z0-9-]{1,80}$")
 BULK_CHUNK = 1000
@@ -48,27 +49,60 @@ def who(actor: Actor) -> str:
     return f"{actor.kind} {actor.handle!r}"
 
 
+def above_clearance(actor: Actor, has: Label | None = None) -> AboveClearance:
+    """The refusal of a channel above the actor's clearance. It names neither the channel nor its label: both are
+    labelled facts (a channel's name can tell what it is about), and a reader below learns only that it may not."""
+    held = actor.label if has is None else has
+    return AboveClearance(f"this channel is above the clearance of {who(actor)} ({held}); ask an admin if your "
+                          "work needs it", what="channel", needs="", has=str(held))
+
+
 def require_reader(actor: Actor, channel: dict[str, Any]) -> None:
     """No read up: the actor's label must dominate the channel's."""
     label = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
     if not actor.label.dominates(label):
-        raise Forbidden(f"channel {channel['name']!r} requires label {label}; {who(actor)} has {actor.label}")
+        raise above_clearance(actor)
 
 
-async def _fetch(actor: Actor, channel_id: int | str) -> dict[str, Any]:
+_ACTIVE_SQL = "SELECT active FROM chorus_member WHERE id = {}"
+
+
+def switched_off(actor: Actor) -> Forbidden:
+    return Forbidden(f"{who(actor)} is switched off (deactivated by a kill switch or an admin); it can no longer "
+                     "read or write. An admin must reactivate it")
+
+
+async def require_active(actor: Actor) -> None:
+    """Reading needs an active member: an Actor obtained before a kill switch (a request in flight, a socket, a
+    token cached on a replica the broker could not reach) reads nothing afterwards. Actors that are not members
+    (the system) pass."""
+    if actor.member_id is None:
+        return
+    rows = await dbmod.current().fetch(_ACTIVE_SQL, actor.member_id)
+    if not rows or not rows[0]["active"]:
+        raise switched_off(actor)
+
+
+async def _fetch(actor: Actor, channel_id: int | str, reading: bool = False) -> dict[str, Any]:
+    """The channel; ``reading`` also checks, in the same query, that the actor's member is still active."""
+    cols, args = _CHANNEL_COLS, []
+    if reading and actor.member_id is not None:
+        cols, args = f"{_CHANNEL_COLS}, ({_ACTIVE_SQL}) AS member_active", [actor.member_id]
     if isinstance(channel_id, str):
         rows = await dbmod.current().fetch(
-            f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND name = {{}}",
-            actor.workspace_id, channel_id)
+            f"SELECT {cols} FROM chorus_channel WHERE workspace = {{}} AND name = {{}}",
+            *args, actor.workspace_id, channel_id)
         if not rows:
             raise NotFound(f"there is no channel named {channel_id!r} in this workspace; list them with "
                            "GET /api/channels")
     else:
         rows = await dbmod.current().fetch(
-            f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND id = {{}}",
-            actor.workspace_id, int(channel_id))
+            f"SELECT {cols} FROM chorus_channel WHERE workspace = {{}} AND id = {{}}",
+            *args, actor.workspace_id, int(channel_id))
         if not rows:
             raise NotFound(f"channel {channel_id} does not exist in this workspace")
+    if args and not rows[0]["member_active"]:
+        raise switched_off(actor)
     return channel_dict(rows[0], actor.scheme)
 
 
@@ -91,14 +125,16 @@ async def channel_meta(actor: Actor, channel_id: int | str) -> dict[str, Any]:
 
 
 async def access_channel(actor: Actor, channel_id: int | str) -> dict[str, Any]:
-    """Fetch a channel by id (int) or name (str) AND check the actor may read it; NotFound across workspaces."""
-    channel = await _fetch(actor, channel_id)
+    """Fetch a channel by id (int) or name (str) AND check the actor may read it (an active member, no read up);
+    NotFound across workspaces."""
+    channel = await _fetch(actor, channel_id, reading=True)
     require_reader(actor, channel)
     return channel
 
 
 async def create_channel(actor: Actor, name: str, topic: str, label: Label) -> dict[str, Any]:
-    """Create a channel (admins and system). Names are ``[a-z0-9-]{1,80}``, unique per workspace."""
+    """Create a channel (admins and system; an admin only with a label its clearance dominates, refused and audited
+    otherwise). Names are ``[a-z0-9-]{1,80}``, unique per workspace."""
     actor.require_role("admin")
     if not NAME.match(name or ""):
         raise ValidationFailed(f"channel name {name!r} is not valid: use 1-80 lowercase letters, digits or '-'",
@@ -106,15 +142,18 @@ async def create_channel(actor: Actor, name: str, topic: str, label: Label) -> d
     if len(topic) > 1000:
         raise ValidationFailed(f"the topic is {len(topic)} characters; at most 1000 are allowed", field="topic")
     actor.scheme.label(label.tier, label.compartments)  # the label must exist in this workspace's scheme
-    async with dbmod.current().transaction():
-        if await Channel.exists().where((Channel.workspace == actor.workspace_id) & (Channel.name == name)):
+    await require_authority(actor, "channel.created", Entity("channel", name), label, doing=f"create channel {name!r}")
+    database = dbmod.current()
+    async with database.transaction():
+        created = await database.fetch(  # ON CONFLICT: the same name created twice at once is one channel
+            "INSERT INTO chorus_channel (workspace, name, topic, label_level, label_mask, archived, last_seq, "
+            "created_at) VALUES ({}, {}, {}, {}, {}, {}, 0, {}) ON CONFLICT (workspace, name) DO NOTHING RETURNING id",
+            actor.workspace_id, name, topic, label.level, label.mask, False, now())
+        if not created:
             raise Conflict(f"a channel named {name!r} already exists in this workspace; pick another name")
-        created = await Channel.insert(Channel(
-            workspace=actor.workspace_id, name=name, topic=topic, label_level=label.level, label_mask=label.mask,
-            archived=False, last_seq=0, created_at=now()))
         channel_id = int(created[0]["id"])
         await audit.record(actor, "channel.created", Entity("channel", channel_id),
-                           {"name": name, "topic": topic, "label": str(label)})
+                           {"name": name, "topic": topic, "label": str(label)}, label=label)
     return await _fetch(actor, channel_id)
 
 
@@ -127,17 +166,18 @@ async def set_archived(actor: Actor, channel_id: int | str, archived: bool = Tru
     async with dbmod.current().transaction():
         await Channel.update({Channel.archived: archived}).where(Channel.id == channel["id"])
         await audit.record(actor, "channel.archived" if archived else "channel.unarchived",
-                           Entity("channel", channel["id"]), {"name": channel["name"]})
+                           Entity("channel", channel["id"]), {"name": channel["name"]}, label=Stored.of(channel))
     return await _fetch(actor, channel["id"])
 
 
 async def list_channels(actor: Actor, include_archived: bool = True) -> list[dict[str, Any]]:
     """Every channel of the workspace whose label the actor dominates (what a person may watch)."""
-    sql = (f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND label_level <= {{}} "
-           "AND (label_mask & {}) = 0")
+    await require_active(actor)
+    readable, label_args = dominates_sql(actor.label, "")
+    sql = f"SELECT {_CHANNEL_COLS} FROM chorus_channel WHERE workspace = {{}} AND {readable}"
     if not include_archived:
         sql += " AND archived = {}"
-    args: list[Any] = [actor.workspace_id, actor.label.level, not_mask(actor.label)]
+    args: list[Any] = [actor.workspace_id, *label_args]
     if not include_archived:
         args.append(False)
     rows = await dbmod.current().fetch(sql + " ORDER BY name", *args)
@@ -148,6 +188,7 @@ async def member_channels(actor: Actor) -> list[dict[str, Any]]:
     """The channels the actor is a member of (empty for actors that are not members)."""
     if actor.member_id is None:
         return []
+    await require_active(actor)
     cols = ", ".join(f"c.{c.strip()}" for c in _CHANNEL_COLS.split(","))
     rows = await dbmod.current().fetch(
         f"SELECT {cols} FROM chorus_channel c JOIN chorus_channel_member cm ON cm.channel = c.id "
@@ -196,7 +237,7 @@ async def add_members_bulk(actor: Actor, channel_id: int, member_ids: Sequence[i
     if not wanted:
         return 0
     database = dbmod.current()
-    lvl, mask = channel["label_level"], channel["label_mask"]
+    may_read, label_args = dominates_sql("m", Stored.of(channel))
     joined = now()
     added = 0
     async with database.transaction():
@@ -207,11 +248,10 @@ async def add_members_bulk(actor: Actor, channel_id: int, member_ids: Sequence[i
             chunk = wanted[start:start + BULK_CHUNK]
             marks = ", ".join("{}" for _ in chunk)
             rows = await database.fetch(
-                "SELECT m.id, m.handle, m.kind, m.label_level, m.label_mask, "
-                "CASE WHEN m.label_level >= {} AND ({} & ~m.label_mask) = 0 THEN 1 ELSE 0 END AS ok, "
-                "cm.id AS existing FROM chorus_member m LEFT JOIN chorus_channel_member cm "
+                f"SELECT m.id, m.handle, m.kind, m.label_level, m.label_mask, CASE WHEN {may_read} THEN 1 ELSE 0 "
+                "END AS ok, cm.id AS existing FROM chorus_member m LEFT JOIN chorus_channel_member cm "
                 f"ON cm.member = m.id AND cm.channel = {{}} WHERE m.workspace = {{}} AND m.id IN ({marks})",
-                lvl, mask, channel["id"], actor.workspace_id, *chunk)
+                *label_args, channel["id"], actor.workspace_id, *chunk)
             found = {int(r["id"]) for r in rows}
             missing.extend(m for m in chunk if m not in found)
             for r in rows:
@@ -226,13 +266,13 @@ async def add_members_bulk(actor: Actor, channel_id: int, member_ids: Sequence[i
         if refused:
             raise _refusal(channel, actor.scheme, refused)
         for start in range(0, len(new_rows), BULK_CHUNK):
-            await database.execute_many(
-                "INSERT INTO chorus_channel_member (channel, member, joined_at) VALUES ({}, {}, {})",
-                new_rows[start:start + BULK_CHUNK])
+            await database.execute_many(  # ON CONFLICT: another request may add some of them at the same moment
+                "INSERT INTO chorus_channel_member (channel, member, joined_at) VALUES ({}, {}, {}) "
+                "ON CONFLICT (channel, member) DO NOTHING", new_rows[start:start + BULK_CHUNK])
         added = len(new_rows)
         await audit.record(actor, "channel.members_added", Entity("channel", channel["id"]),
                            {"name": channel["name"], "requested": len(wanted), "added": added,
-                            "already_members": len(wanted) - added})
+                            "already_members": len(wanted) - added}, label=Stored.of(channel))
     return added
 
 
@@ -243,11 +283,14 @@ async def join_channel(actor: Actor, channel_id: int | str) -> None:
     channel = await access_channel(actor, channel_id)
     if channel["archived"]:
         raise Conflict(f"channel {channel['name']!r} is archived; it cannot be joined")
-    async with dbmod.current().transaction():
-        if await is_member(channel["id"], actor.member_id):
+    database = dbmod.current()
+    async with database.transaction():
+        if not await database.fetch(  # ON CONFLICT: joining twice at once is one membership, audited once
+                "INSERT INTO chorus_channel_member (channel, member, joined_at) VALUES ({}, {}, {}) "
+                "ON CONFLICT (channel, member) DO NOTHING RETURNING id", channel["id"], actor.member_id, now()):
             return
-        await ChannelMember.insert(ChannelMember(channel=channel["id"], member=actor.member_id, joined_at=now()))
-        await audit.record(actor, "channel.joined", Entity("channel", channel["id"]), {"name": channel["name"]})
+        await audit.record(actor, "channel.joined", Entity("channel", channel["id"]), {"name": channel["name"]},
+                           label=Stored.of(channel))
 
 
 async def leave_channel(actor: Actor, channel_id: int | str) -> None:
@@ -259,7 +302,8 @@ async def leave_channel(actor: Actor, channel_id: int | str) -> None:
             raise NotFound(f"{who(actor)} is not a member of channel {channel['name']!r}")
         await ChannelMember.delete().where((ChannelMember.channel == channel["id"])
                                            & (ChannelMember.member == actor.member_id))
-        await audit.record(actor, "channel.left", Entity("channel", channel["id"]), {"name": channel["name"]})
+        await audit.record(actor, "channel.left", Entity("channel", channel["id"]), {"name": channel["name"]},
+                           label=Stored.of(channel))
 
 
 async def remove_member(actor: Actor, channel_id: int | str, member_id: int) -> None:
@@ -272,4 +316,20 @@ async def remove_member(actor: Actor, channel_id: int | str, member_id: int) -> 
         await ChannelMember.delete().where((ChannelMember.channel == channel["id"])
                                            & (ChannelMember.member == member_id))
         await audit.record(actor, "channel.member_removed", Entity("channel", channel["id"]),
-                           {"name": channel["name"], "member_id": member_id})
+                           {"name": channel["name"], "member_id": member_id}, label=Stored.of(channel))
+
+
+async def undominated_memberships(member_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Memberships of ``member_ids`` in channels whose label they no longer dominate (after a relabel): channel,
+    name, member, by channel."""
+    database = dbmod.current()
+    may_read, _ = dominates_sql("m", "c")
+    pairs: list[dict[str, Any]] = []
+    for start in range(0, len(member_ids), 1000):
+        chunk = list(member_ids[start:start + 1000])
+        marks = ", ".join("{}" for _ in chunk)
+        pairs.extend(await database.fetch(
+            "SELECT c.id AS channel, c.name, cm.member FROM chorus_channel_member cm "
+            "JOIN chorus_channel c ON c.id = cm.channel JOIN chorus_member m ON m.id = cm.member "
+            f"WHERE cm.member IN ({marks}) AND NOT ({may_read}) ORDER BY c.id, cm.member", *chunk))
+    return pairs

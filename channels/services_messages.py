@@ -8,20 +8,33 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from channels import config, events
-from channels.services_channels import access_channel, channel_meta, now, require_reader, who
-from workspace import audit
+from channels.services_channels import (
+    above_clearance,
+    access_channel,
+    channel_meta,
+    now,
+    require_reader,
+    switched_off,
+    who,
+)
+from workspace import audit, metrics
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
-from workspace.errors import Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
+from workspace.errors import ChorusError, Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
 from workspace.hooks import hooks
+from workspace.labels import Stored
 
 _MENTION = re.compile(r"(?<![\w.@-])@([A-Za-z0-9][A-Za-z0-9._-]{0,119})")
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,80}$")
 MAX_PAGE = 1000
+_BLOCK_REASONS: dict[type[ChorusError], str] = {RateLimited: "rate_limited", TooLarge: "too_large",
+                                                Forbidden: "forbidden", ValidationFailed: "invalid"}
 MSG_COLS = ("id, channel, seq, author, author_handle, author_kind, client_msg_id, body, thread_of, reply_count, "
             "last_reply_seq, mentions, label_level, label_mask, created_at, edited_at, deleted")
 
@@ -88,11 +101,11 @@ def _authorize(actor: Actor, channel: dict[str, Any], row: dict[str, Any] | None
     if row is None:
         raise NotFound(f"channel {channel['id']} does not exist in this workspace")
     if not row["member_active"]:
-        raise Forbidden(f"{who(actor)} is deactivated (kill switch); it cannot post")
+        raise switched_off(actor)
     current = actor.scheme.from_ints(int(row["m_level"]), int(row["m_mask"]))
     need = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
     if not current.dominates(need):
-        raise Forbidden(f"channel {channel['name']!r} requires label {need}; {who(actor)} has {current}")
+        raise above_clearance(actor, current)
     if row["membership"] is None:
         raise Forbidden(f"{who(actor)} is not a member of channel {channel['name']!r}; join it first")
     if row["archived"]:
@@ -113,7 +126,7 @@ async def _channel_for_post(actor: Actor, channel_id: int | str) -> dict[str, An
 def _early_label_check(actor: Actor, channel: dict[str, Any]) -> None:
     need = actor.scheme.from_ints(channel["label_level"], channel["label_mask"])
     if not actor.label.dominates(need):
-        raise Forbidden(f"channel {channel['name']!r} requires label {need}; {who(actor)} has {actor.label}")
+        raise above_clearance(actor)
 
 
 def _check_body(body: str) -> int:
@@ -149,9 +162,24 @@ async def post_message(actor: Actor, channel_id: int | str, body: str, client_ms
 
 async def submit_message(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
                          thread_of: int | None = None) -> tuple[dict[str, Any], bool]:
-    """:func:`post_message`, also saying whether the message was stored now (False: a retry's original)."""
-    async with events.deferred_events():  # the event goes out after the commit, the caller's when it holds one
-        return await _submit(actor, channel_id, body, client_msg_id, thread_of)
+    """:func:`post_message`, also saying whether the message was stored now (False: a retry's original).
+
+    Timed as ``chorus.post.duration``; a refusal raised here is counted in ``chorus.posts.blocked`` by its reason
+    (a ``post.check`` handler such as the leak guard counts its own refusals)."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        async with events.deferred_events():  # the event goes out after the commit, the caller's when it holds one
+            result = await _submit(actor, channel_id, body, client_msg_id, thread_of)
+        outcome = "ok"
+        return result
+    except ChorusError as exc:
+        reason = _BLOCK_REASONS.get(type(exc))  # exact classes: a subclass (LeakBlocked) is its raiser's to count
+        if reason is not None:
+            metrics.post_blocked(reason=reason)
+        raise
+    finally:
+        metrics.post_duration((time.perf_counter() - started) * 1000, member_kind=actor.kind, outcome=outcome)
 
 
 async def _submit(actor: Actor, channel_id: int | str, body: str, client_msg_id: str,
@@ -164,7 +192,7 @@ async def _submit(actor: Actor, channel_id: int | str, body: str, client_msg_id:
     assert actor.member_id is not None
     bucket = config.current.bucket
     try:
-        bucket.take(actor.member_id, who(actor))
+        await config.take(bucket, actor.member_id, who(actor))
     except RateLimited:  # a retry of a stored post still gets its original, even when over the limit
         original = await _by_client_id(channel["id"], actor.member_id, client_msg_id)
         if original is None:
@@ -183,7 +211,7 @@ async def _submit(actor: Actor, channel_id: int | str, body: str, client_msg_id:
     if created:
         events.publish_message(message)
     else:
-        bucket.refund(actor.member_id)
+        await config.refund(bucket, actor.member_id)
     return message, created
 
 
@@ -240,7 +268,7 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
                 seq, root)
         await audit.record(actor, "message.posted", Entity("message", message_id),
                            {"channel": cid, "seq": seq, "bytes": size, "thread_of": root,
-                            "client_msg_id": client_msg_id, "mentions": len(mentioned)})
+                            "client_msg_id": client_msg_id, "mentions": len(mentioned)}, label=Stored.of(channel))
     message = {
         "id": message_id, "channel_id": cid, "seq": seq, "author_id": actor.member_id, "author": actor.handle,
         "author_kind": actor.kind, "client_msg_id": client_msg_id, "body": body, "thread_of": root,
@@ -252,17 +280,18 @@ async def _insert(actor: Actor, channel: dict[str, Any], body: str, size: int, c
 
 async def list_messages(actor: Actor, channel_id: int | str, after_seq: int = 0, limit: int = 100,
                         thread_of: int | None = None, before_seq: int | None = None,
-                        with_reactions: bool = True) -> list[dict[str, Any]]:
+                        with_reactions: bool = True, roots_only: bool = False) -> list[dict[str, Any]]:
     """Messages in ``seq`` order after ``after_seq`` (the resume cursor); with ``before_seq``, the latest ones
-    before it (still returned in ascending order). ``thread_of`` lists one thread: the root and its replies."""
+    before it (still returned in ascending order). ``thread_of`` lists one thread: the root and its replies;
+    ``roots_only`` leaves replies out (the channel as a list of threads, each root carrying its reply count)."""
     channel = await access_channel(actor, channel_id)
     return await read_messages(channel, after_seq=after_seq, limit=limit, thread_of=thread_of,
-                               before_seq=before_seq, with_reactions=with_reactions)
+                               before_seq=before_seq, with_reactions=with_reactions, roots_only=roots_only)
 
 
 async def read_messages(channel: dict[str, Any], after_seq: int = 0, limit: int = 100,
                         thread_of: int | None = None, before_seq: int | None = None,
-                        with_reactions: bool = True) -> list[dict[str, Any]]:
+                        with_reactions: bool = True, roots_only: bool = False) -> list[dict[str, Any]]:
     """Like :func:`list_messages` for a channel the caller has already authorized (the WebSocket catch-up)."""
     limit = max(1, min(int(limit), MAX_PAGE))
     sql = f"SELECT {MSG_COLS} FROM chorus_message WHERE channel = {{}} AND seq > {{}}"
@@ -270,6 +299,8 @@ async def read_messages(channel: dict[str, Any], after_seq: int = 0, limit: int 
     if thread_of is not None:
         sql += " AND (thread_of = {} OR id = {})"
         args += [int(thread_of), int(thread_of)]
+    elif roots_only:  # (channel, thread_of, seq) index: replies are skipped, not read and filtered
+        sql += " AND thread_of IS NULL"
     if before_seq is not None:
         sql += " AND seq < {} ORDER BY seq DESC LIMIT {}"
         args += [int(before_seq), limit]
@@ -327,6 +358,13 @@ async def _own_message(actor: Actor, message_id: int, verb: str) -> tuple[dict[s
     return message, channel
 
 
+async def take_write(actor: Actor) -> None:
+    """Edits, deletes and reactions share one per-member budget (``CHORUS_WRITE_RATE_PER_S``/``_BURST``),
+    counted across replicas when the broker is Redis. Raises RateLimited."""
+    assert actor.member_id is not None
+    await config.take(config.current.writes, actor.member_id, who(actor))
+
+
 async def edit_message(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
     """Replace the body of the actor's own message (same checks as a post, leak guard included)."""
     async with events.deferred_events():
@@ -336,13 +374,14 @@ async def edit_message(actor: Actor, message_id: int, body: str) -> dict[str, An
 async def _edit(actor: Actor, message_id: int, body: str) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "edit")
     size = _check_body(body)
+    await take_write(actor)
     await hooks.emit("post.check", actor=actor, channel=channel, body=body)
     async with dbmod.current().transaction(short=True):  # mentions stay as first posted: they drove who was notified
         edited_at = now()
         await dbmod.current().fetch(
             "UPDATE chorus_message SET body = {}, edited_at = {} WHERE id = {}", body, edited_at, message["id"])
         await audit.record(actor, "message.edited", Entity("message", message["id"]),
-                           {"channel": channel["id"], "seq": message["seq"], "bytes": size})
+                           {"channel": channel["id"], "seq": message["seq"], "bytes": size}, label=Stored.of(channel))
     message.update(body=body, edited_at=edited_at)
     events.publish_message(message, update=True)
     return message
@@ -356,13 +395,127 @@ async def delete_message(actor: Actor, message_id: int) -> dict[str, Any]:
 
 async def _delete(actor: Actor, message_id: int) -> dict[str, Any]:
     message, channel = await _own_message(actor, message_id, "delete")
+    await take_write(actor)
     async with dbmod.current().transaction(short=True):
         await dbmod.current().fetch(
             "UPDATE chorus_message SET body = {}, deleted = {}, mentions = {}, edited_at = {} WHERE id = {}",
             "", True, "[]", now(), message["id"])
         await dbmod.current().fetch("DELETE FROM chorus_mention WHERE message = {}", message["id"])
         await audit.record(actor, "message.deleted", Entity("message", message["id"]),
-                           {"channel": channel["id"], "seq": message["seq"]})
+                           {"channel": channel["id"], "seq": message["seq"]}, label=Stored.of(channel))
     message.update(body="", deleted=True, mentions=[])
     events.publish_message(message, update=True)
     return message
+
+
+async def message_refs(message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Where each message is (channel id, name and label, seq, thread root) for citing it; deleted messages are
+    left out. No label check: callers cite only messages whose claims their reader may see."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted(set(message_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("{}" for _ in part)
+        for r in await dbmod.current().fetch(
+                "SELECT m.id, m.channel, c.name AS channel_name, c.label_level, c.label_mask, m.seq, m.thread_of "
+                "FROM chorus_message m "
+                f"JOIN chorus_channel c ON c.id = m.channel WHERE m.id IN ({marks}) AND m.deleted = {{}}",
+                *part, False):
+            out[int(r["id"])] = r
+    return out
+
+
+async def highest_reply_levels(root_ids: Sequence[int]) -> dict[int, int]:
+    """For each thread root, the highest clearance tier among the authors who replied in its thread (roots with no
+    reply are absent): whether anyone above the raisers answered."""
+    out: dict[int, int] = {}
+    ids = sorted(set(root_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("{}" for _ in part)
+        for r in await dbmod.current().fetch(
+                "SELECT m.thread_of AS root, MAX(a.label_level) AS level FROM chorus_message m JOIN chorus_member a "
+                f"ON a.id = m.author WHERE m.thread_of IN ({marks}) AND m.deleted = {{}} GROUP BY m.thread_of",
+                *part, False):
+            out[int(r["root"])] = int(r["level"])
+    return out
+
+
+async def message_id_back(workspace_id: int, back: int) -> int:
+    """The id of the workspace's message ``back`` messages before its latest (0 when it has no more than that): where
+    a reader of the latest ``back`` messages starts (:func:`messages_after`)."""
+    rows = await dbmod.current().fetch(
+        "SELECT m.id FROM chorus_message m JOIN chorus_channel c ON c.id = m.channel WHERE c.workspace = {} "
+        "ORDER BY m.id DESC LIMIT 1 OFFSET {}", workspace_id, back)
+    return int(rows[0]["id"]) if rows else 0
+
+
+async def messages_after(workspace_id: int, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """A page of the workspace's messages with an id above ``after_id``, by id, with their channel's name and the
+    message's label (background readers read every channel; they show a message's text only where that label is
+    dominated). The ``CROSS JOIN`` walks messages by id (SQLite would walk each channel's messages and sort them:
+    a page then cost what was left after it, not what it returns)."""
+    return await dbmod.current().fetch(
+        "SELECT m.id, m.channel, c.name AS channel_name, m.seq, m.author, m.author_handle, m.body, m.thread_of, "
+        "m.label_level, m.label_mask, m.deleted FROM chorus_message m CROSS JOIN chorus_channel c "
+        "WHERE c.id = m.channel AND c.workspace = {} AND m.id > {} ORDER BY m.id LIMIT {}",
+        workspace_id, after_id, limit)
+
+
+async def messages_by_ids(message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Messages by id with their channel's name and workspace (deleted ones included, flagged). No label check:
+    callers show a body only to readers whose label dominates the message's."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = sorted(set(message_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        marks = ", ".join("{}" for _ in part)
+        for r in await dbmod.current().fetch(
+                "SELECT m.id, m.channel, c.name AS channel_name, c.workspace, m.seq, m.author, m.author_handle, "
+                "m.body, m.thread_of, m.created_at, m.label_level, m.label_mask, m.deleted FROM chorus_message m "
+                f"JOIN chorus_channel c ON c.id = m.channel WHERE m.id IN ({marks})", *part):
+            out[int(r["id"])] = r
+    return out
+
+
+async def workspace_channels(workspace_id: int, include_archived: bool = False) -> list[dict[str, Any]]:
+    """Every channel of a workspace (id, name, topic, label, last seq), by id: for background jobs that act for
+    the system (the agent runtime), not for a reader."""
+    sql = "SELECT id, name, topic, label_level, label_mask, last_seq, archived FROM chorus_channel WHERE workspace = {}"
+    args: list[Any] = [workspace_id]
+    if not include_archived:
+        sql += " AND archived = {}"
+        args.append(False)
+    return await dbmod.current().fetch(sql + " ORDER BY id", *args)
+
+
+async def memberships_after(workspace_id: int, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """A page of the memberships of the workspace's open channels, by id: id, channel, member."""
+    return await dbmod.current().fetch(
+        "SELECT cm.id, cm.channel, cm.member FROM chorus_channel_member cm JOIN chorus_channel c ON c.id = cm.channel "
+        "WHERE c.workspace = {} AND c.archived = {} AND cm.id > {} ORDER BY cm.id LIMIT {}",
+        workspace_id, False, after_id, limit)
+
+
+async def mentions_between(first_id: int, last_id: int) -> dict[int, list[int]]:
+    """Who each message with an id in ``[first_id, last_id]`` @-mentions: message id -> member ids."""
+    out: dict[int, list[int]] = {}
+    for r in await dbmod.current().fetch("SELECT message, member FROM chorus_mention WHERE message >= {} AND "
+                                         "message <= {} ORDER BY id", first_id, last_id):
+        out.setdefault(int(r["message"]), []).append(int(r["member"]))
+    return out
+
+
+async def latest_messages(channel_id: int, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` messages of a channel that are not deleted, oldest first."""
+    rows = await dbmod.current().fetch(
+        "SELECT id, seq, channel, author, author_handle, body, thread_of FROM chorus_message WHERE channel = {} "
+        "AND deleted = {} ORDER BY seq DESC LIMIT {}", channel_id, False, limit)
+    return list(reversed(rows))
+
+
+async def top_message_id(workspace_id: int) -> int:
+    """The highest message id in a workspace (0 when it has none)."""
+    rows = await dbmod.current().fetch("SELECT COALESCE(MAX(m.id), 0) AS top FROM chorus_message m JOIN chorus_channel "
+                                       "c ON c.id = m.channel WHERE c.workspace = {}", workspace_id)
+    return int(rows[0]["top"])

@@ -7,12 +7,13 @@ from typing import Any
 
 from channels import events
 from channels.services_channels import channel_meta, now, require_reader
-from channels.services_messages import _channel_for_post
+from channels.services_messages import _channel_for_post, take_write
 from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
 from workspace.errors import Conflict, NotFound, ValidationFailed
+from workspace.labels import Stored
 
 _EMOJI = re.compile(r"^[a-z0-9_+-]{1,64}$")
 VOTES = ("up", "down")
@@ -72,29 +73,27 @@ async def _react(actor: Actor, message_id: int, kind: str, value: str, remove: b
     if message["deleted"]:
         raise Conflict(f"message {message_id} was deleted; it takes no reactions")
     assert actor.member_id is not None
+    await take_write(actor)
     database = dbmod.current()
-    changed = False
     async with database.transaction(short=True):
-        rows = await database.fetch("SELECT id, value FROM chorus_reaction WHERE message = {} AND member = {} "
-                                    "AND slot = {}", message["id"], actor.member_id, slot)
-        existing = rows[0] if rows else None
         if remove:
-            if existing is not None and existing["value"] == value:
-                await database.fetch("DELETE FROM chorus_reaction WHERE id = {}", existing["id"])
-                changed = True
-        elif existing is None:
-            await database.fetch(
+            changed = bool(await database.fetch(
+                "DELETE FROM chorus_reaction WHERE message = {} AND member = {} AND slot = {} AND value = {} "
+                "RETURNING id", message["id"], actor.member_id, slot, value))
+        else:
+            # One statement, so that the same reaction twice at once (two tabs, a client's retry, two replicas)
+            # is stored once and reported as a change once: a new vote replaces the earlier one, the same is a no-op.
+            changed = bool(await database.fetch(
                 "INSERT INTO chorus_reaction (message, member, kind, value, slot, created_at) "
-                "VALUES ({}, {}, {}, {}, {}, {})", message["id"], actor.member_id, kind, value, slot, now())
-            changed = True
-        elif existing["value"] != value:
-            await database.fetch("UPDATE chorus_reaction SET value = {}, created_at = {} WHERE id = {}",
-                                 value, now(), existing["id"])
-            changed = True
+                "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (message, member, slot) DO UPDATE SET "
+                "value = excluded.value, created_at = excluded.created_at "
+                "WHERE chorus_reaction.value <> excluded.value RETURNING id",
+                message["id"], actor.member_id, kind, value, slot, now()))
         if changed:
             await audit.record(actor, "reaction.removed" if remove else "reaction.added",
                                Entity("message", message["id"]),
-                               {"channel": channel["id"], "seq": message["seq"], "kind": kind, "value": value})
+                               {"channel": channel["id"], "seq": message["seq"], "kind": kind, "value": value},
+                               label=Stored.of(channel))
         summary = await counts(message["id"])
     result = {"message_id": message["id"], "seq": message["seq"], "kind": kind, "value": value, "removed": remove,
               "changed": changed, "reactions": summary}

@@ -1,249 +1,64 @@
-"""The ``/ws`` endpoint: one Connection per socket, one ChannelFeed per subscribed channel, and the Hub that
-tracks connections (closing them on logout, kill switch, relabel and shutdown). Protocol: PROTOCOL.md.
+"""The ``/ws`` endpoint: one Connection per socket (its frames: post, subscribe, react, ping) and the Hub that tracks
+connections (closing them on logout, kill switch, relabel and shutdown). Protocol: PROTOCOL.md.
 
-A feed first reads the database after the client's ``after_seq``, then forwards broker events in ``seq`` order,
-dropping duplicates and filling gaps from the database; when its bounded backlog overflows it sends ``resync``.
+Each subscription is a :class:`channels.ws_relay.ChannelFeed`: it first reads the database after the client's
+``after_seq``, then forwards broker events in ``seq`` order, dropping duplicates and filling gaps from the database;
+when its bounded backlog overflows it sends ``resync``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
-from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import WebsocketRouteHandler
 
 from channels import config, events, protocol
-from channels.fanout import CallbackSubscriber, ChorusChannelsPlugin, install_publisher
+from channels.fanout import (
+    MAILBOX_POLL_S,
+    ChorusChannelsPlugin,
+    Control,
+    install_limits,
+    install_publisher,
+    read_mail,
+    uninstall_limits,
+)
+from channels.limits import REFRESH_EVERY_S, SocketCount
 from channels.services_channels import access_channel
-from channels.services_messages import post_message, read_messages
+from channels.services_messages import post_message
 from channels.services_reactions import react
+from channels.ws_relay import GONE, ChannelFeed, ChannelRelay
 from workspace import metrics
 from workspace.actor import Actor
-from workspace.errors import ChorusError, RateLimited, unavailable_from
+from workspace.errors import ChorusError, RateLimited, ValidationFailed, unavailable_from
 from workspace.hooks import hooks
+from workspace.labels import LabelOutsideScheme
+from workspace.services import current_actor
 from workspace.settings import Settings
-from workspace.web import ACTOR_KEY, agent_or_human
-from workspace.wsdirect import FULL, SENT, DirectSend, direct_send, text_frame
+from workspace.web import ACTOR_KEY, TOKEN_KEY, agent_or_human
+from workspace.wsdirect import DirectSend, direct_send
 
 log = logging.getLogger("chorus.channels.ws")
-CATCHUP_PAGE = 500
 YIELD_EVERY = 16
 """Frames a connection handles before it lets other tasks run. A post on SQLite never waits (its short
 transaction runs on the loop's thread), so a client that sent many frames would otherwise hold the loop until
 all were stored; handling a few together is what lets their deliveries share socket writes."""
-_GONE = (WebSocketDisconnect, ConnectionError, RuntimeError)
-
-
-class ChannelRelay:
-    """The process's one broker subscription for a channel, handing each event to all of its feeds in one
-    synchronous pass (not one queue and task per socket): a feed that is caught up gets the frame written straight
-    to its socket (:mod:`workspace.wsdirect`: framed once per event, written for every socket); any other feed
-    queues it for its own task."""
-
-    def __init__(self, hub: Hub, cid: int) -> None:
-        self.hub = hub
-        self.cid = cid
-        self.feeds: dict[ChannelFeed, None] = {}  # an ordered set
-        self.subscriber = CallbackSubscriber(hub.plugin, self.deliver)
-        self.ready: asyncio.Task[Any] = asyncio.create_task(
-            hub.plugin.subscribe(hub.plugin.channel_name(cid), subscriber=self.subscriber), name=f"relay-{cid}")
-
-    def deliver(self, data: bytes) -> None:
-        kind, _, seq, frame = events.parse_header(data)
-        new = kind == events.NEW
-        plain = new or kind in _SHOWN  # CATCHUP and the like go to each feed's task
-        wire: bytes | None = None
-        limit = 0
-        written = 0
-        for feed in tuple(self.feeds):
-            direct = feed.direct
-            if direct is None or not plain:
-                feed.enqueue(data)
-                continue
-            if new:
-                if seq != feed.delivered + 1:
-                    if seq > feed.delivered:
-                        feed.enqueue(data)  # a gap: the feed's task fills it from the database
-                    continue  # (or already sent by a catch-up)
-            elif seq > feed.delivered:
-                continue  # an edit of a message this socket has not got yet: it will come in its current form
-            if wire is None:
-                wire = text_frame(frame)
-                limit = feed.backlog_bytes(len(wire))
-            outcome = direct.send(wire, limit)
-            if outcome == SENT:
-                written += 1
-                if new:
-                    feed.delivered = seq
-            elif outcome == FULL:
-                feed.overflow()
-            else:
-                feed.direct = None  # the socket is closing; its connection stops the feed
-        if written:
-            self.hub.direct_deliveries += written
-            metrics.ws_delivered(written)
-
-    def add(self, feed: ChannelFeed) -> None:
-        self.feeds[feed] = None
-
-    async def remove(self, feed: ChannelFeed) -> None:
-        self.feeds.pop(feed, None)
-        if not self.feeds and self.hub.relays.get(self.cid) is self:
-            del self.hub.relays[self.cid]  # a later subscriber makes a new relay (and subscription)
-            with contextlib.suppress(Exception):
-                await self.ready
-            await self.hub.plugin.unsubscribe(self.subscriber, self.hub.plugin.channel_name(self.cid))
-
-
-_SHOWN = (events.UPDATE, events.REACTION)
-
-
-class ChannelFeed:
-    """One channel's stream to one socket: database catch-up, then live events in seq order.
-
-    A feed is *live* when it has nothing queued and is not reading the database: its relay then writes events
-    directly. Otherwise events queue here (at most ``backlog``) for the feed's task, which sends them through
-    ASGI, catching up from the database on a gap; once the queue is empty the feed is live again. A feed whose
-    queue overflows, or whose socket has more unsent bytes than ``backlog`` frames, sends ``resync`` instead.
-    """
-
-    def __init__(self, conn: Connection, channel: dict[str, Any], after_seq: int) -> None:
-        self.conn = conn
-        self.channel = channel
-        self.cid = int(channel["id"])
-        self.delivered = after_seq
-        self.backlog = max(1, config.current.limits.ws_backlog)
-        self.pending: collections.deque[bytes] = collections.deque()
-        self.wake = asyncio.Event()
-        self.overflowed = False
-        self.direct: DirectSend | None = None  # set while live
-        self.relay: ChannelRelay | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    def backlog_bytes(self, frame_bytes: int) -> int:
-        """What the socket may hold unsent before the feed overflows: ``backlog`` frames of this size."""
-        return self.backlog * max(frame_bytes, 256)
-
-    def enqueue(self, data: bytes) -> None:
-        self.direct = None
-        if len(self.pending) >= self.backlog:
-            self.overflow()
-        else:
-            self.pending.append(data)
-            self.wake.set()
-
-    def overflow(self) -> None:
-        self.direct = None
-        self.overflowed = True
-        self.pending.clear()
-        self.wake.set()
-
-    async def start(self) -> None:
-        hub = self.conn.hub
-        relay = hub.relays.get(self.cid)
-        if relay is None:
-            relay = hub.relays[self.cid] = ChannelRelay(hub, self.cid)
-        self.relay = relay
-        relay.add(self)  # subscribe first, then read the database
-        try:
-            await asyncio.shield(relay.ready)
-        except Exception as exc:
-            log.warning("subscribing channel %s failed (%s); the reconnect loop retries", self.cid, exc)
-        self.task = asyncio.create_task(self.run(), name=f"feed-{self.cid}")
-
-    async def run(self) -> None:
-        try:
-            await self.catch_up()
-            while True:
-                while self.pending and not self.overflowed:
-                    await self.forward(self.pending.popleft())
-                if self.overflowed:
-                    await self.resync()
-                    return
-                self.wake.clear()
-                self.direct = self.conn.direct  # nothing queued, nothing being read: the relay writes directly
-                await self.wake.wait()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self.direct = None
-            down = unavailable_from(exc) is not None  # a refused database connection is a ConnectionError too
-            if isinstance(exc, _GONE) and not down:
-                self.conn.gone = True
-                return
-            # e.g. the database restarting during a catch-up read: the client resumes from its last seq (resync,
-            # which client libraries handle) instead of silently losing the channel.
-            if down:
-                log.warning("feed of channel %s for %s: database unavailable (%s); sending resync", self.cid,
-                            self.conn.actor.handle, exc)
-            else:
-                log.exception("feed of channel %s for %s failed; sending resync", self.cid, self.conn.actor.handle)
-            with contextlib.suppress(*_GONE):
-                await self.resync()
-
-    async def forward(self, data: bytes) -> None:
-        kind, _, seq, frame = events.parse_header(data)
-        if kind == events.NEW:
-            if seq <= self.delivered:
-                return  # already sent (catch-up overlapped the live stream)
-            if seq > self.delivered + 1:
-                await self.catch_up()  # a gap: the database has everything up to (at least) this seq
-                return
-            await self.conn.send_text(frame)
-            self.delivered = seq
-            metrics.ws_delivered(1, "queued")
-        elif kind in _SHOWN:
-            if seq <= self.delivered:  # later messages arrive in their current form from the database
-                await self.conn.send_text(frame)
-        else:  # CATCHUP after a broker reconnect
-            await self.catch_up()
-
-    async def catch_up(self) -> None:
-        while True:
-            page = await read_messages(self.channel, after_seq=self.delivered, limit=CATCHUP_PAGE)
-            for message in page:
-                await self.conn.send_text(events.encode_frame(events.message_frame(message)))
-                self.delivered = message["seq"]
-            if len(page) < CATCHUP_PAGE:
-                return
-
-    async def resync(self) -> None:
-        """The client fell behind: drop the backlog and let it resume from the database by after_seq."""
-        self.pending.clear()
-        if self.conn.feeds.get(self.cid) is self:
-            del self.conn.feeds[self.cid]
-        await self.unsubscribe()
-        await self.conn.send({"v": protocol.VERSION, "type": "resync", "channel": self.cid,
-                              "after_seq": self.delivered})
-
-    async def unsubscribe(self) -> None:
-        self.direct = None
-        if self.relay is not None:
-            relay, self.relay = self.relay, None
-            await relay.remove(self)
-
-    async def stop(self) -> None:
-        self.direct = None
-        if self.task is not None and self.task is not asyncio.current_task():
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-        await self.unsubscribe()
 
 
 class Connection:
+    """One client socket: its frames, and a feed per channel it follows (at most ``Hub.max_subscriptions``)."""
+
     def __init__(self, hub: Hub, socket: WebSocket[Any, Any, Any], actor: Actor) -> None:
         self.hub = hub
         self.socket = socket
         self.actor = actor
         self.session_id = dict(socket.scope).get("chorus.session_id")
+        self.token_hash = dict(socket.scope).get(TOKEN_KEY)  # the agent token it was opened with (None: a session)
         self.feeds: dict[int, ChannelFeed] = {}
         self.gone = False
         self.direct: DirectSend | None = None  # the fast path for live events, when the server offers it
@@ -264,14 +79,15 @@ class Connection:
 
     async def serve(self) -> None:
         await self.socket.accept()
+        metrics.ws_connection_opened(self.actor.kind)
         limits = config.current.limits
-        await self.send({"v": protocol.VERSION, "type": "hello", "member": self.actor.handle,
-                         "kind": self.actor.kind, "max_message_bytes": limits.max_message_bytes,
-                         "backlog": limits.ws_backlog, "max_subscriptions": self.hub.max_subscriptions,
-                         "may_post": self.actor.kind == "agent" or limits.humans_may_post})
-        self.direct = direct_send(self.socket.scope)  # after the first send: the handshake is complete
         handled = 0
         try:
+            await self.send({"v": protocol.VERSION, "type": "hello", "member": self.actor.handle,
+                             "kind": self.actor.kind, "max_message_bytes": limits.max_message_bytes,
+                             "backlog": limits.ws_backlog, "max_subscriptions": self.hub.max_subscriptions,
+                             "may_post": self.actor.kind == "agent" or limits.humans_may_post})
+            self.direct = direct_send(self.socket.scope)  # after the first send: the handshake is complete
             while not self.gone:
                 handled += 1
                 if handled % YIELD_EVERY == 0:
@@ -285,11 +101,12 @@ class Connection:
                                                          None))
                     continue
                 await self.handle(text)
-        except _GONE:
+        except GONE:
             pass
         finally:
             self.gone = True
             self.direct = None
+            metrics.ws_connection_closed(self.actor.kind)
             for feed in list(self.feeds.values()):
                 await feed.stop()
             self.feeds.clear()
@@ -299,7 +116,14 @@ class Connection:
         try:
             frame = protocol.decode(text)
             ref = frame.ref if not isinstance(frame, protocol.Post) else (frame.ref or frame.client_msg_id)
-            await self.dispatch(frame)
+            try:
+                await self.dispatch(frame)
+            except LabelOutsideScheme:
+                # The actor holds the label scheme of when the socket opened, and another process has added a
+                # compartment since: load the stored scheme and run the frame again (labels are decoded before
+                # anything is written, and posts are idempotent on client_msg_id anyway).
+                self.actor = await current_actor(self.actor)
+                await self.dispatch(frame)
         except protocol.FrameError as exc:
             await self.send(protocol.error_frame(exc.code, exc.message, exc.ref))
         except RateLimited as exc:
@@ -313,7 +137,7 @@ class Connection:
             if down is not None:
                 log.warning("database unavailable for %s: %s", self.actor.handle, exc)
                 await self.send(protocol.error_frame(down.code, down.message, ref, retry_after=1.0))
-            elif isinstance(exc, _GONE):
+            elif isinstance(exc, GONE):
                 raise
             else:
                 log.exception("frame from %s failed", self.actor.handle)
@@ -352,7 +176,12 @@ class Connection:
                 f"this connection already follows {len(self.feeds)} channels, the limit per connection is "
                 f"{self.hub.max_subscriptions}; unsubscribe from one first, or open another connection for "
                 f"channel {channel['name']!r}", limit=self.hub.max_subscriptions)
-        after = channel["last_seq"] if frame.after_seq is None else max(0, frame.after_seq)
+        if frame.after_seq is not None and frame.after_seq > channel["last_seq"]:
+            raise ValidationFailed(
+                f"after_seq {frame.after_seq} is beyond the newest message of channel {channel['name']!r} (seq "
+                f"{channel['last_seq']}); resume with the last seq you received, or leave after_seq out to follow new "
+                "messages only", field="after_seq")
+        after = channel["last_seq"] if frame.after_seq is None else frame.after_seq
         await self.send({"v": protocol.VERSION, "type": "subscribed", "channel": channel["id"],
                          "name": channel["name"], "last_seq": channel["last_seq"], "after_seq": after,
                          "ref": frame.ref})
@@ -362,7 +191,8 @@ class Connection:
 
 
 class Hub:
-    """The process's sockets, the publisher, and the reactions to logout, kill switch and relabel."""
+    """The process's sockets, the publisher, and the reactions to logout, kill switch, relabel and token revocation
+    (through the broker, or with the memory broker also the control mailbox that other processes write)."""
 
     def __init__(self, settings: Settings, plugin: ChorusChannelsPlugin) -> None:
         self.settings = settings
@@ -371,29 +201,37 @@ class Hub:
         self.relays: dict[int, ChannelRelay] = {}
         self.direct_deliveries = 0  # also the chorus.ws.deliveries metric, path="direct"
         self.control_task: asyncio.Task[None] | None = None
+        self.chores: list[asyncio.Task[None]] = []
+        self.shared: Any = None  # the Redis-shared write budgets while the hub runs (channels.limits)
+        self.sockets = SocketCount(settings.limits.max_sockets_per_token)
         self.closing = False
         self.max_subscriptions = protocol.MAX_SUBSCRIPTIONS
+        self.control = Control(plugin, apply=self._apply)
         plugin.on_started.append(self.started)
         plugin.on_stopping.append(self.stopping)
 
     async def started(self) -> None:
         self.closing = False
         self.publisher = install_publisher(self.plugin)
-        hooks.on("session.ended", self.on_session_ended)
-        hooks.on("member.deactivated", self.on_member_deactivated)
-        hooks.on("member.label_changed", self.on_label_changed)
+        self.shared = install_limits(self.plugin)
+        self.sockets = SocketCount(self.settings.limits.max_sockets_per_token, self.plugin.redis, self.plugin.namespace)
+        self.control.install()
         control = await self.plugin.subscribe(self.plugin.control_channel)
         self.control_task = asyncio.create_task(self._control(control), name="channels-control")
+        chore = self._socket_refresh() if self.plugin.redis is not None else self._mailbox()
+        self.chores = [asyncio.create_task(chore, name="channels-control-chore")]
 
     async def stopping(self) -> None:
         """Graceful shutdown: every socket is closed with 1012 so clients reconnect and resume by seq."""
         self.closing = True
         await asyncio.gather(*(c.close(protocol.CLOSE_RESTART, "server restarting; reconnect and resume")
                                for c in list(self.connections)), return_exceptions=True)
-        if self.control_task is not None:
-            self.control_task.cancel()
+        self.control.uninstall()
+        uninstall_limits(self.shared)
+        for task in [t for t in (self.control_task, *self.chores) if t is not None]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.control_task
+                await task
         if config.current.publisher is self.publisher:
             config.set_publisher(None)
 
@@ -406,58 +244,85 @@ class Hub:
             await socket.close(code=protocol.CLOSE_RESTART, reason="server restarting; reconnect and resume")
             return
         if not isinstance(actor, Actor):
-            await socket.close(code=4401)
+            await socket.accept()
+            await socket.close(code=protocol.CLOSE_NOT_AUTHENTICATED, reason="not authenticated; sign in or send "
+                               "an agent token")
             return
         conn = Connection(self, socket, actor)
+        credential = f"t:{conn.token_hash}" if conn.token_hash else f"s:{conn.session_id or actor.member_id}"
+        held = await self.sockets.acquire(credential)
+        if held is None:
+            await socket.accept()
+            await socket.close(code=protocol.CLOSE_TOO_MANY_SOCKETS, reason=(
+                f"this token already holds {self.sockets.cap} open sockets (CHORUS_MAX_SOCKETS_PER_TOKEN); close "
+                "one first"))
+            return
         self.connections.add(conn)
         try:
             await conn.serve()
         finally:
             self.connections.discard(conn)
+            await self.sockets.release(credential, held)
+
+    async def _mailbox(self) -> None:
+        """Memory broker: apply the commands other processes (a CLI command, a worker) left in the control mailbox."""
+        after: int | None = None
+        while True:
+            try:
+                after, commands = await read_mail(after)
+                for cmd in commands:
+                    if cmd.get("origin") != self.control.origin:
+                        await self._apply(cmd)
+                        await self._tell_this_process(cmd)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the database restarting: read again next time
+                log.debug("control mailbox not read: %s", exc)
+            await asyncio.sleep(MAILBOX_POLL_S)
+
+    async def _socket_refresh(self) -> None:
+        """Redis broker: keep this replica's sockets counted (entries of a replica that died expire)."""
+        while True:
+            await asyncio.sleep(REFRESH_EVERY_S)
+            await self.sockets.refresh()
 
     async def _control(self, subscriber: Any) -> None:
         async for data in subscriber.iter_events():
             try:
                 kind, _, _, body = events.parse_header(data)
                 if kind == events.CONTROL:
-                    await self._apply(msgspec.json.decode(body))
+                    cmd = msgspec.json.decode(body)
+                    if cmd.get("origin") != self.control.origin:  # our own was applied when we sent it
+                        await self._apply(cmd)
+                        await self._tell_this_process(cmd)
             except Exception:
                 log.exception("bad control event")
+
+    @staticmethod
+    async def _tell_this_process(cmd: dict[str, Any]) -> None:
+        """Re-emit the hook of a command that came through the broker, e.g. so that this process's token cache
+        forgets an agent switched off by a CLI command or another replica (:class:`Control` does not publish it
+        again)."""
+        hook = cmd.get("hook")
+        if hook == "agent_token.revoked":
+            await hooks.emit(hook, remote=True, token_hashes=cmd.get("token_hashes") or [])
+        elif hook in ("session.ended", "member.deactivated", "member.label_changed"):
+            sessions = cmd.get("session_ids") or [None]
+            await hooks.emit(str(hook), remote=True, member_ids=cmd.get("member_ids") or [],
+                             session_id=sessions[0])
 
     async def _apply(self, cmd: dict[str, Any]) -> None:
         members = set(cmd.get("member_ids") or ())
         sessions = set(cmd.get("session_ids") or ())
-        await self.close_where(lambda c: c.actor.member_id in members or (c.session_id in sessions),
+        tokens = set(cmd.get("token_hashes") or ())
+        await self.close_where(lambda c: c.actor.member_id in members or (c.session_id in sessions)
+                               or (c.token_hash in tokens),
                                int(cmd.get("code", protocol.CLOSE_REVOKED)), str(cmd.get("reason", "")))
 
     async def close_where(self, pred: Callable[[Connection], bool], code: int, reason: str) -> int:
         doomed = [c for c in list(self.connections) if pred(c)]
         await asyncio.gather(*(c.close(code, reason) for c in doomed), return_exceptions=True)
         return len(doomed)
-
-    async def broadcast_control(self, cmd: dict[str, Any]) -> None:
-        """Apply here at once and tell the other replicas (through the broker)."""
-        await self._apply(cmd)
-        self.plugin.publish(events.event(events.CONTROL, 0, 0, cmd), self.plugin.control_channel)
-
-    async def on_session_ended(self, session_id: str | None = None, **_: Any) -> None:
-        if session_id:
-            await self.broadcast_control({"session_ids": [str(session_id)], "code": protocol.CLOSE_REVOKED,
-                                          "reason": "session ended; sign in again"})
-
-    async def on_member_deactivated(self, member_ids: Iterable[int] | None = None, member_id: int | None = None,
-                                    **_: Any) -> None:
-        ids = [int(m) for m in (member_ids or ())] + ([int(member_id)] if member_id is not None else [])
-        if ids:
-            await self.broadcast_control({"member_ids": ids, "code": protocol.CLOSE_REVOKED,
-                                          "reason": "member deactivated"})
-
-    async def on_label_changed(self, member_ids: Iterable[int] | None = None, member_id: int | None = None,
-                               **_: Any) -> None:
-        ids = [int(m) for m in (member_ids or ())] + ([int(member_id)] if member_id is not None else [])
-        if ids:
-            await self.broadcast_control({"member_ids": ids, "code": protocol.CLOSE_ACCESS_CHANGED,
-                                          "reason": "clearance changed; reconnect to re-check access"})
 
 
 def ws_route(hub: Hub) -> WebsocketRouteHandler:
