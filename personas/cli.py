@@ -62,14 +62,18 @@ def scenario_group() -> None:
 
 @scenario_group.command(name="check")
 @click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and the warnings as one JSON object.")
 def scenario_check(file: str, as_json: bool) -> None:
-    """Validate FILE and print a summary; every problem is printed as file:line: key: message (exit 1)."""
+    """Validate FILE and print a summary; every problem is printed as file:line: key: message (exit 1). Warnings
+    (a truth's match term written into persona text or a channel topic) are printed too, and leave the exit code 0."""
     sc = _scenario(file)
     summary = sc.summary()
     if as_json:
-        click.echo(json.dumps(summary))
+        warnings = [{"location": f"{w.file}:{w.line}", "field": w.path, "message": w.message} for w in sc.warnings]
+        click.echo(json.dumps({**summary, "warnings": warnings}))
         return
+    for warning in sc.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{sc.source}: OK: {sc.name!r}")
     click.echo(f"  labels:    {', '.join(sc.scheme.tiers)}; compartments {', '.join(sc.scheme.compartments) or '-'}")
     click.echo(f"  roles:     {summary['roles']} in {summary['departments']} departments, {summary['agents']} agents")
@@ -80,6 +84,8 @@ def scenario_check(file: str, as_json: bool) -> None:
         click.echo(f"    {ch.name} ({ch.label}): {sum(r.count for r in sc.role_members(ch))} agents")
     click.echo(f"  documents: {summary['documents']}")
     click.echo(f"  truths:    {summary['truths']}")
+    if sc.warnings:
+        click.echo(f"  warnings:  {len(sc.warnings)} (on stderr)")
 
 
 @scenario_group.command(name="load")
@@ -196,7 +202,7 @@ def context_group() -> None:
 @_workspace_option
 def context_ingest(directory: Path, label: str, workspace: str) -> None:
     """Ingest every .md / .txt file under DIRECTORY (recursive) with LABEL; unchanged files are skipped."""
-    from personas.services_documents import IngestResult, ingest_documents, read_folder
+    from personas.context.documents import IngestResult, ingest_documents, read_folder
 
     async def go(actor: Actor) -> list[IngestResult]:
         return await ingest_documents(actor, read_folder(directory, actor.scheme.parse(label)))
@@ -212,7 +218,7 @@ def context_ingest(directory: Path, label: str, workspace: str) -> None:
 @_workspace_option
 def context_canary(workspace: str) -> None:
     """Plant a unique canary marker in a document of every label (once); print them all."""
-    from personas.services_documents import plant_canaries
+    from personas.context.documents import plant_canaries
 
     for c in _as_system(workspace, plant_canaries):
         click.echo(f"{c['label']:<40} document #{c['document']:<6} {c['marker']}")
@@ -227,7 +233,7 @@ def context_canary(workspace: str) -> None:
 def context_search(query: str, handle: str, channel: str, limit: int, workspace: str) -> None:
     """What agent HANDLE would retrieve for QUERY in CHANNEL (audited as that agent's context read)."""
     from channels.services import access_channel
-    from personas.services_retrieval import Chunk, retrieve
+    from personas.context.retrieval import Chunk, retrieve
     from workspace.services import actor_for_member, get_member_by_handle
 
     async def go(actor: Actor) -> list[Chunk]:

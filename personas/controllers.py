@@ -12,7 +12,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from channels.services import access_channel
-from personas import services_agents, services_control, services_documents, services_retrieval
+from personas import services_agents, services_control
+from personas.context import retrieval
+from personas.context.documents import get_document, ingest_document, list_documents, plant_canaries
 from personas.scenario import parse_scenario
 from personas.schemas import DocumentIn, IssuedToken, LabelChange, ScenarioIn, SwitchIn
 from personas.services_load import load_scenario_into
@@ -53,8 +55,7 @@ class AdminAgentsController(Controller):
                      department: Annotated[str | None, QueryParameter()] = None,
                      after: Annotated[int, QueryParameter(ge=0)] = 0,
                      limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        rows = await services_agents.page_agents(actor.workspace_id, after=after, limit=limit, role=role,
-                                                 department=department)
+        rows = await services_agents.list_agents(actor, after=after, limit=limit, role=role, department=department)
         for r in rows:
             r["label"] = str(actor.scheme.from_ints(r["label_level"], r["label_mask"]))
         return {"agents": rows, "next_after": rows[-1]["member_id"] if len(rows) == limit else None}
@@ -75,7 +76,7 @@ class AdminAgentsController(Controller):
         await services_agents.get_agent(actor, member_id)
         agent = await actor_for_member(await get_member(actor.workspace_id, member_id))
         chan = await access_channel(actor, _channel_ref(channel))
-        return await services_retrieval.preview(actor, agent, chan)
+        return await retrieval.preview(actor, agent, chan)
 
     @get("/agents/{member_id:int}/tokens", summary="An agent's tokens: prefix, created, last used, revoked")
     async def tokens(self, actor: NamedDependency[Actor], member_id: FromPath[int]) -> list[dict[str, Any]]:
@@ -117,20 +118,20 @@ class AdminContextController(Controller):
 
     @get("/documents", summary="Documents your label dominates, newest first")
     async def documents(self, actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
-        return await services_documents.list_documents(actor)
+        return await list_documents(actor)
 
     @post("/documents", summary="Ingest one document (Markdown or text) with a label")
     async def ingest(self, actor: NamedDependency[Actor], data: JSONBody[DocumentIn]) -> dict[str, Any]:
-        result = await services_documents.ingest_document(actor, data.title, data.body, actor.scheme.parse(data.label))
+        result = await ingest_document(actor, data.title, data.body, actor.scheme.parse(data.label))
         return result.as_dict()
 
     @get("/documents/{document_id:int}", summary="One document with its body")
     async def document(self, actor: NamedDependency[Actor], document_id: FromPath[int]) -> dict[str, Any]:
-        return await services_documents.get_document(actor, document_id)
+        return await get_document(actor, document_id)
 
     @post("/canaries", summary="Plant one canary marker per document label (once) and list them")
     async def canaries(self, actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
-        return await services_documents.plant_canaries(actor)
+        return await plant_canaries(actor)
 
     @post("/scenarios", summary="Import a scenario (YAML text, documents inline); idempotent")
     async def import_scenario(self, actor: NamedDependency[Actor], data: JSONBody[ScenarioIn]) -> dict[str, Any]:
@@ -152,8 +153,8 @@ class ContextController(Controller):
                      q: Annotated[str, QueryParameter(min_length=1, max_length=500)],
                      limit: Annotated[int, QueryParameter(ge=1, le=20)] = 5) -> dict[str, Any]:
         chan = await access_channel(actor, _channel_ref(channel))
-        chunks = await services_retrieval.retrieve(actor, q, chan, limit)
-        return {"channel": chan["name"], "scope": str(services_retrieval.scope(actor, chan)),
+        chunks = await retrieval.retrieve(actor, q, chan, limit)
+        return {"channel": chan["name"], "scope": str(retrieval.scope(actor, chan)),
                 "chunks": [c.as_dict() for c in chunks]}
 
 

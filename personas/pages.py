@@ -1,6 +1,7 @@
 """Admin pages for agents: the agent list (keyset pages over up to 100,000 agents, filters), one agent's page with
-"what this agent can see" per channel, label changes, tokens and kill switches. Roles, import and runs live in
-``pages_admin.py``. Every change goes through the personas/sso services, which audit it.
+"what this agent can see" per channel, label changes, tokens and kill switches (confirmed first). Roles and import
+live in ``pages_admin.py``, documents in ``pages_documents.py``, runs in ``runtime/pages.py``. Every change goes
+through the personas/sso services, which audit it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from channels.services import access_channel, list_channels, member_channels
-from personas import services_agents, services_control, services_retrieval
+from personas import services_agents, services_control
+from personas.context import retrieval
 from personas.tables import PersonaRole
 from sso import services_tokens
 from workspace.actor import Actor
@@ -51,7 +53,7 @@ async def _page_of_agents(actor: Actor, after: int, role: str | None, department
                           status: str | None, prefix: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """One page after member id ``after``; returns (agents, next_after). Every filter runs in the query."""
     active = {"active": True, "off": False}.get(status or "")
-    rows = await services_agents.page_agents(actor.workspace_id, after=after, limit=PAGE_SIZE + 1, role=role,
+    rows = await services_agents.list_agents(actor, after=after, limit=PAGE_SIZE + 1, role=role,
                                              department=department, active=active, handle_prefix=prefix)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -100,19 +102,22 @@ async def _agent_context(actor: Actor, member_id: int, channel: str | None) -> d
     agent = await services_agents.get_agent(actor, member_id)
     agent["label"] = str(actor.scheme.from_ints(agent["label_level"], agent["label_mask"]))
     agent_actor = await actor_for_member(await get_member(actor.workspace_id, member_id))
-    memberships = await member_channels(agent_actor)
-    for c in memberships:
-        c["scope"] = str(services_retrieval.scope(agent_actor, c))
     every = await list_channels(actor)
+    readable = {c["id"] for c in every}  # a channel above the admin's clearance is counted, not named
+    joined = await member_channels(agent_actor)
+    memberships = [c for c in joined if c["id"] in readable]
+    for c in memberships:
+        c["scope"] = str(retrieval.scope(agent_actor, c))
     selected = channel or (memberships[0]["name"] if memberships else (every[0]["name"] if every else None))
     preview = None
     if selected:
         chan = await access_channel(actor, int(selected) if selected.isdigit() else selected)
-        preview = await services_retrieval.preview(actor, agent_actor, chan)
+        preview = await retrieval.preview(actor, agent_actor, chan)
     switches = [s for s in await services_control.list_switches(actor, active_only=True)
                 if (s["scope"], s["target"]) in {("agent", agent["handle"]), ("role", agent["role"]),
                                                  ("department", agent["department"])}]
-    return {"agent": agent, "memberships": memberships, "channels": every, "selected": selected,
+    return {"agent": agent, "memberships": memberships, "hidden_memberships": len(joined) - len(memberships),
+            "channels": every, "selected": selected,
             "preview": preview, "tokens": await services_tokens.list_agent_tokens(actor, member_id),
             "switches": switches, "scheme": actor.scheme}
 
@@ -173,11 +178,16 @@ async def revoke_tokens(actor: NamedDependency[Actor], member_id: FromPath[int])
     return _back(member_id, "revoked", None)
 
 
-@post("/admin/agents/{member_id:int}/kill", name="admin-agent-kill")
+@post("/admin/agents/{member_id:int}/kill", name="admin-agent-kill", status_code=200)
 async def kill_agent(request: Request[Any, Any, Any], actor: NamedDependency[Actor],
                      member_id: FromPath[int]) -> Response[Any]:
+    """Switch one agent off, after a page that confirms it (``confirm=yes``)."""
     form = await _form(request)
     agent = await services_agents.get_agent(actor, member_id)
+    if form.get("confirm") != "yes":
+        preview = await services_control.preview_switch(actor, "kill", agent=agent["handle"])
+        return page(request, "personas/switch_confirm.html", preview=preview, reason=form.get("reason", ""),
+                    action_url=f"/admin/agents/{member_id}/kill", back=f"/admin/agents/{member_id}")
     await services_control.kill(actor, agent=agent["handle"], reason=form.get("reason", ""))
     return _back(member_id, "killed", None)
 

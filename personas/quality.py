@@ -1,144 +1,19 @@
 """Conversation-quality metrics of a run, computed from message records alone (no database): reciprocity,
-flat-thread share, on-topic rate, near-duplicate rate and speaker share; plus the word-shingle near-duplicate
-index that mining reuses. Scheduling and generation live elsewhere (:mod:`personas.simcore`, providers).
+flat-thread share, on-topic rate, near-duplicate rate and speaker share. Words and near-duplicates come from the
+text toolkit (:mod:`workspace.text`); scheduling and generation live elsewhere (:mod:`personas.runtime`,
+:mod:`personas.llm`).
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from math import ceil
 
 from workspace.labels import Label
+from workspace.text import DUPLICATE_THRESHOLD, NearDuplicateIndex, content_words
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.\-'][a-z0-9]+)*")
 _MENTION = re.compile(r"@([a-z0-9][a-z0-9_-]*)")
-_STOP_TEXT = """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having he
-    her here hers him his how i if in into is it its itself just let me more most my no nor not now of off on once
-    only or other our ours out over own same she should so some such than that the their theirs them then there
-    these they this those through to too under until up very was we were what when where which while who whom why
-    will with would you your yours per via yet still every one two three get got us it's i'm we're
-    don't isn't"""
-STOPWORDS = frozenset(_STOP_TEXT.split())
-DUPLICATE_THRESHOLD = 0.8
-SHINGLE = 3
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens; numbers, versions (3.2.1) and codes (ps-40) stay whole."""
-    return _WORD.findall(text.lower())
-
-
-_STEMS: dict[str, str] = {}
-
-
-def stem(word: str) -> str:
-    """A crude English stem (plural and -ing/-ed endings) so 'pumps' meets 'pump'; good enough for overlap tests.
-    Memoised (the agent runtime stems the same few thousand words millions of times); the memo is dropped past
-    200,000 words so that it stays bounded."""
-    hit = _STEMS.get(word)
-    if hit is None:
-        if len(_STEMS) > 200_000:
-            _STEMS.clear()
-        hit = _STEMS[word] = _stem(word)
-    return hit
-
-
-def _stem(word: str) -> str:
-    for suffix, keep in (("ies", 3), ("ing", 4), ("ed", 4), ("es", 4), ("s", 3)):
-        if word.endswith(suffix) and len(word) - len(suffix) >= keep and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Stems of the words that carry meaning: not stop words, at least 3 characters or containing a digit."""
-    out: set[str] = set()
-    for w in words(text):
-        hit = _CONTENT.get(w)
-        if hit is None:
-            if len(_CONTENT) > 200_000:
-                _CONTENT.clear()
-            keep = w not in STOPWORDS and (len(w) >= 3 or any(c.isdigit() for c in w))
-            hit = _CONTENT[w] = stem(w) if keep else ""
-        if hit:
-            out.add(hit)
-    return out
-
-
-_CONTENT: dict[str, str] = {}  # memo: word -> its stem, or "" when it carries no meaning (no stem is empty)
-
-
-def shingles(text: str, k: int = SHINGLE) -> frozenset[int]:
-    """Stable 32-bit hashes of the word ``k``-grams of ``text`` (the whole text if it is shorter than ``k``)."""
-    toks = words(text)
-    if len(toks) < k:
-        return frozenset({zlib.crc32(" ".join(toks).encode())}) if toks else frozenset()
-    return frozenset(zlib.crc32(" ".join(toks[i : i + k]).encode()) for i in range(len(toks) - k + 1))
-
-
-def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    if not a and not b:
-        return 1.0
-    inter = len(a & b)
-    return inter / (len(a) + len(b) - inter)
-
-
-class NearDuplicateIndex:
-    """Finds, exactly, an earlier text whose shingle Jaccard similarity to a new one is >= ``threshold``.
-
-    Uses prefix filtering (AllPairs): under one fixed order of shingles (their hash), two sets with Jaccard >= t
-    share at least one of their first ``|s| - ceil(t*|s|) + 1`` shingles, so only texts sharing a prefix shingle
-    are compared. Exact (no false negatives), deterministic, and near-linear on chat-like data.
-    """
-
-    def __init__(self, threshold: float = DUPLICATE_THRESHOLD) -> None:
-        self.threshold = threshold
-        self._sets: list[frozenset[int]] = []
-        self._keys: list[object] = []
-        self._by_prefix: dict[int, list[int]] = {}
-
-    def __len__(self) -> int:
-        return len(self._sets)
-
-    def _prefix(self, s: frozenset[int]) -> list[int]:
-        n = len(s) - ceil(self.threshold * len(s) - 1e-9) + 1
-        return sorted(s)[: max(n, 1)]
-
-    def find(self, text_shingles: frozenset[int]) -> object | None:
-        """The key of the first indexed text that is a near-duplicate of ``text_shingles``, or ``None``."""
-        if not text_shingles:
-            return None
-        seen: set[int] = set()
-        size = len(text_shingles)
-        for h in self._prefix(text_shingles):
-            for idx in self._by_prefix.get(h, ()):
-                if idx in seen:
-                    continue
-                seen.add(idx)
-                other = self._sets[idx]
-                if min(size, len(other)) < self.threshold * max(size, len(other)):
-                    continue  # length filter: Jaccard <= min/max
-                if jaccard(text_shingles, other) >= self.threshold:
-                    return self._keys[idx]
-        return None
-
-    def add(self, key: object, text_shingles: frozenset[int]) -> None:
-        idx = len(self._sets)
-        self._sets.append(text_shingles)
-        self._keys.append(key)
-        for h in self._prefix(text_shingles):
-            self._by_prefix.setdefault(h, []).append(idx)
-
-    def check_and_add(self, key: object, text: str) -> object | None:
-        """Index ``text`` under ``key``; return the key of an earlier near-duplicate (it is indexed all the same)."""
-        sh = shingles(text)
-        dup = self.find(sh)
-        self.add(key, sh)
-        return dup
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
-"""Agents from an org chart: roles, bulk persona generation (chunks of raw-driver inserts, no object per agent)
-and paging through agents for admins and the runtime. Kill switches and label changes: services_control.py.
+"""Agents from an org chart: roles, bulk persona generation (chunks of raw-driver inserts, no object per agent),
+paging through agents for admins and the runtime, and who among them may read a document. Kill switches and label
+changes: services_control.py.
+
+Persona text (traits, goals, concerns) is labelled with its role's label: people see it only when their clearance
+dominates that label (:func:`visible_persona`); an admin creates roles and agents only within its own clearance.
 """
 
 from __future__ import annotations
@@ -7,18 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from personas.bulk import insert_rows
-from personas.scenario_model import Role
+from personas.scenario import Role
 from personas.tables import KillSwitch, Persona, PersonaRole
 from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
+from workspace.authority import require_authority
 from workspace.errors import NotFound, ValidationFailed
+from workspace.labels import dominates_ints
 from workspace.tables import Member
 
 CHUNK = 1000
@@ -55,13 +61,16 @@ def _now() -> dt.datetime:
 async def ensure_role(actor: Actor, role: Role, *, provider: str = "", model: str = "") -> tuple[int, bool]:
     """The id of the stored role named ``role.role`` (created from the scenario line when missing).
 
-    An existing role keeps its stored label: an admin may have changed it since the scenario was loaded.
+    An existing role keeps its stored label: an admin may have changed it since the scenario was loaded. Creating
+    one needs a clearance that dominates its label (refused and audited otherwise).
     """
     actor.require_role("admin")
     rows = await PersonaRole.select(PersonaRole.id).where(
         (PersonaRole.workspace == actor.workspace_id) & (PersonaRole.name == role.role))
     if rows:
         return int(rows[0]["id"]), False
+    await require_authority(actor, "role.created", Entity("role", role.role), role.label,
+                            doing=f"create role {role.role!r}")
     async with dbmod.current().transaction():
         created = await PersonaRole.insert(PersonaRole(
             workspace=actor.workspace_id, name=role.role, department=role.department,
@@ -89,6 +98,10 @@ async def create_agents(actor: Actor, role: Role, *, seed: int = 0, provider: st
     top = await Persona.select(Persona.number).where(Persona.role == role_id).order_by(
         Persona.number, ascending=False).limit(1)
     existing = int(top[0]["number"]) if top else 0
+    if existing < role.count:  # new agents of the role carry its stored label
+        await require_authority(actor, "agents.created", Entity("role", role_id),
+                                actor.scheme.from_ints(stored["label_level"], stored["label_mask"]),
+                                doing=f"create agents of role {role.role!r}")
     if progress and existing:
         progress(min(existing, role.count))
     active = not await _switched_off(actor.workspace_id, role.role, role.department)
@@ -156,9 +169,12 @@ def _rotate(items: list[str], n: int) -> list[str]:
 _AGENT_SQL = (
     "SELECT m.id AS member_id, m.handle, m.display_name, m.label_level, m.label_mask, m.active, "
     "p.id AS persona_id, p.number, p.department, p.traits, p.goals, p.concerns, p.activity, p.language, "
-    "p.provider, p.model, r.id AS role_id, r.name AS role "
+    "p.provider, p.model, r.id AS role_id, r.name AS role, r.label_level AS role_label_level, "
+    "r.label_mask AS role_label_mask "
     "FROM personas_persona p JOIN chorus_member m ON m.id = p.member JOIN personas_role r ON r.id = p.role "
 )
+PERSONA_TEXT = ("traits", "goals", "concerns")
+"""The labelled parts of a persona (its role's label)."""
 
 
 async def page_agents(workspace_id: int, *, after: int = 0, limit: int = 1000, role: str | None = None,
@@ -194,15 +210,26 @@ async def page_agents(workspace_id: int, *, after: int = 0, limit: int = 1000, r
     return [_agent_view(r) for r in rows]
 
 
+async def list_agents(actor: Actor, *, after: int = 0, limit: int = 1000, role: str | None = None,
+                      department: str | None = None, active: bool | None = None,
+                      handle_prefix: str | None = None) -> list[dict[str, Any]]:
+    """:func:`page_agents` for a person (admins): persona text above the actor's clearance is withheld."""
+    actor.require_role("admin")
+    rows = await page_agents(actor.workspace_id, after=after, limit=limit, role=role, department=department,
+                             active=active, handle_prefix=handle_prefix)
+    return [visible_persona(actor, r) for r in rows]
+
+
 async def get_agent(actor: Actor, member_id: int) -> dict[str, Any]:
-    """One agent and its persona; admins (and the system) only."""
+    """One agent and its persona; admins (and the system) only. Persona text above the actor's clearance is
+    withheld (``persona_hidden``); the agent's handle, role, department and label are the org chart's."""
     actor.require_role("admin")
     rows = await dbmod.current().fetch(_AGENT_SQL + "WHERE p.workspace = {} AND m.id = {}", actor.workspace_id,
                                        member_id)
     if not rows:
         raise NotFound(f"no agent with member id {member_id} in this workspace; list agents with "
                        "GET /api/admin/agents")
-    return _agent_view(rows[0])
+    return visible_persona(actor, _agent_view(rows[0]))
 
 
 async def agent_by_handle(actor: Actor, handle: str) -> dict[str, Any]:
@@ -211,7 +238,18 @@ async def agent_by_handle(actor: Actor, handle: str) -> dict[str, Any]:
                                        handle)
     if not rows:
         raise NotFound(f"no agent with handle {handle!r} in this workspace")
-    return _agent_view(rows[0])
+    return visible_persona(actor, _agent_view(rows[0]))
+
+
+def visible_persona(actor: Actor, agent: dict[str, Any]) -> dict[str, Any]:
+    """``agent`` as ``actor`` may see it: the persona text (labelled with the role's label) emptied when the actor's
+    clearance does not dominate that label, with ``persona_hidden`` saying so."""
+    role_label = actor.scheme.from_ints(int(agent["role_label_level"]), int(agent["role_label_mask"]))
+    hidden = actor.kind != "system" and not actor.label.dominates(role_label)
+    out = {**agent, "persona_hidden": hidden}
+    if hidden:
+        out.update({key: [] for key in PERSONA_TEXT})
+    return out
 
 
 def _agent_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -228,3 +266,26 @@ async def count_agents(workspace_id: int) -> dict[str, int]:
         "SELECT r.name AS role, COUNT(p.id) AS n FROM personas_role r LEFT JOIN personas_persona p ON p.role = r.id "
         "WHERE r.workspace = {} GROUP BY r.name", workspace_id)
     return {r["role"]: int(r["n"]) for r in rows}
+
+
+async def document_readers(actor: Actor, documents: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Who may read each document (``id``, ``label_level``, ``label_mask``): agents that are switched on, the roles
+    with at least one of them, and people; from one grouped read of the members' labels, not a query per document."""
+    database = dbmod.current()
+    agents = await database.fetch(
+        "SELECT m.label_level, m.label_mask, r.name AS role, COUNT(*) AS n FROM personas_persona p "
+        "JOIN chorus_member m ON m.id = p.member JOIN personas_role r ON r.id = p.role "
+        "WHERE p.workspace = {} AND m.active = {} GROUP BY m.label_level, m.label_mask, r.name",
+        actor.workspace_id, True)
+    people = await database.fetch(
+        "SELECT label_level, label_mask, COUNT(*) AS n FROM chorus_member WHERE workspace = {} AND kind = {} "
+        "GROUP BY label_level, label_mask", actor.workspace_id, "human")
+    out: dict[int, dict[str, Any]] = {}
+    for doc in documents:
+        level, mask = int(doc["label_level"]), int(doc["label_mask"])
+        able = [r for r in agents if dominates_ints(int(r["label_level"]), int(r["label_mask"]), level, mask)]
+        out[int(doc["id"])] = {
+            "agents": sum(int(r["n"]) for r in able), "roles": sorted({str(r["role"]) for r in able}),
+            "people": sum(int(r["n"]) for r in people
+                          if dominates_ints(int(r["label_level"]), int(r["label_mask"]), level, mask))}
+    return out

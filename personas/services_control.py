@@ -1,5 +1,10 @@
 """Admin control over agents: kill switches (per agent, role or department) and label changes (per agent or role),
 each effective at once: rows change in bulk, channels drop members that no longer dominate them, hooks fire.
+
+Within the admin's own clearance (``workspace.authority``): a relabel needs a clearance that dominates the label
+before and after (lowering a restricted role would declassify its persona text); a revive one that dominates every
+agent it may turn back on. Throwing a kill switch only takes reach away and reveals nothing, so any admin may, on any
+agent: in an emergency no clearance check may stand between an admin and the off switch.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
-from workspace.errors import Forbidden, NotFound, ValidationFailed
+from workspace.authority import require_authority
+from workspace.errors import NotFound, ValidationFailed
 from workspace.hooks import hooks
 from workspace.labels import Label
 
@@ -52,7 +58,8 @@ _TARGET_SQL = {
     "role": "r.name = {}",
     "department": "p.department = {}",
 }
-_SCOPE_SQL = ("SELECT m.id, m.active FROM personas_persona p JOIN chorus_member m ON m.id = p.member "
+_SCOPE_SQL = ("SELECT m.id, m.active, m.label_level, m.label_mask FROM personas_persona p "
+              "JOIN chorus_member m ON m.id = p.member "
               "JOIN personas_role r ON r.id = p.role WHERE p.workspace = {} AND ")
 _STILL_KILLED = (
     " AND NOT EXISTS (SELECT 1 FROM personas_kill_switch k WHERE k.workspace = p.workspace AND k.active = {} AND "
@@ -111,7 +118,10 @@ async def revive(actor: Actor, *, agent: str | None = None, role: str | None = N
     covers (reviving a role leaves an individually killed agent off). Audited."""
     actor.require_role("admin")
     scope, target = pick_scope(agent, role, department)
-    await _targets(actor, scope, target)  # NotFound for a misspelt target
+    covered = await _targets(actor, scope, target)  # NotFound for a misspelt target
+    await require_authority(actor, "agents.revived", Entity(scope, target),
+                            {actor.scheme.from_ints(r["label_level"], r["label_mask"]) for r in covered},
+                            doing=f"revive {scope} {target!r} ({len(covered)} agent{'s' if len(covered) != 1 else ''})")
     async with dbmod.current().transaction():
         switches = await KillSwitch.update({KillSwitch.active: False, KillSwitch.revived_at: _now()}).where(
             (KillSwitch.workspace == actor.workspace_id) & (KillSwitch.scope == scope)
@@ -126,6 +136,25 @@ async def revive(actor: Actor, *, agent: str | None = None, role: str | None = N
     return SwitchResult(scope, target, len(changed), tuple(changed), None)
 
 
+async def preview_switch(actor: Actor, action: Literal["kill", "revive"], *, agent: str | None = None,
+                         role: str | None = None, department: str | None = None) -> dict[str, Any]:
+    """What :func:`kill` or :func:`revive` would do now, without doing it: ``agents`` the target covers and
+    ``affected``, those whose state would change (for a revive, agents no other switch keeps off)."""
+    actor.require_role("admin")
+    scope, target = pick_scope(agent, role, department)
+    rows = await _targets(actor, scope, target)
+    if action == "kill":
+        affected = sum(1 for r in rows if r["active"])
+    else:
+        others = _STILL_KILLED.replace("k.active = {} AND",
+                                       "k.active = {} AND NOT (k.scope = {} AND k.target = {}) AND")
+        kept = await dbmod.current().fetch(_SCOPE_SQL + _TARGET_SQL[scope] + others, actor.workspace_id, target,
+                                           True, scope, target)
+        affected = sum(1 for r in kept if not r["active"])
+    return {"action": action, "scope": scope, "target": target, "agents": len(rows),
+            "active": sum(1 for r in rows if r["active"]), "affected": affected}
+
+
 async def list_switches(actor: Actor, active_only: bool = False) -> list[dict[str, Any]]:
     actor.require_role("admin")
     query = KillSwitch.select().where(KillSwitch.workspace == actor.workspace_id)
@@ -134,18 +163,13 @@ async def list_switches(actor: Actor, active_only: bool = False) -> list[dict[st
     return list(await query.order_by(KillSwitch.id, ascending=False))
 
 
-def _may_grant(actor: Actor, label: Label) -> None:
-    if not actor.label.dominates(label):
-        raise Forbidden(f"{actor.kind} {actor.handle!r} has label {actor.label} and cannot grant {label}, which it "
-                        "does not dominate; ask an admin with a higher clearance")
-
-
 async def set_agent_label(actor: Actor, member_id: int, label: Label) -> dict[str, Any]:
     """Change one agent's label now: channels it no longer dominates drop it; ``member.label_changed`` fires."""
     actor.require_role("admin")
-    _may_grant(actor, label)
     agent = await get_agent(actor, member_id)
     before = actor.scheme.from_ints(agent["label_level"], agent["label_mask"])
+    await require_authority(actor, "agent.label_changed", Entity("member", member_id), [before, label],
+                            doing=f"relabel agent {agent['handle']!r} from {before} to {label}")
     async with dbmod.current().transaction():
         await dbmod.current().fetch("UPDATE chorus_member SET label_level = {}, label_mask = {} WHERE id = {}",
                                     label.level, label.mask, member_id)
@@ -161,12 +185,17 @@ async def set_agent_label(actor: Actor, member_id: int, label: Label) -> dict[st
 async def set_role_label(actor: Actor, role: str, label: Label) -> dict[str, Any]:
     """Change a role's label and every one of its agents' at once (same effects as :func:`set_agent_label`)."""
     actor.require_role("admin")
-    _may_grant(actor, label)
     rows = await PersonaRole.select().where((PersonaRole.workspace == actor.workspace_id) & (PersonaRole.name == role))
     if not rows:
         raise NotFound(f"no role {role!r} in this workspace; GET /api/admin/roles lists them")
     stored = rows[0]
     before = actor.scheme.from_ints(stored["label_level"], stored["label_mask"])
+    agents = await dbmod.current().fetch(  # an agent may have been relabelled apart from its role
+        "SELECT DISTINCT m.label_level, m.label_mask FROM personas_persona p JOIN chorus_member m ON m.id = p.member "
+        "WHERE p.role = {}", stored["id"])
+    current = [actor.scheme.from_ints(r["label_level"], r["label_mask"]) for r in agents]
+    await require_authority(actor, "role.label_changed", Entity("role", stored["id"]), [before, label, *current],
+                            doing=f"relabel role {role!r} (and its agents) from {before} to {label}")
     database = dbmod.current()
     async with database.transaction():
         await PersonaRole.update({PersonaRole.label_level: label.level, PersonaRole.label_mask: label.mask}).where(
@@ -191,18 +220,9 @@ async def drop_undominated_memberships(actor: Actor, member_ids: Sequence[int]) 
     Goes through ``channels.services.remove_member`` (one audited removal each) so that channels stays the only
     writer of its tables.
     """
-    from channels.services import remove_member
+    from channels.services import remove_member, undominated_memberships
 
-    database = dbmod.current()
-    pairs: list[dict[str, Any]] = []
-    for start in range(0, len(member_ids), 1000):
-        chunk = list(member_ids[start:start + 1000])
-        marks = ", ".join("{}" for _ in chunk)
-        pairs.extend(await database.fetch(
-            "SELECT c.id AS channel, c.name, cm.member FROM chorus_channel_member cm "
-            "JOIN chorus_channel c ON c.id = cm.channel JOIN chorus_member m ON m.id = cm.member "
-            f"WHERE cm.member IN ({marks}) AND NOT (m.label_level >= c.label_level "
-            "AND (c.label_mask & ~m.label_mask) = 0) ORDER BY c.id, cm.member", *chunk))
+    pairs = await undominated_memberships(member_ids)
     removed: dict[str, int] = {}
     for pair in pairs:
         await remove_member(actor, int(pair["channel"]), int(pair["member"]))

@@ -90,6 +90,7 @@ class ContextChunk(Table, tablename="personas_chunk"):
     document = ForeignKey(references=ContextDocument, null=False, index=True)
     ordinal = Integer(default=0)
     text = Text(default="")
+    start = Integer(default=-1)  # offset of ``text`` in the document's body (-1: ingested before passages were exact)
     label_level = Integer(default=0)
     label_mask = BigInt(default=0)
 
@@ -207,6 +208,15 @@ class Turn(Table, tablename="personas_turn"):
     tokens_out = Integer(default=0)
     cost = DoublePrecision(default=0.0)
     latency_ms = Real(default=0.0)
+    # The turn's key (run, round, shard, member and the member's ordinal in the shard): unique, so that a retried
+    # shard records nothing twice (NULL for turns of earlier releases). The planner reads a round's rows back
+    # after its barrier: what each post stated (``facts``, fact keys), asked about, and what the near-duplicate
+    # guard judged (``gist``).
+    key = Varchar(length=120, null=True, default=None)
+    shard = BigInt(default=0)  # the channel whose shard carried the turn (0: recorded by the planner)
+    facts = Text(default="[]")
+    asked = Varchar(length=200, default="")
+    gist = Text(default="")
 
 
 class Budget(Table, tablename="personas_budget"):
@@ -235,3 +245,79 @@ class DepartmentSpend(Table, tablename="personas_department_spend"):
     tokens_out = BigInt(default=0)
     cost = DoublePrecision(default=0.0)
     turns = BigInt(default=0)
+
+
+# -- discovery: who reads what, and what they claimed (personas/runtime/plan.py, claims.py) -----------------------
+
+
+class Reading(Table, tablename="personas_reading"):
+    """The reading plan of a run: every chunk of every document gets readers (agents of different roles whose
+    clearance allows it), each with a channel at or above the chunk's label to speak of it in. ``read_round`` is
+    set when the reader's turn has read it; coverage is counted from these rows."""
+
+    id: Serial
+
+    run = ForeignKey(references=Run, null=False, index=True)
+    workspace = ForeignKey(references=Workspace, null=False)
+    chunk = BigInt(index=True)
+    document = BigInt()
+    member = BigInt(index=True)  # chorus_member.id of the reader
+    role = BigInt()
+    department = Varchar(length=120, default="")
+    channel = BigInt()  # where the reader speaks of it
+    due_round = Integer(default=1)
+    lead = Boolean(default=True)  # the first reader states every fact; a second one corroborates the weightiest
+    read_round = Integer(null=True, default=None)
+
+
+class Claim(Table, tablename="personas_claim"):
+    """A statement an agent posted, grounded in a document span: ``kind`` fact (one span) or link (two spans from
+    different documents and what they mean together). Offsets are into the chunk's text. The label is the
+    document's (a link: the least upper bound of both), so a claim is shown only to readers who dominate it."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, index=True)
+    run = BigInt(null=True, default=None, index=True)
+    round = Integer(default=0)
+    message = BigInt(null=True, default=None, index=True)  # chorus_message.id of the post that carried it
+    channel = BigInt(default=0)
+    author = BigInt(default=0)  # chorus_member.id
+    role = Varchar(length=120, default="")
+    department = Varchar(length=120, default="")
+    kind = Varchar(length=8, default="fact")  # fact | link
+    document = BigInt(default=0)
+    chunk = BigInt(default=0)
+    span_start = Integer(default=0)
+    span_end = Integer(default=0)
+    text = Text(default="")  # the statement as written (for a link: the first span's)
+    other_document = BigInt(null=True, default=None)
+    other_chunk = BigInt(null=True, default=None)
+    other_start = Integer(null=True, default=None)
+    other_end = Integer(null=True, default=None)
+    other_text = Text(default="")
+    relation = Varchar(length=40, default="")
+    stance = Varchar(length=16, default="")  # a link's kind: risk | opportunity
+    consequence = Text(default="")
+    entity = Varchar(length=200, default="")
+    label_level = Integer(default=0)
+    label_mask = BigInt(default=0)
+    created_at = Timestamptz()
+    key = Varchar(length=140, null=True, default=None)  # the turn's key and the claim's place in it: unique
+
+
+class Shard(Table, tablename="personas_shard"):
+    """One channel's turns of a round of a run, as the planner enqueued them (queue mode): the payload (everything
+    the turns need, compressed) and whether a worker has carried them out. Unique per (run, round, shard)."""
+
+    id: Serial
+
+    run = ForeignKey(references=Run, null=False, index=True)
+    round = Integer(default=0)
+    shard = BigInt(default=0)  # the channel's id
+    turns = Integer(default=0)
+    status = Varchar(length=16, default="queued")  # queued | done
+    payload = Text(default="")
+    error = Text(default="")
+    created_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)

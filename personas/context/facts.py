@@ -1,0 +1,422 @@
+"""What a business document states: its claim-bearing sentences and table rows (figures, dates, dependencies,
+capacities, obligations, changes, risk and opportunity cues) with exact character offsets, the entities they name,
+a kind (risk, opportunity, neutral) and a severity. Pure functions of the text; generic business vocabulary only,
+nothing about any one company.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from personas.context.lexicon import BAD_METRIC, CUES, GOOD_METRIC, NEGATED, triggers, word_starts
+from personas.context.passages import units
+from workspace.text import STOPWORDS, stem
+
+# -- cues (the lexicon lives in personas.context.lexicon) --------------------------------------------------------
+
+_COMPILED = tuple((cat, w, re.compile(rf"\b(?:{p})\b")) for cat, w, p in CUES)
+_TRIGGERS = tuple(triggers(p) for _, _, p in CUES)  # skip a cue none of whose first words the sentence has
+_POLAR = frozenset({"risk.rise", "risk.fall"})
+_DAMPENERS = frozenset({"benign", "assurance"})
+
+_RIVAL = re.compile(r"\b(?:competitors?|rivals?|competing|competition)\b")
+_RIVAL_FLIPS = frozenset({"risk.end", "risk.failure", "risk.outage", "risk.supply", "risk.compliance"})
+# "Rejected: 0", "Open: none": a table cell that counts nothing states nothing
+_ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/a|-|—)(?: as (?:at|of) [^;)]*)?"
+                        r"\s*(?=[;).]|$)")
+_METRIC_WINDOW = 60
+_CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
+_COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_FIGURE = re.compile(
+    r"[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|[kmb]n?)\b)?|"
+    r"\b\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per ?cent\b)|"
+    r"\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|"
+    r"\b\d{1,3}(?:,\d{3})+\b|\b\d+(?:\.\d+)?\s?(?:x|times|hours?|days?|weeks?|months?|years?|units?|pallets?|tons?|"
+    r"tonnes?|kg|km|miles?|mwh|kwh|mw|kw|gallons?|litres?|liters?|people|staff|employees|customers|orders|"
+    r"trucks?|aircraft|beds?|seats?|stores?|sites?|pumps?|lines?|shifts?)\b|"
+    r"\b\d[\d,]*(?:\.\d+)?\s(?:[a-z][a-z-]+\s)?(?!(?:was|has|is|its|this|thus|plus)\b)[a-z]{2,}s\b|"
+    r"\b\d[\d,]*(?:\.\d+)? (?:out )?of (?:the|them|these|those|our|its|all)\b",
+    re.IGNORECASE)
+_DATE = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)? (?:{_MONTHS})\b|\b(?:{_MONTHS})(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? \d{{4}})?\b|"
+    r"\bq[1-4]\b|\b(?:fy|h[12])\s?\d{2,4}\b|\b(?:19|20)\d{2}\b|\bweek \d{1,2}\b|"
+    r"\b(?:end|start|beginning|middle) of (?:the )?(?:month|quarter|year|season)\b|\bnext (?:week|month|quarter|"
+    r"year)\b",
+    re.IGNORECASE)
+
+# -- entities ---------------------------------------------------------------------------------------------------
+
+_CODE = re.compile(r"\b(?:[A-Z]{1,6}-?\d+[A-Za-z0-9]*(?:-[A-Z0-9]+)*|\d+[A-Z]{1,4}\d*|[A-Z]{2,}\d*[a-z]?)\b")
+_VERSION = re.compile(r"\b(?:v|version )?\d+\.\d+(?:\.\d+)+\b", re.IGNORECASE)
+_CAP = re.compile(r"[A-Z][A-Za-z0-9'’&.-]*")
+_NAME_RUN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:of|&|de|la|du|van|von)?\s*[A-Z0-9][\w'’&.-]*)*")
+_SUFFIX = re.compile(r"(?:'s|’s|s')$")
+_CORP = frozenset((
+    "inc", "ltd", "llc", "plc", "gmbh", "corp", "co", "company", "corporation", "limited", "group", "holdings",
+    "ag", "sa", "nv", "bv", "pty",
+))
+# Capitalised words that name no particular thing (sentence openers, calendar words, titles, generic nouns).
+_COMMON_CAPS = frozenset((
+    "a", "an", "the", "this", "that", "these", "those", "it", "its", "our", "we", "they", "their", "there", "here",
+    "he", "she", "his", "her", "i", "in", "on", "at", "by", "for", "from", "to", "of", "and", "or", "but", "if",
+    "when", "while", "after", "before", "during", "since", "until", "as", "with", "without", "per", "all", "any",
+    "each", "every", "everyone", "everybody", "everything", "some", "most", "many", "more", "less", "no", "not",
+    "none", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty",
+    "fifty", "hundred", "dozen", "half", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday", "today", "tomorrow", "yesterday", "january", "february", "march", "april", "may", "june", "july",
+    "august", "september", "october", "november", "december", "q1", "q2", "q3", "q4", "fy", "h1", "h2", "mr", "mrs",
+    "ms", "dr", "prof", "st", "note", "notes", "summary", "overview", "background", "status", "update", "action",
+    "actions", "item", "items", "next", "total", "totals", "table", "section", "appendix", "page", "figure", "see",
+    "also", "yes", "ok", "new", "old", "current", "last", "first", "second", "third", "final", "other", "team",
+    "teams", "department", "management", "board", "staff", "company", "customer", "customers", "supplier",
+    "suppliers", "site", "sites", "plan", "plans", "report", "reports", "review", "reviews", "meeting", "minutes",
+    "agenda", "purpose", "scope", "owner", "owners", "date", "dates", "risk", "risks", "issue", "issues", "cost",
+    "costs", "budget", "revenue", "sales", "finance", "operations", "quality", "safety", "service", "week", "weeks",
+    "month", "months", "quarter", "quarters", "year", "years", "day", "days", "time",
+    # quantity words that open a sentence before a figure ("Average 41 bags a week")
+    "average", "about", "around", "approximately", "approx", "nearly", "almost", "roughly", "median", "mean",
+    "maximum", "minimum", "over", "under", "up", "down", "just", "only", "another", "estimated", "net", "gross",
+    "peak", "around", "some", "between", "below", "above", "less", "fewer", "least", "most",
+))
+
+
+@functools.lru_cache(maxsize=65_536)
+def entity_keys(text: str) -> tuple[str, ...]:
+    """Normalised keys of the named things in ``text``: codes (PS-40), versions, capitalised name runs, and each
+    distinctive word of a multi-word name ("Kestrel Refrigeration Ltd" -> "kestrel refrigeration", "kestrel",
+    "refrigeration"). Keys are lower-case, without possessives and company suffixes."""
+    keys: list[str] = []
+    for m in _VERSION.finditer(text):
+        keys.append(m.group(0).lower().removeprefix("version ").removeprefix("v"))
+    for m in _CODE.finditer(text):
+        tok = m.group(0)
+        if tok.lower() in _COMMON_CAPS or tok.isdigit():
+            continue
+        keys.append(tok.lower())
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in re.split(r"\s+", m.group(0)) if w]
+        while words and (words[0].lower() in _COMMON_CAPS or words[0].lower() in ("of", "and", "&", "the")):
+            words = words[1:]
+        while words and (words[-1].lower().rstrip(".") in _CORP or words[-1].lower() in ("of", "and", "&", "the")):
+            words = words[:-1]
+        clean = [_SUFFIX.sub("", w).strip(".,'’") for w in words]
+        clean = [w for w in clean if w]
+        if not clean:
+            continue
+        caps = [w for w in clean if w[:1].isupper() or w[:1].isdigit()]
+        distinct = [w.lower() for w in caps if w.lower() not in _COMMON_CAPS and len(w) >= 3 and not w.isdigit()]
+        if len(clean) > 1 and distinct:
+            keys.append(" ".join(w.lower() for w in clean))
+        keys.extend(distinct)
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
+_GENERIC = frozenset((
+    "among", "across", "within", "without", "upon", "onto", "toward", "towards", "around", "already", "since",
+    "last", "next", "week", "weeks", "month", "months", "year", "years", "quarter", "day", "days", "time", "times",
+    "total", "number", "numbers", "new", "old", "current", "first", "second", "third", "four", "five", "six",
+    "seven", "eight", "nine", "ten", "hundred", "thousand", "million", "billion", "percent", "must",
+))
+
+
+@functools.lru_cache(maxsize=65_536)
+def term_keys(text: str) -> tuple[str, ...]:
+    """Stems of the content words of ``text`` (for rare-term linking; rarity is judged against the corpus)."""
+    return tuple(dict.fromkeys(stem(w) for w in _WORD.findall(text.lower())
+                               if w not in STOPWORDS and w not in _GENERIC))
+
+
+# -- facts ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One claim-bearing sentence of a passage. ``start``/``end`` are offsets into the passage."""
+
+    start: int
+    end: int
+    text: str
+    cues: tuple[str, ...]
+    risk: float
+    opportunity: float
+    benign: float
+    assurance: float
+    figures: int
+    dates: int
+    entities: tuple[str, ...]
+    terms: tuple[str, ...]
+    heading: str = ""
+    context: tuple[str, ...] = ()
+    block: int = 0
+    unit: str = "sentence"  # sentence | row
+    path: tuple[str, ...] = ()  # the headings above it, the document's title first
+    around: tuple[str, ...] = ()  # cues the other sentences of its paragraph carry
+    topic: str = ""  # the opening sentence of its paragraph, or the sentence that introduced its list
+
+    @property
+    def kind(self) -> str:
+        r = self.risk * (1 - min(0.8, 0.5 * (self.benign + self.assurance)))
+        o = self.opportunity * (1 - min(0.8, 0.3 * (self.benign + self.assurance)))
+        if max(r, o) < 0.9:
+            return "neutral"
+        return "risk" if r >= o else "opportunity"
+
+    @property
+    def severity(self) -> float:
+        """0..1: how much a manager should care, from the sentence alone."""
+        kind = self.kind
+        if kind == "neutral":
+            base = 0.15 + 0.05 * min(2, self.figures + self.dates)
+        else:
+            strength = self.risk if kind == "risk" else self.opportunity
+            base = 0.3 + 0.35 * min(1.0, strength / 2.5)
+            base += 0.1 * min(1, self.figures) + 0.08 * min(1, self.dates)
+            cats = set(self.cues)
+            if kind == "risk" and cats & {"risk.single", "risk.compliance", "risk.safety", "risk.concentration",
+                                          "risk.security"}:
+                base += 0.12
+            if kind == "risk" and "risk.end" in cats and self.dates:
+                base += 0.08  # a deadline
+            if "money" in cats:
+                base += 0.05
+            if "gap" in cats:
+                base += 0.1
+            if "deadline" in cats:
+                base += 0.06
+        base *= 1 - min(0.7, 0.35 * self.benign)
+        # a definition or a platitude names nothing particular: specifics (figures, dates, names) make a claim
+        specific = min(1.0, (min(self.figures, 2) + min(self.dates, 1) + min(len(self.entities), 2)) / 3)
+        base *= 0.55 + 0.45 * specific
+        return round(min(1.0, base), 4)
+
+
+def facts(text: str) -> list[Fact]:
+    """The claim-bearing units of a document: sentences and table rows with a figure, a date, or a cue of risk,
+    opportunity, dependency, capacity, obligation or change. Headings are context, not claims. Offsets are into
+    ``text``; each fact also knows the names of its section and paragraph (``context``) and the headings above
+    it (``path``, the document's title first)."""
+    out: list[Fact] = []
+    paragraph: dict[int, set[str]] = {}
+    for u in units(text):
+        if u.kind == "heading":
+            continue
+        f = fact(u.statement, u.start, u.end, u.heading, u.topic, path=u.path, unit=u.kind)
+        if f is not None:
+            out.append(replace(f, block=u.block) if u.block else f)
+            if u.block and u.kind != "row":
+                paragraph.setdefault(u.block, set()).update(f.cues)
+        elif u.block and u.kind != "row":
+            # a verdict too short to be a claim ("No action.", "Resolved.") still speaks for its paragraph
+            low = u.statement.lower()
+            paragraph.setdefault(u.block, set()).update(
+                cat for cat, _, rx in _COMPILED if cat in _DAMPENERS and rx.search(low))
+    # a field every entry of a register has ("Liquidated damages: $3,000 per day" under each contract) is a term
+    # of each entry, not news about any one of them
+    labels = Counter(m.group(1).lower() for f in out if (m := _LABEL.match(f.text)))
+    out = [_as_term(f) if (m := _LABEL.match(f.text)) and labels[m.group(1).lower()] >= 3 else f for f in out]
+    # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
+    # paragraph's other sentences part of a demand
+    return [replace(f, around=tuple(sorted(paragraph[f.block] - set(f.cues))))
+            if f.block in paragraph and paragraph[f.block] - set(f.cues) else f for f in out]
+
+
+_LABEL = re.compile(r"^([A-Z][\w'’ /&-]{2,40}):\s")
+
+
+def _as_term(f: Fact) -> Fact:
+    return replace(f, risk=round(0.4 * f.risk, 3), opportunity=round(0.4 * f.opportunity, 3))
+
+
+def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", topic: str = "",
+         path: tuple[str, ...] = (), unit: str = "sentence") -> Fact | None:
+    """The :class:`Fact` that one sentence (or table row, ``unit="row"``) states, or ``None`` when it bears no
+    claim (too short, or nothing specific: no figure, no date, no cue). ``heading``, ``topic`` and ``path`` are the
+    section, the paragraph's opening sentence and the headings above it: they name what "it" is and whose news
+    it is (a competitor's trouble is an opening)."""
+    if len(text.split()) < 5:
+        return None
+    low = text.lower()
+    scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
+    if unit == "row":
+        # a column's name is in every row ("Agreement ends: 2028"): only a count under it says something
+        scan = _CELL.sub(lambda m: m.group(0) if _COUNT.fullmatch(m.group(2).strip()) else
+                         " " * len(m.group(1)) + m.group(0)[len(m.group(1)):], scan)
+    cats: list[str] = []
+    weights: dict[str, float] = {}
+    starts = word_starts(scan)
+    for (cat, weight, rx), first in zip(_COMPILED, _TRIGGERS, strict=True):
+        if cat in _POLAR or (first is not None and not first & starts):
+            continue
+        hits = [m for m in rx.finditer(scan) if not _negated(scan, m.start(), cat)]
+        if cat == "risk.capacity":
+            hits = [m for m in hits if not _cost_cap(scan, m)]
+        if hits:
+            cats.append(cat)
+            weights[cat] = weight * min(len(hits), 2) ** 0.5
+    _polar(scan, cats, weights)
+    if "risk.end" in weights and _BENEFIT.search(scan) and not weights.keys() & _HARM:
+        # a rebate, grant or offer that lapses unless someone acts is an opening with a deadline, not a loss yet
+        weights["opp.use-or-lose"] = weights.pop("risk.end")
+        cats[cats.index("risk.end")] = "opp.use-or-lose"
+    if weights.keys() & _RIVAL_FLIPS and (_RIVAL.search(low) or any(_RIVAL.search(h.lower())
+                                                                      for h in (heading, topic, *path))):
+        # a competitor's trouble (an exit, a recall, a failure) is an opening for the business, not a risk to it
+        for cat in _RIVAL_FLIPS & weights.keys():
+            weights["opp.rival"] = weights.get("opp.rival", 0.0) + weights.pop(cat)
+        cats = [c for c in cats if c not in _RIVAL_FLIPS] + ["opp.rival"]
+    risk = sum(w for c, w in weights.items() if c.startswith("risk."))
+    opp = sum(w for c, w in weights.items() if c.startswith("opp."))
+    benign = weights.get("benign", 0.0) + 0.6 * weights.get("external", 0.0)
+    assurance = weights.get("assurance", 0.0) + weights.get("good.trend", 0.0)
+    figures = len(_FIGURE.findall(text))
+    dates = len(_DATE.findall(text))
+    if _MONEY.search(text):
+        cats.append("money")
+    if not (cats or figures or dates):
+        return None
+    ents = entity_keys(text)
+    context = tuple(k for k in dict.fromkeys((*entity_keys(heading), *entity_keys(topic))) if k not in ents)
+    return Fact(start, start + len(text) if end is None else end, text, tuple(dict.fromkeys(cats)), round(risk, 3),
+                round(opp, 3), round(benign, 3), round(assurance, 3), figures, dates, ents, term_keys(text), heading,
+                context, unit=unit, path=path, topic=topic if topic != text else "")
+
+
+_NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
+_BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
+                      r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
+_HARM = frozenset({"risk.failure", "risk.outage", "risk.safety", "risk.compliance", "risk.single", "risk.loss"})
+_RISE = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.rise']})\b")
+_FALL = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.fall']})\b")
+_MONEY = re.compile(r"[$£€]\s?\d|\d\s?(?:million|billion|bn)\b", re.IGNORECASE)
+
+
+_CAP = re.compile(r"(?:no more than|limited to|capped at|at most)$")
+_COST = re.compile(r"\b(?:tax(?:es)?|withh\w+|fees?|charges?|liabilit\w+|prices?|premiums?|costs?|rates?|"
+                   r"interest|settle\w*|pay\w*|penalt\w+|damages|spend\w*|bills?|invoices?)\b")
+
+
+def _cost_cap(scan: str, m: re.Match[str]) -> bool:
+    """A cap on what the business pays ("tax withheld is capped at 10%", "settle for no more than $420,000", "at
+    no more than $800 each") protects it: a ceiling on a cost or a price, not a limit on what it can do."""
+    if not _CAP.search(m.group(0)):
+        return False
+    money_follows = scan[m.end():m.end() + 3].lstrip()[:1] in ("$", "£", "€")
+    return money_follows or _COST.search(scan[max(0, m.start() - 60):m.start()]) is not None
+
+
+def _negated(scan: str, at: int, cat: str) -> bool:
+    """A cue word that the sentence negates just before ("not resolved", "no injuries", "cannot be recovered")."""
+    before = scan[max(0, at - 30):at]
+    if cat in _DAMPENERS:
+        return NEGATED.search(before) is not None
+    if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
+        return _NEGATORS.search(before) is not None
+    return False
+
+
+def _polar(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+    """Rises and falls read by what moved: costs or complaints rising, or sales falling, is a risk; the opposite
+    is good news that needs no action; a move of nothing named is a weak risk cue."""
+    for rx, up in ((_RISE, True), (_FALL, False)):
+        for m in list(rx.finditer(scan))[:2]:
+            before = scan[max(0, m.start() - _METRIC_WINDOW):m.start()]
+            bad = [b.end() for b in BAD_METRIC.finditer(before)]
+            good = [g.end() for g in GOOD_METRIC.finditer(before)]
+            if not bad and not good:
+                after = scan[m.end():m.end() + 30]
+                bad = [-b.start() for b in BAD_METRIC.finditer(after)][:1]
+                good = [-g.start() for g in GOOD_METRIC.finditer(after)][:1]
+            harmful: bool | None = None
+            if bad or good:
+                harmful = (max(bad, default=-999) > max(good, default=-999)) == up
+            if harmful is None:
+                cat, w = ("risk.rise" if up else "risk.fall"), 0.4
+            elif harmful:
+                cat, w = ("risk.rise" if up else "risk.fall"), 0.9
+            else:
+                cat, w = "good.trend", 0.5
+            if cat not in weights:
+                cats.append(cat)
+            weights[cat] = min(1.5, weights.get(cat, 0.0) + w)
+
+
+# -- corpus statistics ------------------------------------------------------------------------------------------
+
+_CALM_TITLE = re.compile(r"\b(?:drills?|exercises?|simulations?|tabletop|rehearsals?|close-?outs?|closures?|"
+                         r"closed|after-action|post-incident|lessons learned)\b", re.IGNORECASE)
+_LOWER_WORD = re.compile(r"(?<![\w.-])([a-z][a-z0-9-]{2,})")
+
+
+class Corpus:
+    """Document frequencies of entity keys and terms over a workspace's documents, and the words that occur in
+    lower case (so a capitalised sentence opener such as "Forklifts" is not taken for a name)."""
+
+    def __init__(self) -> None:
+        self.docs = 0
+        self.entity_df: Counter[str] = Counter()
+        self.term_df: Counter[str] = Counter()
+        self.lower: set[str] = set()
+        self.calm: dict[str, float] = {}
+        self._distinct: dict[str, tuple[int, bool]] = {}  # key -> (documents when judged, distinctive)
+
+    def damping(self, doc: str) -> float:
+        """How much a document's facts should count, from how much of it is resolved, rehearsed or about
+        others (a drill report, a closed audit, an industry digest): 1.0 for an ordinary document."""
+        calm = self.calm.get(doc, 0.0)
+        return 1.0 if calm <= 0.25 else max(0.35, 1.0 - (calm - 0.25) * 1.1)
+
+    def add_document(self, text: str, facts: Iterable[Fact], doc: str = "", title: str = "") -> None:
+        self.docs += 1
+        ents: set[str] = set()
+        terms: set[str] = set()
+        facts = list(facts)
+        for f in facts:
+            ents.update(f.entities)
+            terms.update(f.terms)
+        calm = sum(1 for f in facts if f.benign or f.assurance or "external" in f.cues) / len(facts) \
+            if facts else 0.0
+        if _CALM_TITLE.search(title):
+            calm = max(calm, 0.8)
+        self.calm[doc] = calm
+        terms.update(term_keys(text))
+        self.entity_df.update(ents)
+        self.term_df.update(terms)
+        self.lower.update(m.group(1) for m in _LOWER_WORD.finditer(text))
+
+    def is_name(self, key: str) -> bool:
+        """A key names a particular thing: a code or a multi-word name, or a single word never written in lower
+        case in the corpus."""
+        if " " in key or any(c.isdigit() for c in key):
+            return True
+        return key not in self.lower
+
+    def idf(self, key: str, entity: bool = True) -> float:
+        df = (self.entity_df if entity else self.term_df).get(key, 0)
+        return math.log((self.docs + 1) / (df + 0.5))
+
+    def distinctive(self, key: str) -> bool:
+        """Rare enough to link on: in at most a fifth of the documents (and at most 50), at least 2; a name."""
+        hit = self._distinct.get(key)
+        if hit is None or hit[0] != self.docs:
+            hit = self._distinct[key] = (self.docs, self._distinctive(key))
+        return hit[1]
+
+    def _distinctive(self, key: str) -> bool:
+        df = self.entity_df.get(key, 0)
+        return df <= max(3, min(50, self.docs // 5)) and self.is_name(key)
+
+    def specific_term(self, term: str) -> bool:
+        """A word few documents use (for telling whether two sentences of one document speak of one thing)."""
+        return self.term_df.get(term, 0) <= max(2, min(10, self.docs // 10)) and len(term) >= 5
+
+    def rare_term(self, term: str) -> bool:
+        df = self.term_df.get(term, 0)
+        return 2 <= df <= max(2, min(10, self.docs // 10)) and len(term) >= 5

@@ -1,0 +1,343 @@
+"""The cue lexicon an analyst skims business documents with: generic vocabulary of risk, opportunity, dependency,
+capacity, obligation, change, missing ownership, deadlines, other companies' news, resolved or rehearsed events and
+reassurance, plus which metrics are good or bad when they rise. Lower-case patterns; nothing about any one company.
+What a sentence states is :mod:`personas.context.facts`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import re
+from typing import Any
+
+# the regular-expression parser and its opcodes, to read what a cue pattern starts with (no public API does)
+_parser: Any = importlib.import_module("re._parser")
+_c: Any = importlib.import_module("re._constants")
+
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DAY_MONTH = rf"\d{{1,2}}(?:st|nd|rd|th)? (?:of )?(?:{MONTHS})|(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?\b"
+
+# (category, weight, pattern). Patterns are matched on lower-cased text between word boundaries.
+CUES: tuple[tuple[str, float, str], ...] = (
+    # risk: something that can hurt the business
+    ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?|faults?|faulty|malfunction\w*|breakdowns?|"
+                          r"broken|broke down|reject(?:s|ed|ions?)?|scrap(?:ped)?|rework|"
+                          r"out of (?:spec|specification|tolerance|service|order)|non-?conform\w*|deviation\w*|"
+                          r"leak(?:s|ed|ing)?|corrosion|corroded|cracks?|cracked|reboot(?:s|ed|ing)?|"
+                          r"crash(?:es|ed|ing)?|freez(?:es|ing)|froze|errors?|bugs?|glitch\w*|"
+                          r"(?:zero-point |calibration |sensor )?drift(?:s|ed|ing)?|dead|stopped working|"
+                          r"not working|unacceptable|inoperable|unserviceable|fouled|worn(?: out)?|"
+                          r"below (?:spec|specification|standard|the specified|the required|minimum)|"
+                          r"under-?perform\w*|overheat\w*|"
+                          r"unreliable|intermittent\w*|duplicat(?:e|ed) (?:\w+ ){0,2}(?:payments?|deposits?|"
+                          r"charges?|orders?|invoices?|records?)|double[- ](?:charg|pa|bill)\w*|(?:paid|charged|"
+                          r"debited|billed|invoiced|shipped|sent) (?:\w+ ){0,4}twice"),
+    ("risk.outage", 1.0, r"outages?|downtime|offline|shut ?down|shutdowns?|halt(?:s|ed)?|stoppages?|"
+                         r"stopp(?:ed|ing)|out of action|grounded|closed for|closure|switched off|turned off|"
+                         r"taken out of service|decommission\w*|unavailable"),
+    ("risk.supply", 1.0, r"shortages?|shortfall|stock-?outs?|run(?:s|ning)? (?:short|out)|ran (?:short|out)|"
+                         r"back-?order\w*|lead times? (?:of|rose|grew|increased|now|is|are)|on allocation|"
+                         r"as available|built to order|made to order|no stock|out of stock"),
+    ("risk.single", 1.2, r"sole[- ](?:supplier|source\w*|vendor|provider|manufacturer|maker|customer|engineer|"
+                         r"operator|person)|single[- ]source\w*|single[- ]supplier|single point of failure|"
+                         r"only (?:approved |qualified |certified |authori[sz]ed |remaining )?(?:supplier|source|"
+                         r"vendor|provider|manufacturer|maker|engineer|person|developer|"
+                         r"technician|specialist|expert|one (?:who|that|with|able|trained|qualified))|"
+                         r"(?:the )?only \w+ (?:who|that) (?:can|knows?|understands?|holds?|has)|"
+                         r"no (?:qualified |approved |second |other )?(?:alternative|alternate|backup|back-up|"
+                         r"second|other) (?:source|supplier|vendor|provider|engineer|person|site)|"
+                         r"no qualified alternate|not (?:yet )?(?:been )?qualified|"
+                         r"no (?:backup|back-up|redundan\w+|spares?|contingency|fallback|cover|deputy|standby)|"
+                         r"key[- ]person|knowledge (?:sits|lives|rests) with"),
+    ("risk.end", 1.1, r"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ed|ing)|terminat\w+|non-?renew\w*|"
+                      r"not (?:be )?(?:renew|extend)\w*|will not renew|declin\w+ to (?:renew|extend)|"
+                      r"(?:lease|contract|agreement|licen[cs]e|policy|"
+                      r"certificate|warranty|support|cover|coverage|subscription|permit|term|tenancy|msa|sla):? "
+                      r"(?:ends|ended|runs out|ran out|is up|ceases)|"
+                      r"end[- ]of[- ](?:life|support|sale)|(?:leaves?|out of|no longer in|end of) (?:extended )?"
+                      r"support|no longer (?:supported|available|offered|made|sold)|unsupported|"
+                      r"discontinu\w+|obsolete|phas(?:e|ed|ing) out|withdr(?:aw|aws|awing|ew|awn)|"
+                      r"stop(?:s|ped|ping)? (?:offering|selling|making|supplying|supporting|producing|serving|"
+                      r"operating|stocking|carrying)|ceas(?:e|es|ed|ing) (?:trading|operations|to)|"
+                      r"exit(?:s|ing)?|pull(?:ed|ing)? out|wind(?:ing)? down|insolven\w+|bankrupt\w*|"
+                      r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
+                      r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|handed in (?:her|his|their) "
+                      r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
+    ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late|delay(?:s|ed)?|behind (?:schedule|plan)|"
+                       r"cancel\w*|(?:cannot|can't|could not|won't|will not) (?:be )?(?:made|delivered|finished|"
+                       r"completed|ready|shipped|built|done|met)|(?:mov|push|shift|slid|slipp)\w* (?:back |out )?"
+                       r"(?:in)?to (?:the |a )?(?:[\w.-]+ ){0,3}(?:cycle|release|update|phase|wave|quarter|year|"
+                       r"patch|sprint|version|season|window)|"
+                       r"slipp?(?:ed|ing|s)|postpon\w+|backlog|pushed (?:back|out)|rescheduled|"
+                       r"not (?:be )?(?:available|ready|delivered|complete|finished|live|expected|due) "
+                       r"(?:until|before)|too late|miss(?:es|ed|ing)? (?:the|its|our|their) (?:deadline|date|"
+                       r"window|target|milestone|slot)"),
+    ("risk.loss", 1.0, r"churn\w*|attrition|los(?:e|es|t|ing) (?:\w+ ){0,2}(?:customers?|clients?|accounts?|deals?|"
+                       r"revenue|contracts?|renewals?|bids?|tenders?|market share|staff|members|business|sales)|"
+                       r"(?:was|were|been) lost|lost (?:to|\d)|losses|deficit|write-?(?:down|off)s?|impair\w+|"
+                       r"overrun\w*|over budget|unbudgeted|(?:cannot|can't|could not|will not) be (?:recovered|"
+                       r"billed|collected|recouped|reclaimed|back-?billed)|unrecoverable|forfeit\w*|"
+                       r"overcharg\w+|withh(?:o|e)ld\w* (?:the |its |our |a |any )?(?:\w+ )?(?:payment|"
+                       r"instalment|fee|invoice|"
+                       r"funds?|money)s?|claw-?back|refunds? (?:granted|paid|issued|given|requests?)|"
+                       r"(?:ask|asks|asked|asking|request\w*) (?:\w+ ){0,3}for (?:a |their )?(?:refund|"
+                       r"compensation|money back)|"
+                       r"(?:cancel\w*|cancelling|terminate\w*) (?:their|its|the) (?:contract|account|subscription)|"
+                       r"asked about (?:cancel\w*|leaving|terminat\w*|switching)|one-star|"
+                       r"below (?:the |its |our )?(?:target|plan|budget|forecast)|short of (?:the |its |our )?"
+                       r"(?:target|plan|budget|forecast)"),
+    ("risk.compliance", 1.2, r"penalt(?:y|ies)|fines?|finable|liquidated damages|violat\w+|non-?complian\w+|"
+                             r"downgrad\w+|revok\w+|revocation|suspen(?:d|ded|sion)|provisional|probation\w*|"
+                             r"breach(?:es|ed)?|citations?|warning letter|sanction\w*|enforcement|audit finding|"
+                             r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
+                             r"registered)|lawsuits?|litigation|dispute[ds]?|claims? against|"
+                             r"barred|under-?pa(?:id|yment\w*)|prohibit\w*|not (?:permitted|allowed)|"
+                             r"may not be (?:launched|sold|used|shipped|released)|refuse-to-accept|"
+                             r"refus(?:e|ed|al) to (?:accept|file)|"
+                             r"without (?:a |an |any |the )?(?:valid |signed |current )?(?:licen[cs]e|permit|"
+                             r"certificate|certification|approval|contract|agreement|insurance|cover|bond|"
+                             r"consent|clearance|rating)|(?:bond|insurance|guarantee|inspection|audit|check|review|"
+                             r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
+                             r"most[- ]favou?red|price protection|right to terminate|change of control"),
+    ("risk.safety", 1.2, r"injur\w+|hazard\w*|unsafe|contaminat\w+|toxic|fire risk|recalls?|adverse events?|"
+                         r"near[- ]miss\w*|fatalit\w+|harm to|overflow\w*|spill\w*"),
+    ("risk.capacity", 0.9, r"(?:at|over|above|exceed\w*|beyond|maxed|short of) (?:full |its |our |their )?"
+                           r"capacity|bottleneck\w*|overbooked|oversubscribed|no (?:spare |free )?(?:capacity|"
+                           r"slots?|room|headroom)|cannot (?:meet|handle|absorb|cover|take|carry|serve|supply)|"
+                           r"can't (?:meet|handle|absorb|cover|take)|fully booked|"
+                           r"(?:can|could) (?:take|handle|carry|serve|supply) no more than|no more than|"
+                           r"limited to|capped at|only (?:\w+ ){0,2}(?:a|per) (?:week|day|month|shift)"),
+    ("risk.concentration", 1.1, r"\d+(?:\.\d+)?\s?% of (?:[\w-]+(?:'s|’s) )?(?:our |total |annual |group |the "
+                                r"company's )?(?:revenue|sales|volume|orders|business|turnover|income|bookings|"
+                                r"profit|margin)|largest (?:single )?(?:customer|client|account|supplier)|"
+                                r"accounts? for \d+(?:\.\d+)?\s?%"),
+    ("risk.security", 1.1, r"vulnerab\w+|exploit\w*|unpatched|compromis\w+|ransomware|phishing|malware|"
+                           r"unauthori[sz]ed|credentials? (?:exposed|leaked)|no (?:spending |purchase )?"
+                           r"(?:confirmation|verification|authentication|approval) (?:step|check)?"),
+    ("risk.exposure", 1.0, r"refuse-to-accept|put (?:out )?to (?:tender|rfp|bid)|re-?tender\w*|"
+                           r"consolidat\w+ (?:\w+ ){0,4}(?:purchasing|suppliers|vendors|spend)|"
+                           r"(?:review|reviewing) (?:its|their) (?:suppliers|vendors|options)|financial "
+                           r"(?:distress|difficult\w*|trouble)|cash(?:flow)? (?:problems?|difficult\w*|crunch)|"
+                           r"paying (?:late|slowly)|payment has slowed|slow(?:er)? pa(?:ying|yment)|"
+                           r"credit limit|below the (?:board's |agreed |minimum )?floor"),
+    ("risk.rise", 0.6, r"ris(?:e|es|en|ing)|rose|increas\w+|climb\w*|jump\w*|doubl\w+|tripl\w+|"
+                       r"surg(?:e|ed|es|ing)|spik(?:e|ed|es|ing)|grew|growing|higher|worse\w*|escalat\w+|up from"),
+    ("risk.fall", 0.6, r"declin\w+|drop(?:ped|s)?|fell|fall(?:en|ing|s)?|decreas\w+|down \d|down from|lower|"
+                       r"shr(?:ink|ank|unk)\w*|reduc(?:ed|tion)"),
+    ("risk.word", 0.4, r"risks?|risky|concerns?|worr\w+|problems?|issues?|exposed|vulnerable|threat\w*|warn\w*|"
+                       r"critical|urgent|severe|serious"),
+    # opportunity: something the business could gain
+    ("opp.demand", 1.1, r"(?:unmet|pent-up|strong|growing|rising|new|customer|client) demand|demand for|"
+                        r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:\w+ ){0,4}for(?! (?:a |"
+                        r"an |the |their |its )?"
+                        r"(?:refund|compensation|money back|credit note|pin|password|discount))|"
+                        r"asked (?:whether|if)|requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)|inquir(?:y|ies)|"
+                        r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"
+                        r"lease|license|licence)|a |an |more )|would (?:pay|buy|order|sign|switch|commit|take|"
+                        r"rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
+                        r"oversubscribed|turned away|sold out|due for (?:replacement|renewal|upgrade|refresh)|"
+                        r"(?:will )?need to replace|invit\w+ (?:\w+ ){0,3}to (?:bid|tender|submit|quote|"
+                        r"propose|apply|pitch|send)|could (?:switch|move|join)|looking for (?:a|an|new) "
+                        r"(?:supplier|provider|partner|vendor)|searche[ds]? for|search(?:es|ing)? for"),
+    ("opp.saving", 1.0, r"sav(?:e|es|ed|ing|ings)|cheaper|lower (?:cost|price|rate|fee)s?|reduc\w+ (?:\w+ ){0,2}"
+                        r"(?:costs?|spend|bill|fees?|energy|waste)|cut (?:\w+ ){0,2}(?:costs?|spend|bill|waste)|"
+                        r"rebates?|discounts?|(?:claim|reclaim|recover|obtain|receive|seek|get) (?:a |"
+                        r"the |\w+ )?refunds?|"
+                        r"refunds? (?:of|on) (?:the )?(?:excess|overpa\w+|tax|duty|vat|fees?)|grants?|"
+                        r"subsid\w+|incentives?|tax credits?|credits? of|"
+                        r"(?:demand|energy|capacity|tax) credits?|reimburse\w*|avoid(?:ed|able)? (?:\w+ ){0,2}"
+                        r"costs?|recover\w* (?:\w+ ){0,4}(?:revenue|income|costs?|money|funds|value|tax|excess)|"
+                        r"under-?regist\w+|under-?bill\w+|unbilled|unclaimed|uncollected|left on the table|"
+                        r"missed (?:revenue|income|savings)|reclaim\w*|claim (?:back|a refund)|refund claim|"
+                        r"principal forgiveness|forgiv\w+|minimum guarantee|"
+                        r"(?:below|less than|under) (?:the )?(?:delivered|list|current|market|contract|standard|"
+                        r"on-demand|usual|retail|going) (?:price|rate|cost)|"
+                        r"release (?:\w+ ){0,3}(?:cash|retainage|retention|funds|capital)|free up"),
+    ("opp.unused", 1.0, r"unused|idle|spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
+                        r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
+                        r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant|empty (?:space|floor|slots?|units?|"
+                        r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
+                        r"no bookings|nothing booked|no longer (?:needed|required|used)|"
+                        r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
+                        r"utili[sz]ation:? \d%|free (?:capacity|slots?|space)"),
+    ("opp.growth", 0.9, r"new (?:market|segment|channel)|untapped|upsell|cross-?sell|resell|"
+                        r"win (?:back|new)|eligible|"
+                        r"qualif(?:y|ies) for|opportunit(?:y|ies)|could (?:sell|offer|charge|earn|win|save|use|"
+                        r"reuse|serve|add|rent|lease|license|licence|diverted|be (?:sold|diverted|reused|rented|"
+                        r"let|leased|repurposed|redeployed|released|offered|repackaged|used|redirected))|"
+                        r"would (?:add|lift|earn|bring|save|help|close|cover|recover|release|cut|generate)|"
+                        r"refurbish\w*|recondition\w*|repurpos\w*|(?:has |have )?offered (?:to|us)|"
+                        r"lift\w* (?:\w+ ){0,3}by \d|co-?fund\w*|fully funded|at no (?:charge|cost)|free of charge"),
+    # neutral, claim-bearing
+    ("dependency", 0.5, r"depend(?:s|ent|ing)? on|reli(?:es|ant) on|rely on|relying on|sourced from|supplied by|"
+                        r"exclusively|all (?:of )?(?:our|the) \w+ (?:come|use|run)|every \w+ (?:uses|runs|needs)|"
+                        r"operat(?:e|es|ed|ing) from|(?:based|located|housed|stored|kept|held) (?:at|in)|"
+                        r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
+                        r"(?:handled|managed|maintained|run|done) by|"
+                        r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the"),
+    ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
+                   r"(?:\w+ ){0,3}(?:business|revenue|sales|income|bookings|orders|billed revenue|contract value|"
+                   r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),
+    ("load", 0.0, r"demand|forecast\w*|peak\w*|expected (?:volume|orders|sales|load|intake)|projected|"
+                  r"expan\w+|acquir\w+|took over|taking over|more (?:sites|stores|locations|branches|outlets)|"
+                  r"maximum day|intake|volumes?|throughput (?:needed|required)|orders? (?:of|for) \d"),
+    ("capacity", 0.4, r"capacity|throughput|per (?:week|day|shift|hour|month|year)|a (?:week|day|month|year)|"
+                      r"up to \d|at most|limit(?:ed|s)?|utili[sz]ation|headcount|slots?|headroom|rated"),
+    ("obligation", 0.5, r"must|shall|required|requires?|requirement\w*|obligat\w+|contract\w*|agreements?|"
+                        r"(?:is|are|falls?|becomes?|comes?) due|"
+                        r"clauses?|sla|service level|commit(?:ted|ment)s?|guarantee\w*|warrant(?:y|ies)|"
+                        r"notice period|deadline|due (?:by|on|in)|no later than|by law|regulat\w+|mandat\w+|"
+                        r"entitled to|covenant\w*"),
+    ("change", 0.4, r"will|plans? to|planned|scheduled|moving|moves? (?:to|into)|switch\w*|migrat\w+|replac\w+|"
+                    r"upgrad\w+|starting|from \S+ to \S+|effective|begin\w*|launch\w*|introduc\w+|new"),
+    ("deadline", 0.5, rf"(?:by|before|no later than|until|deadline(?: of| is)?|due(?: on| by)?|closes? on|"
+                      rf"expires? on|lapses? on|ends? on) (?:the )?(?:{_DAY_MONTH})|deadline|"
+                      r"must be (?:signed|filed|submitted|requested|returned|paid|renewed|claimed|committed|"
+                      r"spent|registered|sent|made)|registration closes|window closes|closes (?:on|in|between)"),
+    # nobody acting on it: makes whatever it is more urgent, risk or opportunity alike
+    ("gap", 0.8, r"not in the (?:[\w-]+ ){0,2}(?:plan|roadmap|budget|program|programme)|"
+                 r"no (?:owner|plan|fix|corrective action|capa|workaround|budget|funding|decision|one has|"
+                 r"response|answer|action|claims?|date)|nobody|no one|unassigned|not (?:yet )?(?:been )?"
+                 r"(?:addressed|fixed|raised|escalated|reported|budgeted|funded|scheduled|signed|requested|filed|"
+                 r"claimed|assigned|owned|submitted|approved|started|ordered|booked|renewed|extended|decided|"
+                 r"configured|registered|included|covered|updated|told|informed|notified|reproduced|"
+                 r"investigated|diagnosed|tested|agreed)|"
+                 r"(?:did|has|have|had) not (?:assign|sign|request|file|claim|submit|approve|respond|reply|"
+                 r"decide|register|include|tell|inform|notify)\w*|never (?:been )?(?:received|configured|"
+                 r"registered|claimed|filed|submitted|signed|checked|tested|reviewed|updated|renewed|covered|"
+                 r"included|told)|unresolved|still open|remains open|deferred|on hold|no response|parked|"
+                 r"holding reply|no date (?:has been|was) given|nobody noticed|(?:is|was|were) not (?:flagged|"
+                 r"picked up|tracked|recorded)"),
+    # about someone else: another company's recall, an industry-wide figure
+    ("external", 1.0, r"(?:a|an|another|one|other) (?:[\w-]+ ){0,3}(?:manufacturers?|compan(?:y|ies)|firms?|"
+                      r"makers?|suppliers?|vendors?|providers?|operators?|utilit(?:y|ies)|retailers?|"
+                      r"competitors?|businesses|organi[sz]ations?|universit(?:y|ies)|hospitals?|airlines?|"
+                      r"carriers?|studios?|contractors?|chains?|systems?|brands?) (?:in|of|based|elsewhere|that|"
+                      r"which|who)|in another (?:state|country|region)|industry-wide|across the industry|"
+                      r"nationwide|sector-wide|unrelated|not (?:a |one )?of ours"),
+    # dampeners: resolved, rehearsed, not ours
+    ("benign", 1.0, r"resolved|(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
+                    r"remediated|corrected|restored|replaced)|fixed (?:on|in|by|within|the same|fleet-wide)|"
+                    r"remediated|closed out|(?:was|were|has been|have been|is|are|now) closed|"
+                    r"(?:case|finding|findings|incident|ticket|action|actions|review|investigation|audit|"
+                    r"report) (?:is |was |were |are |has been |have been |now )?(?:closed|complete[d]?)|"
+                    r"completed|contained|restored|no (?:impact|injur\w+|damage|loss|data (?:was )?(?:lost|"
+                    r"exposed|taken)|customer impact|further action|release)|drills?|exercises?|"
+                    r"simulat\w+|tabletop|mock (?:recall|evacuation|drill|exercise|attack)|false alarm|as planned|"
+                    r"as expected|"
+                    r"(?:does|did) not (?:apply|affect)|not affected|unaffected|no action (?:is )?(?:needed|"
+                    r"required)|cleared|lifted|test(?:ed)? (?:successfully|without)|root cause (?:was )?"
+                    r"(?:found|identified|fixed)|we do not (?:sell|use|stock|carry|buy|make)|"
+                    r"(?:does|do) not (?:sell|use|stock|carry|buy|make)|not (?:a )?(?:product|supplier|customer) "
+                    r"of ours|(?:action|impact|exposure|affected|applies to us\??)\s*(?:required|needed)?\s*:\s*"
+                    r"(?:none|no)\b|lessons learned|after-action|post-incident|withdrawn in full|"
+                    r"passed (?:on )?(?:resubmission|re-?inspection|re-?test|re-?audit)|re-?rated|"
+                    r"(?:no action|information only|not applicable|for information)(?=\W*$)|"
+                    r"not our (?:product|supplier|customer|site|system|model|brand)|"
+                    r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)"),
+    ("assurance", 1.0, r"within (?:target|tolerance|limits?|budget|spec|terms)|on (?:track|target|schedule|budget)|"
+                       r"(?:assessed|judged|deemed|classified|found|attributed) (?:as |to be |to )?(?:not reportable|"
+                       r"user error|operator error|human error|isolated|not significant|low risk|acceptable)|"
+                       r"no trend (?:was )?(?:identified|found|seen)|"
+                       r"(?:earned|saved|achieved|realised|realized|received|collected|settled) (?:\w+ ){0,3}"
+                       r"(?:savings?|discounts?|rebates?|income|in full)|(?:savings?|discounts?|rebates?) "
+                       r"(?:earned|achieved|realised|realized|received|collected) (?:were|was|of|in)|"
+                       r"no (?:open|known|outstanding|significant|material|major) \w+|no \w+ (?:issues?|risks?|"
+                       r"concerns?)|all \w+ (?:passed|met|closed|compliant)|fully (?:compliant|staffed|stocked)|"
+                       r"ahead of (?:plan|schedule|target)|above (?:plan|target|budget)|healthy|stable|"
+                       r"under control|no complaints|beat (?:the|its|our) target|met (?:the|its|all|our) "
+                       r"(?:target|objectives?)|"
+                       r"(?:days?|weeks?|months?|years?) without (?:a |an |any )?(?:[\w-]+\s)?(?:injur\w+|incidents?|"
+                       r"accidents?|failures?|outages?|breaches?)|without (?:any )?(?:injur\w+|incidents?|"
+                       r"accidents?)"),
+)
+
+# Patterns whose match means the *opposite* when negated just before ("not resolved", "cannot be recovered").
+NEGATED = re.compile(r"\b(?:not|never|cannot|can't|no longer|yet to be)\W+(?:\w+\W+){0,2}$|"
+                     r"\b(?:if|when|whenever|once|unless|until|before)\W+(?:[\w-]+\W+){0,5}$")
+
+# A metric that is bad when it rises (costs, defects, complaints) or good when it rises (sales, margin): whether a
+# rise or a fall is a risk, or good news that needs no action.
+BAD_METRIC = re.compile(r"\b(?:costs?|spend(?:ing)?|waste|scrap|defects?|rejects?|complaints?|tickets?|errors?|"
+                        r"incidents?|injur\w+|accidents?|churn|turnover|leavers|absence|sickness|downtime|losses|"
+                        r"backlog|overtime|debt|arrears|days to pay|debtor days|lead times?|latency|delays?|"
+                        r"returns|refunds|failures?|outages?|vacanc\w+|shrink\w*|markdowns?|premiums?|invoice|bill|"
+                        r"burn|claims?|estimates?|write-?offs?|cancell?ations?)\b")
+GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|"
+                         r"share|utili[sz]ation|nps|satisfaction|retention|cash|runway|yield|throughput|"
+                         r"uptime|availability|attendance|conversion|wishlists?|installs|members|membership|"
+                         r"subscribers|users|visits|footfall|occupancy|score|rating|accuracy|coverage|savings)\b")
+
+
+# -- a cheap test of which cues can match at all ------------------------------------------------------------------
+
+_PREFIX = 4
+
+
+def triggers(pattern: str) -> frozenset[str] | None:
+    """The beginnings (up to four letters) of the words any match of ``pattern`` starts with, or ``None`` when a
+    match may start with anything (a digit class, a currency sign). A sentence none of whose words begins with one
+    of them cannot match, so the pattern need not be run."""
+    out = _first(list(_parser.parse(pattern)), 0, "")
+    return None if out is None else frozenset(out)
+
+
+def word_starts(low: str) -> set[str]:
+    """Every beginning (one to four letters) of every word of a lower-cased text, and after a short function word
+    the beginning of the next word too ("at c" for "at capacity")."""
+    words = _TOKEN.findall(low)
+    out = {w[:k] for w in words for k in range(1, min(_PREFIX, len(w)) + 1)}
+    out.update(f"{a} {b[:k]}" for a, b in itertools.pairwise(words) if a in _FUNCTION
+               for k in range(1, min(3, len(b)) + 1))
+    return out
+
+
+# a first word this common says little: a trigger goes on to the next word's beginning
+_FUNCTION = frozenset(("a", "an", "at", "in", "on", "no", "not", "the", "is", "are", "was", "were", "be", "been",
+                       "has", "have", "had", "did", "as", "by", "of", "to", "up", "all", "and", "can", "due", "per",
+                       "new", "one", "out", "our", "its", "it", "or", "if", "for", "from", "with", "will", "would",
+                       "could"))
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _first(items: list[Any], i: int, acc: str) -> set[str] | None:
+    while i < len(items):
+        op, av = items[i]
+        if op is _c.LITERAL:
+            ch = chr(av)
+            if ch == " " and acc in _FUNCTION:
+                acc += " "
+                i += 1
+                continue
+            if not ch.isalnum():
+                return {acc.rstrip()} if acc.strip() else None
+            acc += ch
+            head, _, tail = acc.partition(" ")
+            if (len(tail) >= 3) if tail else (len(head) >= _PREFIX):
+                return {acc}
+            i += 1
+        elif op is _c.AT:
+            i += 1
+        elif op is _c.SUBPATTERN:
+            return _first(list(av[-1]) + items[i + 1:], 0, acc)
+        elif op is _c.BRANCH:
+            out: set[str] = set()
+            for seq in av[1]:
+                got = _first(list(seq) + items[i + 1:], 0, acc)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+            low, _, seq = av
+            once = _first(list(seq) + items[i + 1:], 0, acc)
+            if low:
+                return once
+            skip = _first(items, i + 1, acc)
+            return None if once is None or skip is None else once | skip
+        else:
+            return {acc.rstrip()} if acc.strip() else None
+    return {acc.rstrip()} if acc.strip() else None

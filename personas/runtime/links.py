@@ -1,0 +1,393 @@
+"""Which stated facts from different documents speak of the same thing, and what the two together mean: candidate
+pairs scored by the distinctive names and rare words they share, and the relation between them ("X and Y, so Z"):
+a date one team needs falling inside another's outage, demand meeting a limit, a dependency in trouble, a
+reassurance contradicted. Pure; the runtime decides who states a link and where.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from personas.context.dates import Span, before, overlaps, spans
+from personas.context.facts import Corpus, Fact, entity_keys
+
+
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """A fact as stated from one document, for linking: which document and label it comes from."""
+
+    key: int
+    doc: str
+    doc_title: str
+    department: str
+    label_key: tuple[int, int]
+    fact: Fact
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    a: Stated
+    b: Stated
+    shared: tuple[str, ...]
+    score: float
+    kind: str
+    relation: str
+    consequence: str
+
+
+_DEMAND = {"opp.demand"}
+_SUPPLY_DOWN = {"risk.outage", "risk.capacity", "risk.end", "risk.supply", "risk.late", "risk.failure"}
+_DEPENDENCY = {"risk.single", "dependency", "risk.concentration"}
+_TROUBLE = {"risk.failure", "risk.end", "risk.late", "risk.compliance", "risk.supply", "risk.outage", "risk.loss",
+            "risk.safety", "risk.security", "risk.exposure"}
+_UNUSED = {"opp.unused"}
+# what each relation is worth when ranking links: a clash in time or between demand and supply says more than
+# two troubles that merely share a name
+STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "unplanned": 1.2,
+            "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
+# words that put a date on a need ("set for 14 October", "must be live by 1 November") or on an absence
+# ("out of service from 5 October to 13 November", "expired on 31 July", "moves to Q2")
+_NEED_WORDS = re.compile(r"\b(?:need(?:s|ed)?|requir\w+|must|due|deadline|set for|planned for|scheduled for|"
+                         r"launch\w*|go(?:es)? live|live by|start\w*|begin\w*|deliver\w*|intake|peak|expects?|"
+                         r"by|before|in time for|issued|ships?|opens?|arriv\w+|(?:planned|scheduled|due|expected) to|"
+                         r"return\w*|back)\W+(?:\w+\W+){0,3}$")
+_AWAY_WORDS = re.compile(r"\b(?:out of (?:service|action)|shut ?down|shutdown|closed?|offline|outage|unavailable|"
+                         r"expir\w*|ends?|ended|laps\w*|terminat\w*|until|runs? to|mov(?:e|es|ed|ing) (?:in)?to|"
+                         r"administration|receivership|insolven\w+|bankrupt\w*|ceased|"
+                         r"deferred|slipp?\w*|postponed|pushed|ship date|not (?:be )?(?:available|ready|delivered|"
+                         r"live)|no bookings|from|between|overhaul\w*|off)\W+(?:[\w.-]+\W+){0,6}$")
+
+# words that date an end of term: a lease, contract, licence or cover that "ends", "expires" or "terminates"
+_END_WORDS = re.compile(r"\b(?:expir\w*|ends?|ended|terminat\w*|runs? (?:out|to|until))\W+(?:[\w.-]+\W+){0,3}$")
+
+
+_COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|sla|service levels?|required to|"
+                         r"obliged|promised|undertakes?|entitled to|liquidated damages)\b")
+
+
+def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
+    """(kind, relation, consequence) of two facts about ``entity`` read together, or ``None`` when together they
+    mean nothing more than apart. The consequence is a clause that follows "so". Dated clashes come first (a need
+    inside an outage, after an end, before an arrival; demand in a period of reduced capacity), then a dependency
+    in trouble, demand meeting what sits unused, a reassurance contradicted, a commitment at risk."""
+    ca, cb = set(a.cues), set(b.cues)
+    e = entity
+    pairs = ((a, b, ca, cb), (b, a, cb, ca))
+    timing = _timing(a, b) if _names_both(a, b, entity) else None
+    if timing:
+        return timing[0], timing[1], timing[2].format(e=e)
+    for x, y, cx, cy in pairs:
+        if cx & _DEPENDENCY and cy & _TROUBLE and y.kind == "risk" and _depends_on(x, entity):
+            return "risk", "dependency", f"trouble with {e} reaches what depends on it"
+    for x, y, cx, cy in pairs:
+        # demand its paragraph reports counts only for a sentence that is not itself about trouble
+        if (cx & _DEMAND or (set(x.around) & _DEMAND and x.kind != "risk")) and cy & _UNUSED and y.kind != "risk" \
+                and _unused_is(y, entity):
+            return "opportunity", "demand-meets-supply", f"what is already on hand for {e} could meet that demand"
+    for x, y, cx, cy in pairs:
+        # customers asking for something another team's plans leave out
+        if (cx | set(x.around)) & _DEMAND and x.kind == "opportunity" and "gap" in cy and y.kind != "risk":
+            return "opportunity", "unplanned", f"customers ask for {e}, and no plan provides it"
+    for x, y, cx, cy in pairs:
+        # a reassurance (its own, or its paragraph's when the paragraph is about the thing) against trouble the
+        # other document reports
+        troubled = y.kind == "risk" or (y.kind == "neutral" and set(y.around) & _TROUBLE)
+        about = not x.topic or entity.lower() in x.topic.lower()
+        if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
+                not (cy | set(y.around)) & {"assurance", "benign"}:
+            return "risk", "contradiction", f"what one report says about {e} is contradicted by the other"
+    for x, y, cx, cy in pairs:
+        if cx & {"load", "opp.demand"} and "risk.exposure" in cy and y.kind == "risk" and x.kind != "risk":
+            return "risk", "exposure", f"more business with {e} puts more money at risk"
+    for x, y, cx, cy in pairs:
+        if ("deadline" in cx or _COMMITMENT.search(x.text.lower())) and cy & {"risk.late", "risk.end"} and \
+                y.kind == "risk":
+            return "risk", "obligation", f"the commitment on {e} may be missed"
+    for x, y, cx, cy in pairs:
+        if cx & (_DEMAND | {"load"}) and x.figures and "risk.capacity" in cy and y.kind == "risk":
+            return "risk", "demand-vs-capacity", f"the demand expected for {e} may not be met"
+    if a.kind != "neutral" and b.kind != "neutral":
+        if "risk" in (a.kind, b.kind):
+            return "risk", "compound", f"{e} needs one owner who sees both"
+        return "opportunity", "compound", f"{e} is an opening that needs both teams"
+    return None
+
+
+_BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)
+
+
+def _unused_is(f: Fact, entity: str) -> bool:
+    """What sits unused is ``entity``: the sentence's main clause names it (or the sentence names nothing and its
+    paragraph does), not a reason clause ("idle aircraft on Saturdays because heavy work runs in Hangar 2")."""
+    key = entity.lower()
+    main = _BECAUSE.split(f.text, maxsplit=1)[0].lower()
+    return key in main or (key in f.context and not _opening_names(f.text))
+
+
+_DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
+                      r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of|on)|"
+                      r"served by|powered by|(?:handled|managed|maintained|run|done) by|single[- ]source\w*|"
+                      r"sole[- ]\w+|only)\b")
+
+
+def _depends_on(f: Fact, entity: str) -> bool:
+    """The dependency ``f`` states is on ``entity``: the thing it is about (its first name, or its paragraph's
+    when it names none), or what follows its "depends on", "operates from", "supplied by"."""
+    low = f.text.lower()
+    key = entity.lower()
+    at = low.find(key)
+    if at < 0:
+        return key in f.context
+    first = min((low.find(k) for k in f.entities if k in low), default=at)
+    if at <= first:
+        return True
+    if re.search(rf"{re.escape(key)}\W+(?:\w+\W+){{0,2}}(?:is|are|was|remains?) (?:the |our )?(?:only|sole|single|"
+                 rf"main|primary)\b", low):
+        return True  # "..., and Kestrel is the only approved supplier of its parts"
+    return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
+
+
+def _names_both(a: Fact, b: Fact, entity: str) -> bool:
+    """Both sentences name the thing themselves (a date is about what its own sentence names)."""
+    key = entity.lower()
+    return all(key in f.entities or key in f.text.lower() or (key in f.context and not f.entities) or
+               (key in f.context and (_POINTS_BACK.match(f.text) is not None or not _opening_names(f.text)))
+               for f in (a, b))
+
+
+def _opening_names(text: str) -> tuple[str, ...]:
+    """The names a sentence opens with: "The set therefore moves ..." opens with none, so it speaks of what its
+    paragraph is about."""
+    return entity_keys(" ".join(text.split()[:4]))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
+    low = text.lower()
+    return tuple(s for s in spans(text) if words.search(low, max(0, s.at - 60), s.at))
+
+
+def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
+    """A date one fact needs that the other's period rules out: inside an outage or closure, after something
+    ends, or before something arrives; demand falling in a period of reduced capacity; demand for something free
+    at that time. Returns (kind, relation, consequence template)."""
+    if not (a.dates and b.dates):
+        return None
+    for x, y in ((a, b), (b, a)):
+        needed = _dated(x.text, _NEED_WORDS)
+        away = _dated(y.text, _AWAY_WORDS)
+        if not needed or not away:
+            continue
+        cx, cy = set(x.cues) | set(x.around), set(y.cues)
+        meets = any(overlaps(n, s) for n in needed for s in away)
+        if "opp.unused" in cy and cx & _DEMAND:
+            if meets:
+                return "opportunity", "demand-meets-supply", "{e} is free when it is asked for"
+            continue
+        if y.kind != "opportunity" and not cy & _TROUBLE and \
+                any(_after_end(n, s) for n in needed for s in _dated(y.text, _END_WORDS)):
+            # a plain end date (a lease's or a contract's term, in a register) with a need after it: no cue says
+            # trouble, the clash does
+            return "risk", "timing", "{e} has ended before it is needed"
+        if y.kind == "opportunity" or not cy & {"risk.outage", "risk.capacity", "risk.end", "risk.late",
+                                                "risk.supply", "risk.failure"}:
+            continue
+        ranges = [s for s in away if s.last > s.first]
+        if cy & {"risk.outage", "risk.capacity", "risk.failure"} and \
+                any(overlaps(n, s) for n in needed for s in ranges):
+            if cx & (_DEMAND | {"load"}):
+                return "risk", "demand-vs-capacity", "the demand expected for {e} falls when it is out of action"
+            return "risk", "timing", "{e} is out of action on the date it is needed"
+        if "risk.end" in cy and any(_after_end(n, s) for n in needed for s in away):
+            return "risk", "timing", "{e} has ended before it is needed"
+        if cy & {"risk.late", "risk.supply"} and any(before(n, s) for n in needed for s in away):
+            return "risk", "timing", "{e} arrives after the date it is needed"
+    return None
+
+
+def _after_end(need: Span, end: Span) -> bool:
+    return before(end, need) and (need.first - end.last) < 372
+
+
+def pair_score(a: Stated, b: Stated, corpus: Corpus) -> tuple[float, tuple[str, ...]]:
+    """How strongly two stated facts speak of the same distinctive thing (0 when they share nothing rare). A name
+    the sentence itself carries counts fully; one it takes from its paragraph or section ("It is single-source")
+    counts less."""
+    if a.doc == b.doc:
+        return 0.0, ()
+    return _scored(a.fact, b.fact, _Keys.of(a.fact, corpus), _Keys.of(b.fact, corpus), corpus)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """What a fact can be linked on, computed once per fact: its own linkable names, those with its paragraph's
+    names added, and its rare words."""
+
+    own: frozenset[str]
+    names: frozenset[str]
+    rare: frozenset[str]
+
+    @staticmethod
+    def of(f: Fact, corpus: Corpus) -> _Keys:
+        own = frozenset(k for k in f.entities if _linkable(k, corpus))
+        names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
+        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)))
+
+
+def _scored(fa: Fact, fb: Fact, ka: _Keys, kb: _Keys, corpus: Corpus) -> tuple[float, tuple[str, ...]]:
+    own_a, own_b = ka.own, kb.own
+    shared = sorted(k for k in ka.names & kb.names if " " in k or _alone(k, fa) or _alone(k, fb))
+    # a multi-word name shared whole makes its single words redundant
+    shared = [k for k in shared if not any(k != o and k in o.split() for o in shared)]
+    terms = list(ka.rare & kb.rare)
+    if not shared and len(terms) < 2:
+        return 0.0, ()
+    s = sum(corpus.idf(k) * (1.0 if k in own_a and k in own_b else 0.6) for k in shared) + \
+        0.4 * sum(corpus.idf(t, entity=False) for t in terms)
+    shared.sort(key=lambda k: (-(k in own_a and k in own_b), -corpus.idf(k), k))
+    return s, tuple(shared or sorted(terms)[:2])
+
+
+def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, limit: int = 3,
+               by_key: Mapping[str, Sequence[Stated]] | None = None) -> list[Link]:
+    """The best links between each of ``new`` and the facts ``seen`` (and among ``new``), at most ``limit`` per
+    new fact, best first; each pair of facts once. ``by_key`` is an index of stated facts by :func:`index_keys`
+    (built from ``seen`` and ``new`` when not given)."""
+    if by_key is None:
+        index: dict[str, list[Stated]] = {}
+        for s in (*seen, *new):
+            for k in index_keys(s.fact, corpus):
+                index.setdefault(k, []).append(s)
+        by_key = index
+    out: list[Link] = []
+    done: set[tuple[int, int]] = set()
+    severities: dict[int, float] = {}
+    known: dict[int, _Keys] = {}
+
+    def keys(st: Stated) -> _Keys:
+        if st.key not in known:
+            known[st.key] = _Keys.of(st.fact, corpus)
+        return known[st.key]
+
+    def severity(st: Stated) -> float:
+        if st.key not in severities:
+            severities[st.key] = st.fact.severity
+        return severities[st.key]
+
+    for s in new:
+        cands: dict[int, Stated] = {}
+        # rarest keys first; a key that hundreds of facts share is too common to pair on one by one
+        k_s = keys(s)
+        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare))), key=len)
+        for posting in postings:
+            if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
+                break
+            for o in posting:
+                if o.doc != s.doc:
+                    cands[o.key] = o
+                    if len(cands) >= _CANDIDATES_MAX:
+                        break
+        scored: list[Link] = []
+        # the pairs that share the most, judged by what the pair means only for the best of them
+        pre: list[tuple[float, tuple[str, ...], Stated]] = []
+        for o in cands.values():
+            pair = (min(s.key, o.key), max(s.key, o.key))
+            if pair in done:
+                continue
+            sc, shared = _scored(s.fact, o.fact, keys(s), keys(o), corpus) if o.doc != s.doc else (0.0, ())
+            if sc > 0:
+                pre.append((sc * (0.5 + severity(o)), shared, o))
+        pre.sort(key=lambda p: (-p[0], p[2].key))
+        for weight, shared, o in pre[:_JUDGED_MAX]:
+            sc = weight / (0.5 + severity(o))
+            ent = _display(shared, s.fact, o.fact)
+            rel = relate(s.fact, o.fact, ent)
+            if rel is None:
+                continue
+            kind, relation, consequence = rel
+            sev_s, sev_o = severity(s), severity(o)
+            strength = max(sev_s, sev_o) + 0.5 * min(sev_s, sev_o)
+            bonus = STRENGTH.get(relation, 1.0)
+            bonus *= 1.0 + 0.2 * (s.department != o.department) + 0.1 * (s.label_key != o.label_key)
+            if s.fact.unit == "row" and o.fact.unit == "row" and relation not in ("timing", "contradiction"):
+                bonus *= 0.6  # two registers listing the same item say little together
+            scored.append(Link(s, o, shared, round(min(sc, 12.0) * strength * bonus, 4), kind, relation,
+                               consequence))
+        scored.sort(key=lambda lk: (-lk.score, lk.b.key))
+        for lk in scored[:limit]:
+            done.add((min(lk.a.key, lk.b.key), max(lk.a.key, lk.b.key)))
+            out.append(lk)
+    # many sentences of two documents may share one name: the second link between the same two documents on the
+    # same thing says less than the first, so it ranks lower
+    out.sort(key=lambda lk: (-lk.score, lk.a.key, lk.b.key))
+    seen_topic: dict[tuple[str, str, str], int] = {}
+    ranked: list[tuple[float, Link]] = []
+    for lk in out:
+        topic = (min(lk.a.doc, lk.b.doc), max(lk.a.doc, lk.b.doc), lk.shared[0] if lk.shared else "")
+        nth = seen_topic[topic] = seen_topic.get(topic, -1) + 1
+        ranked.append((lk.score * 0.6**nth, lk))
+    ranked.sort(key=lambda r: (-r[0], r[1].a.key, r[1].b.key))
+    return [lk for _, lk in ranked]
+
+
+_POINTS_BACK = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she|the (?:same|latter|former))\b",
+                          re.IGNORECASE)
+
+
+def _leans_on(f: Fact, corpus: Corpus) -> tuple[str, ...]:
+    """The names of its paragraph or section that a sentence speaks of: "It is single-source" under a paragraph
+    about a sensor, a sentence that names nothing distinctive itself, or one that names its own thing (a
+    toolmaker) inside a paragraph about another (the supplier the tool makes parts for)."""
+    return f.context
+
+
+def _alone(key: str, f: Fact) -> bool:
+    """``key`` names something on its own somewhere in the sentence (or its context), not only as one word of a
+    longer name: "Lakeshore issued" but not "Penn Avenue" against "Penn Hills"."""
+    if key in f.context and key not in f.entities:
+        return True
+    for m in re.finditer(rf"(?<![\w-]){re.escape(key)}(?![\w-])", f.text, re.IGNORECASE):
+        before = f.text[:m.start()].rstrip().rsplit(" ", 1)[-1] if m.start() else ""
+        after = f.text[m.end():].lstrip("'’s").lstrip()
+        if not (after[:1].isupper() or after[:1].isdigit()) and not (before[:1].isupper() and before.isalpha() and
+                                                                     m.start() > len(before) + 1):
+            return True
+    return False
+
+
+_POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
+_CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
+_JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)
+
+
+def index_keys(f: Fact, corpus: Corpus) -> list[str]:
+    """The keys a fact is found by when linking: its distinctive names (and its paragraph's, when it leans on
+    them), and "~" + each rare word it uses (a lower-case tool or host name two documents share)."""
+    keys = [k for k in (*f.entities, *_leans_on(f, corpus)) if _linkable(k, corpus)]
+    keys += ["~" + t for t in f.terms if corpus.rare_term(t)]
+    return keys
+
+
+def _linkable(key: str, corpus: Corpus) -> bool:
+    """A name worth joining two documents on: distinctive, or a name a minority of the documents use (a
+    multi-word name up to half of them, one word up to a quarter)."""
+    if len(key) <= 2 and key.isalpha():
+        return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
+    if corpus.distinctive(key):
+        return True
+    df = corpus.entity_df.get(key, 0)
+    return corpus.is_name(key) and df <= corpus.docs // (2 if " " in key else 4)
+
+
+def _display(shared: Sequence[str], a: Fact, b: Fact) -> str:
+    """The shared entity as written (its first surface form in the sentences, their sections or documents), else
+    the key with capitals."""
+    key = shared[0] if shared else ""
+    for text in (a.text, b.text, a.heading, b.heading, *a.path, *b.path):
+        m = re.search(re.escape(key), text, re.IGNORECASE)
+        if m:
+            return m.group(0)
+    return " ".join(w[:1].upper() + w[1:] for w in key.split())
