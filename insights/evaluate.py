@@ -1,14 +1,16 @@
-"""Evaluation of mined insights against a scenario's planted truths, exactly as spec/scenario.md defines it:
-match terms found in title + summary + cited message text, one truth per insight, recall@k and precision@k.
+"""Evaluation of mined insights against a scenario's planted truths, exactly as spec/scenario.md defines it: an
+insight finds a truth when its kind equals the truth's and its title and summary (what a reader reads; cited text
+does not count) hold at least ``min_match`` of the truth's terms; one truth per insight; recall@k and precision@k,
+and recall split by the truth's shape (one document, or two or more put together).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from personas.scenario_model import Truth
+from personas.scenario import Truth
 from workspace.labels import Label
 
 
@@ -31,8 +33,10 @@ def matched_terms(truth: Truth, text: str) -> list[str]:
 
 
 def finds(insight: Ranked, truth: Truth) -> bool:
-    """True when title + summary + cited text hold at least ``min_match`` of the truth's terms."""
-    text = "\n".join((insight.title, insight.summary, insight.cited_text))
+    """True when the kinds agree and title + summary hold at least ``min_match`` of the truth's terms."""
+    if insight.kind != truth.kind:
+        return False
+    text = "\n".join((insight.title, insight.summary))
     return len(matched_terms(truth, text)) >= truth.min_match
 
 
@@ -46,7 +50,8 @@ def evaluate(
     opportunities together. Walking down the ranking, each insight finds the first truth (in file order) that it
     matches and no earlier insight found; so a truth is found at most once, by the highest-ranked insight that
     finds it, and that insight finds no other truth. recall@k = truths found in the top k / truths;
-    precision@k = top-k insights that find a truth / k.
+    precision@k = top-k insights that find a truth / k; ``single`` and ``cross`` split recall@k by the truth's
+    shape (:func:`by_shape`).
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -58,7 +63,8 @@ def evaluate(
         hit = next((t.id for t in truths if t.id not in found and finds(ins, t)), None)
         if hit is not None:
             found[hit] = rank
-        rows.append({"rank": rank, "kind": ins.kind, "title": ins.title, "score": ins.score, "truth": hit})
+        rows.append({"rank": rank, "kind": ins.kind, "title": ins.title, "summary": ins.summary, "score": ins.score,
+                     "truth": hit})
     top_found = [tid for tid, rank in found.items() if rank <= k]
     return {
         "recall_at_k": len(top_found) / len(truths) if truths else 0.0,
@@ -67,7 +73,25 @@ def evaluate(
         "truths": len(truths),
         "found": [t.id for t in truths if t.id in top_found],
         "insights": rows,
+        **by_shape(truths, top_found),
     }
+
+
+def is_cross(truth: Truth) -> bool:
+    """A truth whose evidence is spread over two or more documents (it names them); else a single-document one."""
+    return len(set(truth.documents)) >= 2
+
+
+def by_shape(truths: Sequence[Truth], found: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Recall split by the truth's shape: ``single`` (naming at most one document) and ``cross`` (two or more),
+    each ``{"recall_at_k", "found", "truths"}``; a shape with no truths has recall 0."""
+    hit = set(found)
+    out: dict[str, dict[str, Any]] = {}
+    for shape, cross in (("single", False), ("cross", True)):
+        these = [t for t in truths if is_cross(t) == cross]
+        got = [t.id for t in these if t.id in hit]
+        out[shape] = {"recall_at_k": len(got) / len(these) if these else 0.0, "found": got, "truths": len(these)}
+    return out
 
 
 def ranked_from(insights: Sequence[Any], bodies: Mapping[int, str]) -> list[Ranked]:

@@ -12,6 +12,9 @@ class Corroboration(msgspec.Struct):
     agents: int
     departments: int
     tiers: int
+    score: float = 0.0  # independent corroboration (0-1) when mining records it
+    sources: int = 0  # cited document passages
+    roles: int = 0  # roles that stated or linked it
 
 
 class InsightOut(msgspec.Struct):
@@ -58,6 +61,7 @@ class CitedDocument(msgspec.Struct):
     id: int
     title: str
     label: str
+    href: str = ""  # the document page, at the cited passage when the insight cites one
 
 
 class CommentOut(msgspec.Struct):

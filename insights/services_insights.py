@@ -11,13 +11,15 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from channels.services import messages_by_ids
 from insights.tables import Insight, InsightComment
+from personas.context.documents import readable_documents
 from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
 from workspace.errors import Forbidden, NotFound, ValidationFailed
-from workspace.labels import not_mask
+from workspace.labels import Stored, dominates_sql
 from workspace.tables import Member
 
 KINDS = ("risk", "opportunity")
@@ -40,6 +42,30 @@ def require_person(actor: Actor) -> None:
         raise Forbidden(f"agent {actor.handle!r} cannot read insights: they are for signed-in people")
 
 
+SEVERITY_BANDS = ((0.7, "high"), (0.4, "medium"), (0.0, "low"))
+"""Severity from which an insight reads as high, medium or low (the digest's legend says the same)."""
+
+
+def severity_band(severity: float) -> str:
+    return next(name for floor, name in SEVERITY_BANDS if severity >= floor)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def corroboration_words(item: dict[str, Any]) -> str:
+    """Who backs an insight up, in words: independent sources first (cited passages, roles), then who raised it."""
+    c = item["corroboration"]
+    parts = []
+    if c.get("sources"):
+        parts.append(_plural(int(c["sources"]), "cited passage"))
+    if c.get("roles"):
+        parts.append(_plural(int(c["roles"]), "role"))
+    parts.append(f"raised by {_plural(int(c['agents']), 'agent')} in {_plural(int(c['departments']), 'department')}")
+    return ", ".join(parts)
+
+
 def insight_dict(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """The public shape of an insight (without evidence excerpts: see :func:`get_insight`)."""
     label = actor.scheme.from_ints(int(row["label_level"]), int(row["label_mask"]))
@@ -48,7 +74,8 @@ def insight_dict(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
         "score": round(float(row["score"]), 6), "severity": round(float(row["severity"]), 4),
         "confidence": round(float(row["confidence"]), 4),
         "corroboration": {"agents": int(row["agents"]), "departments": int(row["departments"]),
-                          "tiers": int(row["tiers"])},
+                          "tiers": int(row["tiers"]), "score": round(float(row.get("corroboration") or 0.0), 4),
+                          "sources": len(_json_list(row.get("spans"))), "roles": len(_json_list(row.get("roles")))},
         "departments": [d for d in str(row["department_names"]).split(",") if d],
         "channels": json.loads(row["channel_names"] or "[]"), "novelty": round(float(row["novelty"]), 4),
         "trend": round(float(row["trend"]), 4), "unacknowledged": bool(row["unacknowledged"]),
@@ -57,6 +84,49 @@ def insight_dict(row: dict[str, Any], actor: Actor) -> dict[str, Any]:
         "assignee": row["assignee_handle"] or None, "current": bool(row["current"]),
         "created_at": row["created_at"], "updated_at": row["updated_at"],
     }
+
+
+def _json_list(text: Any) -> list[Any]:
+    try:
+        value = json.loads(text or "[]")
+    except (TypeError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
+def document_link(document: int, span: dict[str, Any] | None = None) -> str:
+    """The document page, opened at a cited span (``chunk``, ``start``, ``end``: offsets into the chunk's text)."""
+    if not span:
+        return f"/documents/{document}"
+    return (f"/documents/{document}?chunk={int(span['chunk'])}&start={int(span['start'])}&end={int(span['end'])}"
+            "#cited")
+
+
+async def cited_documents(actor: Actor, rows: list[dict[str, Any]]
+                          ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, int]]:
+    """For each insight row: the documents it cites that ``actor`` may read, in citation order, each as
+    ``{id, title, label, href}`` (one per cited span, the span highlighted by the link; a document cited without a
+    span links to the whole document), and how many cited documents are above the actor's label (counted, never
+    named). Titles come from the documents, checked against the reader's label through personas' service."""
+    wanted: dict[int, list[tuple[int, dict[str, Any] | None]]] = {}
+    for row in rows:
+        cites: list[tuple[int, dict[str, Any] | None]] = []
+        for span in _json_list(row.get("spans")):
+            if isinstance(span, dict) and all(str(span.get(k, "")).isdigit() for k in ("document", "chunk", "start",
+                                                                                       "end")):
+                cites.append((int(span["document"]), span))
+        spanned = {d for d, _ in cites}
+        cites += [(int(d), None) for d in _json_list(row.get("documents"))
+                  if str(d).isdigit() and int(d) not in spanned]
+        wanted[int(row["id"])] = cites
+    readable, above = await readable_documents(actor, {d for cites in wanted.values() for d, _ in cites})
+    links: dict[int, list[dict[str, Any]]] = {}
+    withheld: dict[int, int] = {}
+    for insight, cites in wanted.items():
+        links[insight] = [{**readable[doc], "href": document_link(doc, span), "span": span is not None}
+                          for doc, span in cites if doc in readable]
+        withheld[insight] = len({doc for doc, _ in cites if doc in above})
+    return links, withheld
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +162,8 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
 
 def _visible(actor: Actor) -> tuple[str, list[Any]]:
     """SQL and arguments: the actor's workspace, and only labels the actor's label dominates (no read up)."""
-    return ("workspace = {} AND label_level <= {} AND (label_mask & {}) = 0",
-            [actor.workspace_id, actor.label.level, not_mask(actor.label)])
+    readable, label_args = dominates_sql(actor.label, "")
+    return f"workspace = {{}} AND {readable}", [actor.workspace_id, *label_args]
 
 
 async def list_insights(actor: Actor, f: InsightFilter | None = None, *, cursor: str | None = None,
@@ -155,13 +225,7 @@ async def get_insight(actor: Actor, insight_id: int) -> dict[str, Any]:
     out = insight_dict(row, actor)
     citations = json.loads(row["citations"] or "[]")
     ids = [int(c["message"]) for c in citations]
-    msgs: dict[int, dict[str, Any]] = {}
-    if ids:
-        marks = ", ".join("{}" for _ in ids)
-        for m in await dbmod.current().fetch(
-                f"SELECT id, channel, seq, author_handle, body, created_at, label_level, label_mask, deleted "
-                f"FROM chorus_message WHERE id IN ({marks})", *ids):
-            msgs[int(m["id"])] = m
+    msgs = await messages_by_ids(ids)
     messages, withheld = [], 0
     for c in citations:
         found = msgs.get(int(c["message"]))
@@ -176,18 +240,9 @@ async def get_insight(actor: Actor, insight_id: int) -> dict[str, Any]:
                          "author": m["author_handle"], "created_at": m["created_at"],
                          "excerpt": body if len(body) <= EXCERPT else body[: EXCERPT - 1].rstrip() + "…",
                          "link": f"/channels/{c['channel']}?from={int(m['seq'])}#m-{int(m['seq'])}"})
-    documents = []
-    doc_ids = [int(d) for d in json.loads(row["documents"] or "[]") if str(d).isdigit()]
-    if doc_ids:
-        marks = ", ".join("{}" for _ in doc_ids)
-        for d in await dbmod.current().fetch(
-                f"SELECT id, title, label_level, label_mask FROM personas_document WHERE workspace = {{}} "
-                f"AND id IN ({marks})", actor.workspace_id, *doc_ids):
-            label = actor.scheme.from_ints(int(d["label_level"]), int(d["label_mask"]))
-            if actor.label.dominates(label):
-                documents.append({"id": int(d["id"]), "title": d["title"], "label": str(label)})
-            else:
-                withheld += 1
+    links, hidden = await cited_documents(actor, [row])
+    documents = links[insight_id]
+    withheld += hidden[insight_id]
     comments = await InsightComment.select(
         InsightComment.id, InsightComment.author_handle, InsightComment.body, InsightComment.created_at).where(
         InsightComment.insight == insight_id).order_by(InsightComment.id)
@@ -233,7 +288,7 @@ async def triage(actor: Actor, insight_id: int, action: str, *, assignee: str | 
             await InsightComment.insert(InsightComment(insight=insight_id, author=actor.member_id,
                                                        author_handle=actor.handle, body=text, created_at=now))
             details["comment"] = text[:200]
-        await audit.record(actor, ACTIONS[action], Entity("insight", insight_id), details)
+        await audit.record(actor, ACTIONS[action], Entity("insight", insight_id), details, label=Stored.of(row))
     return await get_insight(actor, insight_id)
 
 
@@ -258,19 +313,49 @@ async def _assignee(actor: Actor, handle: str | None, row: dict[str, Any]) -> di
 
 async def insights_over_time(actor: Actor, days: int = 30) -> list[tuple[str, int, int]]:
     """(day, risks, opportunities) first seen per day over the last ``days`` days, among what ``actor`` may read."""
+    _, series = await insights_timeline(actor, days, bucket_s=86_400)
+    return [(start.date().isoformat(), r, o) for start, r, o in series]
+
+
+TIMELINE_BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86_400)
+"""Bucket sizes (seconds) a timeline may use: a minute, 5 and 15 minutes, an hour, 6 hours, a day."""
+
+
+async def insights_timeline(actor: Actor, days: int = 30, points: int = 30, bucket_s: int | None = None
+                            ) -> tuple[int, list[tuple[dt.datetime, int, int]]]:
+    """Insights first seen over time among what ``actor`` may read, over at most ``days`` days: the bucket size
+    (seconds) and ``(bucket start, risks, opportunities)`` from the first insight to now, with the smallest bucket
+    of :data:`TIMELINE_BUCKETS` that needs at most ``points`` buckets (so a demo an hour old draws minutes, not
+    a flat month); ``bucket_s`` fixes the size (and the range to the last ``days`` days)."""
     require_person(actor)
-    since = _now() - dt.timedelta(days=days - 1)
-    start = since.date()
+    now = _now()
+    since = dt.datetime.combine((now - dt.timedelta(days=days - 1)).date(), dt.time(), dt.UTC)
     where, args = _visible(actor)
     rows = await dbmod.current().fetch(
-        f"SELECT kind, created_at FROM insights_insight WHERE {where} AND created_at >= {{}}", *args,
-        dt.datetime.combine(start, dt.time(), dt.UTC))
-    counts: dict[str, list[int]] = {(start + dt.timedelta(days=i)).isoformat(): [0, 0] for i in range(days)}
-    for r in rows:
-        created = r["created_at"]
-        if isinstance(created, str):
-            created = dt.datetime.fromisoformat(created)
-        day = created.astimezone(dt.UTC).date().isoformat()
-        if day in counts:
-            counts[day][0 if r["kind"] == "risk" else 1] += 1
-    return [(day, c[0], c[1]) for day, c in counts.items()]
+        f"SELECT kind, created_at FROM insights_insight WHERE {where} AND created_at >= {{}}", *args, since)
+    seen = [(_aware(r["created_at"]), r["kind"]) for r in rows]
+    if bucket_s is None:
+        first = min((t for t, _ in seen), default=since)
+        span = (now - first).total_seconds()
+        bucket_s = next((b for b in TIMELINE_BUCKETS if span / b <= points - 1), TIMELINE_BUCKETS[-1])
+        start = max(since, _floor(first, bucket_s))
+        start = min(start, _floor(now, bucket_s) - dt.timedelta(seconds=bucket_s * 5))  # at least six buckets
+    else:
+        start = since
+    n = int((now - start).total_seconds() // bucket_s) + 1
+    counts = [[0, 0] for _ in range(n)]
+    for moment, kind in seen:
+        at = int((moment - start).total_seconds() // bucket_s)
+        if 0 <= at < n:
+            counts[at][0 if kind == "risk" else 1] += 1
+    return bucket_s, [(start + dt.timedelta(seconds=bucket_s * i), c[0], c[1]) for i, c in enumerate(counts)]
+
+
+def _aware(value: Any) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _floor(moment: dt.datetime, bucket_s: int) -> dt.datetime:
+    epoch = int(moment.timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % bucket_s, dt.UTC)

@@ -1,22 +1,26 @@
-"""The optional LLM pass over mined insights: for the top N, ask the runtime's provider to rewrite the title and
-summary from the cited evidence and to rate priority; keep only rewrites that stay on the evidence; re-rank the
-top N by blending that priority with the offline score. Off unless asked for (``chorus insights mine --llm``).
+"""The optional LLM pass over mined insights: for the top N, ask the runtime's provider (its structured chat call,
+:meth:`personas.llm.base.Provider.chat_json`) to rewrite the title and summary from the cited evidence and to rate
+priority; keep only rewrites that stay on the evidence; re-rank the top N by blending that priority with the offline
+score. Off unless asked for (``chorus insights mine --llm``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from insights.signals import salient_terms
+from channels.services import messages_by_ids
+from personas.llm.base import ChatReply, NotALanguageModel, Provider
 from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
-from workspace.errors import ConfigError
-from workspace.telemetry import llm_span
+from workspace.errors import Unavailable
+from workspace.labels import Stored
+from workspace.text import content_words
 
 LLM_TOP = 10
 """Insights the pass looks at (the best by offline score); the rest keep their rank below them."""
@@ -28,9 +32,17 @@ SUMMARY_CHARS = 400
 EXCERPTS = 3
 EXCERPT_CHARS = 240
 
-SYSTEM = ("You edit risk and opportunity reports for executives. Use only facts from the evidence. Reply with "
-          "exactly three lines:\nTITLE: <a specific headline, at most 12 words>\nSUMMARY: <one sentence>\n"
-          "PRIORITY: <1 to 5, 5 = act now>")
+SYSTEM = ("You edit risk and opportunity reports for executives. Use only facts from the evidence. Reply with one "
+          'JSON object: {"title": "<a specific headline, at most 12 words>", "summary": "<one sentence>", '
+          '"priority": <1 to 5, 5 = act now>}')
+REPLY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "summary": {"type": "string"},
+                   "priority": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
+    "required": ["title", "summary", "priority"],
+    "additionalProperties": False,
+}
+"""What the model must answer (the title first, so that a reply cut off at ``max_tokens`` still carries it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +77,21 @@ class LlmPassResult:
 
 _LINE = re.compile(r"^\W*(title|summary|priority)\W*[:=-]\s*(.+)$", re.IGNORECASE)
 _DIGIT = re.compile(r"[1-5]")
+_JSON_START = re.compile(r'\{\s*"')
+_JSON_FIELD = re.compile(r'"(title|summary|priority)"\s*:\s*("(?:[^"\\]|\\.)*"|\d)', re.IGNORECASE)
+
+
+def rewrite_from(obj: Mapping[str, Any]) -> Rewrite:
+    """The proposal in a ``{"title", "summary", "priority"}`` object (keys in any case; missing ones empty)."""
+    got = {str(k).lower(): v for k, v in obj.items()}
+    return Rewrite(str(got.get("title") or "").strip(), str(got.get("summary") or "").strip(),
+                   _priority(str(got.get("priority") or "")))
 
 
 def parse_reply(text: str) -> Rewrite:
-    """A ``{"title", "summary", "priority"}`` JSON object anywhere in ``text``, else ``TITLE:``/``SUMMARY:``/
-    ``PRIORITY:`` lines (small models mix both; markdown bullets and bold are tolerated)."""
+    """A ``{"title", "summary", "priority"}`` JSON object anywhere in ``text`` (of an object cut off at
+    ``max_tokens``, the fields that are complete), else ``TITLE:``/``SUMMARY:``/``PRIORITY:`` lines (small models mix
+    both; markdown bullets and bold are tolerated)."""
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
         try:
@@ -77,9 +99,9 @@ def parse_reply(text: str) -> Rewrite:
         except ValueError:
             obj = None
         if isinstance(obj, dict):
-            got = {str(k).lower(): v for k, v in obj.items()}
-            return Rewrite(str(got.get("title") or "").strip(), str(got.get("summary") or "").strip(),
-                           _priority(str(got.get("priority") or "")))
+            return rewrite_from(obj)
+    if (opened := _JSON_START.search(text)) is not None:
+        return rewrite_from({m.group(1): json.loads(m.group(2)) for m in _JSON_FIELD.finditer(text, opened.start())})
     fields: dict[str, str] = {}
     for line in text.splitlines():
         m = _LINE.match(line.strip().replace("*", ""))
@@ -94,7 +116,7 @@ def _priority(text: str) -> int | None:
 
 
 def _stems(text: str) -> set[str]:
-    return {t for t in salient_terms(text, []) if " " not in t}
+    return content_words(text)
 
 
 def check_title(title: str, key_terms: list[str], evidence: str) -> str | None:
@@ -119,62 +141,37 @@ def check_summary(summary: str, key_terms: list[str]) -> str | None:
     return None if _stems(summary) & keys else "summary keeps none of the evidence's key terms"
 
 
-def build_messages(kind: str, title: str, terms: list[str], excerpts: list[str]) -> list[dict[str, str]]:
+def build_prompt(kind: str, title: str, terms: list[str], excerpts: list[str]) -> str:
+    """The user message for one insight (the instructions are :data:`SYSTEM`)."""
     evidence = "\n".join(f"- {e[:EXCERPT_CHARS]}" for e in excerpts)
-    user = (f"Kind: {kind}\nCurrent title: {title}\nKey terms: {', '.join(terms)}\nEvidence (messages):\n{evidence}\n"
-            "Write the three lines.")
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+    return (f"Kind: {kind}\nCurrent title: {title}\nKey terms: {', '.join(terms)}\nEvidence (messages):\n{evidence}\n"
+            "Write the JSON object.")
 
 
-async def _chat(provider: Any, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int, float, str]:
-    """One chat completion through the runtime's OpenAI-compatible provider (``local`` starts its server).
-    Tokens and cost go on an LLM span like the runtime's."""
-    import openai
-
-    from personas.providers.openai_compat import OpenAIProvider
-    from workspace.errors import Unavailable
-
-    inner = await provider.start() if hasattr(provider, "start") else provider
-    if not isinstance(inner, OpenAIProvider):
-        raise ConfigError(f"the insights LLM pass needs the openai or local provider, not {provider.name!r}")
-    with llm_span(model=inner.model, provider=inner.name, operation="chat") as call:
-        try:
-            response = await inner.client.chat.completions.create(
-                model=inner.model, messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens, temperature=0.0, seed=0)
-        except openai.APIError as exc:
-            raise Unavailable(f"the LLM endpoint failed ({type(exc).__name__}: {exc}); check CHORUS_LLM_BASE_URL "
-                              "or run the pass without --llm") from exc
-        text = (response.choices[0].message.content or "").strip() if response.choices else ""
-        usage = response.usage
-        tokens_in = usage.prompt_tokens if usage else 0
-        tokens_out = usage.completion_tokens if usage else 0
-        cost = inner.price(tokens_in, tokens_out, response.model)
-        call.usage(input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost, response_model=response.model)
-    return text, tokens_in, tokens_out, cost, response.model or inner.model
+async def _ask(provider: Provider, prompt: str, max_tokens: int) -> ChatReply:
+    try:
+        return await provider.chat_json(SYSTEM, prompt, REPLY_SCHEMA, max_tokens=max_tokens)
+    except Unavailable as exc:
+        raise Unavailable(f"{exc.message}; or run the pass without --llm") from exc
 
 
-async def llm_pass(actor: Actor, provider: Any, *, top: int = LLM_TOP, max_tokens: int = MAX_TOKENS,
+async def llm_pass(actor: Actor, provider: Provider, *, top: int = LLM_TOP, max_tokens: int = MAX_TOKENS,
                    weight: float = LLM_WEIGHT) -> LlmPassResult:
     """Rewrite and re-rank ``actor``'s workspace's top ``top`` current insights (the system actor or an admin).
 
-    The offline provider is not a language model: with it nothing is rewritten and the order is kept (each insight's
-    outcome says so). Otherwise each insight gets one call; a rewrite replaces the title (summary) only when it
-    passes :func:`check_title` (:func:`check_summary`). The top ``top`` are then re-ranked by
-    ``(1 - weight) * score / best score + weight * (priority - 1) / 4`` and take the same set of scores in that
-    order, so the rest of the ranking is untouched. One audit entry (``insights.rewritten``) records the pass.
+    With a provider that is not a language model (the offline one refuses structured calls) nothing is rewritten and
+    the order is kept (each insight's outcome says so). Otherwise each insight gets one call; a rewrite replaces the
+    title (summary) only when it passes :func:`check_title` (:func:`check_summary`). The top ``top`` are then
+    re-ranked by ``(1 - weight) * score / best score + weight * (priority - 1) / 4`` and take the same set of scores
+    in that order, so the rest of the ranking is untouched. One audit entry (``insights.rewritten``) records the pass.
     """
     actor.require_role("admin")
     database = dbmod.current()
     rows = await database.fetch(
-        "SELECT id, kind, title, summary, score, terms, citations FROM insights_insight "
+        "SELECT id, kind, title, summary, score, terms, citations, label_level, label_mask FROM insights_insight "
         "WHERE workspace = {} AND current = {} ORDER BY score DESC, id LIMIT {}", actor.workspace_id, True, top)
     result = LlmPassResult(considered=len(rows), order_before=[int(r["id"]) for r in rows])
     if not rows:
-        return result
-    if getattr(provider, "name", "") == "offline":
-        result.outcomes = {int(r["id"]): "kept: the offline provider is not a language model" for r in rows}
-        result.order_after = list(result.order_before)
         return result
     bodies = await _bodies([int(c["message"]) for r in rows for c in json.loads(r["citations"])[:EXCERPTS]])
     updates: dict[int, tuple[str, str]] = {}
@@ -183,13 +180,17 @@ async def llm_pass(actor: Actor, provider: Any, *, top: int = LLM_TOP, max_token
     for r in rows:
         iid, terms = int(r["id"]), [str(t) for t in json.loads(r["terms"] or "[]")]
         excerpts = [bodies[c["message"]] for c in json.loads(r["citations"])[:EXCERPTS] if c["message"] in bodies]
-        text, t_in, t_out, cost, model = await _chat(
-            provider, build_messages(str(r["kind"]), str(r["title"]), terms, excerpts), max_tokens)
-        result.tokens_in += t_in
-        result.tokens_out += t_out
-        result.cost += cost
-        result.model = model
-        proposal = parse_reply(text)
+        try:
+            reply = await _ask(provider, build_prompt(str(r["kind"]), str(r["title"]), terms, excerpts), max_tokens)
+        except NotALanguageModel as exc:  # nothing was written yet: keep every insight as it is
+            result.outcomes = {int(r["id"]): f"kept: {exc.message}" for r in rows}
+            result.order_after = list(result.order_before)
+            return result
+        result.tokens_in += reply.tokens_in
+        result.tokens_out += reply.tokens_out
+        result.cost += reply.cost
+        result.model = reply.model
+        proposal = rewrite_from(reply.data) if reply.data else parse_reply(reply.text)
         if proposal.priority is not None:
             priority[iid] = (proposal.priority - 1) / 4
         why = check_title(proposal.title, terms, "\n".join(excerpts)) if proposal.title else "no title in the reply"
@@ -221,13 +222,10 @@ async def llm_pass(actor: Actor, provider: Any, *, top: int = LLM_TOP, max_token
             "model": result.model, "considered": result.considered, "rewritten": result.rewritten,
             "changes": changes, "kept": {str(k): v for k, v in result.outcomes.items() if v != "rewritten"},
             "order_before": result.order_before, "order_after": result.order_after,
-            "tokens_in": result.tokens_in, "tokens_out": result.tokens_out})
+            "tokens_in": result.tokens_in, "tokens_out": result.tokens_out},
+            label=Stored.lub(Stored.of(r) for r in rows))
     return result
 
 
 async def _bodies(ids: list[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    marks = ", ".join("{}" for _ in ids)
-    rows = await dbmod.current().fetch(f"SELECT id, body FROM chorus_message WHERE id IN ({marks})", *ids)
-    return {int(r["id"]): str(r["body"]) for r in rows}
+    return {mid: str(r["body"]) for mid, r in (await messages_by_ids(ids)).items() if not r["deleted"]}

@@ -1,66 +1,64 @@
-"""Incremental, DB-backed mining: new messages since each channel's cursor -> stored signals -> the workspace's
-miner (themes over a bounded window of recent messages) -> insights upserted by a stable theme key.
-
-Storing insights (matching, labels, citations) lives in :mod:`insights.services_store`; reading them elsewhere.
+"""Incremental, DB-backed mining over claims: the claims agents posted since the last pass (each a document span,
+or a link an agent made between two) are aggregated by span, grouped into issues (:mod:`insights.issues`: one
+issue, one insight) and upserted as insights by a stable issue key. The miner never joins claims no agent joined.
+Storing (labels, citations, retiring) is :mod:`insights.services_store`. One process mines a workspace at a time
+(:mod:`insights.lease`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
+import concurrent.futures
+import multiprocessing
+import os
+import re
 import time
-from collections.abc import Sequence
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from insights.pipeline import Miner
-from insights.services_store import WhereMap, store_insights
-from insights.signals import Signals, sentiment, strip_addressing, units
-from personas.quality import MessageRecord
-from workspace import db as dbmod
+from channels.services import message_channel_names, message_ids_after, message_scan
+from insights import lease
+from insights.issues import Collector, Said
+from insights.services_store import store_issues
+from personas.context.facts import Fact, facts
+from personas.runtime.claims import MINING_COLUMNS, Library, mining_claims, mining_claims_by_id, runtime_messages
 from workspace.actor import Actor
 from workspace.labels import Label, LabelScheme
 from workspace.services import get_scheme
 from workspace.telemetry import mining_span
 
-WINDOW = 20_000
-"""Messages the miner keeps in memory per workspace (themes span them across channels and runs); older ones age
-out after each pass (:meth:`Miner.trim`). A process that finds the store ahead of its miner (another process
-mined) rebuilds from this window."""
-PASS_LIMIT = 20_000
-"""New messages one pass reads at most; the rest wait for the next pass (bounded memory and pass time)."""
-FEED = 5_000
-"""New messages handed to the miner at once within a pass."""
-_READ = 2_000
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+PASS_LIMIT = 2_000_000
+"""New claims (and messages) one pass reads at most; the rest wait for the next pass (bounded pass time). A pass
+holds no rows (each page is taken in as it comes), and every pass rebuilds the issues from every fact held, so a
+backlog is caught up in few large passes."""
+_READ = 20_000
+"""Claims or messages read per statement."""
 
 
 @dataclass
 class MinerState:
-    """One workspace's miner in this process, and what it holds."""
+    """One workspace's mining state in this process: the documents' facts and every claim seen, by span."""
 
-    miner: Miner
-    last_signal: int = 0
-    """The highest ``insights_message_signal.id`` fed to the miner (the store's max id, when in sync)."""
-    first_message: int = 0
-    """The oldest message id in the window (insights older than it are history, not re-scored)."""
-    where: WhereMap = field(default_factory=dict)
+    library: Library
+    collected: Collector = field(default_factory=Collector)
+    """Every claim seen, by the span it cites (and links by the pair they join); people's messages too."""
+    cursor: int = 0
+    message_cursor: int = 0
+    channel_labels: dict[str, Label] = field(default_factory=dict)
+    doc_keys: dict[int, str] = field(default_factory=dict)
+    """Document id -> its key in a span (``str(id)``), made once."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-_states: dict[int, MinerState] = {}
+_states: dict[tuple[str, int], MinerState] = {}
+"""(miner, workspace id) -> state; one miner per process (tests play two processes with two names)."""
 
 
 def forget_state(workspace_id: int | None = None) -> None:
     """Drop the in-process miner(s) (tests that switch databases; a reset)."""
-    if workspace_id is None:
-        _states.clear()
-    else:
-        _states.pop(workspace_id, None)
+    for key in [k for k in _states if workspace_id is None or k[1] == workspace_id]:
+        del _states[key]
 
 
 @dataclass
@@ -68,260 +66,280 @@ class MineResult:
     """What one pass did."""
 
     workspace_id: int
+    claims: int = 0
+    """New claims read."""
     messages: int = 0
-    """New messages read since the cursors (signals stored for each)."""
-    rebuilt: bool = False
+    """New messages read for what people and external agents said in their own words."""
+    issues: int = 0
     insights: int = 0
     created: int = 0
     updated: int = 0
     retired: int = 0
     more: bool = False
-    """More new messages wait than one pass reads."""
+    """More new claims wait than one pass reads."""
     seconds: float = 0.0
+    skipped: str = ""
+    """The process holding the workspace's mining lease when this pass was skipped ("" when it ran)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("workspace_id", "messages", "rebuilt", "insights", "created",
-                                              "updated", "retired", "more", "seconds")}
+        out = {k: getattr(self, k) for k in ("workspace_id", "claims", "messages", "issues", "insights", "created",
+                                             "updated", "retired", "more", "seconds")}
+        return {**out, "skipped": self.skipped} if self.skipped else out
 
 
-def new_miner(scheme: LabelScheme, doc_labels: dict[str, Label]) -> Miner:
-    return Miner(scheme, doc_labels)
+async def mine_workspace(actor: Actor, *, limit: int = PASS_LIMIT, miner: str = lease.MINER,
+                         keep_s: float = 0.0) -> MineResult:
+    """One incremental pass over ``actor``'s workspace (the system actor or an admin): read claims after the
+    cursor (at most ``limit``), rebuild the issues and upsert the insights. A claim is mined once.
 
-
-async def mine_workspace(actor: Actor, *, limit: int = PASS_LIMIT, window: int = WINDOW) -> MineResult:
-    """One incremental pass over ``actor``'s workspace (the system actor or an admin): read messages after each
-    channel's cursor (at most ``limit``), store their signals and advance the cursors in the same transactions,
-    add them to the workspace's miner and upsert the resulting insights. A message is mined once."""
+    Only the holder of the workspace's mining lease mines: ``miner`` (this process) takes it for the pass, or the
+    pass is skipped (``skipped`` names the holder). ``keep_s``: keep the lease that long after the pass (the
+    background job, so that it stays the one miner); 0 releases it."""
     actor.require_role("admin")
     ws = actor.workspace_id
-    state = _states.get(ws)
-    if state is None:
-        state = _states[ws] = MinerState(new_miner(await get_scheme(ws), {}))
-    async with state.lock:
-        return await _pass(actor, state, limit, window)
+    async with lease.held(ws, miner, keep_s=keep_s) as holder:
+        if holder is not None:
+            return MineResult(ws, skipped=holder or "another process")
+        scheme = await get_scheme(ws)
+        state = _states.get((miner, ws))
+        if state is None or state.library.scheme != scheme:
+            state = _states[(miner, ws)] = MinerState(Library(scheme))
+        async with state.lock:
+            return await _pass(actor, state, scheme, limit)
 
 
-async def _pass(actor: Actor, state: MinerState, limit: int, window: int) -> MineResult:
+async def _pass(actor: Actor, state: MinerState, scheme: LabelScheme, limit: int) -> MineResult:
     ws = actor.workspace_id
     started = time.perf_counter()
     result = MineResult(ws)
     with mining_span(workspace_id=ws) as run:
-        scheme = await get_scheme(ws)
-        doc_labels = await _doc_labels(ws, scheme)
-        in_sync = state.last_signal == await _max_signal(ws) and state.miner.scheme == scheme
-        records, where, sents, result.more = await _read_new(ws, scheme, limit)
-        result.messages = len(records)
-        if not records and in_sync:
+        await state.library.load(ws)
+        # people's messages are read and their facts extracted (in worker processes) while the claims are read
+        listening = asyncio.ensure_future(_listen(state, ws, scheme, limit))
+        try:
+            result.claims = await _read_claims(state, ws, limit)
+            heard, said, cursor = await listening
+        except BaseException:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+            raise
+        state.collected.add(said)
+        state.message_cursor = cursor
+        result.more = result.claims >= limit
+        result.messages = heard
+        if not result.claims and not heard and state.collected.sources:
             run.counts(messages=0, insights=0)
             result.seconds = round(time.perf_counter() - started, 3)
             return result
-        if not in_sync:
-            fresh = MinerState(new_miner(scheme, doc_labels), lock=state.lock)
-            fresh.first_message = await _load_window(ws, scheme, window, fresh)
-            state.miner, state.where, state.first_message = fresh.miner, fresh.where, fresh.first_message
-            state.last_signal = fresh.last_signal
-            result.rebuilt = True
-        else:
-            state.miner.doc_labels.clear()
-            state.miner.doc_labels.update(doc_labels)
-            state.where.update(where)
-            for start in range(0, len(records), FEED):
-                await asyncio.to_thread(state.miner.add, records[start : start + FEED], sents)
-            del sents
-            state.last_signal = await _max_signal(ws)
-            if await asyncio.to_thread(state.miner.trim, window):
-                kept = state.miner.records
-                state.where = {m: w for m, w in state.where.items() if m in kept}
-                state.first_message = min(kept, default=0)
-        scored = await asyncio.to_thread(state.miner.scored)
-        counts = await store_insights(actor, scored, state.where, state.miner.records, state.first_message,
-                                      new_messages=len(records))
+        issues = await asyncio.to_thread(state.collected.issues, state.library.corpus)
+        result.issues = len(issues)
+        counts = await store_issues(actor, issues, state.library, state.channel_labels,
+                                    new_claims=result.claims + heard)
         result.insights, result.created, result.updated, result.retired = counts
-        run.counts(messages=len(records), signals=len(records), insights=result.insights, created=result.created,
+        run.counts(messages=result.claims, signals=result.claims, insights=result.insights, created=result.created,
                    updated=result.updated, retired=result.retired)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 
-async def _max_signal(ws: int) -> int:
-    rows = await dbmod.current().fetch(
-        "SELECT MAX(id) AS m FROM insights_message_signal WHERE workspace = {}", ws)
-    return int(rows[0]["m"] or 0) if rows else 0
+async def _read_claims(state: MinerState, ws: int, limit: int) -> int:
+    """Read the claims after the cursor (at most ``limit``) page by page into the collector, the next page read
+    while this one is taken in; returns how many were read."""
+    sources = state.collected.sources
 
+    async def page_after(after: int, n: int) -> _Page:
+        rows = await mining_claims(ws, after, n)
+        # every column of the claims that go the general way: links, and spans not held yet (when this page is
+        # taken in, a span the page before added is held: one read too many, never one too few)
+        whole = await mining_claims_by_id([r[0] for r in rows if r[2] == "link"
+                                           or (_doc_key(state, r[3]), r[4], r[5], r[6]) not in sources])
+        return rows, whole, await message_channel_names([r[1] for r in rows if r[1]])
 
-async def _doc_labels(ws: int, scheme: LabelScheme) -> dict[str, Label]:
-    rows = await dbmod.current().fetch(
-        "SELECT id, label_level, label_mask FROM personas_document WHERE workspace = {}", ws)
-    return {str(r["id"]): scheme.from_ints(int(r["label_level"]), int(r["label_mask"])) for r in rows}
-
-
-_MESSAGES = (
-    "SELECT m.id, m.channel, m.seq, m.author_handle, m.body, m.thread_of, m.label_level, m.label_mask, m.deleted, "
-    "m.created_at, a.label_level AS tier_level, r.name AS role, p.department AS department "
-    "FROM chorus_message m JOIN chorus_member a ON a.id = m.author "
-    "LEFT JOIN personas_persona p ON p.member = m.author LEFT JOIN personas_role r ON r.id = p.role "
-    "WHERE m.channel = {} AND m.seq > {} ORDER BY m.seq LIMIT {}")
-
-
-Units = dict[int, list[tuple[str, Signals]]]
-
-
-async def _read_new(ws: int, scheme: LabelScheme, limit: int) -> tuple[list[MessageRecord], WhereMap, Units, bool]:
-    """Messages after each channel's cursor (channels with news only; oldest first per channel), their signals
-    stored and the cursors advanced in one transaction per chunk. Returns the records (deleted ones left out) and
-    their sentences' signals (extracted once, for the store and the miner)."""
-    database = dbmod.current()
-    pending = await database.fetch(
-        "SELECT c.id, c.name, c.last_seq, COALESCE(k.last_seq, 0) AS mined FROM chorus_channel c "
-        "LEFT JOIN insights_mining_cursor k ON k.channel = c.id "
-        "WHERE c.workspace = {} AND c.last_seq > COALESCE(k.last_seq, 0) ORDER BY c.id", ws)
-    records: list[MessageRecord] = []
-    where: WhereMap = {}
-    by_id: Units = {}
-    budget, more = limit, False
-    for ch in pending:
-        after = int(ch["mined"])
-        while budget > 0:
-            rows = await database.fetch(_MESSAGES, int(ch["id"]), after, min(_READ, budget))
+    count = 0
+    nxt: asyncio.Future[_Page] | None = asyncio.ensure_future(page_after(state.cursor, min(_READ, limit)))
+    try:
+        while nxt is not None:
+            rows, whole, names = await nxt
+            nxt = None
             if not rows:
                 break
-            docs = await _turn_docs([int(r["id"]) for r in rows])
-            batch = [_record(r, ch["name"], scheme, docs) for r in rows]
-            extracted = await asyncio.to_thread(_units, batch)
-            await _store(ws, int(ch["id"]), rows, batch, docs, extracted)
-            for r, rec, (u, _) in zip(rows, batch, extracted, strict=True):
-                if not r["deleted"]:
-                    records.append(rec)
-                    by_id[rec.id] = u
-                    where[rec.id] = (int(ch["id"]), str(ch["name"]), int(r["seq"]))
-            after = int(rows[-1]["seq"])
-            budget -= len(rows)
-        if after < int(ch["last_seq"]):
-            more = True
-    records.sort(key=lambda m: m.id)
-    return records, where, by_id, more
+            count += len(rows)
+            if count < limit:
+                nxt = asyncio.ensure_future(page_after(int(rows[-1][0]), min(_READ, limit - count)))
+            _take(state, rows, whole, names)
+            state.cursor = int(rows[-1][0])
+    finally:
+        if nxt is not None:
+            nxt.cancel()
+            await asyncio.gather(nxt, return_exceptions=True)
+    return count
 
 
-def _units(batch: Sequence[MessageRecord]) -> list[tuple[list[tuple[str, Signals]], float]]:
-    """Each message's sentences with their signals, and its sentiment (over the whole text)."""
-    return [(units(rec.id, rec.body), sentiment(strip_addressing(rec.body))) for rec in batch]
+_Page = tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]], dict[int, str]]
 
 
-def _label(scheme: LabelScheme, level: int, mask: int) -> Label:
-    """``scheme.from_ints``, memoised per scheme: a pass decodes the same few labels for every message."""
-    cache = _LABELS.get(id(scheme))
-    if cache is None or cache[0] is not scheme:
-        cache = _LABELS[id(scheme)] = (scheme, {})
-        if len(_LABELS) > 64:
-            _LABELS.clear()
-            _LABELS[id(scheme)] = cache
-    label = cache[1].get((level, mask))
+def _doc_key(state: MinerState, document: int) -> str:
+    """A document's key in a span (``str(id)``), made once."""
+    key = state.doc_keys.get(document)
+    if key is None:
+        key = state.doc_keys[document] = str(document)
+    return key
+
+
+def _take(state: MinerState, rows: list[tuple[Any, ...]], whole: dict[int, tuple[Any, ...]],
+          names: dict[int, str]) -> None:
+    """Claims (as :func:`mining_claims` gives them) into the collector, in order; ``whole``: every column of
+    those that may go the general way (:data:`MINING_COLUMNS`); ``names``: the channel of each message that
+    carried one (deleted messages have none). A claim restating a span already held is counted without building
+    a :class:`Said` (most claims); the others go the general way (:func:`_said`)."""
+    collected = state.collected
+    restated = collected.restated
+    for cid, message, kind, document, chunk, start, end, role, department in rows:
+        channel = names.get(message, "") if message else ""
+        if kind != "link" and restated((_doc_key(state, document), chunk, start, end), role, department, channel,
+                                       message):
+            continue
+        row = whole.get(cid)  # absent: deleted since the page was read
+        said = None if row is None else _said(state.library, dict(zip(MINING_COLUMNS, row, strict=True)), channel)
+        if said is not None:
+            collected.add((said,))
+
+
+def _said(library: Library, r: dict[str, Any], channel: str) -> Said | None:
+    """A claim row as the issue builder reads it; ``None`` for a span the documents no longer hold."""
+    span = library.facts.get(f"{r['document']}:{r['chunk']}:{r['span_start']}:{r['span_end']}")
+    if span is None:
+        return None
+    doc = int(r["document"])
+    key = (str(doc), int(r["chunk"]), int(r["span_start"]), int(r["span_end"]))
+    message = int(r["message"]) if r["message"] is not None else None
+    label = (int(r["label_level"]), int(r["label_mask"]))
+    if r["kind"] != "link":
+        return Said(int(r["id"]), key, library.titles.get(doc, ""), _owner(library, doc), span.fact.text,
+                    role=str(r["role"]), department=str(r["department"]), channel=channel, message=message,
+                    label=label, fact=span.fact)
+    other = library.facts.get(f"{r['other_document']}:{r['other_chunk']}:{r['other_start']}:{r['other_end']}")
+    if other is None:
+        return None
+    odoc = int(r["other_document"])
+    a_label, b_label = library.labels.get(doc), library.labels.get(odoc)
+    return Said(int(r["id"]), key, library.titles.get(doc, ""), _owner(library, doc), span.fact.text,
+                role=str(r["role"]), department=str(r["department"]), channel=channel, message=message,
+                label=label, fact=span.fact,
+                link=(str(odoc), int(r["other_chunk"]), int(r["other_start"]), int(r["other_end"])),
+                link_text=other.fact.text, link_title=library.titles.get(odoc, ""),
+                link_department=_owner(library, odoc), kind=str(r["stance"] or "risk"), relation=str(r["relation"]),
+                consequence=str(r["consequence"]), entity=str(r["entity"]),
+                cross_label=a_label is not None and b_label is not None and a_label != b_label, link_fact=other.fact)
+
+
+def _owner(library: Library, doc: int) -> str:
+    """Who holds a document, as a reader would say it: its label's compartments, else its tier."""
+    label = library.labels.get(doc)
     if label is None:
-        label = cache[1][(level, mask)] = scheme.from_ints(level, mask)
-    return label
+        return ""
+    return ", ".join(sorted(label.compartments)) or label.tier
 
 
-_LABELS: dict[int, tuple[LabelScheme, dict[tuple[int, int], Label]]] = {}
+_ADDRESS = re.compile(r"@[\w-]+|#[a-z0-9-]+")
+CHATTER = "#"
+"""Prefix of the pseudo-document key of a channel's messages (``#<channel id>``): facts people and external
+agents state in their own words, grouped per channel."""
 
 
-async def _turn_docs(message_ids: Sequence[int]) -> dict[int, tuple[tuple[str, ...], int | None]]:
-    """The documents each message's agent turn drew on, and the message it answered (the runtime's record)."""
-    if not message_ids:
-        return {}
-    marks = ", ".join("{}" for _ in message_ids)
-    rows = await dbmod.current().fetch(
-        f"SELECT message, reply_to, documents FROM personas_turn WHERE outcome = 'posted' AND message IN ({marks})",
-        *message_ids)
-    out: dict[int, tuple[tuple[str, ...], int | None]] = {}
-    for r in rows:
-        docs = tuple(str(d) for d in json.loads(r["documents"] or "[]"))
-        out[int(r["message"])] = (docs, int(r["reply_to"]) if r["reply_to"] is not None else None)
-    return out
+async def _listen(state: MinerState, ws: int, scheme: LabelScheme, limit: int) -> tuple[int, list[Said], int]:
+    """Facts in the messages people and external agents posted since the last pass (the runtime's own posts
+    carry their claims already): how many messages were new, what they said, in order, and the cursor after them
+    (the caller keeps both together). Extraction is CPU work on every such message: batches go to worker
+    processes while the next messages are read."""
+    count, cursor = 0, state.message_cursor
+    heard: list[Said] = []
+    labels: dict[tuple[int, int], Label] = {}
+    waiting: deque[tuple[list[tuple[Any, ...]], asyncio.Future[list[list[Fact]]]]] = deque()
+    batch: list[tuple[Any, ...]] = []
+
+    def hear(rows: list[tuple[Any, ...]], found: list[list[Fact]]) -> None:
+        for (mid, channel, channel_name, handle, _body, level, mask, _deleted), fs in zip(rows, found, strict=True):
+            doc = f"{CHATTER}{int(channel)}"
+            label = labels.get((level, mask))
+            if label is None:
+                label = labels[(level, mask)] = scheme.from_ints(int(level), int(mask))
+            state.channel_labels[doc] = label
+            heard.extend(Said(
+                -(mid * 64 + n), (doc, mid, f.start, f.end), f"#{channel_name}", "", f.text, role=str(handle),
+                department="", channel=str(channel_name), message=mid, label=(int(level), int(mask)), fact=f)
+                for n, f in enumerate(fs))
+
+    async def settle(keep: int) -> None:
+        while len(waiting) > keep:
+            rows, found = waiting.popleft()
+            hear(rows, await found)
+
+    def send() -> None:
+        bodies = [_ADDRESS.sub(lambda m: " " * len(m.group(0)), str(r[4] or "")) for r in batch]
+        waiting.append((batch, asyncio.ensure_future(extract(bodies))))
+
+    try:
+        while count < limit:
+            page = await message_ids_after(ws, cursor, min(_READ, limit - count))
+            if not page:
+                break
+            cursor = int(page[-1][0])
+            count += len(page)
+            ours = await runtime_messages([int(mid) for mid, _ in page])
+            batch += [r for r in await message_scan([mid for mid, deleted in page if mid not in ours and not deleted])
+                      if not r[7]]
+            if len(batch) >= _EXTRACT_BATCH:
+                send()
+                batch = []
+                await settle(_EXTRACT_AHEAD)
+        if batch:
+            send()
+        await settle(0)
+    except BaseException:
+        for _, found in waiting:
+            found.cancel()
+        await asyncio.gather(*(found for _, found in waiting), return_exceptions=True)
+        raise
+    return count, heard, cursor
 
 
-def _record(row: dict[str, Any], channel: str, scheme: LabelScheme,
-            docs: dict[int, tuple[tuple[str, ...], int | None]]) -> MessageRecord:
-    mid = int(row["id"])
-    doc_ids, reply_to = docs.get(mid, ((), None))
-    level = min(int(row["tier_level"] or 0), len(scheme.tiers) - 1)
-    return MessageRecord(
-        id=mid, channel=channel, author=str(row["author_handle"]), body=str(row["body"] or ""),
-        thread_of=int(row["thread_of"]) if row["thread_of"] is not None else None, reply_to=reply_to,
-        role=str(row.get("role") or ""), department=str(row.get("department") or ""), tier=scheme.tiers[level],
-        tier_level=level, order=mid, doc_ids=doc_ids,
-        label=_label(scheme, int(row["label_level"]), int(row["label_mask"])))
+_EXTRACT_BATCH = 2_000
+"""Messages whose facts are extracted together (split over the worker processes)."""
+_EXTRACT_AHEAD = 4
+"""Batches extracted while the next messages are read (bounded memory)."""
 
 
-async def _store(ws: int, channel_id: int, rows: Sequence[dict[str, Any]], batch: Sequence[MessageRecord],
-                 docs: dict[int, tuple[tuple[str, ...], int | None]],
-                 extracted: Sequence[tuple[Sequence[tuple[str, Signals]], float]]) -> None:
-    """Signals of ``rows`` and the channel's cursor, in one transaction: the cursor never passes an unstored row.
-    A message's cue weights are its sentences' sums; its sentiment is over the whole text."""
-    database = dbmod.current()
-    now = _now()
-    values = []
-    for r, rec, (sents, mood) in zip(rows, batch, extracted, strict=True):
-        risk = sum(sig.risk for _, sig in sents)
-        opp = sum(sig.opportunity for _, sig in sents)
-        question = any(sig.question for _, sig in sents)
-        values.append((ws, rec.id, channel_id, int(r["seq"]), rec.author, rec.role, rec.department, rec.tier_level,
-                       int(r["label_level"]), int(r["label_mask"]), rec.thread_of, rec.reply_to,
-                       json.dumps(list(rec.doc_ids)), risk, opp, mood, question, now))
-    last = int(rows[-1]["seq"])
-    async with database.transaction():
-        await database.execute_many(
-            "INSERT INTO insights_message_signal (workspace, message, channel, seq, author_handle, role, department, "
-            "tier_level, label_level, label_mask, thread_of, reply_to, doc_ids, risk, opportunity, sentiment, "
-            "question, created_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            values)
-        updated = await database.fetch(
-            "UPDATE insights_mining_cursor SET last_seq = {}, updated_at = {} WHERE channel = {} RETURNING id",
-            last, now, channel_id)
-        if not updated:
-            await database.fetch(
-                "INSERT INTO insights_mining_cursor (workspace, channel, last_seq, updated_at) VALUES ({}, {}, {}, {})",
-                ws, channel_id, last, now)
+POOL_FROM = 400
+"""Messages in a batch from which extraction is spread over worker processes (below it, a pool costs more)."""
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
 
 
-_WINDOW_ROWS = (
-    "SELECT s.id AS sid, s.message, s.channel, s.seq, s.author_handle, s.role, s.department, s.tier_level, "
-    "s.label_level, s.label_mask, s.thread_of, s.reply_to, s.doc_ids, m.body, m.deleted, c.name AS channel_name "
-    "FROM insights_message_signal s JOIN chorus_message m ON m.id = s.message "
-    "JOIN chorus_channel c ON c.id = s.channel "
-    "WHERE s.workspace = {} AND s.id > {} ORDER BY s.id LIMIT {}")
+def _facts_of(bodies: list[str]) -> list[list[Fact]]:
+    return [facts(b) for b in bodies]
 
 
-async def _load_window(ws: int, scheme: LabelScheme, window: int, state: MinerState) -> int:
-    """Feed ``state``'s miner the latest ``window`` stored messages (in pages); returns the oldest message id."""
-    database = dbmod.current()
-    start = await database.fetch(
-        "SELECT id FROM insights_message_signal WHERE workspace = {} ORDER BY id DESC LIMIT 1 OFFSET {}",
-        ws, max(window - 1, 0))
-    after = int(start[0]["id"]) - 1 if start else 0
-    first_message = 0
-    records: list[MessageRecord] = []
-    while True:
-        rows = await database.fetch(_WINDOW_ROWS, ws, after, _READ * 5)
-        if not rows:
-            break
-        for r in rows:
-            state.last_signal = max(state.last_signal, int(r["sid"]))
-            if r["deleted"]:
-                continue
-            mid = int(r["message"])
-            first_message = mid if not first_message else min(first_message, mid)
-            level = min(int(r["tier_level"]), len(scheme.tiers) - 1)
-            records.append(MessageRecord(
-                id=mid, channel=str(r["channel_name"]), author=str(r["author_handle"]), body=str(r["body"] or ""),
-                thread_of=r["thread_of"], reply_to=r["reply_to"], role=str(r["role"]), department=str(r["department"]),
-                tier=scheme.tiers[level], tier_level=level, order=mid,
-                doc_ids=tuple(json.loads(r["doc_ids"] or "[]")),
-                label=_label(scheme, int(r["label_level"]), int(r["label_mask"]))))
-            state.where[mid] = (int(r["channel"]), str(r["channel_name"]), int(r["seq"]))
-        after = int(rows[-1]["sid"])
-        if len(records) >= FEED:
-            await asyncio.to_thread(state.miner.add, records)
-            records = []
-    if records:
-        await asyncio.to_thread(state.miner.add, records)
-    return first_message
+async def extract(bodies: list[str]) -> list[list[Fact]]:
+    """:func:`personas.context.facts.facts` of each body, in order: in this process for a small batch, else in
+    slices over a pool of worker processes (one per core, started on first use with ``forkserver``: a forked copy
+    of a process with database threads is not safe)."""
+    global _pool
+    workers = min(4, os.cpu_count() or 1)
+    if len(bodies) < POOL_FROM or workers < 2:
+        return await asyncio.to_thread(_facts_of, bodies)
+    if _pool is None:
+        _pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers,
+                                                       mp_context=multiprocessing.get_context("forkserver"))
+    loop = asyncio.get_running_loop()
+    step = max(100, len(bodies) // (2 * workers))
+    parts = await asyncio.gather(*(loop.run_in_executor(_pool, _facts_of, bodies[i:i + step])
+                                   for i in range(0, len(bodies), step)))
+    return [fs for part in parts for fs in part]
+
+
+def shutdown_pool() -> None:
+    """Stop the extraction workers (a process's shutdown)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(cancel_futures=True)
+        _pool = None

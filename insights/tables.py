@@ -1,5 +1,5 @@
-"""Piccolo tables of the insights domain: mining cursors, per-message signals, insights with their citations,
-triage comments and stored digests. No rules here (:mod:`insights.services`).
+"""Piccolo tables of the insights domain: mining cursors and leases, per-message signals, insights with their
+citations, triage comments and stored digests. No rules here (:mod:`insights.services`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,17 @@ class MiningCursor(Table, tablename="insights_mining_cursor"):
     channel = ForeignKey(references=Channel, null=False, unique=True)
     last_seq = BigInt(default=0)
     updated_at = Timestamptz()
+
+
+class MiningLease(Table, tablename="insights_mining_lease"):
+    """Who mines a workspace: one row per workspace, taken atomically by one process until ``expires_at`` and renewed
+    while it mines; other processes skip their pass while it is held (:mod:`insights.lease`)."""
+
+    id: Serial
+
+    workspace = ForeignKey(references=Workspace, null=False, unique=True)
+    holder = Varchar(length=160, default="")
+    expires_at = Timestamptz()
 
 
 class MessageSignal(Table, tablename="insights_message_signal"):
@@ -87,6 +98,10 @@ class Insight(Table, tablename="insights_insight"):
     terms = Text(default="[]")  # JSON list of key terms
     citations = Text(default="[]")  # JSON [{message, channel_id, channel, seq}]
     documents = Text(default="[]")  # JSON list of document ids
+    spans = Text(default="[]")  # JSON [{document, chunk, start, end, title}]: the cited spans (offsets into the chunk)
+    relation = Varchar(length=40, default="")  # how a joined issue's facts relate ("" for one document)
+    corroboration = Real(default=0.0)
+    roles = Text(default="[]")  # JSON list of the roles that stated or linked it
     evidence = Text(default="[]")  # JSON list of supporting message ids (capped), to follow the theme across runs
     label_level = Integer(default=0)
     label_mask = BigInt(default=0)

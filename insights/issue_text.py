@@ -1,0 +1,365 @@
+"""The words a manager reads for an issue: a title that is one complete sentence naming the thing and what it
+means, and a summary of two to four sentences (what else the documents say, why it matters, who raised it or can
+see it, what is still unknown). Written from the documents' own sentences, never from chatter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from insights.issues import Issue, Source
+
+TITLE_MAX = 300
+"""What an insight's title column holds: a longer title is cut to its main clauses, never mid-word."""
+_FIRST_SINGULAR = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine)\b")
+_CHATTER = re.compile(r"^(?:same here|agreed|\+1|careful with|as a |i'd want|i think|key terms:|just to|fwiw|"
+                      r"heads up|thanks)\b", re.IGNORECASE)
+_DANGLING = re.compile(r"\b(?:the|a|an|of|for|to|on|in|at|by|with|and|or|but|from|about|as|than|that|is|are|"
+                       r"was|were)\s*[.!?]$", re.IGNORECASE)
+_TRUNCATED_STEM = re.compile(r"\b[a-z]+(?:ur|ir|ment|tion|ance|ence)?,\s*[a-z]+,\s*[a-z]+$")
+
+
+def title_problems(title: str) -> list[str]:
+    """What keeps ``title`` from being one complete sentence a manager can act on (empty when nothing)."""
+    problems = []
+    t = title.strip()
+    if not t:
+        return ["empty"]
+    if not t[0].isupper() and not t[0].isdigit():
+        problems.append("does not start with a capital")
+    if t[-1] not in ".!?":
+        problems.append("does not end a sentence")
+    if _FIRST_SINGULAR.search(t):
+        problems.append("first-person chatter")
+    if _CHATTER.search(t):
+        problems.append("chatter")
+    if _DANGLING.search(t) or re.search(r"\s[.,;:]\s*$|\s\.$", t):
+        problems.append("dangling word")
+    if re.search(r",\s+(?:while|and|but|so)\s+(?:and|but|so|or)\b", t, re.IGNORECASE):
+        problems.append("two link words in a row")
+    if re.search(r"\bwhile (?:if|unless|when|because)\b[^,]*,\s+so\b", t, re.IGNORECASE):
+        problems.append("a condition without its main clause")
+    if re.search(r"\b(?:key terms|terms?):", t, re.IGNORECASE):
+        problems.append("a list of terms, not a sentence")
+    if len(t.split()) < 5:
+        problems.append("too short to say anything")
+    if len(t) > TITLE_MAX:
+        problems.append("too long")
+    return problems
+
+
+def write(issue: Issue) -> tuple[str, str]:
+    """The title and summary of ``issue``."""
+    if len(issue.documents) > 1:
+        return _linked(issue)
+    return _single(issue)
+
+
+def _single(issue: Issue) -> tuple[str, str]:
+    """Title: the issue's main sentence. Summary: what else the document says about it, why it matters, who
+    raised it and who holds it, and what is still unknown."""
+    main = issue.sources[0]
+    rest = issue.sources[1:]
+    opening = main
+    if title_problems(sentence(main)):
+        alt = next((s for s in rest if not title_problems(sentence(s))), None)
+        if alt is not None:
+            rest = [main, *[s for s in rest if s is not alt]]
+            opening = alt
+    title = _fit(sentence(opening))
+    if _clause(opening).lower() not in title.lower():
+        rest = [opening, *rest]  # the title cut the sentence short: the reader gets it whole here
+    parts = []
+    if rest:
+        parts.append(f"The {_doc(main)} also says{_under(main, title)}: " + "; ".join(_clause(s) for s in rest) +
+                     ".")
+    parts.append(_why(issue))
+    parts.append(_capital(f"{_who(issue)}; {_unknown(issue)}") + ".")
+    return title, " ".join(p for p in parts if p)
+
+
+def _linked(issue: Issue) -> tuple[str, str]:
+    """Title: "A, while B, so C." from the two linked sentences and what they mean together. Summary: what else
+    each document says, why the pair matters, who put it together and who holds each half, what is unknown."""
+    a = issue.sources[0]
+    b = next(s for s in issue.sources if s.span[0] != a.span[0])
+    first, second = _clause(a, limit=120), _clause(b, limit=110)
+    consequence = issue.consequence.strip().rstrip(".")
+    if consequence and not consequence.lower().startswith("so "):
+        consequence = "so " + consequence
+    title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
+    for la, lb in ((90, 80), (70, 60)):
+        if len(title) <= TITLE_MAX:
+            break
+        title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
+            (f", {consequence}" if consequence else "") + "."
+    if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
+        title = f"{_capital(_clause(a, limit=70))}, while {_lower_article(_clause(b, limit=60))}."
+    title = _fit(title)
+    extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
+    details = []
+    for src, more in extra:
+        said = [_clause(s, limit=220) for s in more]
+        if _clause(src) not in title:
+            said.insert(0, _clause(src))  # the title cut this sentence short: the reader gets it whole here
+        if said:
+            details.append(f"the {_doc(src)} says{_under(src, title)}: " + "; ".join(said))
+    parts = [_capital(", and ".join(details)) + "."] if details else []
+    parts.append(_why(issue))
+    who = _names(sorted(issue.linked_by - {""})) or "An agent"
+    parts.append(f"{who} put the {_doc(a)} and the {_doc(b)} together because both concern {_surface(issue)}, "
+                 f"which neither says on its own; {_who(issue)}.")
+    parts.append(_capital(_unknown(issue)) + ".")
+    return title, " ".join(p for p in parts if p)
+
+
+_GENERIC_HEADINGS = frozenset(("summary", "overview", "notes", "other notes", "actions", "action items",
+                               "background", "introduction", "next steps", "status", "results", "key points",
+                               "other findings", "findings", "details", "comments", "general", "misc",
+                               "miscellaneous", "purpose", "scope", "sign-off", "appendix"))
+
+
+def _under(src: Source, title: str) -> str:
+    """", under <what the paragraph or section is about>" when that names something the title does not."""
+    f = src.fact
+    label = ""
+    topic = f.topic.strip().rstrip(".:")
+    if topic and len(topic.split()) <= 6:
+        label = topic
+    elif f.heading and f.heading.lower() not in _GENERIC_HEADINGS and len(f.heading.split()) <= 8 and \
+            (not f.path or f.heading != f.path[0]):
+        label = f.heading
+    if not label or label.lower() in title.lower():
+        return ""
+    return f", under {label}"
+
+
+def _surface(issue: Issue) -> str:
+    """The linked name as the documents write it."""
+    key = issue.entity.strip()
+    if not key:
+        return "the same thing"
+    for src in issue.sources:
+        m = re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", src.text, re.IGNORECASE)
+        if m:
+            return m.group(0)
+    return key
+
+
+# -- sentences from a document -----------------------------------------------------------------------------------
+
+_ROW = re.compile(r"^(?P<key>.+?) \((?P<cells>.*)\)$")
+
+
+def sentence(src: Source) -> str:
+    """A fact as a sentence: a prose sentence cleaned up, a table row read out ("The supplier register lists X
+    with sourcing single, ...")."""
+    return _capital(_clause(src)) + "."
+
+
+def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
+    """A fact as a clause without its final stop: prose as written (emphasis and wraps gone), a table row read
+    out; ``short`` cuts a long sentence at its first clause boundary after the main point."""
+    text = re.sub(r"\s+", " ", src.text.strip().strip("*_`>")).strip()
+    text = _NOTE.sub("", text)
+    text = _OPENING_CONJUNCTION.sub("", text)  # "And it stays below the floor": the clause, not the link word
+    text = text[:1].upper() + text[1:] if text[:1].islower() and src.text.strip()[:1].isupper() else text
+    if src.fact.unit == "row":
+        m = _ROW.match(text)
+        if m:
+            cells = [c.strip() for c in _cells(m.group("cells")) if c.strip()]
+            if short or limit:
+                # a title reads the first columns (two when the title is pressed for room); the summary gives the
+                # whole row
+                cells = cells[:2 if 0 < limit <= 90 else 4]
+            read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
+            text = f"the {_doc(src)} lists {m.group('key')} with " + _names(read)
+    text = text.rstrip(" .;:,")
+    if short or limit:
+        text = _shorten(text, limit or 170)
+    return text
+
+
+_LEADING = re.compile(r"^(?:because|since|as|although|though|while|after|when|once|with|under|following|"
+                      r"given|due to|if|unless|in|on|at|for|from|by)\b[^,;:]{3,120}, ", re.IGNORECASE)
+_PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|shall|should|does|"
+                        r"do|did|[a-z]+ed)\b")
+_OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then)\b,?\s+", re.IGNORECASE)
+_NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
+_SEE = re.compile(r"^(?:see (?:note|below|above)\b.*|-|n/a)$", re.IGNORECASE)
+
+
+def _cells(text: str) -> list[str]:
+    """The "Header: value" cells of a row read out, split at semicolons outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*out, cur]
+
+
+def _cell(cell: str) -> str:
+    head, sep, value = cell.partition(":")
+    if not sep:
+        return cell
+    head, value = head.strip(), value.strip()
+    if value.lower() in ("yes", "true"):
+        return head.lower()
+    return f"{head[:1].lower() + head[1:]} {value}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most about ``limit`` characters at a clause boundary (never mid-word, never leaving a
+    dangling word); short text is returned as it is."""
+    if len(text) <= limit:
+        return text
+    lead = _LEADING.match(text)
+    if lead and len(text[lead.end():].split()) >= 6:
+        # "Because the engineers are busy until January, the work moves to Q2": the main clause says it
+        rest = text[lead.end():]
+        return _shorten(rest[:1].upper() + rest[1:], limit)
+    for sep in ("; ", ": ", " — ", " - ", ", which ", ", because ", ", so that ", ", and ", ", but ", ", while ",
+                ", after ", ", with ", ", as "):
+        cut = text.rfind(sep, 0, limit)
+        if cut > limit // 3:
+            out = text[:cut].rstrip(" ,;:")
+            if not _DANGLING.search(out + "."):
+                return out
+    # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and
+    # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked")
+    cut = text.rfind(", ", 0, limit)
+    if cut > limit // 2 and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
+            not _PREDICATE.match(text[cut + 2:]):
+        return text[:cut]
+    return text  # no clause ends early enough: the whole sentence, never a fragment
+
+
+def _fit(title: str) -> str:
+    title = re.sub(r"\s+", " ", title).strip()
+    if len(title) > TITLE_MAX:
+        # too long for the title column: its main clauses, cut at a clause boundary (the summary has it whole)
+        title = _shorten(title.rstrip(".!? "), TITLE_MAX - 1)
+        if len(title) > TITLE_MAX - 1:
+            cut = max(title.rfind(", ", 0, TITLE_MAX - 1), title.rfind("; ", 0, TITLE_MAX - 1))
+            title = title[:cut] if cut > TITLE_MAX // 2 else title[:title.rfind(" ", 0, TITLE_MAX - 1)]
+            while _DANGLING.search(title + "."):
+                title = title[:title.rfind(" ")]
+        title = title.rstrip(" ,;:")
+    if title and title[-1] not in ".!?":
+        title += "."
+    return title
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+_ARTICLES = frozenset((
+    "the", "a", "an", "this", "that", "these", "those", "our", "its", "their", "each", "every", "all", "some", "no",
+    "one", "there", "it", "if", "after", "before", "since", "when", "at", "in", "on", "for", "from", "under", "with",
+    "over", "during", "because", "as", "by", "until", "although", "while", "we", "they",
+))
+
+
+def _lower_article(text: str) -> str:
+    """``text`` to follow a comma: an opening article or preposition loses its capital, a name keeps it."""
+    first = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if first.lower() in _ARTICLES else text
+
+
+def _doc(src: Source) -> str:
+    """The document as a noun phrase to follow "the" or stand alone: its title as written, without its own
+    article."""
+    title = re.sub(r"^(?:the|a|an)\s+", "", src.doc_title.strip(), flags=re.IGNORECASE)
+    return title or "document"
+
+
+def _names(items: Sequence[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# -- why it matters, who knows, what is unknown ----------------------------------------------------------------------
+
+_WHY_RISK = (
+    ("risk.single", "There is no second source or backup, so one failure stops what depends on it."),
+    ("risk.safety", "It touches safety, where harm and regulatory action follow quickly."),
+    ("risk.compliance", "It carries legal or regulatory exposure: penalties, lost approvals or claims."),
+    ("risk.concentration", "A large share of the business rides on it."),
+    ("risk.security", "It leaves a way in for misuse or loss of data or money."),
+    ("risk.exposure", "Revenue or payment is at stake."),
+    ("risk.end", "Something the business relies on ends on a date, and nothing in the documents replaces it."),
+    ("risk.capacity", "Demand can outrun what is available."),
+    ("risk.outage", "It takes something out of service that others rely on."),
+    ("risk.supply", "Supply is short or slow to arrive."),
+    ("risk.late", "It is late against a date others depend on."),
+    ("risk.loss", "It costs revenue, customers or money that cannot be recovered."),
+    ("risk.failure", "Something is failing, and the failures have a cost."),
+)
+_WHY_OPP = (
+    ("opp.use-or-lose", "The benefit lapses unless someone acts before the date."),
+    ("opp.rival", "A competitor's trouble leaves its customers looking elsewhere."),
+    ("opp.demand", "Customers are asking for it, so there is revenue to win."),
+    ("opp.unused", "Something already paid for sits unused and could earn or save money."),
+    ("opp.saving", "Money could be saved or recovered."),
+    ("opp.growth", "It opens revenue the business does not have today."),
+)
+_WHY_LINK = {
+    "contradiction": "One document reassures where the other shows trouble, so someone is working from the wrong "
+                     "picture.",
+    "demand-vs-capacity": "The demand one team expects meets a limit another team has set.",
+    "dependency": "What one team relies on is in trouble in another team's records.",
+    "obligation": "A commitment made in one place is put at risk by what happens in another.",
+    "timing": "The date one team needs something falls before the date another team will have it.",
+    "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",
+    "demand-meets-supply": "What one team has on hand answers what another team's customers ask for.",
+    "unplanned": "Customers ask one team for something that another team's plans leave out.",
+    "compound": "Each team holds half of the picture.",
+}
+
+
+def _why(issue: Issue) -> str:
+    if len(issue.documents) > 1 and issue.relation in _WHY_LINK:
+        return _WHY_LINK[issue.relation]
+    cues = {c for s in issue.sources for c in s.fact.cues}
+    table = _WHY_RISK if issue.kind == "risk" else _WHY_OPP
+    return next((why for cue, why in table if cue in cues), "")
+
+
+def _who(issue: Issue) -> str:
+    """Who raised it, where, and which teams hold the documents (a clause)."""
+    roles = sorted(set().union(*(s.roles for s in issue.sources)) - {""})
+    depts = sorted(set().union(*(s.departments for s in issue.sources)) - {""})
+    channels = sorted(set().union(*(s.channels for s in issue.sources)) - {""})
+    held = _names(sorted({s.doc_department for s in issue.sources if s.doc_department}))
+    if not roles:
+        return f"it sits in documents held by {held or 'one team'} and has not been raised in any channel yet"
+    who = _names(roles[:4]) + (" and others" if len(roles) > 4 else "")
+    where = f" in {', '.join('#' + c for c in channels[:3])}" if channels else ""
+    return f"raised by {who}{where} ({_names(depts[:4]) or 'no department'}), from documents held by " \
+           f"{held or 'one team'}"
+
+
+def _unknown(issue: Issue) -> str:
+    """What the documents do not say (a clause)."""
+    cues = {c for s in issue.sources for c in s.fact.cues}
+    if len(issue.documents) > 1:
+        return "still unknown: whether the two teams know of each other's plans, and who owns the answer"
+    if issue.kind == "opportunity":
+        if "deadline" in cues or "opp.use-or-lose" in cues:
+            return "still unknown: who will act before the deadline, and what it is worth in full"
+        return "still unknown: who would own it and what it is worth"
+    if "gap" in cues:
+        return "still unknown: who owns the fix"
+    if any(s.fact.dates for s in issue.sources):
+        return "still unknown: whether anyone has a plan before that date"
+    return "still unknown: who owns it and whether a fix is planned"
