@@ -1,4 +1,5 @@
-"""Test helpers: run the real app under uvicorn on a free loopback port, in the test's own event loop.
+"""Test helpers: run the real app under uvicorn on a free loopback port, in the test's own event loop; and
+:func:`unavailable`, the one way a test says that something it needs is missing.
 
 Running in the same loop lets the test and the server share one database pool; real sockets mean WebSocket and
 HTTP tests exercise what users get.
@@ -8,14 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
+import pytest
 import uvicorn
 
 from workspace.wsdirect import uvicorn_options
+
+SKIP_GROUPS = ("PostgreSQL", "Redis", "OIDC provider", "browser", "local-llm", "LLM endpoint")
+"""What a test may need that a machine may lack. ``make test`` ends with one line per group: how many tests skipped
+for want of it, and why (``pytest_terminal_summary`` in tests/conftest.py)."""
+REQUIRE_ALL = os.environ.get("CHORUS_TEST_REQUIRE_ALL", "") not in ("", "0")
+"""CI sets it: then a missing PostgreSQL, Redis, OIDC provider, browser or local LLM fails the test."""
+
+
+def skip_reason(group: str, why: str) -> str:
+    """The skip reason of a test that lacks ``group`` (one of :data:`SKIP_GROUPS`): ``"<group>: <why>"``."""
+    assert group in SKIP_GROUPS, group
+    return f"{group}: {why}"
+
+
+def unavailable(group: str, why: str, *, required: bool = False) -> NoReturn:
+    """Skip this test for want of ``group``; fail it instead under CHORUS_TEST_REQUIRE_ALL (or ``required``: e.g. a
+    server the environment names explicitly but that does not answer)."""
+    __tracebackhide__ = True  # report the caller's line, not this one
+    if required or REQUIRE_ALL:
+        pytest.fail(f"{group} is required here (CHORUS_TEST_REQUIRE_ALL or an explicit setting) but {why}")
+    pytest.skip(reason=skip_reason(group, why))
 
 
 @dataclass
@@ -40,7 +64,8 @@ class LiveServer:
 async def live_server(app: Any, host: str = "127.0.0.1", port: int = 0, direct: bool = True
                       ) -> AsyncIterator[LiveServer]:
     """``direct=False`` serves WebSockets with uvicorn's stock sans-I/O protocol (fan-out through ASGI sends only)."""
-    options = uvicorn_options() if direct else {"ws": "websockets-sansio", "ws_per_message_deflate": False}
+    options = uvicorn_options() if direct else {"ws": "websockets-sansio", "ws_per_message_deflate": False,
+                                                "proxy_headers": False}
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=2, **options)
     server = uvicorn.Server(config)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import sys
@@ -27,8 +28,8 @@ from typing import Any
 
 from channels import config
 from personas import domain
-from personas.providers.offline import OfflineProvider
-from personas.runtime_runs import RunOptions, SimClock, execute_run, start_run
+from personas.llm.offline import OfflineProvider
+from personas.runtime.runs import RunOptions, SimClock, execute_run, start_run
 from personas.scenario import builtin_scenario, load_scenario
 from personas.services_load import load_scenario_into
 from workspace import services
@@ -78,6 +79,7 @@ async def bench(url: str, agents: int, rounds: int, activity: float, engine: str
         provider = TimedProvider()
         clock = SimClock()
         config.current.bucket = config.TokenBucket(1.0, 10, clock)
+        config.current.writes = config.write_bucket(config.current.limits, clock)
         per_round: list[tuple[float, float]] = []
         last = [time.perf_counter(), 0.0]
 
@@ -167,6 +169,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--activity", type=float, default=0.05, help="every persona's activity (0: keep the file's)")
     parser.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on the last line (the first "
+                        "engine's result; with both engines each is under its name too)")
     args = parser.parse_args()
     agents, rounds = (500, 2) if args.smoke else (args.agents, args.rounds)
     results = []
@@ -177,6 +181,11 @@ def main() -> None:
     if args.engine in ("postgres", "both") and pg:
         results.append(asyncio.run(_pg(pg, agents, rounds, args.activity)))
     print(_table(results))
+    if args.json and results:
+        out = dict(results[0])
+        out["ratio"] = round(out["rounds_s"] / max(out["provider_s"], 1e-9), 2)
+        out.update({r["engine"]: r for r in results[1:]})
+        print(json.dumps(out))
 
 
 async def _pg(admin_url: str, agents: int, rounds: int, activity: float) -> dict[str, Any]:

@@ -237,7 +237,9 @@ async def chorus_run(tmp: Path, subscribers: int, posts: int, posters: int, rate
     port = free_port()
     env = {**os.environ, "CHORUS_DATA_DIR": str(tmp), "CHORUS_DATABASE_URL": f"sqlite:///{tmp / 'chorus.db'}",
            "CHORUS_BROKER_URL": "memory://", "CHORUS_PORT": str(port), "CHORUS_RUN_WORKERS_IN_PROCESS": "false",
-           "CHORUS_POST_RATE_PER_S": "1000000", "CHORUS_POST_BURST": "1000000", "CHORUS_LOG_LEVEL": "WARNING",
+           "CHORUS_POST_RATE_PER_S": "1000000", "CHORUS_POST_BURST": "1000000",
+           "CHORUS_WRITE_RATE_PER_S": "1000000", "CHORUS_WRITE_BURST": "1000000", "CHORUS_MAX_SOCKETS_PER_TOKEN": "0",
+           "CHORUS_LOG_LEVEL": "WARNING",
            "CHORUS_WS_BACKLOG": "1000", "PYTHONWARNINGS": "ignore"}
     log = tmp / "chorus-server.log"
     url = f"ws://127.0.0.1:{port}/ws"

@@ -71,7 +71,8 @@ async def human(w: World, handle: str, label: str = "internal", roles: Sequence[
 
 def generous_limits(**overrides: object) -> LimitSettings:
     """Limits that never rate-limit a test unless it asks to."""
-    values: dict[str, object] = {"post_rate_per_s": 10_000.0, "post_burst": 10_000}
+    values: dict[str, object] = {"post_rate_per_s": 10_000.0, "post_burst": 10_000, "write_rate_per_s": 10_000.0,
+                                 "write_burst": 10_000}
     values.update(overrides)
     limits = LimitSettings(**values)  # type: ignore[arg-type]
     config.configure(limits)

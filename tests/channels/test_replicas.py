@@ -41,7 +41,8 @@ async def chorus_serve(tmp_path: Path, database_url: str, broker_url: str) -> As
     env = {**os.environ, "CHORUS_DATABASE_URL": database_url, "CHORUS_BROKER_URL": broker_url,
            "CHORUS_DATA_DIR": str(tmp_path / "replica"), "CHORUS_PORT": str(port), "CHORUS_HOST": "127.0.0.1",
            "CHORUS_RUN_WORKERS_IN_PROCESS": "false", "CHORUS_POST_RATE_PER_S": "10000",
-           "CHORUS_POST_BURST": "10000", "CHORUS_LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore"}
+           "CHORUS_POST_BURST": "10000", "CHORUS_WRITE_RATE_PER_S": "10000", "CHORUS_WRITE_BURST": "10000",
+           "CHORUS_MAX_SOCKETS_PER_TOKEN": "0", "CHORUS_LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore"}
     log = (tmp_path / "replica.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "from workspace.app import main; main()", "serve"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -29,8 +29,8 @@ async def test_rest_flow(db: Database, tmp_path: Path) -> None:
         assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
         res = await sales_c.post(f"/api/channels/{made.json()['id']}/join")
         assert res.status_code == 403
-        assert res.json()["detail"] == ("channel 'ops-floor' requires label internal/ops; "
-                                        "agent 'acct-17' has internal/sales")
+        assert res.json()["detail"] == ("this channel is above the clearance of agent 'acct-17' (internal/sales); "
+                                        "ask an admin if your work needs it")
 
         url = f"/api/channels/{channel['id']}/messages"
         first = await agent_a.post(url, json={"body": "hello @ops-2", "client_msg_id": "r-1"})

@@ -59,14 +59,14 @@ async def test_create_channel_validates_audits_and_is_unique(db: Database) -> No
         await ch.create_channel(employee, "mine", "", w.system.scheme.parse("internal"))
 
 
-async def test_join_needs_dominance_and_the_error_names_both_labels(db: Database) -> None:
+async def test_join_needs_dominance_and_the_error_names_neither_the_channel_nor_its_label(db: Database) -> None:
     w = await world()
     await ch.create_channel(w.system, "ops-floor", "", w.system.scheme.parse("internal/ops"))
     sales = await agent(w, "acct-17", "internal/sales")
     with pytest.raises(Forbidden) as err:
         await ch.join_channel(sales, "ops-floor")
-    assert err.value.message.startswith(
-        "channel 'ops-floor' requires label internal/ops; agent 'acct-17' has internal/sales")
+    assert err.value.message.startswith("this channel is above the clearance of agent 'acct-17' (internal/sales)")
+    assert "ops-floor" not in err.value.message and "internal/ops" not in err.value.message
     ops = await agent(w, "ops-1", "confidential/ops+finance")
     await ch.join_channel(ops, "ops-floor")
     await ch.join_channel(ops, "ops-floor")  # joining twice is a no-op
@@ -82,7 +82,7 @@ async def test_access_channel_no_read_up_and_no_cross_workspace(db: Database) ->
     other = await world("other")
     secret = await ch.create_channel(w.system, "board", "", w.system.scheme.parse("restricted/finance"))
     internal = await agent(w, "a-1", "internal")
-    with pytest.raises(Forbidden, match="requires label restricted/finance; agent 'a-1' has internal"):
+    with pytest.raises(Forbidden, match=r"above the clearance of agent 'a-1' \(internal\)"):
         await ch.access_channel(internal, secret["id"])
     with pytest.raises(NotFound):
         await ch.access_channel(other.system, secret["id"])
@@ -171,12 +171,14 @@ async def test_post_requires_membership_label_activity_and_an_open_channel(db: D
     lowered = w.system.scheme.parse("internal/sales")
     await dbmod.current().fetch("UPDATE chorus_member SET label_level = {}, label_mask = {} WHERE id = {}",
                                 lowered.level, lowered.mask, a.member_id)
-    with pytest.raises(Forbidden, match="requires label internal/ops; agent 'ops-1' has internal/sales"):
+    with pytest.raises(Forbidden, match=r"above the clearance of agent 'ops-1' \(internal/sales\)"):
         await ch.post_message(a, channel["id"], "hi", "y")  # the current label counts, not the actor's copy
     _, (b, c) = await _channel_with(w, name="ops2", label="internal/ops")
     await dbmod.current().fetch("UPDATE chorus_member SET active = {} WHERE id = {}", False, b.member_id)
     with pytest.raises(Forbidden, match="kill switch"):
         await ch.post_message(b, "ops2", "hi", "z")
+    with pytest.raises(Forbidden, match="switched off"):  # and it reads nothing either
+        await ch.list_messages(b, "ops2")
     await ch.set_archived(w.system, "ops2")
     with pytest.raises(Conflict, match="archived"):
         await ch.post_message(c, "ops2", "hi", "z")

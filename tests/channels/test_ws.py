@@ -115,10 +115,11 @@ async def test_labels_are_enforced_on_subscribe_and_post(db: Database, tmp_path:
         await send(ws, {"type": "subscribe", "channel": "ops", "after_seq": 0, "ref": "s1"})
         err = await recv_until(ws, "error")
         assert err["code"] == "forbidden" and err["ref"] == "s1"
-        assert err["message"] == "channel 'ops' requires label internal/ops; agent 'acct-17' has internal/sales"
+        assert err["message"] == ("this channel is above the clearance of agent 'acct-17' (internal/sales); ask an "
+                                  "admin if your work needs it")
         await send(ws, {"type": "post", "channel": "ops", "body": "hi", "client_msg_id": "p1"})
         err = await recv_until(ws, "error")
-        assert err["code"] == "forbidden" and err["ref"] == "p1" and "requires label internal/ops" in err["message"]
+        assert err["code"] == "forbidden" and err["ref"] == "p1" and "above the clearance" in err["message"]
         ws2 = await raw_socket(server, outsider.headers)
         await send(ws2, {"type": "post", "channel": "ops", "body": "hi", "client_msg_id": "p2"})
         err = await recv_until(ws2, "error")

@@ -25,21 +25,23 @@ from workspace.app import create_app
 from workspace.db import Database
 from workspace.services import actor_for_member, get_member
 from workspace.settings import Settings
+from workspace.telemetry import Telemetry
 
 
 def app_settings(tmp_path: Path, broker_url: str, **env: str) -> Settings:
     base = {"CHORUS_DATA_DIR": str(tmp_path), "CHORUS_RUN_WORKERS_IN_PROCESS": "false",
-            "CHORUS_BROKER_URL": broker_url, "CHORUS_POST_RATE_PER_S": "10000", "CHORUS_POST_BURST": "10000"}
+            "CHORUS_BROKER_URL": broker_url, "CHORUS_POST_RATE_PER_S": "10000", "CHORUS_POST_BURST": "10000",
+            "CHORUS_WRITE_RATE_PER_S": "10000", "CHORUS_WRITE_BURST": "10000", "CHORUS_MAX_SOCKETS_PER_TOKEN": "0"}
     base.update(env)
     return Settings.from_env(base)
 
 
 @contextlib.asynccontextmanager
-async def running(db: Database, tmp_path: Path, broker_url: str, direct: bool = True, **env: str
-                  ) -> AsyncIterator[LiveServer]:
+async def running(db: Database, tmp_path: Path, broker_url: str, direct: bool = True,
+                  telemetry: Telemetry | None = None, **env: str) -> AsyncIterator[LiveServer]:
     """The app under uvicorn; ``direct=False`` without the direct fan-out writes (every event through ASGI)."""
     env.setdefault("CHORUS_DATABASE_URL", db.settings.url.reveal())  # the broker namespace derives from it
-    app = create_app(app_settings(tmp_path, broker_url, **env), database=db)
+    app = create_app(app_settings(tmp_path, broker_url, **env), database=db, telemetry=telemetry)
     async with live_server(app, direct=direct) as server:
         yield server
 

@@ -40,7 +40,13 @@ UNSAFE_EXPECTED: dict[str, tuple[str, ...]] = {
     "postgres-without-url.yaml": ("/database/url", "postgres"),
     "redis-with-bad-url.yaml": ("/broker/url", "redis"),
     "misspelt-key.yaml": ("replicaCount", "not allowed"),
+    "empty-secret-key.yaml": ("/secrets/secretKey",),
+    "servicemonitor-without-metrics.yaml": ("/config/telemetry/prometheus/enabled",),
 }
+SECRETS = {"secretKey": "test-only-secret-key-" + "k" * 24}
+"""The one value every release must give (or ``existingSecret``)."""
+# Custom resources kubernetes-validate has no schema for; their shape is checked by their own test.
+CUSTOM_KINDS = {"ServiceMonitor", "ScaledObject", "TriggerAuthentication"}  # CRDs (Prometheus operator, KEDA)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -98,7 +104,11 @@ def test_ci_value_sets_exist() -> None:
 
 
 def test_lint_is_clean() -> None:
-    report = helm_python.lint(CHART_DIR, strict=True)
+    """The defaults lack only the secret key, which nobody may leave to the chart (it would change on every render);
+    with one the chart lints clean."""
+    bare = helm_python.lint(CHART_DIR, strict=True)
+    assert bare["errors"] and all("/secrets/secretKey" in e for e in bare["errors"]), bare["errors"]
+    report = helm_python.lint(CHART_DIR, {"secrets": {"secretKey": "k" * 32}}, strict=True)
     assert report["errors"] == []
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert problems == []
@@ -124,6 +134,8 @@ def test_manifests_are_valid_kubernetes(
     docs = rendered[values_file]
     assert len(docs) >= 5
     for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
         try:
             kubernetes_validate.validate(doc, kube_version, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -199,6 +211,7 @@ def test_the_same_scale_out_with_postgres_and_redis_is_accepted(chart: helm_pyth
             "web": {"replicaCount": 4},
             "worker": {"enabled": True},
             "autoscaling": {"enabled": True},
+            "secrets": SECRETS,
         }
     )
 
@@ -213,7 +226,7 @@ def test_web_probes_and_grace(rendered: dict[str, list[Manifest]], values_file: 
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
-    (port,) = container["ports"]
+    (port,) = [p for p in container["ports"] if p["name"] == "http"]
     config = one(docs, "ConfigMap", f"{RELEASE}-chorus")["data"]
     assert port["name"] == "http" and str(port["containerPort"]) == config["CHORUS_PORT"]
     assert config["CHORUS_HOST"] == "0.0.0.0"  # noqa: S104 (in a pod, the server must listen on the pod IP)
@@ -275,6 +288,12 @@ def test_default_is_embedded_single_process(rendered: dict[str, list[Manifest]])
     assert config["CHORUS_DATA_DIR"] in mounts
     secret = one(docs, "Secret", f"{RELEASE}-chorus")
     assert set(secret["data"]) == {"CHORUS_SECRET_KEY"}
+    assert "CHORUS_TRUSTED_PROXIES" not in config, "no proxy is trusted unless listed"
+
+
+def test_trusted_proxies_are_passed_on(rendered: dict[str, list[Manifest]]) -> None:
+    config = one(rendered["postgres-redis-values.yaml"], "ConfigMap", f"{RELEASE}-chorus")["data"]
+    assert config["CHORUS_TRUSTED_PROXIES"] == "10.0.0.0/8"
 
 
 def test_scale_out_has_worker_hpa_pdb_and_ingress(rendered: dict[str, list[Manifest]]) -> None:
@@ -324,6 +343,7 @@ def test_ingress_timeout_is_configurable_and_user_annotations_win(chart: helm_py
     docs = _render(
         chart,
         {
+            "secrets": SECRETS,
             "ingress": {
                 "enabled": True,
                 "websocket": {"timeoutSeconds": 7200},
@@ -334,7 +354,7 @@ def test_ingress_timeout_is_configurable_and_user_annotations_win(chart: helm_py
     annotations = one(docs, "Ingress", f"{RELEASE}-chorus")["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
     assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "600"
-    plain = _render(chart, {"ingress": {"enabled": True, "websocket": {"nginxAnnotations": False}}})
+    plain = _render(chart, {"secrets": SECRETS, "ingress": {"enabled": True, "websocket": {"nginxAnnotations": False}}})
     assert "annotations" not in one(plain, "Ingress", f"{RELEASE}-chorus")["metadata"]
 
 
@@ -425,3 +445,84 @@ def test_dockerfile_agrees_with_the_chart(chart: helm_python.Chart) -> None:
     final_stage = dockerfile.split("AS runtime", 1)[1]
     assert "build-essential" not in final_stage and "gcc" not in final_stage
     assert f"CHORUS_DATA_DIR={values['config']['dataDir']}" in final_stage
+
+
+def _mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti)", quantity)
+    assert match, f"memory quantities are written in binary units here; got {quantity!r}"
+    return float(match.group(1)) * units[match.group(2)]
+
+
+MEASURED_PEAK_MIB = 1347  # README "Performance": run-end quality at 100,000 agents
+
+
+def test_the_processes_running_the_runtime_are_sized_for_its_measured_peak(
+        rendered: dict[str, list[Manifest]]) -> None:
+    """Before: 1 GiB limits, below the runtime's own measured peak (the pod would be OOM-killed at run end)."""
+    worker = one(rendered["postgres-redis-values.yaml"], "Deployment", f"{RELEASE}-chorus-worker")
+    resources = worker["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert _mebibytes(resources["requests"]["memory"]) > MEASURED_PEAK_MIB
+    assert _mebibytes(resources["limits"]["memory"]) > _mebibytes(resources["requests"]["memory"])
+    embedded = one(rendered["default-values.yaml"], "Deployment", f"{RELEASE}-chorus-web")  # the runtime runs here
+    limits = embedded["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert _mebibytes(limits["memory"]) > MEASURED_PEAK_MIB
+
+
+def test_the_secret_key_is_never_generated_at_render_time(chart: helm_python.Chart) -> None:
+    """Before: an empty key rendered a new random one every time (a restart and sign-out on every GitOps sync)."""
+    values = _load_yaml(CI_DIR / "default-values.yaml")
+    first, second = (one(_render(chart, values), "Secret", f"{RELEASE}-chorus") for _ in range(2))
+    assert first["data"] == second["data"]
+    with pytest.raises(helm_python.HelmValuesError, match="secretKey"):
+        _render(chart, {**values, "secrets": {"secretKey": ""}})
+
+
+def test_prometheus_scrape_endpoint_and_service_monitor(rendered: dict[str, list[Manifest]]) -> None:
+    docs = rendered["prometheus-values.yaml"]
+    config = one(docs, "ConfigMap", f"{RELEASE}-chorus")["data"]
+    assert config["OTEL_METRICS_EXPORTER"] == "otlp,prometheus"  # beside OTLP, not instead
+    assert (config["OTEL_EXPORTER_PROMETHEUS_HOST"], config["OTEL_EXPORTER_PROMETHEUS_PORT"]) == ("0.0.0.0", "9464")
+    pods = [one(docs, "Deployment", f"{RELEASE}-chorus-{c}")["spec"]["template"] for c in ("web", "worker")]
+    for pod in pods:
+        ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
+        assert ports["metrics"] == 9464
+    service = one(docs, "Service", f"{RELEASE}-chorus-metrics")
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert all(service["spec"]["selector"].items() <= pod["metadata"]["labels"].items() for pod in pods)
+    monitor = one(docs, "ServiceMonitor", f"{RELEASE}-chorus")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("metrics", "/metrics", "30s")
+    web_policy = one(docs, "NetworkPolicy", f"{RELEASE}-chorus-web")
+    internal = one(docs, "NetworkPolicy", f"{RELEASE}-chorus-internal")
+    for policy in (web_policy, internal):
+        assert {"ports": [{"port": "metrics", "protocol": "TCP"}]} in policy["spec"]["ingress"]
+    plain = rendered["postgres-redis-values.yaml"]
+    assert find(plain, "ServiceMonitor") == [] and find(plain, "Service", f"{RELEASE}-chorus-metrics") == []
+    assert "OTEL_METRICS_EXPORTER" not in one(plain, "ConfigMap", f"{RELEASE}-chorus")["data"]
+
+
+def test_workers_scale_on_the_shard_queue_with_keda(rendered: dict[str, list[Manifest]]) -> None:
+    docs = rendered["keda-values.yaml"]
+    worker = one(docs, "Deployment", f"{RELEASE}-chorus-worker")
+    assert "replicas" not in worker["spec"], "KEDA owns the worker replica count"
+    scaled = one(docs, "ScaledObject", f"{RELEASE}-chorus-worker")
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    assert scaled["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                "name": f"{RELEASE}-chorus-worker"}
+    assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (2, 10)
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "postgresql" and trigger["metadata"]["targetQueryValue"] == "3"
+    from personas.runtime.queue import QUEUE
+
+    assert f"queue_name = '{QUEUE}'" in trigger["metadata"]["query"]  # the queue the runtime defers shards to
+    auth = one(docs, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    (ref,) = auth["spec"]["secretTargetRef"]
+    assert (ref["parameter"], ref["key"]) == ("connection", "CHORUS_DATABASE_URL")
+    assert ref["name"] == one(docs, "Secret", f"{RELEASE}-chorus")["metadata"]["name"]
+    for other in ("postgres-redis-values.yaml", "default-values.yaml"):
+        assert find(rendered[other], "ScaledObject") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from insights.evaluate import Ranked, evaluate, finds
-from personas.scenario_model import Truth
+from personas.scenario import Truth
 from workspace.labels import LabelScheme
 
 T1 = Truth("T1", "risk", "Sole supplier", ("kestrel", "refrigeration", "sole supplier"))
@@ -17,11 +17,17 @@ def ins(title: str, score: float, summary: str = "", cited: str = "", kind: str 
     return Ranked(kind, title, summary, score, cited, **kw)  # type: ignore[arg-type]
 
 
-def test_terms_count_across_title_summary_and_cited_text_case_insensitively() -> None:
-    assert finds(ins("KESTREL parts", 1, cited="they are our Sole Supplier"), T1)
-    assert not finds(ins("Kestrel parts", 1, cited="nothing else"), T1)  # one term of min_match 2
+def test_terms_count_across_title_and_summary_case_insensitively_and_cited_text_does_not() -> None:
+    assert finds(ins("KESTREL parts", 1, summary="they are our Sole Supplier"), T1)
+    assert not finds(ins("Kestrel parts", 1, cited="they are our sole supplier"), T1)  # cited text is not read
+    assert not finds(ins("Kestrel parts", 1, summary="nothing else"), T1)  # one term of min_match 2
     assert not finds(ins("api certificate", 1), T3)  # min_match 3 is honoured
     assert finds(ins("api certificate", 1, summary="an outage"), T3)
+
+
+def test_the_kind_must_match() -> None:
+    assert finds(ins("kestrel sole supplier", 1), T1)
+    assert not finds(ins("kestrel sole supplier", 1, kind="opportunity"), T1)  # a risk told as an opportunity
 
 
 def test_each_truth_found_once_by_the_highest_ranked_insight() -> None:
@@ -65,6 +71,21 @@ def test_only_insights_the_reader_may_see_count() -> None:
 
 def test_output_shape() -> None:
     result = evaluate([ins("kestrel refrigeration", 1.0)], [T1, T2], k=10)
-    assert set(result) == {"recall_at_k", "precision_at_k", "k", "truths", "found", "insights"}
+    assert list(result)[:6] == ["recall_at_k", "precision_at_k", "k", "truths", "found", "insights"]
+    assert list(result)[6:] == ["single", "cross"]
     assert result["k"] == 10 and result["truths"] == 2 and result["precision_at_k"] == 0.1
-    assert set(result["insights"][0]) == {"rank", "kind", "title", "score", "truth"}
+    assert result["insights"][0] == {"rank": 1, "kind": "risk", "title": "kestrel refrigeration",
+                                     "summary": "", "score": 1.0, "truth": "T1"}
+
+
+def test_recall_is_split_by_the_truths_shape() -> None:
+    one = Truth("S1", "risk", "One document", ("kestrel", "refrigeration"), documents=("Fleet log",))
+    none = Truth("S2", "risk", "No document named", ("outage", "certificate"))
+    two = Truth("C1", "opportunity", "Two documents", ("waitlist", "oregon"), documents=("Sales", "Engineering"))
+    same = Truth("S3", "risk", "One document named twice", ("tax", "table"), documents=("Tickets", "Tickets"))
+    insights = [ins("kestrel refrigeration", 3.0), ins("oregon waitlist", 2.0, kind="opportunity"),
+                ins("tax table", 1.0)]
+    result = evaluate(insights, [one, none, two, same], k=2)
+    assert result["single"] == {"recall_at_k": pytest.approx(1 / 3), "found": ["S1"], "truths": 3}
+    assert result["cross"] == {"recall_at_k": 1.0, "found": ["C1"], "truths": 1}
+    assert evaluate(insights, [one], k=2)["cross"] == {"recall_at_k": 0.0, "found": [], "truths": 0}

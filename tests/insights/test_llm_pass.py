@@ -6,7 +6,6 @@ for a stated reason, the re-ranked top is a permutation of the same insights, an
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -14,13 +13,13 @@ from channels.services import add_members_bulk, create_channel, post_message
 from insights import services as svc
 from insights.services_llm import check_title, parse_reply
 from insights.tables import Insight
-from personas.providers.local import LocalProvider, missing_extra
-from personas.providers.offline import OfflineProvider
+from personas.llm.local import LocalProvider, missing_extra
+from personas.llm.offline import OfflineProvider
 from tests.channels.helpers import World, agent, generous_limits, world
+from tests.support import unavailable
 from workspace.db import Database
 from workspace.tables import AuditEvent
 
-REQUIRE_ALL = bool(os.environ.get("CHORUS_TEST_REQUIRE_ALL"))
 SUBJECTS = {
     "plant-floor": ["The KX-12 valve from Brenner keeps failing inspection on line {i}.",
                     "Another KX-12 valve lot failed incoming inspection, Brenner is our sole supplier.",
@@ -63,6 +62,9 @@ def test_replies_parse_as_json_or_lines() -> None:
     got = parse_reply("**Title:** KX-12 valve failures stop Line 2\n- Summary: Brenner lots fail.\nPRIORITY: 4/5")
     assert (got.title, got.summary, got.priority) == ("KX-12 valve failures stop Line 2", "Brenner lots fail.", 4)
     assert parse_reply("I cannot help with that.").title == ""
+    cut = parse_reply('{"title": "Brenner KX-12 valves keep \\"failing\\"", "summary": "Lots fail inspect')
+    assert (cut.title, cut.summary, cut.priority) == ('Brenner KX-12 valves keep "failing"', "", None)
+    assert parse_reply('{"title": "Brenner KX-12 valves keep fail').title == ""  # never half a title
 
 
 def test_a_title_must_stay_on_the_evidence() -> None:
@@ -89,9 +91,7 @@ async def test_the_offline_provider_changes_nothing(db: Database) -> None:
 async def test_the_local_llm_rewrites_or_keeps_for_a_reason_and_reranks_a_permutation(sqlite_db: Database) -> None:
     problem = missing_extra()
     if problem:
-        if REQUIRE_ALL:
-            pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but the local LLM cannot run: {problem}")
-        pytest.skip(reason=f"the local-llm extra is not installed ({problem})")
+        unavailable("local-llm", f"the local-llm extra is not installed ({problem})")
     w = await _mined_world()
     before = await _ranking(w)
     assert len(before) >= 2

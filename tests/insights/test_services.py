@@ -12,10 +12,11 @@ import pytest
 
 from channels.services import add_members_bulk, create_channel, post_message
 from insights import services as svc
-from insights.tables import Insight, MessageSignal, MiningCursor
-from personas.services_documents import ingest_document
-from personas.tables import Run, Turn
+from insights.tables import Insight
+from personas.context.documents import ingest_document
+from personas.runtime import claims
 from tests.channels.helpers import World, agent, generous_limits, human, world
+from workspace import db as db_module
 from workspace.actor import Actor
 from workspace.db import Database
 from workspace.errors import Forbidden, ValidationFailed
@@ -71,16 +72,12 @@ async def test_incremental_mining_never_mines_a_message_twice_and_new_messages_u
     await _post(techs, ch, VALVES[:6])
     first = await _mine(w)
     assert first.messages == 6 and first.created >= 1
-    assert await MessageSignal.count() == 6
-    cursor = await MiningCursor.select().where(MiningCursor.channel == ch)
-    assert cursor[0]["last_seq"] == 6
     top = (await svc.list_insights(w.system))[0][0]
     assert top["kind"] == "risk" and "KX-12" in top["title"] and top["messages"] >= 4
     before = top["messages"]
 
     again = await _mine(w)  # nothing new: nothing read, nothing stored twice
     assert (again.messages, again.created, again.updated) == (0, 0, 0)
-    assert await MessageSignal.count() == 6
 
     await _post(techs, ch, VALVES[6:8], start=6)
     more = await _mine(w)
@@ -89,64 +86,61 @@ async def test_incremental_mining_never_mines_a_message_twice_and_new_messages_u
     assert same["messages"] > before and same["current"]  # the stored insight continues, no duplicate
     assert await Insight.count().where(Insight.title.like("%KX-12%")) == 1
 
-    svc.forget_state()  # another process: its miner is rebuilt from the stored window, the insight continues
+    svc.forget_state()  # another process: its miner reads everything again, the insight continues
     await _post(techs, ch, VALVES[8:], start=8)
     rebuilt = await _mine(w)
-    assert rebuilt.rebuilt and rebuilt.messages == 1
+    assert rebuilt.messages == 9
     continued = await svc.get_insight(w.system, top["id"])
     assert continued["current"] and continued["messages"] >= before
-    assert await MessageSignal.count() == 9
+    assert await Insight.count().where(Insight.title.like("%KX-12%")) == 1
     mined = await AuditEvent.select(AuditEvent.details).where(AuditEvent.action == "insights.mined")
-    assert [json.loads(r["details"])["messages"] for r in mined] == [6, 2, 1]
+    assert [json.loads(r["details"])["claims"] for r in mined] == [6, 2, 9]
 
 
-async def _cite(w: World, message_ids: Sequence[int], document_id: int) -> None:
-    """What the agent runtime records for a posted turn: the documents it drew on (its run and turn rows; the runtime
-    itself would need a whole scenario, and would never cite a document above the channel's label)."""
-    now = dt.datetime.now(dt.UTC)
-    run = await Run.insert(Run(workspace=w.ws, scenario="test", status="running", rounds=1, created_at=now))
-    rows = await post_authors(message_ids)
-    for mid in message_ids:
-        await Turn.insert(Turn(run=run[0]["id"], round=1, agent=rows[mid], department="ops", channel=None,
-                               kind="unprompted", intent="share", outcome="posted", message=mid,
-                               documents=json.dumps([document_id])))
+async def _claim(w: World, rows: Sequence[tuple[object, ...]]) -> None:
+    """Store claims as the agent runtime does after posting (its own service), in one transaction."""
+    async with db_module.current().transaction():
+        await claims.store(rows)
 
 
-async def post_authors(message_ids: Sequence[int]) -> dict[int, int]:
-    from channels.tables import Message
-
-    rows = await Message.select(Message.id, Message.author).where(Message.id.is_in(list(message_ids)))
-    return {int(r["id"]): int(r["author"]) for r in rows}
-
-
-async def test_an_insights_label_is_the_lub_of_its_evidence_and_a_restricted_document_lifts_it(db: Database) -> None:
+async def test_an_insights_label_is_the_lub_of_everything_it_shows(db: Database) -> None:
+    """Two documents at different labels, each stated in a channel at its label, and a link an agent made in a
+    channel above both: the joined insight carries the least upper bound, and a reader below it never sees it."""
     generous_limits()
     svc.forget_state()
     w = await world()
+    scheme = w.system.scheme
+    log = await ingest_document(w.system, "Valve inspection log", "The KX-12 valve from Brenner failed incoming "
+                                "inspection on three lots in May, and line 4 stopped twice.",
+                                scheme.parse("internal/ops"))
+    deal = await ingest_document(w.system, "Supplier contracts", "Brenner is the sole supplier of the KX-12 valve "
+                                 "and its contract expires on 30 June with no second source qualified.",
+                                 scheme.parse("confidential/finance"))
+    library = claims.Library(scheme)
+    await library.load(w.ws)
+    a = next(s for s in library.facts.values() if s.document == log.document_id)
+    b = next(s for s in library.facts.values() if s.document == deal.document_id)
     ch, techs = await _ops(w)
-    ids = await _post(techs, ch, VALVES[:6])
-    plain = await _mine(w)
-    assert plain.created >= 1
-    top = (await svc.list_insights(w.system))[0][0]
-    assert top["label"] == "internal/ops"
-
-    doc = await ingest_document(w.system, "Brenner supply contract", "Brenner supplies KX-12 valves under a "
-                                "sole-source contract with penalties.", w.system.scheme.parse("confidential/finance"))
-    ch2 = await create_channel(w.system, "plant-2", "Plant two", w.system.scheme.parse("internal/ops"))
-    techs2 = await _speakers(w, int(ch2["id"]), "fitter", 4, "internal/ops")
-    cited = await _post(techs2, int(ch2["id"]), VALVES[5:], start=20)
-    await _cite(w, cited, doc.document_id)
-    assert ids
+    room = await create_channel(w.system, "supply-review", "Supply review", scheme.parse("confidential/finance+ops"))
+    leads = await _speakers(w, int(room["id"]), "lead", 2, "confidential/finance+ops")
+    posted = await _post(techs, ch, [a.fact.text])
+    linked = await _post(leads, int(room["id"]), [f"{a.fact.text} And {b.fact.text}"], start=10)
+    both = scheme.parse("confidential/finance+ops")
+    await _claim(w, [
+        claims.fact_row(w.ws, 0, 1, posted[0], ch, techs[0].member_id or 0, "Technician", "ops", a),
+        claims.link_row(w.ws, 0, 2, linked[0], int(room["id"]), leads[0].member_id or 0, "Lead", "ops", a, b,
+                        "dependency", "risk", "so trouble at Brenner would reach what depends on it", "Brenner",
+                        both)])
     await _mine(w)
     rows, _ = await svc.list_insights(w.system)
-    lifted = [r for r in rows if "KX-12" in r["title"] or "Brenner" in r["title"]]
-    assert lifted and lifted[0]["label"] == "confidential/finance+ops"
-    detail = await svc.get_insight(w.system, lifted[0]["id"])
-    assert [d["id"] for d in detail["documents"]] == [doc.document_id]
+    joined = [r for r in rows if "Supplier contracts" in r["summary"]]
+    assert joined and joined[0]["label"] == "confidential/finance+ops"
+    detail = await svc.get_insight(w.system, joined[0]["id"])
+    assert sorted(d["id"] for d in detail["documents"]) == sorted([log.document_id, deal.document_id])
     reader = await human(w, "olga", "internal/ops")
     with pytest.raises(Forbidden, match="requires label confidential/finance\\+ops"):
-        await svc.get_insight(reader, lifted[0]["id"])
-    assert lifted[0]["id"] not in {r["id"] for r in (await svc.list_insights(reader))[0]}
+        await svc.get_insight(reader, joined[0]["id"])
+    assert joined[0]["id"] not in {r["id"] for r in (await svc.list_insights(reader))[0]}
 
 
 async def _two_channel_world(w: World) -> tuple[int, int]:

@@ -38,6 +38,8 @@ MERGER = (
     "the steering group may learn the codename before the announcement."
 )
 
+COUNSEL_CONCERN = "losing the Kestrel deal would cut thirty one percent of our revenue"
+
 SCENARIO = f"""\
 version: 1
 name: Acme Test
@@ -59,6 +61,7 @@ org:
     department: legal
     count: 2
     label: {{tier: restricted, compartments: [ops, finance, legal]}}
+    concerns: ["{COUNSEL_CONCERN}"]
   - role: Greeter
     department: front
     count: 2
@@ -118,7 +121,7 @@ class Acme:
 
 async def load_acme(name: str = "default", agents: int | None = None) -> Acme:
     """Load the Acme scenario into workspace ``name`` (through the real services) and lift post rate limits."""
-    config.configure(LimitSettings(post_rate_per_s=0))
+    config.configure(LimitSettings(post_rate_per_s=0, write_rate_per_s=0))
     ws = await ensure_workspace(name)
     system = await system_actor(ws)
     report = await load_scenario_into(system, scenario(), agents)

@@ -4,6 +4,7 @@ a temporary data dir; each command opens the database itself (``run_with_db``), 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from channels import config
 from tests.personas.helpers import SCENARIO
+from tests.personas.scenario_base import BASE
 from workspace import cli as core_cli
 from workspace import services
 from workspace.app import build_cli, create_app
@@ -72,6 +74,28 @@ def test_check_prints_a_summary(run: tuple[Path, Invoke]) -> None:
     assert "picker-0001" in result.stdout and "documents: 4" in result.stdout and "truths:    0" in result.stdout
     builtin = invoke("scenario", "check", "meridian", "--json")
     assert builtin.exit_code == 0 and '"agents": 1000' in builtin.stdout
+
+
+def test_check_warns_when_a_truth_is_written_into_the_agents(run: tuple[Path, Invoke]) -> None:
+    tmp, invoke = run
+    clean, echo = tmp / "clean.yaml", tmp / "echo.yaml"
+    clean.write_text(BASE)
+    echo.write_text(BASE.replace("    topic: Money talk", "    topic: Money and the beta rollout"))
+    result = invoke("scenario", "check", str(echo))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: {echo}:20: channels[1].topic: match term 'beta' of truth T1 appears in the topic of channel "
+        "'money' ('Money and the beta rollout'): agents can say it without reading any document, so an evaluation "
+        "would measure echo, not discovery"
+    ]
+    assert "warnings:  1" in result.stdout
+    as_json = invoke("scenario", "check", str(echo), "--json")
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+    assert json.loads(as_json.stdout)["warnings"] == [
+        {"location": f"{echo}:20", "field": "channels[1].topic", "message": result.stderr.split(": ", 3)[3].strip()}
+    ]
+    quiet = invoke("scenario", "check", str(clean), "--json")
+    assert json.loads(quiet.stdout)["warnings"] == [] and quiet.stderr == ""
 
 
 def test_check_names_every_bad_reference_with_file_and_line(run: tuple[Path, Invoke]) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from personas.cli_runtime import simulate_command
+from personas.runtime.cli import simulate_command
 from workspace import cli as core_cli
 from workspace.settings import Settings
 
 KEYS = {"agents", "rounds", "turns", "messages", "reactions", "blocked", "tokens_in", "tokens_out", "cost", "wall_s",
+        "coverage",
         "quality"}
 QUALITY = {"reciprocity", "flat_thread_share", "on_topic_rate", "duplicate_rate", "speaker_share"}
 

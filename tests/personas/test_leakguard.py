@@ -12,18 +12,21 @@ from collections.abc import Callable
 import pytest
 
 from channels.services import member_channels, post_message, read_messages
-from personas import leakguard
+from personas.context import leakguard
+from personas.context.documents import NewDocument, ingest_documents, plant_canaries
+from personas.context.leakindex import DOCUMENT
 from personas.domain import register_hooks
 from personas.errors import LeakBlocked
 from personas.services_agents import page_agents
-from personas.services_documents import plant_canaries
-from personas.text import document_shingles
 from tests.personas.helpers import CONTRACT, HANDBOOK, MERGER, SCANNERS, Acme, load_acme
 from workspace.db import Database
 from workspace.errors import ChorusError
 from workspace.labels import LabelScheme
-from workspace.services import actor_for_member, get_member
+from workspace.services import actor_for_member, extend_scheme, get_member, system_actor
 from workspace.tables import AuditEvent
+
+REVIEWS = ("Acme performance reviews for the night shift close on Friday. Two supervisors are moving to the "
+           "Dover depot and one picker receives a final written warning for repeated absence.")
 
 
 def _sentences(text: str) -> list[str]:
@@ -89,16 +92,36 @@ async def test_people_are_checked_too_and_restricted_text_is_refused_in_money(db
         await leakguard.check_post(actor=acme.system, channel=await acme.channel("lobby"), body=MERGER)
 
 
+async def test_a_document_in_a_compartment_newer_than_the_posters_scheme_is_blocked_and_recorded(db: Database
+                                                                                                   ) -> None:
+    register_hooks()
+    acme = await load_acme()
+    counsel = await acme.agent("counsel-0001")  # holds the scheme as it is now, as a socket or a run round would
+    admin = await system_actor(acme.ws)
+    scheme = await extend_scheme(admin, admin.scheme.tiers, ("hr",))  # as another process would
+    label = scheme.parse("confidential/hr")
+    await ingest_documents(await system_actor(acme.ws), [NewDocument("Reviews", REVIEWS, label)])
+    with pytest.raises(ChorusError) as stale:
+        counsel.scheme.from_ints(label.level, label.mask)
+    assert stale.value.code == "label_outside_scheme"
+    with pytest.raises(LeakBlocked, match="labelled confidential/hr"):
+        await post_message(counsel, "ops-floor", REVIEWS, uuid.uuid4().hex)
+    blocked = await AuditEvent.select().where(AuditEvent.action == "post.blocked")
+    assert [json.loads(b["details"])["label"] for b in blocked] == ["confidential/hr"]
+
+
 def test_find_leak_is_pure_and_needs_more_than_a_coincidence() -> None:
     scheme = LabelScheme(compartments=("finance",))
     secret = scheme.parse("confidential/finance")
-    index = leakguard.Index(entries={h: ((secret.level, secret.mask, 7),) for h in document_shingles(CONTRACT)})
+    index = leakguard.Index()
+    index.index.add_text(DOCUMENT, 7, secret.level, secret.mask, CONTRACT)
     public = scheme.parse("public")
     leak = leakguard.find_leak(index, scheme, public, CONTRACT.lower())
-    assert leak is not None and leak.label == secret and leak.documents == (7,)
+    assert leak is not None and (leak.level, leak.mask) == (secret.level, secret.mask)
+    assert leak.sources == (("document", 7),) and leak.how == "copy"
     assert leakguard.find_leak(index, scheme, secret, CONTRACT) is None, "the channel may carry it"
-    one_window = "Our rates with Gull Carriers rise but that is all I know about logistics plans today"
-    assert leakguard.find_leak(index, scheme, public, one_window) is None, "one shared 5-word window is chance"
+    one_phrase = "Our rates with Gull Carriers rise but that is all I know about logistics plans today"
+    assert leakguard.find_leak(index, scheme, public, one_phrase) is None, "one shared 4-word phrase is chance"
     short = "with Gull Carriers rise fourteen"
     assert leakguard.find_leak(index, scheme, public, short) is not None, "a short post that is all copy"
 

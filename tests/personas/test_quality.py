@@ -7,17 +7,15 @@ import pytest
 from personas.quality import (
     ChannelContext,
     MessageRecord,
-    NearDuplicateIndex,
     duplicate_rate,
     flat_thread_share,
-    jaccard,
     measure,
     on_topic_rate,
     parents,
     reciprocity,
-    shingles,
     speaker_share,
 )
+from workspace.text import NearDuplicateIndex, jaccard, shingles
 
 
 def msg(i: int, author: str, body: str = "x", thread_of: int | None = None, reply_to: int | None = None,

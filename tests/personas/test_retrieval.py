@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personas.services_retrieval import preview, retrieve, scope, search
+from personas.context.retrieval import preview, retrieve, scope, search
 from tests.personas.helpers import Acme, load_acme
 from workspace.db import Database
 from workspace.labels import Label

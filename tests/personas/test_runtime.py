@@ -12,13 +12,14 @@ import pytest
 
 from channels import config
 from personas import domain
-from personas.providers.base import TurnRequest, TurnResult
-from personas.providers.offline import OfflineProvider
-from personas.runtime_budgets import set_budget, spend_by_department
-from personas.runtime_runs import RunOptions, RuntimeJob, execute_run, get_run, simulate, start_run, stop_run
+from personas.llm.base import TurnRequest, TurnResult
+from personas.llm.offline import OfflineProvider
+from personas.runtime.budgets import set_budget, spend_by_department
+from personas.runtime.runs import RunOptions, RuntimeJob, execute_run, get_run, simulate, start_run, stop_run
 from personas.scenario import Scenario, builtin_scenario, load_scenario
 from personas.services_control import kill
 from personas.services_load import load_scenario_into
+from tests.channels.helpers import generous_limits
 from workspace import audit
 from workspace.actor import Actor
 from workspace.db import Database
@@ -69,7 +70,7 @@ async def test_a_run_stores_every_turn_its_messages_and_the_context_it_read(db: 
     assert sum(t["outcome"] == "reacted" for t in turns) == summary.reactions
     # every generated post's retrieval is on the record, with the documents it returned
     reads = await _actions(db, actor.workspace_id, "context.read")
-    assert len(reads) == len([t for t in turns if t["outcome"] in ("posted", "blocked")])
+    assert len(reads) == len([t for t in turns if t["outcome"] in ("posted", "blocked") and json.loads(t["documents"])])
     docs_by_turn = {(t["agent"], json.dumps(json.loads(t["documents"]))) for t in posted}
     assert any(json.loads(t["documents"]) for t in posted)
     assert {(int(r["actor_handle"] != ""), r["details"]["run"]) for r in reads} == {(1, summary.run_id)}
@@ -79,6 +80,7 @@ async def test_a_run_stores_every_turn_its_messages_and_the_context_it_read(db: 
     q = summary.quality
     assert set(q) == {"reciprocity", "flat_thread_share", "on_topic_rate", "duplicate_rate", "speaker_share"}
     assert all(0.0 <= v <= 1.0 for v in q.values()) and q["speaker_share"] > 0
+    await audit.seal_all()  # what the server's sealer does
     assert (await audit.verify()).ok
 
 
@@ -150,6 +152,7 @@ class Leaky(OfflineProvider):
 
 async def test_posts_the_leak_guard_refuses_are_recorded_as_blocked(db: Database, meridian: Scenario) -> None:
     actor = await _actor()
+    generous_limits()  # a real clock: the few agents of a small role read many chunks a round, all in a second
     await load_scenario_into(actor, meridian, AGENTS)
     top = await db.fetch("SELECT body FROM personas_document WHERE workspace = {} ORDER BY label_level DESC, id "
                          "LIMIT 1", actor.workspace_id)
@@ -159,7 +162,7 @@ async def test_posts_the_leak_guard_refuses_are_recorded_as_blocked(db: Database
     blocked = await db.fetch("SELECT reason FROM personas_turn WHERE run = {} AND outcome = {}", run["id"],
                              "blocked")
     assert final["blocked"] == len(blocked) > 0
-    assert all(r["reason"].startswith("leak_blocked") for r in blocked)
+    assert all(r["reason"].startswith("leak_blocked") for r in blocked), {r["reason"][:60] for r in blocked}
     assert len(await _actions(db, actor.workspace_id, "post.blocked")) == len(blocked)
     leaked = await db.fetch("SELECT COUNT(*) AS n FROM chorus_message m JOIN chorus_channel c ON c.id = m.channel "
                             "WHERE c.workspace = {} AND c.label_level < 3 AND m.body LIKE {}", actor.workspace_id,
@@ -210,4 +213,6 @@ async def test_quality_targets_on_a_1000_agent_10_round_offline_run(sqlite_db: D
     assert q["flat_thread_share"] <= 0.40
     assert q["duplicate_rate"] <= 0.02
     assert q["on_topic_rate"] >= 0.80
-    assert summary.messages > 1000 and summary.blocked < summary.messages / 20
+    # agents speak when they have something grounded to say (a passage, a link, a question, an answer), so a
+    # 1,000-agent run of the demo's 22 documents says less than the old persona-driven chatter did
+    assert summary.messages > 500 and summary.blocked < summary.messages / 20

@@ -10,7 +10,7 @@ import pytest
 from channels import config, events
 from channels import services as ch
 from personas import domain
-from personas.runtime_runs import simulate
+from personas.runtime.runs import simulate
 from personas.scenario import builtin_scenario, load_scenario
 from tests.channels.helpers import agent, generous_limits, world
 from workspace import db as dbmod

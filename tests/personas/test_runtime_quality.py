@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personas import quality, runtime_quality
+from personas import quality
 from personas.quality import MessageRecord
-from personas.runtime_quality import duplicate_rate
+from personas.runtime import quality as runtime_quality
+from personas.runtime.quality import duplicate_rate
+from workspace import text
 
 _TEMPLATES = ("I agree with {a} about the {b} at {c}, we should check it", "Has anyone looked at {b} and {c} yet?",
               "{a}: the {b} backlog at {c} worries me more than the {a} numbers")
@@ -53,7 +55,7 @@ def test_past_the_exact_limit_every_kth_message_is_checked_against_all_earlier_o
     monkeypatch.setattr(runtime_quality, "EXACT_UP_TO", 30)  # 90 messages: every 3rd one is checked
     sampled = [i for i in range(len(messages)) if i % 3 == 0]
     expected = [
-        any(quality.jaccard(quality.shingles(messages[i].body), quality.shingles(messages[j].body)) >= 0.8
+        any(text.jaccard(text.shingles(messages[i].body), text.shingles(messages[j].body)) >= 0.8
             for j in range(i)) for i in sampled]
     assert any(expected) and not all(expected)
     assert duplicate_rate(messages) == sum(expected) / len(sampled)

@@ -68,7 +68,9 @@ def base_env(database_url: str, broker_url: str, data_dir: Path, **extra: str) -
     env.update({"CHORUS_DATABASE_URL": database_url, "CHORUS_BROKER_URL": broker_url,
                 "CHORUS_DATA_DIR": str(data_dir), "CHORUS_SECRET_KEY": SECRET, "CHORUS_HOST": "127.0.0.1",
                 "CHORUS_RUN_WORKERS_IN_PROCESS": "false", "CHORUS_POST_RATE_PER_S": "1000",
-                "CHORUS_POST_BURST": "1000", "CHORUS_LOG_LEVEL": "WARNING", "CHORUS_SHUTDOWN_GRACE_S": "5",
+                "CHORUS_POST_BURST": "1000", "CHORUS_WRITE_RATE_PER_S": "1000",
+                "CHORUS_WRITE_BURST": "1000", "CHORUS_MAX_SOCKETS_PER_TOKEN": "0", "CHORUS_LOG_LEVEL": "WARNING",
+                "CHORUS_SHUTDOWN_GRACE_S": "5",
                 "CHORUS_DATABASE_POOL_MAX": "10", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)})
     env.update(extra)
     return env

@@ -1,7 +1,7 @@
 """A deployment for the load and fault tests: a throwaway PostgreSQL database migrated by ``chorus migrate``, the
 load population (agents with tokens, channels) and two ``chorus serve`` replicas on Redis.
 
-Without CHORUS_TEST_POSTGRES_URL / CHORUS_TEST_REDIS_URL these tests skip; with them set but unreachable they fail.
+Without PostgreSQL and Redis (see tests/conftest.py) these tests skip; with them named but unreachable they fail.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import NO_POSTGRES, POSTGRES_URL
+from tests.conftest import require_postgres
 from tests.reliability.cluster import Replica, base_env, chorus, replicas, throwaway_database
 from tests.reliability.seed import LoadClient, seed
 
@@ -29,9 +27,7 @@ class Deployment:
 
 @contextlib.asynccontextmanager
 async def deployment(redis_url: str, work: Path, agents: int, channels: int) -> AsyncIterator[Deployment]:
-    if not POSTGRES_URL:
-        pytest.skip(reason=NO_POSTGRES)
-    async with throwaway_database(POSTGRES_URL) as url:
+    async with throwaway_database(require_postgres()) as url:
         env = base_env(url, redis_url, work)
         done = chorus(["migrate"], env)
         assert done.returncode == 0, f"chorus migrate failed: {done.stderr[-2000:]}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels import services as ch
-from personas.scenario_model import Role
+from personas.scenario import Role
 from personas.services_agents import create_agents, page_agents
 from sso.services_tokens import issue_agent_tokens_bulk
 from workspace import services

@@ -2,7 +2,9 @@
 stay together and short): kill -9 a replica, restart Redis, restart PostgreSQL, SIGTERM a replica. Clients fail
 over to the other replica and resume after their last seq; posts that fail meanwhile get a retryable error and
 succeed on retry. Afterwards nothing acknowledged is lost, no stream has a gap or a duplicate, and
-``chorus audit verify`` passes. Redis and PostgreSQL are running again whatever happens.
+``chorus audit verify`` passes. Redis and PostgreSQL are running again whatever happens. Since it restarts them,
+it runs only when CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_REDIS_URL name them (as CI does), never on servers the
+tests merely found at their default ports.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES, POSTGRES_URL, REDIS
 from tests.reliability.cluster import (
     audit_verify,
     local_services_ok,
@@ -26,12 +28,16 @@ from tests.reliability.cluster import (
 )
 from tests.reliability.conftest import deployment
 from tests.reliability.load import run_load
+from tests.support import unavailable
 
 pytestmark = pytest.mark.slow
 RETRYABLE_SEEN = {"unavailable", "timeout", "connection_lost", "rate_limited"}
 
 
 async def test_faults_during_load_lose_nothing(redis_url: str, tmp_path: Path) -> None:
+    if not (POSTGRES.explicit and REDIS.explicit):
+        unavailable("PostgreSQL", "the fault test restarts PostgreSQL and Redis, so it runs only when "
+                    "CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_REDIS_URL name them")
     why = local_services_ok(redis_url, POSTGRES_URL or "postgresql://127.0.0.1/")
     if why:
         pytest.fail(why)

@@ -6,8 +6,10 @@ Use inside a test that has the ``db`` (or ``sqlite_db``) fixture; send ``.header
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sso.services_humans import apply_human
 from sso.services_sessions import CSRF_HEADER, SESSION_COOKIE, SessionPolicy, create_session
@@ -74,3 +76,12 @@ async def agent_token_for(member_id: int) -> str:
     rows = await Member.select(Member.workspace).where(Member.id == member_id)
     assert rows, f"member {member_id} does not exist"
     return await issue_agent_token(await system_actor(int(rows[0]["workspace"])), member_id)
+
+
+async def dev_form_token(http: Any, next_path: str | None = None) -> str:
+    """Open the dev login form in ``http`` (an httpx client keeping cookies) and return its login CSRF token, which
+    a post to /auth/dev must carry as ``login_csrf``."""
+    form = await http.get("/auth/dev", params={"next": next_path} if next_path else None)
+    found = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+    assert found, f"the dev login form has no form token ({form.status_code})"
+    return found.group(1)

@@ -27,6 +27,8 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from tests.support import unavailable
+
 OP_DIR = Path(__file__).with_name("oidc_op")
 REQUIRE_ENV = "CHORUS_TEST_REQUIRE_OIDC_OP"
 """When set (CI), a missing node/npm fails the tests instead of skipping them."""
@@ -65,9 +67,8 @@ def ensure_installed() -> None:
     """``npm ci`` (or ``npm install``) in tests/sso/oidc_op when node_modules is missing; skip without node."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        if os.environ.get(REQUIRE_ENV) or os.environ.get("CHORUS_TEST_REQUIRE_ALL"):
-            pytest.fail(f"{REQUIRE_ENV} is set but node/npm are not on PATH")
-        pytest.skip(reason="node and npm are needed to run the real OpenID Provider (oidc-provider 9)")
+        unavailable("OIDC provider", "node and npm are needed to run the real OpenID Provider (oidc-provider 9)",
+                    required=bool(os.environ.get(REQUIRE_ENV)))
     if (OP_DIR / "node_modules" / "oidc-provider" / "package.json").exists():
         return
     with open(OP_DIR / ".install.lock", "w") as lock:  # several test processes may start at once

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sso.domain import is_loopback, parts
 from sso.middleware import is_for_agents
-from tests.sso.helpers import agent_token_for, create_agent_member, human_session
+from tests.sso.helpers import agent_token_for, create_agent_member, dev_form_token, human_session
 from tests.support import LiveServer, live_server
 from workspace.app import create_app
 from workspace.db import Database
@@ -118,16 +118,19 @@ async def test_dev_login_picks_roles_and_clearance_and_is_audited(server: LiveSe
     async with server.client() as http:
         form = await http.get("/auth/dev", params={"next": "/channels"})
         assert form.status_code == 200 and "Dev login is on" in form.text and 'name="clearance"' in form.text
-        bad = await http.post("/auth/dev", data={"handle": "dana", "roles": ["admin"], "clearance": "secret"})
+        token = await dev_form_token(http)
+        bad = await http.post("/auth/dev", data={"handle": "dana", "roles": ["admin"], "clearance": "secret",
+                                                 "login_csrf": token})
         assert bad.status_code == 400 and "unknown tier" in bad.text
         done = await http.post("/auth/dev", data={"handle": "dana", "roles": ["admin", "security"],
-                                                  "clearance": "confidential/finance", "next": "/channels"})
+                                                  "clearance": "confidential/finance", "next": "/channels",
+                                                  "login_csrf": token})
         assert done.status_code == 303 and done.headers["location"] == "/channels"
         me = (await http.get("/auth/me")).json()
         assert (me["handle"], me["roles"], me["clearance"], me["dev_login"]) == (
             "dana", ["admin", "security"], "confidential/finance", True)
         offsite = await http.post("/auth/dev", data={"handle": "dana", "roles": ["employee"], "clearance": "internal",
-                                                     "next": "//evil.example/x"})
+                                                     "next": "//evil.example/x", "login_csrf": token})
         assert offsite.headers["location"] == "/"
     logins = await AuditEvent.select().where(AuditEvent.action == "login.dev").order_by(AuditEvent.id)
     assert len(logins) == 2 and '"picked_clearance":"confidential/finance"' in logins[0]["details"]

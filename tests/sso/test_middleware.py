@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -63,15 +64,16 @@ async def test_agent_token_is_refused_on_human_routes_and_revocation_is_immediat
 
 async def test_a_cross_site_websocket_with_the_session_cookie_is_refused(server: LiveServer) -> None:
     import websockets
-    from websockets.exceptions import InvalidStatus
 
     await ensure_workspace()
     s = await human_session("sam", ["employee"], "internal")
     cookie = {"cookie": f"chorus_session={s.cookie}"}
-    with pytest.raises(InvalidStatus) as refused:
-        await websockets.connect(f"{server.ws_url}/ws", additional_headers={**cookie, "Origin": "https://evil.example"},
-                                 compression=None)
-    assert refused.value.response.status_code == 403
+    evil = await websockets.connect(f"{server.ws_url}/ws", compression=None,
+                                    additional_headers={**cookie, "Origin": "https://evil.example"})
+    with pytest.raises(websockets.ConnectionClosed) as refused:  # PROTOCOL.md: credentials refused -> 4401
+        await asyncio.wait_for(evil.recv(), 10)
+    assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
+    assert "origin" in refused.value.rcvd.reason
     same = f"http://{server.host}:{server.port}"
     ws = await websockets.connect(f"{server.ws_url}/ws", additional_headers={**cookie, "Origin": same},
                                   compression=None)

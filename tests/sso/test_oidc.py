@@ -17,17 +17,13 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import httpx
+import httpx2
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
-from sso.oidc import (
-    BACKCHANNEL_LOGOUT_EVENT,
-    OIDCClient,
-    OIDCError,
-    validate_id_token,
-    validate_logout_token,
-)
+from sso.oidc import OIDCClient
+from sso.oidc_tokens import BACKCHANNEL_LOGOUT_EVENT, OIDCError, validate_id_token, validate_logout_token
 from tests.sso.op import Account, OPClient, OpenIDProvider, browse, free_port, op_fixture, sign_in
 from workspace.errors import NotAuthenticated
 from workspace.settings import OIDCSettings, Secret
@@ -114,6 +110,30 @@ async def test_round_trip_gives_identity_with_groups_and_rereads_groups(
         ident2 = await rp.complete_login(again, await sign_in(browser, again.url, CALLBACK, "alice"))
         assert ident2.groups == ("chorus-admins",) and ident2.subject == "alice"
         op.set_account("alice", ["staff", "finance"], email="alice@corp.test", name="Alice Example")
+
+
+@pytest.mark.asyncio
+async def test_one_http_client_for_every_request_to_the_provider(
+    op: OpenIDProvider, browser: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    for module in (httpx, httpx2):
+        counted = _counted(module.AsyncClient.__init__, module.__name__, made)
+        monkeypatch.setattr(module.AsyncClient, "__init__", counted)
+    async with OIDCClient(settings_for(op), CALLBACK) as rp:
+        for _ in range(2):  # discovery, JWKS, and per sign-in a code exchange and a userinfo call
+            pending = await rp.begin_login()
+            ident = await rp.complete_login(pending, await sign_in(browser, pending.url, CALLBACK, "alice"))
+            assert ident.email == "alice@corp.test"
+    assert made == ["httpx2"]  # authlib's client, made once with the relying party
+
+
+def _counted(init: Any, name: str, made: list[str]) -> Any:
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(name)
+        init(self, *args, **kwargs)
+
+    return counting
 
 
 @pytest.mark.asyncio
@@ -301,6 +321,7 @@ OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
         pytest.param(_sign(_claims(exp=NOW - 61)), {}, "expired", id="expired"),
         pytest.param(_sign(_claims(exp=None)), {}, "missing_claim", id="no-exp"),
         pytest.param(_sign(_claims(iat=NOW + 61)), {}, "iat_future", id="iat-future"),
+        pytest.param(_sign(_claims(nbf=NOW + 61)), {}, "not_yet_valid", id="nbf-future"),
         pytest.param(_sign(_claims(nonce=None)), {}, "bad_nonce", id="no-nonce"),
         pytest.param(_sign(_claims(nonce="n-other")), {}, "bad_nonce", id="other-nonce"),
         pytest.param(_sign(_claims(sub=None)), {}, "missing_claim", id="no-sub"),

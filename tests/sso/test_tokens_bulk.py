@@ -39,3 +39,20 @@ async def test_bulk_issue_is_all_or_nothing(db: Database) -> None:
         await issue_agent_tokens_bulk(system, [agent, person])
     assert await AgentToken.count() == 0
     assert await issue_agent_tokens_bulk(system, []) == {}
+
+
+async def test_an_admin_issues_tokens_in_bulk_only_for_agents_within_its_clearance(db: Database) -> None:
+    from workspace.errors import Forbidden
+    from workspace.services import actor_for_member, get_member
+
+    ws = await ensure_workspace()
+    low = [await create_agent_member(f"low-{i}", "internal") for i in range(3)]
+    high = await create_agent_member("high-0", "restricted")
+    ivan = await human_session("ivan", ("admin",), "internal")
+    admin = await actor_for_member(await get_member(ws, ivan.member_id))
+    with pytest.raises(Forbidden, match=r"may not issue tokens for 1 of the 4 agents \('high-0'\)"):
+        await issue_agent_tokens_bulk(admin, [*low, high])
+    assert await AgentToken.count() == 0, "all or nothing"
+    refused = await AuditEvent.select().where(AuditEvent.action == "authority.refused")
+    assert len(refused) == 1 and '"attempted":"agent_token.issued_bulk"' in refused[0]["details"]
+    assert sorted(await issue_agent_tokens_bulk(admin, low)) == sorted(low)

@@ -1,12 +1,12 @@
 """Browser-test fixtures: Debian's chromium driven by Playwright, the real app under uvicorn on a small Meridian
 workspace (loaded through the scenario service), signed-in browser contexts, and screenshots for people to look at.
 
-Without /usr/bin/chromium the browser tests skip, unless CHORUS_TEST_REQUIRE_ALL is set (then they fail).
+Without /usr/bin/chromium (or npm's axe-core, for the accessibility checks) the browser tests skip, unless
+CHORUS_TEST_REQUIRE_ALL is set (then they fail).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +19,17 @@ from personas.services_load import load_scenario_into
 from sso import services_tokens
 from sso.services_sessions import SESSION_COOKIE
 from tests.sso.helpers import HumanSession, human_session
-from tests.support import LiveServer, live_server
+from tests.support import LiveServer, live_server, unavailable
 from workspace.app import create_app
 from workspace.db import Database
-from workspace.services import ensure_workspace, get_scheme, system_actor
+from workspace.labels import Label
+from workspace.services import ensure_workspace, extend_scheme, get_scheme, system_actor
 from workspace.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+"""npm's axe-core, installed by `make test` (target axe-core) like the SSO tests' oidc-provider."""
+SERIOUS = ("serious", "critical")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -38,9 +42,29 @@ PHONE = {"width": 375, "height": 780}
 def require_chromium() -> None:
     if CHROMIUM.exists():
         return
-    if os.environ.get("CHORUS_TEST_REQUIRE_ALL"):
-        pytest.fail(f"CHORUS_TEST_REQUIRE_ALL is set but {CHROMIUM} is missing (apt-get install chromium)")
-    pytest.skip(reason=f"{CHROMIUM} is missing: browser tests need Debian's chromium (apt-get install chromium)")
+    unavailable("browser", f"{CHROMIUM} is missing: browser tests need Debian's chromium (apt-get install chromium)")
+
+
+def require_axe() -> None:
+    if AXE.exists():
+        return
+    unavailable("browser", f"{AXE} is missing: the accessibility checks need npm's axe-core (make axe-core)")
+
+
+async def axe_violations(page: Any, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
+    """Run axe-core on the page as it is now; one line per violation of the given impacts: rule, impact, help and
+    the first few offending elements."""
+    require_axe()
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ["violations"]});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ") + (n.failureSummary ? ": " +
+                n.failureSummary.replace(/\\s+/g, " ").slice(0, 160) : ""))}));
+    }""")
+    return [f"{v['id']} ({v['impact']}): {v['help']} -> {'; '.join(v['nodes'])}" for v in found
+            if v["impact"] in impacts]
 
 
 @pytest.fixture
@@ -83,6 +107,14 @@ class Workspace:
 async def meridian(workspace_id: int) -> None:
     system = await system_actor(workspace_id)
     await load_scenario_into(system, load_scenario(builtin_scenario("meridian")), agents=AGENTS)
+
+
+async def cleared_for_harbor(workspace_id: int) -> Label:
+    """The top label once Harbor's compartments exist: an admin may import only what its clearance dominates, and
+    no one holds a compartment the workspace does not have yet (an operator adds them; here, as the system)."""
+    harbor = load_scenario(builtin_scenario("harbor"))
+    return (await extend_scheme(await system_actor(workspace_id), harbor.scheme.tiers,
+                                harbor.scheme.compartments)).top()
 
 
 @pytest.fixture

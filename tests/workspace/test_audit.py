@@ -1,4 +1,5 @@
-"""The audit chain: every kind of tampering is detected, on SQLite and PostgreSQL."""
+"""The audit chain: every kind of tampering is detected, on SQLite and PostgreSQL; labels are covered by the hash
+of entries sealed as version 2 while version-1 entries still verify; verification never writes."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ async def _trail(n: int) -> None:
 async def test_an_untouched_trail_verifies(db: Database) -> None:
     await _trail(10)
     result = await audit.verify()
-    assert result.as_dict() == {"events": 10, "ok": True, "first_bad_seq": None, "reason": None}
+    assert result.as_dict() == {"events": 10, "ok": True, "first_bad_seq": None, "reason": None, "unsealed": 0}
 
 
 async def test_entries_have_the_slack_audit_shape(db: Database) -> None:
@@ -128,6 +129,7 @@ async def test_concurrent_writers_keep_one_unbroken_chain(db: Database) -> None:
     ws = await ensure_workspace("acme")
     actor = await system_actor(ws)
     await asyncio.gather(*(audit.record(actor, "test.parallel", Entity("n", i)) for i in range(25)))
+    await audit.seal_all()
     result = await audit.verify()
     assert (result.ok, result.events) == (True, 26)
 
@@ -191,3 +193,91 @@ async def test_the_background_sealer_seals_and_flushes_on_stop(db: Database) -> 
     await sealer.start()
     await sealer.stop()
     assert await audit.pending_count() == 0, "stop() seals what is left"
+
+
+async def _counts(db: Database) -> tuple[int, int]:
+    rows = await db.fetch("SELECT COUNT(*) AS n, SUM(CASE WHEN seq < 0 THEN 1 ELSE 0 END) AS pending "
+                          "FROM chorus_audit_event")
+    return int(rows[0]["n"]), int(rows[0]["pending"] or 0)
+
+
+async def test_verify_never_seals_and_reports_what_is_unsealed(db: Database) -> None:
+    await _trail(4)
+    actor = await system_actor(await ensure_workspace("acme"))
+    for i in range(3):
+        await audit.record(actor, "test.pending", Entity("n", i))
+    before = await _counts(db)
+    result = await audit.verify(wait_s=0.2)
+    assert (result.ok, result.events, result.unsealed, result.first_bad_seq) == (False, 4, 3, None)
+    assert "3 entries are not sealed" in (result.reason or "")
+    assert await _counts(db) == before == (7, 3), "verification wrote to the trail"
+
+
+async def test_verify_waits_for_a_running_sealer(db: Database) -> None:
+    await _trail(2)
+    actor = await system_actor(await ensure_workspace("acme"))
+    sealer = audit.Sealer(interval_s=0.05)
+    await sealer.start()
+    try:
+        await audit.record(actor, "test.sealed_by_the_sealer", Entity("n", 1))
+        result = await audit.verify()
+    finally:
+        await sealer.stop()
+    assert (result.ok, result.events, result.unsealed) == (True, 3, 0)
+
+
+async def _labelled_trail(db: Database) -> int:
+    """Entry 1 (workspace.created) at the bottom label, then one restricted entry; returns the restricted seq."""
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    await audit.record(actor, "test.secret", Entity("doc", 1), {"title": "Board pack"}, label=actor.scheme.top())
+    await audit.seal_all()
+    return 2
+
+
+async def test_a_lowered_label_is_caught(db: Database) -> None:
+    seq = await _labelled_trail(db)
+    row = (await AuditEvent.select().where(AuditEvent.seq == seq))[0]
+    assert (row["label_level"], row["hash_version"]) == (3, 2)
+    await AuditEvent.update({AuditEvent.label_level: 0, AuditEvent.label_mask: 0}).where(AuditEvent.seq == seq)
+    result = await audit.verify()
+    assert (result.ok, result.first_bad_seq) == (False, seq)
+
+
+async def test_a_downgraded_hash_version_is_caught(db: Database) -> None:
+    seq = await _labelled_trail(db)
+    await AuditEvent.update({AuditEvent.hash_version: 1, AuditEvent.label_level: 0,
+                             AuditEvent.label_mask: 0}).where(AuditEvent.seq == seq)
+    assert (await audit.verify()).first_bad_seq == seq
+    await AuditEvent.update({AuditEvent.hash_version: 7}).where(AuditEvent.seq == seq)
+    result = await audit.verify()
+    assert result.first_bad_seq == seq and "unknown hash version" in (result.reason or "")
+
+
+async def test_entries_sealed_before_labels_still_verify(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 1: what every entry sealed before this release is (and what an older sealer writes during a rolling
+    upgrade); the chain may mix both versions."""
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    await audit.record(actor, "test.old", Entity("n", 1))
+    monkeypatch.setattr(audit, "HASH_VERSION", 1)
+    await audit.seal_all()
+    monkeypatch.undo()
+    await audit.record(actor, "test.new", Entity("n", 2), label=actor.scheme.top())
+    await audit.seal_all()
+    versions = [r["hash_version"] for r in await AuditEvent.select(AuditEvent.hash_version).order_by(AuditEvent.seq)]
+    assert versions == [1, 1, 2]
+    assert (await audit.verify()).ok
+
+
+async def test_record_many_carries_labels_and_exports_name_them(db: Database) -> None:
+    ws = await ensure_workspace("acme")
+    actor = await system_actor(ws)
+    top = actor.scheme.top()
+    await audit.record_many([(actor, "test.plain", Entity("n", 1), None),
+                             (actor, "test.labelled", Entity("n", 2), {"x": 1}, top)])
+    await audit.seal_all()
+    rows = await AuditEvent.select().where(AuditEvent.action.like("test.%")).order_by(AuditEvent.seq)
+    assert [(r["label_level"], r["label_mask"]) for r in rows] == [(0, 0), (top.level, top.mask)]
+    assert [audit.export_row(r, actor.scheme)["label"] for r in rows] == ["public", str(top)]
+    assert audit.export_row(rows[1])["label"] == f"{top.level}:{top.mask}", "without a scheme: the integer form"

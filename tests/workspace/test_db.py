@@ -10,7 +10,8 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from workspace.db import Database, _PooledTransaction, _SQLiteEngine
+from workspace.db import Database
+from workspace.db_sqlite import PooledSQLiteEngine, PooledTransaction
 from workspace.settings import DatabaseSettings, Secret
 
 
@@ -38,8 +39,8 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[aiosqlite.Connection]:
     return seen
 
 
-def engine_of(db: Database) -> _SQLiteEngine:
-    assert isinstance(db.engine, _SQLiteEngine)
+def engine_of(db: Database) -> PooledSQLiteEngine:
+    assert isinstance(db.engine, PooledSQLiteEngine)
     return db.engine
 
 
@@ -112,7 +113,7 @@ async def test_a_cancel_at_any_statement_leaks_no_connection(database: Database,
     execute, fetchall = aiosqlite.Connection.execute, aiosqlite.Connection.execute_fetchall
     script = aiosqlite.Connection.executescript
     # BEGIN goes to the connection's thread when another process holds the write lock: the path a cancel can hit
-    monkeypatch.setattr(_PooledTransaction, "_begin_inline", lambda self: False)
+    monkeypatch.setattr(PooledTransaction, "_begin_inline", lambda self: False)
 
     async def cancelled_after(run: Any, sql: str) -> Any:
         result = await run
@@ -295,7 +296,22 @@ async def test_checkpoints_run_in_the_background_and_keep_the_wal_bounded(databa
 def test_precompiled_query_strings_match_piccolo(template: str, args: tuple[Any, ...], engine_type: str) -> None:
     from piccolo.querystring import QueryString
 
-    from workspace.db import _qs
+    from workspace.db_sql import querystring
 
-    assert _qs(template, args, engine_type).compile_string(engine_type) == \
+    assert querystring(template, args, engine_type).compile_string(engine_type) == \
         QueryString(template, *args).compile_string(engine_type)
+
+
+async def test_bulk_rows_are_tuples_of_what_fetch_gives_and_see_the_open_transaction(database: Database) -> None:
+    """``fetch_rows`` (bulk scans) reads on plain connections of its own outside a transaction (what is committed)
+    and on the transaction's inside one (what it wrote), with the values ``fetch`` gives; stop closes its readers."""
+    await database.execute_many("INSERT INTO t (id, v) VALUES ({}, {})", [(i, f"v{i}") for i in range(1, 6)])
+    rows = await database.fetch_rows("SELECT id, v FROM t WHERE id > {} ORDER BY id", 2)
+    assert rows == [tuple(r.values()) for r in await database.fetch("SELECT id, v FROM t WHERE id > {} ORDER BY id",
+                                                                    2)] == [(3, "v3"), (4, "v4"), (5, "v5")]
+    assert len(database._readers) == 1  # kept for the next scan
+    async with database.transaction():
+        await database.fetch("INSERT INTO t (id, v) VALUES ({}, {})", 6, "v6")
+        assert (await database.fetch_rows("SELECT COUNT(*) FROM t"))[0] == (6,)
+    await database.stop()
+    assert database._readers == []

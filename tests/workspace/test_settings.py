@@ -18,6 +18,8 @@ def test_defaults_are_the_embedded_setup(tmp_path: Path) -> None:
     assert (s.server.host, s.server.port) == ("127.0.0.1", 8000)
     assert s.llm.provider == "offline"
     assert not s.oidc.enabled
+    limits = s.limits
+    assert (limits.write_rate_per_s, limits.write_burst, limits.max_sockets_per_token) == (2.0, 20, 20)
 
 
 def test_postgres_and_redis_urls_are_recognised() -> None:
@@ -44,6 +46,8 @@ def test_secrets_never_appear_in_repr_or_describe() -> None:
         ({"CHORUS_BROKER_URL": "amqp://x"}, "CHORUS_BROKER_URL must be memory:// or redis://"),
         ({"CHORUS_DEV_LOGIN": "maybe"}, "CHORUS_DEV_LOGIN must be true or false"),
         ({"CHORUS_LLM_PROVIDER": "magic"}, "CHORUS_LLM_PROVIDER must be offline, openai or local"),
+        ({"CHORUS_MAX_SOCKETS_PER_TOKEN": "-1"}, "CHORUS_MAX_SOCKETS_PER_TOKEN must be 0 (off) or more"),
+        ({"CHORUS_WRITE_BURST": "0"}, "CHORUS_POST_BURST and CHORUS_WRITE_BURST must be at least 1"),
     ],
 )
 def test_bad_values_get_clear_errors(env: dict[str, str], message: str) -> None:

@@ -3,6 +3,7 @@ agent turns, LLM calls and mining runs; OTLP export only when the OTEL_* variabl
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import subprocess
@@ -128,7 +129,7 @@ async def test_database_calls_are_child_spans_of_the_request(server: LiveServer,
 
 async def test_database_spans_cover_piccolo_queries_and_bulk_writes(db: Database, tel: Telemetry,
                                                                      tmp_path: Path) -> None:
-    from workspace.telemetry import instrument_database, uninstrument_database
+    from workspace.telemetry_db import instrument_database, uninstrument_database
 
     instrument_database(db, tel)
     try:
@@ -199,26 +200,14 @@ def test_failed_turn_is_counted_as_error(tel: Telemetry) -> None:
                                                                               "department": "ops"}]
 
 
-def test_mining_span_and_domain_metrics(tel: Telemetry) -> None:
+def test_mining_span_carries_its_counts(tel: Telemetry) -> None:
     with mining_span(workspace_id=1) as run:
         run.counts(messages=420, insights=5)
     (span,) = tel.finished_spans()
     assert span.name == "mining.run"
     assert span.attributes is not None
     assert (span.attributes["chorus.mining.messages"], span.attributes["chorus.mining.insights"]) == (420, 5)
-    metrics.ws_connection_opened("agent")
-    metrics.ws_connection_opened("agent")
-    metrics.ws_connection_closed("agent")
-    metrics.ws_delivered(200)
-    metrics.post_duration(4.5, member_kind="agent")
-    metrics.post_blocked(reason="leak_guard")
-    assert [(p.attributes, p.value) for p in tel.metric_points(metrics.WS_CONNECTIONS)] == [
-        ({"member.kind": "agent"}, 1)]
-    assert [p.value for p in tel.metric_points(metrics.WS_DELIVERIES)] == [200]
-    assert [(p.attributes, p.value, p.count) for p in tel.metric_points(metrics.POST_DURATION)] == [
-        ({"member.kind": "agent", "outcome": "ok"}, 4.5, 1)]
-    assert [(p.attributes, p.value) for p in tel.metric_points(metrics.POSTS_BLOCKED)] == [
-        ({"reason": "leak_guard"}, 1)]
+    # The product's own metrics (sockets, posts, blocks, turns, LLM calls) are proven in tests/test_metrics.py.
 
 
 def test_instruments_created_before_the_provider_report_to_it() -> None:
@@ -309,3 +298,62 @@ async def _until(predicate: object, attempts: int = 500) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+async def test_idle_background_polls_make_no_spans(db: Database, tel: Telemetry, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: every process traced its idle polls, about 3-4 database spans a second with nothing to do."""
+    from personas.runtime import runs
+
+    polls = {"runs": 0, "audit": 0}
+    claim, pending = runs.claim_run, audit._has_pending
+    enough = asyncio.Event()
+
+    def counted(kind: str, fn: Any) -> Any:
+        async def wrapper(*args: Any) -> Any:
+            result = await fn(*args)
+            polls[kind] += 1
+            if min(polls.values()) >= 3:
+                enough.set()
+            return result
+        return wrapper
+
+    monkeypatch.setattr(runs, "claim_run", counted("runs", claim))
+    monkeypatch.setattr(audit, "_has_pending", counted("audit", pending))
+    await services.ensure_workspace()
+    app = create_app(_settings(tmp_path, CHORUS_RUN_WORKERS_IN_PROCESS="true"), database=db, telemetry=tel)
+    async with app.lifespan():
+        await asyncio.wait_for(enough.wait(), 60)
+        assert [s for s in tel.finished_spans() if _is_poll(s)] == []
+        await db.fetch("SELECT 1 AS x FROM chorus_audit_event WHERE seq < 0 LIMIT 1")  # outside quiet(): traced
+        assert len([s for s in tel.finished_spans() if _is_poll(s)]) == 1
+
+
+def _is_poll(span: Any) -> bool:
+    text = str(span.attributes.get("db.query.text", ""))
+    return text.startswith(("SELECT id FROM personas_run WHERE (status", "SELECT 1 AS x FROM chorus_audit_event"))
+
+
+def test_prometheus_scrape_endpoint_besides_otlp(tmp_path: Path) -> None:
+    """OTEL_METRICS_EXPORTER=prometheus serves the process's metrics at /metrics (OpenTelemetry's Prometheus
+    exporter); it turns telemetry on by itself (Settings reads it) and can be listed beside otlp."""
+    import urllib.request
+
+    env = {"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+           "OTEL_EXPORTER_PROMETHEUS_PORT": "0"}
+    assert _settings(tmp_path, OTEL_METRICS_EXPORTER="otlp,prometheus").telemetry.enabled
+    tel = setup_telemetry(_settings(tmp_path, OTEL_METRICS_EXPORTER="prometheus"), environ=env)
+    assert tel.enabled and tel.exporting == ("metrics:prometheus(127.0.0.1:0/metrics)",)
+    assert tel.meter_provider is not None
+    tel.meter_provider.get_meter("chorus").create_counter("chorus.agent.turns").add(3, {"outcome": "posted"})
+    tel.serve_prometheus()  # install() does this; the test process keeps its in-memory providers installed
+    try:
+        port = tel.prometheus_server.server_port
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    finally:
+        tel.shutdown(1.0)
+    assert 'chorus_agent_turns_total{' in text and 'outcome="posted"' in text and "} 3.0" in text
+    assert tel.prometheus_server is None
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_PROMETHEUS_PORT"):
+        setup_telemetry(_settings(tmp_path, CHORUS_TELEMETRY="true"),
+                        environ={"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": "x"})

@@ -7,6 +7,7 @@ told to stop; the web process runs none when CHORUS_RUN_WORKERS_IN_PROCESS=false
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,37 @@ async def test_shutdown_is_bounded_when_a_hook_or_job_hangs(sqlite_db: Database,
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_the_web_process_restarts_a_failed_job_after_logging_it(sqlite_db: Database, tmp_path: Path,
+                                                                       extra_parts: list[DomainParts],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the failure was logged and the job stayed dead for the life of the process."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    chorus_log = logging.getLogger("chorus")
+    monkeypatch.setattr(chorus_log, "handlers", [*chorus_log.handlers])  # restored after the test
+    chorus_log.addHandler(handler)  # not caplog: Litestar's logging set-up replaces the root logger's handlers
+    runs: list[int] = []
+    second = asyncio.Event()
+
+    async def flaky() -> None:
+        runs.append(len(runs) + 1)
+        if len(runs) == 1:
+            raise RuntimeError("lost the broker")
+        second.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(app_mod, "RESTART_FIRST_S", 0.01)
+    extra_parts.append(DomainParts(name="flaky", background_jobs=[flaky]))
+    app = create_app(_settings(tmp_path, CHORUS_RUN_WORKERS_IN_PROCESS="true"), database=sqlite_db)
+    async with app.lifespan():
+        await asyncio.wait_for(second.wait(), HANG_GUARD_S)
+    assert runs == [1, 2]
+    failed = [r for r in records if r.getMessage() == "background job flaky failed"]
+    assert len(failed) == 1 and failed[0].exc_info is not None and "lost the broker" in str(failed[0].exc_info[1])

@@ -1,0 +1,397 @@
+"""Claims grouped into issues: one issue told over several sentences is one insight, a link absorbs both of its
+documents' groups, resolved or rehearsed matters rank low, repetition is not corroboration, and every title is
+one complete sentence without chatter. Documents are written for these tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from insights.issue_text import title_problems
+from insights.issues import Issue, Said, build_issues
+from personas.context.facts import Corpus, facts
+from personas.context.passages import chunk_spans
+
+PLANT = """# Plant maintenance log, Q3
+
+## Presses
+
+The north press failed its pressure test on 3 May and was taken out of service. It is the only press that can
+form the large housings, and no spare press is available. About 340 customer orders are waiting for it.
+
+Norrow Seals delivered 48 seal kits in the quarter; 2 kits were rejected for scratches.
+
+## Parts
+
+| Part | Supplier | Rejected |
+|---|---|---|
+| Seal kit SK-2 | Norrow Seals | 0 |
+| Pump P-7 | Kell Motors | 3 |
+"""
+
+SALES = """# Sales pipeline, Q3
+
+## Demand
+
+Nine hospitals asked for 600 large housings for delivery between 1 May and 30 June, worth $2.4 million of
+revenue. Several of them would sign a three-year agreement.
+"""
+
+DRILL = """# Evacuation drill report, June
+
+The fire alarm sounded on 4 June and the building was evacuated in four minutes. The drill went as planned, no
+one was injured and all actions are closed.
+"""
+
+FINANCE = """# Income review, Q2
+
+## Unclaimed rebates
+
+There are 31 rebate deals, worth £214,000, for which no claim has been raised. The fault was found in July
+when a supplier asked why it had not been billed.
+
+The claim window for the April deals closes on 29 September; the largest unclaimed deal is worth £31,000.
+
+## Disputes
+
+Delta Foods disputes two claims worth £96,000; meetings are booked for September.
+"""
+
+FILLER = "The canteen opens at {h}:00 on weekdays from {d} May and serves 120 staff.\n"
+
+
+def _world(docs: dict[str, str], roles: tuple[str, ...] = ("Planner", "Engineer")) -> tuple[Corpus, list[Said]]:
+    corpus = Corpus()
+    said: list[Said] = []
+    all_docs = dict(docs)
+    all_docs.update({f"Canteen note {k}": FILLER.format(h=k + 6, d=k + 1) for k in range(6)})
+    for title, text in all_docs.items():
+        fs = facts(text)
+        corpus.add_document(text, fs, title, title)
+        if title.startswith("Canteen"):
+            continue
+        spans = chunk_spans(text)
+        for f in fs:
+            chunk = next((i for i, (a, b) in enumerate(spans) if a <= f.start < b), 0)
+            for r, role in enumerate(roles):
+                said.append(Said(len(said), (title, chunk, f.start, f.end), title, "ops", f.text, role=role,
+                                 department=f"dept{r}", channel="ops-floor", fact=f))
+    return corpus, said
+
+
+def _span_of(said: list[Said], startswith: str) -> Said:
+    return next(s for s in said if s.text.startswith(startswith))
+
+
+def test_the_sentences_of_one_issue_make_one_insight_that_shows_its_figures() -> None:
+    corpus, said = _world({"Plant log": PLANT})
+    issues = build_issues(said, corpus)
+    press = [i for i in issues if any("north press" in s.text for s in i.sources)]
+    assert len(press) == 1
+    (issue,) = press
+    assert issue.kind == "risk"
+    text = issue.title + " " + issue.summary
+    assert "only press" in text and "340" in text
+    assert not any("Norrow" in s.text for s in issue.sources)  # the next paragraph is about another named thing
+
+
+def test_the_paragraphs_of_a_section_about_its_heading_are_one_issue_of_the_kind_its_main_point_has() -> None:
+    corpus, said = _world({"Income review": FINANCE})
+    issues = build_issues(said, corpus)
+    rebates = [i for i in issues if any("rebate" in s.text or "claim window" in s.text for s in i.sources)]
+    assert len(rebates) == 1
+    assert rebates[0].kind == "opportunity"
+    told = rebates[0].title + " " + rebates[0].summary
+    assert "£214,000" in told and "29 September" in told and "under Unclaimed rebates" in told
+    assert not any("Delta Foods" in s.text for s in rebates[0].sources)
+
+
+def test_a_paragraph_that_settles_something_else_stays_out_of_the_issue() -> None:
+    text = ("# Competitor notes\n\n## Brightline\n\nBrightline will stop selling its budget scanners on 31 March, "
+            "and 62 clinics run them today, about $3.9 million of business.\n\nIts new label printer was cleared "
+            "in August; we do not make label printers and do not plan to.\n")
+    corpus, said = _world({"Competitor notes": text})
+    (issue,) = [i for i in build_issues(said, corpus) if "Brightline" in i.title]
+    assert issue.kind == "opportunity"
+    assert not any("label printer" in s.text for s in issue.sources)
+
+
+def test_table_rows_are_separate_items_and_a_zero_count_is_no_issue() -> None:
+    corpus, said = _world({"Plant log": PLANT})
+    issues = build_issues(said, corpus)
+    rows = [i for i in issues if i.sources[0].fact.unit == "row"]
+    assert [i.sources[0].text.split(" (")[0] for i in rows] == ["Pump P-7"]
+    assert rows[0].title.startswith("The Plant log lists Pump P-7 with")
+
+
+def test_a_resolved_or_rehearsed_matter_ranks_below_an_open_one() -> None:
+    corpus, said = _world({"Plant log": PLANT, "Drill report": DRILL})
+    issues = build_issues(said, corpus)
+    first = issues[0]
+    assert "north press" in first.title
+    assert all(i.kind != "risk" or i.score < first.score / 2 for i in issues if i.documents == ["Drill report"])
+
+
+def test_repeating_a_sentence_is_not_corroboration() -> None:
+    corpus, said = _world({"Plant log": PLANT}, roles=("Planner",))
+    once = {i.key: i.score for i in build_issues(said, corpus)}
+    echo = said + [s for s in said for _ in range(50)]
+    again = {i.key: i.score for i in build_issues(echo, corpus)}
+    assert again == once
+    _, two_roles = _world({"Plant log": PLANT}, roles=("Planner", "Buyer"))
+    corroborated = {i.key: i.score for i in build_issues(two_roles, corpus)}
+    assert all(corroborated[k] > once[k] for k in once)
+
+
+def _link(said: list[Said], a: Said, b: Said, relation: str, consequence: str, entity: str) -> list[Said]:
+    link = Said(len(said), a.span, a.doc_title, "ops", a.text, role="Director", department="exec", link=b.span,
+                link_text=b.text, link_title=b.doc_title, link_department="sales", kind="risk", relation=relation,
+                consequence=consequence, entity=entity, cross_label=True, fact=a.fact, link_fact=b.fact)
+    return [*said, link]
+
+
+def test_a_link_joins_both_documents_groups_into_one_insight_that_outranks_them() -> None:
+    corpus, said = _world({"Plant log": PLANT, "Sales pipeline": SALES})
+    alone = build_issues(said, corpus)
+    press = _span_of(said, "The north press")
+    ask = _span_of(said, "Nine hospitals")
+    linked = build_issues(_link(said, ask, press, "demand-vs-capacity",
+                                "the demand expected for the large housings may not be met", "large housings"),
+                          corpus)
+    assert len(linked) == len(alone) - 1
+    top = linked[0]
+    assert top.documents == ["Sales pipeline", "Plant log"]
+    assert top.title.startswith("Nine hospitals asked for 600 large housings")
+    assert ", while the north press failed" in top.title
+    assert top.title.endswith("so the demand expected for the large housings may not be met.")
+    assert "340" in top.summary and "Director" in top.summary
+    assert top.score > max(i.score for i in alone)
+    assert sum(1 for i in linked if any("north press" in s.text for s in i.sources)) == 1
+
+
+def test_a_loose_link_that_only_shares_a_name_is_not_an_insight_of_its_own() -> None:
+    corpus, said = _world({"Plant log": PLANT, "Sales pipeline": SALES})
+    press = _span_of(said, "The north press")
+    ask = _span_of(said, "Nine hospitals")
+    linked = build_issues(_link(said, ask, press, "compound", "it needs one owner", "housings"), corpus)
+    assert all(len(i.documents) == 1 for i in linked)
+
+
+@pytest.mark.parametrize("title", [
+    "I'd want the Line 2 stopped on the agenda for .",
+    "Same here about the requests this quarter.",
+    "Key terms: equipment, failur, first",
+    "As a field service engineer, the battery reboot stops lands on my desk first.",
+    "Careful with the battery reboot stops, the numbers say something else.",
+    "the pump is",
+    "Production asks for a fix-only week, while And it stays below the floor, so more business puts money at risk.",
+    "The set moves to 1 December, while if the set is not live by 1 November, so Brisa arrives after it is needed.",
+])
+def test_chatter_and_fragments_are_not_titles(title: str) -> None:
+    assert title_problems(title)
+
+
+def _sentences(text: str) -> int:
+    return len(re.findall(r"[.!?](?:\s+(?=[A-Z])|$)", text))
+
+
+def test_every_title_is_a_complete_sentence_and_every_summary_two_to_four() -> None:
+    corpus, said = _world({"Plant log": PLANT, "Sales pipeline": SALES, "Drill report": DRILL})
+    press = _span_of(said, "The north press")
+    ask = _span_of(said, "Nine hospitals")
+    issues: list[Issue] = build_issues(_link(said, ask, press, "demand-vs-capacity",
+                                             "the demand expected for the large housings may not be met",
+                                             "large housings"), corpus)
+    assert issues
+    for i in issues:
+        assert title_problems(i.title) == [], i.title
+        assert 2 <= _sentences(i.summary) <= 4, i.summary
+        assert "still unknown" in i.summary.lower()
+
+
+def test_a_link_to_a_side_that_says_next_to_nothing_does_not_retitle_the_other() -> None:
+    corpus, said = _world({"Plant log": PLANT, "Crew rota": "The rota for the north press crew starts on 4 May "
+                                                               "with 6 staff.\n"})
+    press = _span_of(said, "The north press")
+    rota = _span_of(said, "The rota")
+    alone = build_issues(said, corpus)
+    linked = build_issues(_link(said, rota, press, "dependency", "trouble with the press reaches the rota",
+                                "north press"), corpus)
+    assert [i.title for i in linked] == [i.title for i in alone]
+
+
+LOOKAHEAD = """# East wing look-ahead
+
+## Next three weeks
+
+Crane: CR-9, our crawler crane, left the site on 28 August. It is planned to come back to site on 12 October for
+the rooftop units.
+
+The rooftop unit lifts are set for 14 October under lift plan LP-9; the road permit covers 14 and 15 October only.
+"""
+
+FLEET = """# Fleet maintenance plan
+
+## Cranes
+
+CR-9, crawler crane (2016, 300-ton). The crane is out of service from 5 October to 13 November for its five-year
+inspection, which is due this quarter.
+"""
+
+
+def test_a_link_shows_what_its_section_says_about_the_linked_sentences_subject() -> None:
+    corpus, said = _world({"Look-ahead": LOOKAHEAD, "Fleet plan": FLEET})
+    back = _span_of(said, "It is planned to come back")
+    out = _span_of(said, "The crane is out of service")
+    top = build_issues(_link(said, back, out, "timing", "CR-9 is out of action on the date it is needed", "CR-9"),
+                       corpus)[0]
+    assert top.relation == "timing"
+    told = top.title + " " + top.summary
+    assert "14 October" in told and "13 November" in told and "five-year" in told
+
+
+def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
+    from insights.issue_text import _clause, _shorten
+    from insights.issues import Source
+    row = facts("| Job | Trade | Cover |\n|---|---|---|\n| 2411 East Wing | Glazing | Bond waived (approved "
+                "3 May; the sub declined) |\n")[0]
+    src = Source(("Register", 0, row.start, row.end), "Register", "ops", row.text, row)
+    said = _clause(src)
+    assert said == "the Register lists 2411 East Wing with trade Glazing and cover Bond waived (approved 3 May; " \
+                   "the sub declined)"
+    note = facts("Note B. Under the service agreement, the grid operator pays a credit of $11 per kW-month.\n")[0]
+    assert _clause(Source(("Register", 0, note.start, note.end), "Register", "ops", note.text, note)) \
+        .startswith("Under the service agreement")
+    long = ("Because the two security engineers are fully committed to the spring release until the end of "
+            "January, the tooling and the threat model move to the summer cycle in Q2")
+    assert _shorten(long, 120) == "The tooling and the threat model move to the summer cycle in Q2"
+    cond = ("If the set is not redeemable on all platforms by 1 November, Brisa is entitled to liquidated damages of "
+            "£150,000 and may withhold the second instalment until the set is live")
+    assert _shorten(cond, 120).startswith("Brisa is entitled to liquidated damages of £150,000")
+    appositive = ("Ravenhill Interactive, the Cardiff studio making the Harrowgate series for a streaming service, "
+                  "has asked to rent Stage B from October to January for £4,200 a week")
+    assert not _shorten(appositive, 110).endswith("series for a streaming service")
+    joined = facts("And it stays below the cash floor of £1.5 million until the March payouts arrive.\n")[0]
+    assert _clause(Source(("Plan", 0, joined.start, joined.end), "Plan", "ops", joined.text, joined)) \
+        .startswith("It stays below")
+
+
+def test_a_link_title_cut_short_leaves_the_whole_sentence_in_the_summary() -> None:
+    corpus, said = _world({"Look-ahead": LOOKAHEAD, "Fleet plan": FLEET})
+    back = _span_of(said, "It is planned to come back")
+    out = _span_of(said, "The crane is out of service")
+    top = build_issues(_link(said, back, out, "timing", "CR-9 is out of action on the date it is needed", "CR-9"),
+                       corpus)[0]
+    for src in top.sources[:2]:
+        assert src.text.rstrip(".") in top.title + " " + top.summary
+
+
+def test_an_issue_opens_with_a_sentence_of_its_own_kind() -> None:
+    from insights.issues import Source, _Group, main_of
+
+    text = ("The paying agent withholds tax at 22% on the royalties, and the excess cannot be recovered in the UK. "
+            "A refund claim for the excess of £138,000 could be filed through the paying agent. Filing it would "
+            "save about £14,000 a quarter from now on.\n")
+    srcs = [Source(("Review", 0, f.start, f.end), "Review", "finance", f.text, f) for f in facts(text)]
+    risky = next(s for s in srcs if s.fact.kind == "risk")
+    group = _Group(risky, [risky, *(s for s in srcs if s is not risky)])
+    assert main_of(group, "risk") is risky
+    opening = main_of(group, "opportunity")
+    assert opening.fact.kind == "opportunity" and opening.text.startswith("Filing it")  # the weightiest of them
+
+
+def test_a_section_whose_heading_names_one_thing_is_one_issue_whatever_its_items_name_first() -> None:
+    text = """# Board notes, June
+
+## Neighbouring system: Town of Orlby
+
+Orlby's council voted on 26 May to ask whether we would take over its water system, which cannot meet the state
+standard without a $14 million plant. Staff summarised what they know:
+
+- Orlby runs a small system with about 9,200 connections.
+- The state KRD consolidation grant pays up to $5 million of the costs when a larger system takes over one that is
+  out of compliance; the first round closes on 30 September.
+"""
+    corpus, said = _world({"Board notes": text})
+    orlby = [i for i in build_issues(said, corpus) if "Orlby" in i.title + i.summary or "KRD" in i.title]
+    assert len(orlby) == 1
+    told = orlby[0].title + " " + orlby[0].summary
+    assert "$5 million" in told and "9,200" in told and orlby[0].kind == "opportunity"
+
+
+def test_a_title_fits_the_title_column_at_a_clause_boundary() -> None:
+    from insights.issue_text import TITLE_MAX, _fit
+
+    long = ("A customer with on-site generation of at least 500 kW at a single metered site that it will run on "
+            "request during the utility's system peak events (up to 60 hours a year) can enrol in the rider and earn "
+            "a peak demand credit of $11.40 per kW-month of committed capacity, paid monthly all year, which the "
+            "Authority has never claimed because its standby diesel generators are permitted for emergency use only "
+            "under their air permits.")
+    title = _fit(long)
+    assert len(title) <= TITLE_MAX and title_problems(title) == [], title
+    assert "$11.40" in title
+
+
+def test_each_side_of_a_link_shows_up_to_four_more_facts_about_it() -> None:
+    fleet = FLEET.rstrip("\n") + (
+        " CR-9 needs a new boom section costing $48,000 before it returns. A substitute for CR-9 from Maxlift costs "
+        "$9,500 a week and has no availability until 20 November. The CR-9 inspection is done by Keller Cranes, the "
+        "only certified inspector in the region. CR-9 ran 412 hours in the last quarter, 96% of its planned use.\n")
+    corpus, said = _world({"Look-ahead": LOOKAHEAD, "Fleet plan": fleet})
+    back = _span_of(said, "It is planned to come back")
+    out = _span_of(said, "The crane is out of service")
+    top = build_issues(_link(said, back, out, "timing", "CR-9 is out of action on the date it is needed", "CR-9"),
+                       corpus)[0]
+    assert len([s for s in top.sources if s.span[0] == "Fleet plan"]) == 5
+
+
+def test_a_link_between_demand_and_a_plan_that_leaves_it_out_is_an_issue_of_its_own() -> None:
+    sales = "# Sales notes\n\nSince March, 312 prospects have joined the waitlist for payroll in Oregon, worth " \
+            "$2.1 million.\n"
+    plan = "# Product plan\n\nOregon is not in the H1 plan, and product has gathered no demand data for it since " \
+           "1 March.\n"
+    corpus, said = _world({"Sales notes": sales, "Product plan": plan})
+    ask = _span_of(said, "Since March")
+    left_out = _span_of(said, "Oregon is not")
+    issues = build_issues(_link(said, ask, left_out, "unplanned", "customers ask for Oregon, and no plan provides it",
+                                "Oregon"), corpus)
+    top = issues[0]
+    assert len(top.documents) == 2 and "312 prospects" in top.title and top.relation == "unplanned"
+
+
+EXPORTS = """# Export plan, Q2
+
+## Shipments
+
+The first 200 housings for the Oslo distributor must be formed on the north press and shipped by 12 May; the
+contract carries a penalty of $80,000 for a late shipment.
+"""
+
+
+def test_a_clash_in_time_is_an_issue_of_its_own_even_when_its_group_already_joined_another() -> None:
+    """The failed press meets the hospitals' demand (one issue) and an export date booked on it (another): a
+    group that already joined one issue still makes a second one on a clash in time with a group nobody holds."""
+    corpus, said = _world({"Plant log": PLANT, "Sales pipeline": SALES, "Export plan": EXPORTS})
+    press = _span_of(said, "The north press")
+    ask = _span_of(said, "Nine hospitals")
+    ship = _span_of(said, "The first 200 housings")
+    said = _link(said, ask, press, "demand-vs-capacity", "the demand expected for the large housings may not be met",
+                 "large housings")
+    said = _link(said, ship, press, "timing", "the north press is out of action on the date it is needed",
+                 "north press")
+    joined = [sorted(i.documents) for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert sorted(joined) == [["Export plan", "Plant log"], ["Plant log", "Sales pipeline"]]
+
+
+
+def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() -> None:
+    """A link title that must shrink both sides to fit reads a wide register row by its first two columns, so the
+    second side still fits instead of the title losing it."""
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = facts("| Job | Vessel | Location | Start | Finish | Crew |\n|---|---|---|---|---|---|\n"
+                "| Hull survey | MV Corran | Dock 4 | 2 May | 20 May | 14 fitters |\n")[0]
+    src = Source(("Bookings", 0, row.start, row.end), "Bookings", "ops", row.text, row)
+    assert _clause(src, limit=70) == "the Bookings lists Hull survey with vessel MV Corran and location Dock 4"
+    assert "start 2 May" in _clause(src, limit=120)

@@ -1,0 +1,156 @@
+"""What a business sentence states: its kind (a risk, an opportunity, or neither: good news and resolved incidents
+are neither), its severity, the names it carries, and corpus statistics that tell a drill report from a real one.
+The example sentences are generic business prose written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from personas.context.facts import Corpus, Fact, entity_keys, fact, facts
+
+
+def _fact(text: str, **kw: object) -> Fact:
+    f = fact(text, **kw)  # type: ignore[arg-type]
+    assert f is not None, text
+    return f
+
+
+@pytest.mark.parametrize("text", [
+    "The conveyor outage on 3 May was resolved within two hours and the root cause was fixed.",
+    "The fire drill on 14 June went as planned and the building was clear in four minutes.",
+    "Complaints fell 20% in Q3 and all 41 complaint files were closed within the 30-day target.",
+    "Scrap costs dropped by 12% after the new cutting tables arrived in April.",
+    "Sales rose 9% in the quarter, ahead of plan in every region.",
+    "In August the team earned rebates of $63,600 on approved invoices.",
+    "Another manufacturer in Ohio recalled its heaters; we do not sell heaters.",
+    "Release 1.8 fixes three interface defects reported by clinics in May.",
+])
+def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
+    assert _fact(text).kind == "neutral"
+
+
+@pytest.mark.parametrize("text", [
+    "The sole supplier of the control board has no qualified alternate, and qualifying one takes 40 weeks.",
+    "Warehouse costs rose 14% in Q3 after the landlord raised the rent.",
+    "Online sales fell 11% in September, below the target of $2.1 million.",
+    "The billing team estimates that $412,000 of usage cannot be recovered after the three-month limit.",
+    "The service agreement with the cleaning contractor expires on 30 June and will not be renewed.",
+    "Two customers have asked about cancelling their contracts after the duplicate invoices.",
+    "Most of the callers ask for a refund of the 300 orders that shipped late in May.",
+    "Holiday pay for 1,200 shift workers was underpaid by about £90,000 since the payroll migration.",
+])
+def test_trouble_for_the_business_is_a_risk(text: str) -> None:
+    assert _fact(text).kind == "risk"
+
+
+@pytest.mark.parametrize("text", [
+    "Our competitor Brightline will stop selling its budget scanners on 30 June, and 400 clinics use them.",
+    "Twelve schools asked for a three-year support contract that we do not offer today.",
+    "The training grant of £50,000 lapses on 31 March unless we register the first cohort.",
+    "The warehouse holds 2,000 unused pallets of packaging that could be sold back to the maker.",
+    "Tax rules let us reclaim a refund of the excess withheld since 2024, about £40,000.",
+])
+def test_an_opening_for_the_business_is_an_opportunity(text: str) -> None:
+    assert _fact(text).kind == "opportunity"
+
+
+def test_a_competitors_trouble_named_only_in_the_heading_is_still_an_opening() -> None:
+    text = "Brightline will stop selling its budget scanners on 30 June."
+    assert _fact(text).kind == "risk"
+    assert _fact(text, heading="Competitors").kind == "opportunity"
+    assert _fact(text, path=("Competitor watch, autumn",)).kind == "opportunity"
+
+
+def test_a_column_name_is_in_every_row_so_only_a_count_under_it_says_something() -> None:
+    row = _fact("Seal kit (Supplier: Norrow Seals; Lots: 39; Agreement ends: 2028)", unit="row")
+    assert row.kind == "neutral"
+    assert _fact("Seal kit (Supplier: Norrow Seals; Lots: 39; Rejected: 4)", unit="row").kind == "risk"
+    assert _fact("Seal kit (Supplier: Norrow Seals; Status: failed the audit on 3 May)", unit="row").kind == "risk"
+
+
+def test_a_table_cell_that_counts_nothing_states_nothing() -> None:
+    zero = fact("Pump motor M-12 (Supplier: Kell Motors; Lots: 48; Rejected: 0)", unit="row")
+    assert zero is None or zero.kind == "neutral"
+    assert _fact("Pump motor M-12 (Supplier: Kell Motors; Lots: 48; Rejected: 5)", unit="row").kind == "risk"
+
+
+def test_severity_ranks_single_points_of_failure_with_dates_above_plain_failures_above_background() -> None:
+    grave = _fact("The sole supplier of the control board has no qualified alternate, and its contract "
+                  "expires on 31 January.")
+    plain = _fact("Two small lots were rejected for scratches in August.")
+    background = _fact("The warehouse has 14 loading doors and 2 forklifts.")
+    assert grave.severity > plain.severity > background.severity
+
+
+def test_severity_falls_when_the_sentence_says_it_is_resolved() -> None:
+    open_ = _fact("The packing line failed twice in May, stopping 300 orders.")
+    closed = _fact("The packing line failed twice in May, stopping 300 orders; the fault was fixed on 2 June.")
+    assert closed.severity < open_.severity
+
+
+def test_entity_keys_name_codes_and_names_but_not_sentence_openers() -> None:
+    keys = entity_keys("Kestrel Refrigeration Ltd shipped PS-40 sensors to Bay 4.")
+    assert {"kestrel refrigeration", "kestrel", "ps-40", "bay 4"} <= set(keys)
+    assert entity_keys("Average 41 bags a week were sold.") == ()
+
+
+def test_facts_carry_offsets_section_and_what_the_rest_of_the_paragraph_says() -> None:
+    text = ("# Sales notes\n\n## Demand\n\nNine clinics asked for 300 refurbished scanners at under $800 each. "
+            "Several of them already run 40 older scanners.\n\nNo action.\n")
+    fs = facts(text)
+    assert [text[f.start:f.end] for f in fs] == [f.text for f in fs]
+    older = next(f for f in fs if f.text.startswith("Several"))
+    assert older.path == ("Sales notes", "Demand")
+    assert "opp.demand" in older.around and "opp.demand" not in older.cues
+
+
+def test_a_short_verdict_speaks_for_its_paragraph() -> None:
+    text = "Another maker recalled its ventilator batteries on 3 May. Not our product. No action.\n"
+    (f,) = facts(text)
+    assert "benign" in f.around
+
+
+def _doc(corpus: Corpus, doc: str, title: str, text: str) -> None:
+    corpus.add_document(text, facts(text), doc, title)
+
+
+def test_a_drill_report_and_a_document_about_other_companies_count_less() -> None:
+    corpus = Corpus()
+    _doc(corpus, "1", "Evacuation drill, June", "The evacuation drill on 4 June went as planned in 4 minutes.\n")
+    _doc(corpus, "2", "Industry digest", "Another supplier in Texas recalled 2,000 heaters in May.\n"
+                                         "A competitor of ours in Ohio paid a $2 million penalty in April.\n")
+    _doc(corpus, "3", "Maintenance log", "The north press failed on 3 May and 40 orders are late.\n")
+    assert corpus.damping("1") < 1.0
+    assert corpus.damping("2") < 1.0
+    assert corpus.damping("3") == 1.0
+
+
+def test_distinctive_names_are_rare_and_never_written_in_lower_case() -> None:
+    corpus = Corpus()
+    for i in range(10):
+        _doc(corpus, str(i), f"Report {i}", f"The plant shipped {i} orders on 3 May to Ardent Foods and the plant "
+                                             f"ran well.\n" if i < 2 else f"The plant ran well in week {i}.\n")
+    assert corpus.distinctive("ardent foods")
+    assert not corpus.is_name("plant")
+
+
+def test_a_field_every_entry_of_a_register_has_is_a_term_not_news() -> None:
+    text = "".join(f"## Contract {k}\n\n- Completion: {k + 1} May 2027. Liquidated damages: ${k + 3},000 per day.\n\n"
+                   for k in range(3))
+    terms = [f for f in facts(text) if f.text.startswith("Liquidated damages")]
+    assert len(terms) == 3
+    assert all(f.kind == "neutral" for f in terms)
+    alone = facts("## Contract\n\n- Liquidated damages: $3,000 per day if the dock is late.\n")
+    assert alone[0].kind == "risk"
+
+
+def test_a_cap_on_what_the_business_pays_is_no_capacity_risk() -> None:
+    for text in ("Under the treaty, tax withheld on royalties paid to a UK company is capped at 10%.",
+                 "The board authorised counsel to settle the claim for no more than $420,000.",
+                 "Their buyer asked for 900 pumps at no more than $800 each, funded by a state grant."):
+        f = fact(text)
+        assert f is not None and "risk.capacity" not in f.cues, text
+    for text in ("The backup lab can take no more than 150 samples a month from us on its current staffing.",
+                 "Goods-in to the freezer chamber is limited to 1,100 pallets per week during the overhaul."):
+        f = fact(text)
+        assert f is not None and "risk.capacity" in f.cues and f.kind == "risk", text

@@ -1,0 +1,216 @@
+"""Links between facts of different documents: which pairs share a distinctive name, what the two mean together
+(a date needed inside an outage, a dependency in trouble, demand meeting what sits unused, a reassurance
+contradicted), and dates read as comparable periods. Example sentences are written for these tests."""
+
+from __future__ import annotations
+
+from personas.context.dates import before, overlaps, spans
+from personas.context.facts import Corpus, Fact, fact, facts
+from personas.runtime.links import Stated, find_links, relate
+
+
+def _f(text: str) -> Fact:
+    f = fact(text)
+    assert f is not None, text
+    return f
+
+
+def test_dates_and_periods_are_read_as_comparable_ranges() -> None:
+    (out,) = spans("The crane is out of service from 5 October to 13 November.")
+    (need,) = spans("The roof lifts are set for 14 October.")
+    assert overlaps(need, out)
+    (winter,) = spans("The studio has no bookings from 1 September to 31 January.")
+    assert overlaps(winter, spans("a shoot on 12 January")[0])  # a range past December runs on
+    assert before(spans("due by 15 February")[0], spans("moved to Q2")[0])
+    assert not overlaps(spans("on 3 March 2025")[0], spans("on 3 March 2026")[0])
+    (weeks,) = spans("Intake peaks in weeks 45 and 46.")
+    assert overlaps(weeks, spans("in November")[0])
+
+
+def test_a_date_needed_inside_another_teams_outage_is_a_timing_risk() -> None:
+    out = _f("Crane CR-9 is out of service from 5 October to 13 November for its five-year inspection.")
+    need = _f("The rooftop unit lifts with crane CR-9 are set for 14 October.")
+    kind, relation, consequence = relate(need, out, "CR-9") or ("", "", "")
+    assert (kind, relation) == ("risk", "timing")
+    assert "CR-9" in consequence
+
+
+def test_something_needed_after_it_ends_is_a_timing_risk() -> None:
+    end = _f("The framework agreement with Talbot Design expired on 31 July and was not renewed.")
+    need = _f("Talbot Design was issued a new order on 5 August for 40 drawings due by 30 September.")
+    assert relate(need, end, "Talbot Design")[:2] == ("risk", "timing")  # type: ignore[index]
+
+
+def test_demand_for_something_that_sits_unused_is_an_opportunity() -> None:
+    demand = _f("Three clinics asked for 200 refurbished scanners at no more than $900 each.")
+    unused = _f("The warehouse holds 500 unused scanners of the same model in storage.")
+    assert relate(demand, unused, "scanners")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
+
+
+def test_a_dependency_on_something_in_trouble_is_a_risk() -> None:
+    dep = _f("The spare-parts depot operates from Hall 3 of the Northfield site.")
+    end = _f("The Northfield site lease ends on 31 January and will not be renewed.")
+    assert relate(dep, end, "Northfield")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
+def test_a_reassurance_that_another_document_contradicts() -> None:
+    calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
+    trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
+    assert relate(calm, trouble, "Norrow Seals")[:2] == ("risk", "contradiction")  # type: ignore[index]
+
+
+def test_two_unremarkable_facts_mean_nothing_together() -> None:
+    a = _f("Norrow Seals delivered 48 lots in the quarter.")
+    b = _f("Norrow Seals has two plants and 300 staff.")
+    assert relate(a, b, "Norrow Seals") is None
+
+
+def _stated(docs: dict[str, str]) -> tuple[Corpus, list[Stated]]:
+    corpus = Corpus()
+    out: list[Stated] = []
+    for i, (title, text) in enumerate(docs.items()):
+        fs = facts(text)
+        corpus.add_document(text, fs, str(i), title)
+        out += [Stated(len(out), str(i), title, f"dept{i}", (i, 0), f) for f in fs]
+    filler = {f"Note {k}": f"The team met on {k + 1} May and agreed the rota for week {k + 2}.\n" for k in range(8)}
+    for j, (title, text) in enumerate(filler.items(), start=len(docs)):
+        corpus.add_document(text, facts(text), str(j), title)
+    return corpus, out
+
+
+def test_find_links_joins_documents_on_a_shared_name_once_per_pair() -> None:
+    corpus, stated = _stated({
+        "Fleet plan": "Crane CR-9 is out of service from 5 October to 13 November for its five-year inspection.\n",
+        "Site look-ahead": "The rooftop unit lifts with crane CR-9 are set for 14 October.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert len(links) == 1
+    (lk,) = links
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Fleet plan", "Site look-ahead"}
+    assert lk.relation == "timing" and lk.shared == ("cr-9",)
+
+
+def test_one_word_of_two_different_names_is_not_a_link() -> None:
+    corpus, stated = _stated({
+        "Site rules": "Deliveries are held at the Penn Avenue gate until 7:00 from 3 May.\n",
+        "Claims log": "A claim of $40,000 for a shoulder injury at Penn Hills library is still open since May.\n",
+    })
+    assert find_links(stated, [], corpus) == []
+
+
+def test_a_sentence_that_points_back_links_through_its_paragraph() -> None:
+    corpus, stated = _stated({
+        "Sourcing register": "The PX-40 pressure sensor comes from Halden Sensors. It is single-source, with no "
+                             "qualified alternate, and a second source would take 40 weeks.\n",
+        "Inspection log": "PX-40 lot 2291 failed incoming inspection on 12 September and 1,200 sensors were "
+                          "rejected.\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert any(lk.relation == "dependency" and "single-source" in (lk.a.fact.text + lk.b.fact.text)
+               for lk in links)
+
+
+def test_a_dependency_is_on_what_the_sentence_is_about() -> None:
+    only = _f("Ana Ruiz built the Delta Bank integration in 2018 and is the only engineer who knows the file code.")
+    left = _f("Ana Ruiz resigned on 22 January; her last day is 28 February.")
+    failed = _f("Delta Bank rejected 46 payment files in January and 9 reversals failed.")
+    assert relate(only, left, "Ana Ruiz")[:2] == ("risk", "dependency")  # type: ignore[index]
+    assert (relate(only, failed, "Delta Bank") or ("", ""))[1] != "dependency"
+
+
+def test_a_reassurance_in_the_paragraph_contradicts_trouble_in_the_other_documents_paragraph() -> None:
+    quality = facts("- CF-118 (Saint Ives Clinic): a pump restarted during an infusion on 3 September. The event was "
+                    "assessed as not reportable. Closed on 29 September; no trend identified.\n")
+    service = facts("Since the update, pumps reboot when the battery runs low during an infusion. Saint Ives Clinic "
+                    "reported 8 of them.\n")
+    claim = next(f for f in quality if "Saint Ives" in f.text)
+    report = next(f for f in service if "Saint Ives" in f.text)
+    assert relate(claim, report, "Saint Ives Clinic")[:2] == ("risk", "contradiction")  # type: ignore[index]
+
+
+def test_two_lower_case_names_two_documents_share_are_enough_to_link() -> None:
+    corpus, stated = _stated({
+        "Runbook": "Certificate renewal is handled by certbot on the ops-1 host, every night from 1 May.\n",
+        "Change log": "Automation that still calls the old DNS API (certbot on ops-1) stopped working on 9 January "
+                      "and nobody owns the fix.\n",
+    })
+    assert any({lk.a.doc_title, lk.b.doc_title} == {"Runbook", "Change log"} for lk in find_links(stated, [], corpus))
+
+
+def test_growing_business_with_a_counterparty_in_difficulty_is_exposure() -> None:
+    growth = _f("From 7 September, Harlow Fuels took over seven more sites, so we now deliver to 19 forecourts.")
+    slow = _f("Harlow Fuels is paying slowly: average days to pay rose from 28 to 49 days this quarter.")
+    assert relate(growth, slow, "Harlow Fuels")[:2] == ("risk", "exposure")  # type: ignore[index]
+    tender = _f("Harlow Fuels may build two more depots in 2027; the RFP is expected in the first quarter.")
+    assert (relate(tender, slow, "Harlow Fuels") or ("", ""))[1] != "exposure" or tender.kind != "risk"
+
+
+def test_the_only_approved_supplier_going_into_administration_before_it_is_needed() -> None:
+    plan = _f("Replacement of the KX-50 is scheduled for 14 June, and Norvik is the only approved supplier of its "
+              "parts.")
+    gone = _f("Norvik Cooling entered administration on 3 May and has stopped shipping spare parts.")
+    kind, relation, _ = relate(plan, gone, "Norvik") or ("", "", "")
+    assert kind == "risk" and relation in ("timing", "dependency")
+
+
+def test_a_sentence_that_names_its_own_thing_still_links_through_what_its_paragraph_is_about() -> None:
+    corpus, stated = _stated({
+        "Sourcing register": "Halden Sensors supplies the PX-40 housing from its plant in Leeds. Kell Tooling holds "
+                             "the mould for it, with no backup mould anywhere.\n",
+        "Credit watch": "Halden Sensors went into administration on 3 May and stopped supplying parts.\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert any("Kell Tooling" in (lk.a.fact.text + lk.b.fact.text) and lk.relation == "dependency" for lk in links)
+
+
+def test_a_sentence_that_opens_with_no_name_speaks_of_what_its_paragraph_is_about() -> None:
+    corpus, stated = _stated({
+        "Partner tracker": "Deliver the Kestrel Bolt set, as approved by Kestrel Drinks on 9 July, live and "
+                           "redeemable by 1 November 2026.\n",
+        "Content roadmap": "The Kestrel Bolt set (partner: Kestrel Drinks) was planned for the launch build. The set "
+                           "therefore moves into the mid-season update on 1 December, with the Frostwake assets.\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert any(lk.relation == "timing" and "moves into" in (lk.a.fact.text + lk.b.fact.text) for lk in links)
+
+
+def test_a_two_letter_abbreviation_is_not_a_name_to_link_on() -> None:
+    corpus, stated = _stated({
+        "Production plan": "QA will ask the leads for a fix-only week from 3 September, because the backlog is "
+                           "overdue.\n",
+        "Cash forecast": "QA costs rose 12% in August and the studio's cash falls below the floor on 1 October.\n",
+    })
+    assert find_links(stated, [], corpus) == []
+
+
+def test_customers_asking_for_what_another_teams_plan_leaves_out_is_an_opportunity() -> None:
+    ask = _f("Since March, 312 prospects have joined the waitlist for payroll in Oregon through the pricing page.")
+    plan = _f("Oregon is not in the H1 plan, and product has gathered no demand data for it since 1 March.")
+    assert relate(ask, plan, "Oregon")[:2] == ("opportunity", "unplanned")  # type: ignore[index]
+    assert (relate(ask, _f("Oregon payroll tax tables were updated on 1 March for 2026."), "Oregon") or ("", ""))[1] \
+        != "unplanned"
+
+
+def test_a_register_row_whose_term_ends_before_booked_work_is_a_timing_risk() -> None:
+    """No cue says trouble: a plain end of term in a register and work booked after it clash all the same."""
+    (row,) = [f for f in facts("## Leases\n\n| Site | Landlord | Term |\n|---|---|---|\n"
+                               "| Dock 4, Marlow Quay | Harbour Trust | ends 31 March |\n") if "Dock 4" in f.text]
+    (job,) = [f for f in facts("## Booked work\n\n| Job | Location | Start | Finish |\n|---|---|---|---|\n"
+                               "| Refit of MV Corran | Dock 4 | 2 May | 20 May |\n") if "Corran" in f.text]
+    assert relate(job, row, "Dock 4")[:2] == ("risk", "timing")  # type: ignore[index]
+
+
+def test_a_lease_the_owner_will_not_extend_is_an_end() -> None:
+    f = _f("The council told us in March that it will not extend the Dock 4 lease past 31 March.")
+    assert "risk.end" in f.cues and f.kind == "risk"
+
+
+def test_demand_in_the_paragraph_does_not_make_a_troubled_sentence_a_buyer() -> None:
+    """A paragraph that also reports a request does not turn its lease-ending sentence into demand that idle
+    capacity elsewhere could meet."""
+    (ending,) = [f for f in facts("## Dock 4\n\nThe council will not renew the Dock 4 lease after 31 March. "
+                                  "The harbour master has asked for a short extension of two weeks.\n")
+                 if "will not renew" in f.text]
+    idle = _f("The cranes at Dock 4 sit unused on Sundays.")
+    assert relate(ending, idle, "Dock 4") is None or relate(ending, idle, "Dock 4")[1] != "demand-meets-supply"  # type: ignore[index]

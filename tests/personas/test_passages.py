@@ -1,0 +1,86 @@
+"""Document structure: sentences across hard-wrapped lines and abbreviations, list items, table rows read out as
+"first cell (Header: value; ...)", headings and the section path, all with exact offsets; passages cut between
+them."""
+
+from __future__ import annotations
+
+from personas.context.passages import chunk_spans, plain, units
+
+MEMO = """# Plant memo, spring
+
+## Line status
+
+The north press failed its pressure test on
+3 May and was taken out of service. Approx. 40 orders
+are waiting, e.g. for St. Louis customers. J. Okafor
+signed the work order.
+
+Spare parts on hand:
+
+- Two seal kits, both for the older press.
+- One pump, rebuilt in March.
+
+| Part | Supplier | On hand |
+|---|---|---|
+| Seal kit SK-2 | Norrow Seals | 2 |
+| Pump P-7 | - | 1 |
+
+### Outlook
+
+Next review is on 12 June.
+"""
+
+
+def _sentences(text: str) -> list[str]:
+    return [u.statement for u in units(text) if u.kind == "sentence"]
+
+
+def test_every_unit_is_an_exact_slice_of_the_text() -> None:
+    for u in units(MEMO):
+        raw = MEMO[u.start:u.end]
+        assert plain(raw) == u.statement or u.kind == "row", (u.kind, raw, u.statement)
+        assert raw == raw.strip()
+
+
+def test_a_sentence_runs_across_wrapped_lines_and_past_abbreviations_and_initials() -> None:
+    said = _sentences(MEMO)
+    assert "The north press failed its pressure test on 3 May and was taken out of service." in said
+    assert "Approx. 40 orders are waiting, e.g. for St. Louis customers." in said
+    assert "J. Okafor signed the work order." in said
+
+
+def test_table_rows_are_read_with_their_headers_and_empty_cells_are_left_out() -> None:
+    rows = [u for u in units(MEMO) if u.kind == "row"]
+    assert [r.statement for r in rows] == ["Seal kit SK-2 (Supplier: Norrow Seals; On hand: 2)",
+                                           "Pump P-7 (On hand: 1)"]
+    assert MEMO[rows[0].start:rows[0].end] == "| Seal kit SK-2 | Norrow Seals | 2 |"
+    assert rows[0].block == rows[1].block  # one table
+
+
+def test_list_items_take_the_sentence_that_introduced_them_as_topic() -> None:
+    items = [u for u in units(MEMO) if u.statement.startswith(("Two seal kits", "One pump"))]
+    assert len(items) == 2
+    assert all(u.topic == "Spare parts on hand:" for u in items)
+    assert items[0].block != items[1].block  # each item is its own block
+
+
+def test_headings_give_each_unit_its_section_path_with_the_title_first() -> None:
+    outlook = next(u for u in units(MEMO) if u.statement.startswith("Next review"))
+    assert outlook.heading == "Outlook"
+    assert outlook.path == ("Plant memo, spring", "Line status", "Outlook")
+    press = next(u for u in units(MEMO) if u.statement.startswith("The north press"))
+    assert press.path == ("Plant memo, spring", "Line status")
+
+
+def test_sentences_of_one_paragraph_share_a_block_and_know_its_opening() -> None:
+    us = [u for u in units(MEMO) if u.kind == "sentence" and u.block == units(MEMO)[2].block]
+    assert len(us) == 3
+    assert us[1].topic == us[0].statement
+
+
+def test_passages_are_exact_slices_cut_between_blocks() -> None:
+    text = ("First paragraph sentence one. " * 12 + "\n\n") * 4
+    spans = chunk_spans(text, lo=200, hi=400)
+    assert all(text[a:b] == text[a:b].strip() for a, b in spans)
+    assert all(b - a <= 400 for a, b in spans)
+    assert "".join(text[a:b] for a, b in spans).replace(" ", "") == text.replace(" ", "").replace("\n", "")
