@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck layers pytest install install-dev oidc-provider bench-smoke clean
+.PHONY: help demo test lint typecheck layers pytest install install-dev browser oidc-provider axe-core bench-smoke clean
 
 help:
 	@echo "make demo   - install and run the demo at http://127.0.0.1:8000"
@@ -43,6 +43,27 @@ oidc-provider:
 	  (cd tests/sso/oidc_op && npm ci --no-audit --no-fund --loglevel=error); \
 	fi
 
+# Debian's chromium (and node/npm) for the browser tests, installed when missing on a Debian machine where we may
+# (root with apt-get, as in CI); elsewhere the browser tests skip with a reason (CI requires them: see .ci/run).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and npm for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; \
+	  else \
+	    echo "chromium or npm is missing: the browser tests will skip (apt-get install chromium nodejs npm)"; \
+	  fi; \
+	fi
+
+# npm's axe-core for the accessibility check of every page (tests/ui/test_accessibility.py); same rules as
+# oidc-provider: skipped quietly without npm, and then that test skips with a reason (CI requires it).
+axe-core:
+	@if [ -f tests/ui/axe/package.json ] && command -v npm >/dev/null 2>&1 && \
+	   [ ! -f tests/ui/axe/node_modules/axe-core/axe.min.js ]; then \
+	  echo "installing npm's axe-core for the accessibility checks"; \
+	  (cd tests/ui/axe && npm ci --no-audit --no-fund --loglevel=error); \
+	fi
+
 lint: install-dev
 	$(BIN)/ruff check .
 
@@ -52,7 +73,7 @@ typecheck: install-dev
 layers: install-dev
 	$(BIN)/lint-imports
 
-pytest: install-dev oidc-provider
+pytest: install-dev browser oidc-provider axe-core
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; exit 1; fi; exit $$rc
 
