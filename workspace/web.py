@@ -21,7 +21,15 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from workspace import db as dbmod
 from workspace.actor import Actor, RequestContext
 from workspace.db_values import INT64_MAX
-from workspace.errors import ChorusError, Forbidden, NotAuthenticated, RateLimited, Unavailable, unavailable_from
+from workspace.errors import (
+    ChorusError,
+    Forbidden,
+    NotAuthenticated,
+    RateLimited,
+    Unavailable,
+    ValidationFailed,
+    unavailable_from,
+)
 
 ACTOR_KEY = "chorus.actor"
 TOKEN_KEY = "chorus.token_hash"  # noqa: S105 (a scope key, not a secret)
@@ -38,6 +46,12 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 def chorus_error_handler(request: Request[Any, Any, Any], exc: ChorusError) -> Response[dict[str, Any]]:
     body = exc.problem()
     body["instance"] = request.url.path
+    if isinstance(exc, ValidationFailed) and exc.field is None and body.get("errors") == _UNNAMED_OUT_OF_RANGE:
+        # refused at the database (workspace/db_values.py), which does not know the name: the request does
+        big = _big_params(request)
+        if big:
+            body["errors"] = [{"field": k, "message": "out of range"} for k in big]
+            body["detail"] = f"{', '.join(big)}: {body['detail'].removeprefix('number ')}"
     headers = {"Retry-After": str(max(1, round(exc.retry_after + 0.499)))} if isinstance(exc, RateLimited) else None
     if isinstance(exc, Unavailable):
         headers = {"Retry-After": str(max(1, round(float(exc.extra.get("retry_after", 1)) + 0.499)))}
@@ -106,6 +120,15 @@ def undecodable_body_handler(request: Request[Any, Any, Any],
         "code": "validation_failed", "errors": [{"field": "body", "message": why}], "instance": request.url.path})
 
 
+_UNNAMED_OUT_OF_RANGE = [{"field": "number", "message": "out of range"}]
+
+
+def _big_params(request: Request[Any, Any, Any]) -> list[str]:
+    """The request's path and query parameters holding an integer no 64-bit column holds."""
+    return [k for k, v in {**request.query_params, **request.path_params}.items()
+            if str(v).lstrip("-").isdigit() and abs(int(v)) > INT64_MAX]
+
+
 def _out_of_range(exc: BaseException) -> bool:
     """A number from the request that the database cannot hold (an id past 2**63): SQLite's driver raises
     OverflowError, asyncpg a DataError "value out of int64 range", both before anything is written."""
@@ -127,8 +150,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return chorus_error_handler(request, down)
     if _out_of_range(exc):
-        big = [k for k, v in {**request.query_params, **request.path_params}.items()
-               if str(v).lstrip("-").isdigit() and abs(int(v)) > INT64_MAX]
+        big = _big_params(request)
         where = ", ".join(big) or "a number in the request"
         return problem_response({
             "type": "https://chorus.dev/problems/validation_failed", "title": "Invalid input", "status": 400,

@@ -149,7 +149,8 @@ async def test_no_way_in_where_one_does_not_belong(sqlite_db: Database, tmp_path
         await send(ws, {"type": "subscribe", "channel": secret["id"], "ref": "s2"})
         assert (await recv_until(ws, "error"))["code"] == "forbidden"
         await ws.close()
-        refused_ws = await websockets.connect(f"{server.ws_url}/ws", additional_headers={"cookie": "chorus_session=forged"})
+        refused_ws = await websockets.connect(f"{server.ws_url}/ws",
+                                              additional_headers={"cookie": "chorus_session=forged"})
         with pytest.raises(websockets.ConnectionClosed) as refused:  # PROTOCOL.md: credentials refused -> 4401
             await refused_ws.recv()
         assert refused.value.rcvd is not None and refused.value.rcvd.code == 4401
