@@ -290,6 +290,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
 
 
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
+_NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
                       r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
 _HARM = frozenset({"risk.failure", "risk.outage", "risk.safety", "risk.compliance", "risk.single", "risk.loss"})
@@ -319,6 +320,8 @@ def _negated(scan: str, at: int, cat: str) -> bool:
         return NEGATED.search(before) is not None
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
+    if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
+        return _NOBODY.search(before) is not None
     return False
 
 

@@ -198,7 +198,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
     # nobody acting on it: makes whatever it is more urgent, risk or opportunity alike
     ("gap", 0.8, r"not in the (?:[\w-]+ ){0,2}(?:plan|roadmap|budget|program|programme)|"
                  r"no (?:owner|plan|fix|corrective action|capa|workaround|budget|funding|decision|one has|"
-                 r"response|answer|action|claims?|date)|nobody|no one|unassigned|not (?:yet )?(?:been )?"
+                 r"response|answer|action|claims?|date)|unassigned|"
+                 # "no one has been assigned", but not "no one was hurt" (that is good news)
+                 r"(?:nobody|no one)(?! (?:was|were|has been|had been) (?:hurt|injured|harmed|killed|affected))|"
+                 r"not (?:yet )?(?:been )?"
                  r"(?:addressed|fixed|raised|escalated|reported|budgeted|funded|scheduled|signed|requested|filed|"
                  r"claimed|assigned|owned|submitted|approved|started|ordered|booked|renewed|extended|decided|"
                  r"configured|registered|included|covered|updated|told|informed|notified|reproduced|"

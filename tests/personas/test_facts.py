@@ -154,3 +154,27 @@ def test_a_cap_on_what_the_business_pays_is_no_capacity_risk() -> None:
                  "Goods-in to the freezer chamber is limited to 1,100 pallets per week during the overhaul."):
         f = fact(text)
         assert f is not None and "risk.capacity" in f.cues and f.kind == "risk", text
+
+
+@pytest.mark.parametrize("text", [
+    "No customer has asked for the larger cartons since the spring catalogue.",
+    "Nobody requested the spare forklift in October, so it stayed in the yard.",
+    "No clinic has asked for the weekend rota this year.",
+])
+def test_demand_that_the_sentence_denies_is_no_demand(text: str) -> None:
+    f = fact(text)  # None when the sentence then states nothing at all
+    assert f is None or "opp.demand" not in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "No one was hurt and no fuel reached the drains behind the depot.",
+    "Nobody was injured when the shelving collapsed overnight.",
+])
+def test_nobody_hurt_is_no_gap_in_ownership(text: str) -> None:
+    f = fact(text)
+    assert f is None or "gap" not in f.cues, f.cues
+
+
+def test_nobody_owning_a_task_is_still_a_gap() -> None:
+    assert "gap" in _fact("No one has been assigned to file the renewal, which is due on 30 June.").cues
+    assert "opp.demand" in _fact("Three hospitals asked for the weekend rota in May.").cues
