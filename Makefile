@@ -24,8 +24,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
+# llama.cpp (the local-llm extra) is compiled for portable x86-64 with AVX2, not -march=native: on a virtual machine
+# whose CPU reports AMX but does not let a process use it (seen here), native code dies at its first AMX instruction
+# (ldtilecfg, a general protection fault) on the first prompt. A wheel pip cached from a native build must be removed
+# (pip cache remove llama_cpp_python) before this takes effect.
+LLAMA_CMAKE_ARGS ?= $(if $(filter x86_64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $@
 
 install: $(VENV)/.installed

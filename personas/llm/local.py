@@ -104,6 +104,24 @@ class LocalLLM:
         await self.stop()
         raise Unavailable(f"the local llama.cpp server did not answer within {self.startup_timeout_s:.0f} s")
 
+    async def death(self) -> Unavailable | None:
+        """Why the server is gone, when its process has exited (None while it runs). A server killed by a signal
+        on its first prompt was most likely compiled for instructions this CPU does not allow."""
+        proc = self.process
+        if proc is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 0.5)
+        if proc.returncode is None:
+            return None
+        code = proc.returncode
+        self.process = None
+        hint = ("; killed by a signal: llama.cpp was most likely compiled for instructions this CPU does not allow "
+                "(AMX or AVX-512 on a virtual machine that reports them). Rebuild it portable: `pip cache remove "
+                "llama_cpp_python`, then `CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON' "
+                "pip install --force-reinstall --no-deps llama-cpp-python` (make does this)") if code < 0 else ""
+        return Unavailable(f"the local llama.cpp server exited with status {code} while answering{hint}")
+
     async def stop(self) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.returncode is not None:
@@ -140,10 +158,29 @@ class LocalProvider:
             return self._inner
 
     async def complete(self, request: TurnRequest) -> TurnResult:
-        return await (await self.start()).complete(request)
+        inner = await self.start()
+        try:
+            return await inner.complete(request)
+        except Unavailable as exc:
+            raise await self._why(exc) from exc
 
     async def chat_json(self, system: str, user: str, schema: Mapping[str, Any], *, max_tokens: int) -> ChatReply:
-        return await (await self.start()).chat_json(system, user, schema, max_tokens=max_tokens)
+        inner = await self.start()
+        try:
+            return await inner.chat_json(system, user, schema, max_tokens=max_tokens)
+        except Unavailable as exc:
+            raise await self._why(exc) from exc
+
+    async def _why(self, exc: Unavailable) -> Unavailable:
+        """The endpoint failed: when the server process died, say so (and why), rather than "connection error"."""
+        died = await self.server.death()
+        if died is None:
+            return exc
+        async with self._lock:  # the next call starts a new server
+            if self._inner is not None:
+                await self._inner.aclose()
+                self._inner = None
+        return died
 
     async def aclose(self) -> None:
         if self._inner is not None:

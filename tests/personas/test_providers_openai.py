@@ -156,3 +156,24 @@ def test_a_cut_off_json_answer_keeps_only_its_finished_fields() -> None:
     assert _salvage(cut) == {"message": "The API certificate expires on 14 February.", "facts": [1, 3]}
     assert _salvage('{ "message": "unfinished') == {}
     assert _salvage("no JSON at all") == {}
+
+
+async def test_a_local_server_that_died_is_named_with_its_exit_status_not_as_a_connection_error() -> None:
+    """A llama.cpp server killed by a signal (seen: a build using AMX on a virtual machine that forbids it) is
+    reported as such, with what to do, and the next call starts a new server."""
+    import asyncio
+
+    from workspace.errors import Unavailable
+
+    provider = LocalProvider(max_tokens=16)
+    dead = await asyncio.create_subprocess_exec("sh", "-c", "kill -SEGV $$")
+    await dead.wait()
+    provider.server.process = dead
+    provider.server.port = 9  # nothing listens on the discard port: the endpoint call fails as a dead server's would
+    provider._inner = OpenAIProvider(base_url="http://127.0.0.1:9/v1", model=MODEL_NAME, max_retries=0,
+                                     prices={MODEL_NAME: Price(0.0, 0.0)}, timeout_s=5)
+    with pytest.raises(Unavailable) as failed:
+        await provider.chat_json("system", "user", {"type": "object"}, max_tokens=8)
+    assert "exited with status -11" in failed.value.message and "CMAKE_ARGS" in failed.value.message
+    assert provider._inner is None and provider.server.process is None
+    await provider.aclose()
