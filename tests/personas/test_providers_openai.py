@@ -175,5 +175,6 @@ async def test_a_local_server_that_died_is_named_with_its_exit_status_not_as_a_c
     with pytest.raises(Unavailable) as failed:
         await provider.chat_json("system", "user", {"type": "object"}, max_tokens=8)
     assert "exited with status -11" in failed.value.message and "CMAKE_ARGS" in failed.value.message
-    assert provider._inner is None and provider.server.process is None
+    after: tuple[object, object] = (provider._inner, provider.server.process)
+    assert after == (None, None), "the dead server is forgotten: the next call starts a new one"
     await provider.aclose()
