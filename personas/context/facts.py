@@ -283,6 +283,9 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if not (cats or figures or dates):
         return None
     ents = entity_keys(text)
+    if unit == "row":  # a column's name names no thing: every row of its table carries it
+        columns = {k for m in _CELL.finditer(text) for k in entity_keys(m.group(1).rstrip(":"))}
+        ents = tuple(k for k in ents if k not in columns)
     context = tuple(k for k in dict.fromkeys((*entity_keys(heading), *entity_keys(topic))) if k not in ents)
     return Fact(start, start + len(text) if end is None else end, text, tuple(dict.fromkeys(cats)), round(risk, 3),
                 round(opp, 3), round(benign, 3), round(assurance, 3), figures, dates, ents, term_keys(text), heading,

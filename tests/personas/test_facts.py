@@ -178,3 +178,12 @@ def test_nobody_hurt_is_no_gap_in_ownership(text: str) -> None:
 def test_nobody_owning_a_task_is_still_a_gap() -> None:
     assert "gap" in _fact("No one has been assigned to file the renewal, which is due on 30 June.").cues
     assert "opp.demand" in _fact("Three hospitals asked for the weekend rota in May.").cues
+
+
+def test_a_rows_column_names_are_not_names_of_things() -> None:
+    """A column's name is in every row of its table: two rows of two tables that both have a "Counterparty"
+    column are not about one thing, and a link must not be said to be "about Counterparty"."""
+    f = _fact("Harlow Wind PPA (Counterparty: Brightwater Energy; Detail: delay damages of $42,000 a day from "
+              "1 June 2027)", unit="row")
+    assert "counterparty" not in f.entities and "detail" not in f.entities, f.entities
+    assert "brightwater" in f.entities and "harlow wind ppa" in f.entities, f.entities
