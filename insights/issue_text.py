@@ -167,6 +167,7 @@ def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
     text = _NOTE.sub("", text)
     text = _OPENING_CONJUNCTION.sub("", text)  # "And it stays below the floor": the clause, not the link word
     text = text[:1].upper() + text[1:] if text[:1].islower() and src.text.strip()[:1].isupper() else text
+    keep = 0  # a cut for room never falls inside what a row's reading opens with (a title may hold colons)
     if src.fact.unit == "row":
         m = _ROW.match(text)
         if m:
@@ -176,10 +177,12 @@ def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
                 # whole row
                 cells = cells[:2 if 0 < limit <= 90 else 4]
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
-            text = f"the {_doc(src)} lists {m.group('key')} with " + _names(read)
+            opening = f"the {_doc(src)} lists {m.group('key')}"
+            keep = len(opening)
+            text = f"{opening} with " + _names(read)
     text = text.rstrip(" .;:,")
     if short or limit:
-        text = _shorten(text, limit or 170)
+        text = _shorten(text, max(limit or 170, keep + 20), keep)
     return text
 
 
@@ -187,7 +190,8 @@ _LEADING = re.compile(r"^(?:because|since|as|although|though|while|after|when|on
                       r"given|due to|if|unless|in|on|at|for|from|by)\b[^,;:]{3,120}, ", re.IGNORECASE)
 _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|shall|should|does|"
                         r"do|did|[a-z]+ed)\b")
-_OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then)\b,?\s+", re.IGNORECASE)
+_OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
+                                  r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
 _SEE = re.compile(r"^(?:see (?:note|below|above)\b.*|-|n/a)$", re.IGNORECASE)
 
@@ -215,12 +219,12 @@ def _cell(cell: str) -> str:
     return f"{head[:1].lower() + head[1:]} {value}"
 
 
-def _shorten(text: str, limit: int) -> str:
+def _shorten(text: str, limit: int, keep: int = 0) -> str:
     """``text`` cut to at most about ``limit`` characters at a clause boundary (never mid-word, never leaving a
-    dangling word); short text is returned as it is."""
+    dangling word, never within its first ``keep`` characters); short text is returned as it is."""
     if len(text) <= limit:
         return text
-    lead = _LEADING.match(text)
+    lead = _LEADING.match(text) if not keep else None
     if lead and len(text[lead.end():].split()) >= 6:
         # "Because the engineers are busy until January, the work moves to Q2": the main clause says it
         rest = text[lead.end():]
@@ -228,14 +232,14 @@ def _shorten(text: str, limit: int) -> str:
     for sep in ("; ", ": ", " — ", " - ", ", which ", ", because ", ", so that ", ", and ", ", but ", ", while ",
                 ", after ", ", with ", ", as "):
         cut = text.rfind(sep, 0, limit)
-        if cut > limit // 3:
+        if cut > max(limit // 3, keep):
             out = text[:cut].rstrip(" ,;:")
             if not _DANGLING.search(out + "."):
                 return out
     # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and
     # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked")
     cut = text.rfind(", ", 0, limit)
-    if cut > limit // 2 and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
+    if cut > max(limit // 2, keep) and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
             not _PREDICATE.match(text[cut + 2:]):
         return text[:cut]
     return text  # no clause ends early enough: the whole sentence, never a fragment

@@ -395,3 +395,21 @@ def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() ->
     src = Source(("Bookings", 0, row.start, row.end), "Bookings", "ops", row.text, row)
     assert _clause(src, limit=70) == "the Bookings lists Hull survey with vessel MV Corran and location Dock 4"
     assert "start 2 May" in _clause(src, limit=120)
+
+
+def test_a_row_cut_for_room_keeps_what_it_lists_when_the_document_title_has_a_colon() -> None:
+    """Seen on a company the code was not developed on: a row of "Interconnection agreements: summary of key terms"
+    cut at the title's own colon read "the Interconnection agreements", which says nothing."""
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = facts("| Item | Detail | Owner | Due | Status | Notes |\n|---|---|---|---|---|---|\n"
+                "| Surplus service request | Article 5.19 allows added storage behind the existing limit without a "
+                "new study | Development | 15 January 2027 | Not started | The study queue is eleven months long "
+                "and the window closes once the cluster is filed |\n")[0]
+    doc = "Grid agreements: summary of key terms and obligations, Q4 2026"
+    src = Source((doc, 0, row.start, row.end), doc, "ops", row.text, row)
+    said = _clause(src, limit=110)
+    assert "Surplus service request" in said, said
+    lead = facts("Separately, the lender rescored the site in June and the grant no longer applies to it.\n")[0]
+    assert _clause(Source(("Memo", 0, lead.start, lead.end), "Memo", "ops", lead.text, lead)) \
+        .startswith("The lender rescored")
