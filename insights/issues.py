@@ -447,6 +447,7 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
 
 # how much the second document adds, by what an agent said the two mean together; a "compound" (two troubles
 # that share a name) is not an issue of its own
+_COMMON_NAME = 0.5  # rarity below which a shared name alone does not make two groups one matter
 _DECISIVE = frozenset({"timing", "demand-vs-capacity"})  # relations that make a second issue of a joined group
 _JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "dependency": 0.5, "unplanned": 0.5,
           "exposure": 0.5, "contradiction": 0.4, "obligation": 0.3}
@@ -464,6 +465,11 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
         low, high = sorted((groups[ka].severity, groups[kb].severity))
         if low < 0.25 * high or not (_says_something(groups[ka]) and _says_something(groups[kb])):
             continue  # one side says next to nothing: the join would only retitle the other
+        if max(_rarity(x.entity, corpus) for x in ss) < _COMMON_NAME and \
+                _overlap(groups[ka], groups[kb], corpus) < 2 and not any(x.relation in _DECISIVE for x in ss):
+            # a name many documents use (a site, the company's main supplier) and next to nothing else in
+            # common: two matters that share a name, unless their dates or figures clash
+            continue
         by_groups.setdefault((ka, kb) if ka <= kb else (kb, ka), []).append((pa, pb))
 
     def relation(key: tuple[SpanKey, SpanKey]) -> str:

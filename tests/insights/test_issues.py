@@ -413,3 +413,30 @@ def test_a_row_cut_for_room_keeps_what_it_lists_when_the_document_title_has_a_co
     lead = facts("Separately, the lender rescored the site in June and the grant no longer applies to it.\n")[0]
     assert _clause(Source(("Memo", 0, lead.start, lead.end), "Memo", "ops", lead.text, lead)) \
         .startswith("The lender rescored")
+
+
+SITE_DOCS = {
+    "Safety log": "# Safety log\n\n## Forklifts\n\nForklift F-7 at the Corran site failed its brake test on 3 May "
+                  "and is out of service until the brake parts arrive.\n",
+    "Energy review": "# Energy review\n\n## Boilers\n\nThe boiler service contract with Heatwell at the Corran site "
+                     "ends on 30 June and no renewal has been requested.\n",
+    "Car park memo": "The Corran site car park is resurfaced on 12 June, and 40 bays close for two days.\n",
+    "Visitor memo": "Visitors to the Corran site sign in at gate 2 from 1 June, and badges are issued there.\n",
+}
+
+
+def test_two_matters_that_only_share_a_common_name_are_not_joined_unless_their_dates_clash() -> None:
+    """Seen on companies the code was not developed on: links joined a fraud attempt and a repair, or a
+    laboratory director's retirement and a transfer desk, because both name the company's main site."""
+    from insights.issues import _rarity
+
+    corpus, said = _world(SITE_DOCS)
+    assert _rarity("corran", corpus) < 0.5, "the name is common in this corpus"
+    brakes = _span_of(said, "Forklift F-7")
+    boiler = _span_of(said, "The boiler service contract")
+    loose = build_issues(_link(said, brakes, boiler, "dependency", "trouble with the Corran site reaches what "
+                               "depends on it", "corran"), corpus)
+    assert all(len(i.documents) == 1 for i in loose), [i.title for i in loose]
+    clash = build_issues(_link(said, brakes, boiler, "timing", "the forklift is out when the boiler needs it",
+                               "corran"), corpus)
+    assert any(len(i.documents) == 2 for i in clash)
