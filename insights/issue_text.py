@@ -190,6 +190,9 @@ _LEADING = re.compile(r"^(?:because|since|as|although|though|while|after|when|on
                       r"given|due to|if|unless|in|on|at|for|from|by)\b[^,;:]{3,120}, ", re.IGNORECASE)
 _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|shall|should|does|"
                         r"do|did|[a-z]+ed)\b")
+# an aside that closes with a comma and then the verb of the sentence it interrupts (", would be eligible")
+_ASIDE_CLOSES = re.compile(r"^[^,;]{1,120}, (?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|"
+                           r"shall|should|does|do|did)\b")
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
@@ -234,6 +237,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
         cut = text.rfind(sep, 0, limit)
         if cut > max(limit // 3, keep):
             out = text[:cut].rstrip(" ,;:")
+            if sep.startswith(", ") and _ASIDE_CLOSES.search(text[cut + len(sep):]):
+                continue  # an aside ("X, with Y, would be eligible"): the verb after it is the sentence's own
             if not _DANGLING.search(out + "."):
                 return out
     # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and

@@ -440,3 +440,16 @@ def test_two_matters_that_only_share_a_common_name_are_not_joined_unless_their_d
     clash = build_issues(_link(said, brakes, boiler, "timing", "the forklift is out when the boiler needs it",
                                "corran"), corpus)
     assert any(len(i.documents) == 2 for i in clash)
+
+
+def test_a_cut_for_room_never_drops_the_verb_that_follows_an_aside() -> None:
+    """Seen on a company the code was not developed on: '... confirmed that a battery of up to 65 MW charging from
+    the solar plant.' (the cut fell at ', with' and the aside's closing ', would be eligible' was lost)."""
+    from insights.issue_text import _shorten
+    text = ("For the north site, the grid operator confirmed in May that a battery of up to 40 MW charging from the "
+            "solar farm, with a controller that caps output at 90 MW, would qualify for the faster connection route "
+            "at the Elm substation")
+    cut = _shorten(text, 150)
+    assert not cut.endswith("solar farm"), cut
+    assert "would qualify" in cut or cut == text[len("For the north site, "):][:1].upper() + \
+        text[len("For the north site, ") + 1:], cut
