@@ -64,8 +64,11 @@ def _single(issue: Issue) -> tuple[str, str]:
     main = issue.sources[0]
     rest = issue.sources[1:]
     opening = main
-    if title_problems(sentence(main)):
-        alt = next((s for s in rest if not title_problems(sentence(s))), None)
+    # a sentence too long for the title column is cut to fit (_fit); another sentence opens the title only when the
+    # main one is no sentence at all, and then one of the issue's own kind
+    if [p for p in title_problems(_fit(sentence(main))) if p != "too long"]:
+        own = [s for s in rest if s.fact.kind == issue.kind] + [s for s in rest if s.fact.kind != issue.kind]
+        alt = next((s for s in own if not title_problems(sentence(s))), None)
         if alt is not None:
             rest = [main, *[s for s in rest if s is not alt]]
             opening = alt
@@ -151,7 +154,18 @@ def _surface(issue: Issue) -> str:
 
 # -- sentences from a document -----------------------------------------------------------------------------------
 
-_ROW = re.compile(r"^(?P<key>.+?) \((?P<cells>.*)\)$")
+def _row_parts(text: str) -> tuple[str, str] | None:
+    """(key, cells) of a row's reading: the cells are what the last bracket pair holds, matched from the end, so
+    brackets in the first cell or in a value stay where they are."""
+    if not text.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += (text[i] == ")") - (text[i] == "(")
+        if depth == 0:
+            key = text[:i].rstrip()
+            return (key, text[i + 1:-1]) if key and i > 0 and text[i - 1] == " " else None
+    return None
 
 
 def sentence(src: Source) -> str:
@@ -169,15 +183,16 @@ def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
     text = text[:1].upper() + text[1:] if text[:1].islower() and src.text.strip()[:1].isupper() else text
     keep = 0  # a cut for room never falls inside what a row's reading opens with (a title may hold colons)
     if src.fact.unit == "row":
-        m = _ROW.match(text)
-        if m:
-            cells = [c.strip() for c in _cells(m.group("cells")) if c.strip()]
+        parts = _row_parts(text)
+        if parts:
+            key, row_cells = parts
+            cells = [c.strip() for c in _cells(row_cells) if c.strip()]
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
                 cells = cells[:2 if 0 < limit <= 90 else 4]
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
-            opening = f"the {_doc(src)} lists {m.group('key')}"
+            opening = f"the {_doc(src)} lists {key}"
             keep = len(opening)
             text = f"{opening} with " + _names(read)
     text = text.rstrip(" .;:,")

@@ -453,3 +453,33 @@ def test_a_cut_for_room_never_drops_the_verb_that_follows_an_aside() -> None:
     assert not cut.endswith("solar farm"), cut
     assert "would qualify" in cut or cut == text[len("For the north site, "):][:1].upper() + \
         text[len("For the north site, ") + 1:], cut
+
+
+REGISTER = "\n".join((
+    "# Supplier register", "", "## High-risk tier", "",
+    "| Supplier | Service | Volume | Assessed | Evidence | Residual risk |",
+    "|---|---|---|---|---|---|",
+    "| Harlow Couriers | Same-day specimen courier runs between the three hospitals and the central laboratory | "
+    "~22,000 runs/yr | Sep 2026 | SOC 2 Type II | Low |",
+    "| Quillon Transcription (overflow) | Dictation transcription (radiology overflow, pathology gross descriptions, "
+    "physician letters and discharge summaries) for all three hospitals and the eleven clinics | ~11,400 dictations "
+    "a month | Oct 2026 | SOC 2 Type II, questionnaire and a site visit | Medium |", "",
+    "Quillon has sent dictations to a subcontractor offshore since March, which our agreement with it forbids, and "
+    "no one has been assigned to act on it.", ""))
+
+
+def test_a_long_row_is_cut_to_fit_rather_than_replaced_by_another_row() -> None:
+    """Seen on a company the code was not developed on: the issue about one supplier (its row too long for the title
+    column) was titled with a harmless neighbouring row ('... residual risk Low')."""
+    title = "Third-party supplier risk register: semi-annual review, November 2026"
+    corpus, said = _world({title: REGISTER})
+    (issue,) = [i for i in build_issues(said, corpus) if any("offshore" in s.text for s in i.sources)]
+    assert "Quillon" in issue.title and "Harlow" not in issue.title, issue.title
+
+
+def test_a_row_whose_first_cell_has_brackets_is_read_whole() -> None:
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = next(f for f in facts(REGISTER) if f.text.startswith("Quillon"))
+    said = _clause(Source(("Supplier register", 0, row.start, row.end), "Supplier register", "ops", row.text, row))
+    assert said.startswith("the Supplier register lists Quillon Transcription (overflow) with service Dictation"), said
