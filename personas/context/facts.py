@@ -293,6 +293,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
 
 
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
+_SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
                       r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
@@ -325,6 +326,8 @@ def _negated(scan: str, at: int, cat: str) -> bool:
         return _NEGATORS.search(before) is not None
     if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
         return _NOBODY.search(before) is not None
+    if cat == "opp.unused":  # "little spare capacity", "almost no free slots": a limit, not an idle asset
+        return _SCARCE.search(before) is not None
     return False
 
 

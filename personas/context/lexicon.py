@@ -107,7 +107,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            r"slots?|room|headroom)|cannot (?:meet|handle|absorb|cover|take|carry|serve|supply)|"
                            r"can't (?:meet|handle|absorb|cover|take)|fully booked|"
                            r"(?:can|could) (?:take|handle|carry|serve|supply) no more than|no more than|"
-                           r"limited to|capped at|only (?:\w+ ){0,2}(?:a|per) (?:week|day|month|shift)"),
+                           r"limited to|capped at|only (?:\w+ ){0,2}(?:a|per) (?:week|day|month|shift)|"
+                           r"(?:little|hardly any|almost no|barely any|scarcely any|not much) (?:spare |free )?"
+                           r"(?:capacity|headroom|room)"),
     ("risk.concentration", 1.1, r"\d+(?:\.\d+)?\s?% of (?:[\w-]+(?:'s|’s) )?(?:our |total |annual |group |the "
                                 r"company's )?(?:revenue|sales|volume|orders|business|turnover|income|bookings|"
                                 r"profit|margin)|largest (?:single )?(?:customer|client|account|supplier)|"

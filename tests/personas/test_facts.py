@@ -187,3 +187,13 @@ def test_a_rows_column_names_are_not_names_of_things() -> None:
               "1 June 2027)", unit="row")
     assert "counterparty" not in f.entities and "detail" not in f.entities, f.entities
     assert "brightwater" in f.entities and "harlow wind ppa" in f.entities, f.entities
+
+
+@pytest.mark.parametrize("text", [
+    "We are averaging 19 to 20 sets a week, so there is little spare capacity.",
+    "The line runs two shifts and has almost no spare capacity left in March.",
+    "There is hardly any free capacity on the washer until the new unit arrives in May.",
+])
+def test_little_spare_capacity_is_a_limit_not_an_idle_asset(text: str) -> None:
+    f = _fact(text)
+    assert "opp.unused" not in f.cues and "risk.capacity" in f.cues, f.cues
