@@ -262,6 +262,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
     _polar(scan, cats, weights)
+    if "opp.demand" in weights and _HIRING.search(scan):
+        # inquiries about a job, interest in a vacancy: applicants, not customers
+        del weights["opp.demand"]
+        cats.remove("opp.demand")
     if "risk.end" in weights and _BENEFIT.search(scan) and not weights.keys() & _HARM:
         # a rebate, grant or offer that lapses unless someone acts is an opening with a deadline, not a loss yet
         weights["opp.use-or-lose"] = weights.pop("risk.end")
@@ -294,6 +298,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
 
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
+_HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
                       r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")

@@ -197,3 +197,12 @@ def test_a_rows_column_names_are_not_names_of_things() -> None:
 def test_little_spare_capacity_is_a_limit_not_an_idle_asset(text: str) -> None:
     f = _fact(text)
     assert "opp.unused" not in f.cues and "risk.capacity" in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "We have run job advertisements since March; we have had 6 inquiries and 2 interviews.",
+    "The vacancy for a second pharmacist drew interest in the role from 3 applicants, none qualified.",
+])
+def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
+    f = fact(text)
+    assert f is None or "opp.demand" not in f.cues, f.cues
