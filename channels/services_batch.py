@@ -31,6 +31,7 @@ from workspace import audit, metrics
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
+from workspace.db_sql import in_batches
 from workspace.errors import ChorusError, NotFound
 from workspace.hooks import hooks
 from workspace.labels import Stored
@@ -99,10 +100,9 @@ async def _batch(channel_id: int, posts: Sequence[Post]) -> None:
     async with database.transaction():
         ids = sorted({p.client_msg_id for p in live})
         originals: dict[tuple[int, str], dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
+        for part, marks in in_batches(ids):
             for r in await database.fetch(f"SELECT {MSG_COLS} FROM chorus_message WHERE channel = {{}} AND "
-                                          f"client_msg_id IN ({_marks(len(part))})", channel["id"], *part):
+                                          f"client_msg_id IN ({marks})", channel["id"], *part):
                 originals[(int(r["author"]), str(r["client_msg_id"]))] = message_dict(r)
         fresh: list[Post] = []
         for p in live:
@@ -144,13 +144,12 @@ async def _posters(channel: dict[str, Any], posts: Sequence[Post]) -> dict[int, 
     database = dbmod.current()
     members = sorted({p.actor.member_id for p in posts if p.actor.member_id is not None})
     out: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(members), 500):
-        part = members[start:start + 500]
+    for part, marks in in_batches(members):
         rows = await database.fetch(
             "SELECT m.id, c.archived, cm.id AS membership, m.active AS member_active, m.label_level AS m_level, "
             "m.label_mask AS m_mask FROM chorus_member m JOIN chorus_channel c ON c.id = {} "
             "LEFT JOIN chorus_channel_member cm ON cm.channel = c.id AND cm.member = m.id "
-            f"WHERE m.id IN ({_marks(len(part))})", channel["id"], *part)
+            f"WHERE m.id IN ({marks})", channel["id"], *part)
         out.update({int(r["id"]): r for r in rows})
     return out
 
@@ -159,11 +158,10 @@ async def _roots(channel_id: int, posts: Sequence[Post]) -> dict[int, int]:
     """The thread root of every message the batch replies to (in this channel only)."""
     asked = sorted({int(p.thread_of) for p in posts if p.thread_of is not None})
     out: dict[int, int] = {}
-    for start in range(0, len(asked), 500):
-        part = asked[start:start + 500]
+    for part, marks in in_batches(asked):
         for r in await dbmod.current().fetch(
                 f"SELECT id, COALESCE(thread_of, id) AS root FROM chorus_message WHERE channel = {{}} AND id IN "
-                f"({_marks(len(part))})", channel_id, *part):
+                f"({marks})", channel_id, *part):
             out[int(r["id"])] = int(r["root"])
     return out
 
@@ -176,11 +174,10 @@ async def _store(channel: dict[str, Any], posts: Sequence[Post]) -> None:
     workspace = posts[0].actor.workspace_id
     handles = sorted({h for p in posts for h in parse_mentions(p.body)})
     members: dict[str, int] = {}
-    for start in range(0, len(handles), 500):
-        part = handles[start:start + 500]
+    for part, marks in in_batches(handles):
         for r in await database.fetch(
                 f"SELECT m.id, m.handle FROM chorus_member m WHERE m.workspace = {{}} AND m.handle IN "
-                f"({_marks(len(part))}) AND EXISTS (SELECT 1 FROM chorus_channel_member cm WHERE cm.channel = {{}} "
+                f"({marks}) AND EXISTS (SELECT 1 FROM chorus_channel_member cm WHERE cm.channel = {{}} "
                 "AND cm.member = m.id)", workspace, *part, cid):
             members[str(r["handle"])] = int(r["id"])
     top = int((await database.fetch(

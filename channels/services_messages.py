@@ -26,6 +26,7 @@ from workspace import audit, metrics
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
+from workspace.db_sql import in_batches
 from workspace.errors import ChorusError, Conflict, Forbidden, NotFound, RateLimited, TooLarge, ValidationFailed
 from workspace.hooks import hooks
 from workspace.labels import Stored
@@ -413,9 +414,7 @@ async def message_refs(message_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     left out. No label check: callers cite only messages whose claims their reader may see."""
     out: dict[int, dict[str, Any]] = {}
     ids = sorted(set(message_ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for r in await dbmod.current().fetch(
                 "SELECT m.id, m.channel, c.name AS channel_name, c.label_level, c.label_mask, m.seq, m.thread_of "
                 "FROM chorus_message m "
@@ -430,9 +429,7 @@ async def highest_reply_levels(root_ids: Sequence[int]) -> dict[int, int]:
     reply are absent): whether anyone above the raisers answered."""
     out: dict[int, int] = {}
     ids = sorted(set(root_ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for r in await dbmod.current().fetch(
                 "SELECT m.thread_of AS root, MAX(a.label_level) AS level FROM chorus_message m JOIN chorus_member a "
                 f"ON a.id = m.author WHERE m.thread_of IN ({marks}) AND m.deleted = {{}} GROUP BY m.thread_of",
@@ -467,9 +464,7 @@ async def messages_by_ids(message_ids: Sequence[int]) -> dict[int, dict[str, Any
     callers show a body only to readers whose label dominates the message's."""
     out: dict[int, dict[str, Any]] = {}
     ids = sorted(set(message_ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for r in await dbmod.current().fetch(
                 "SELECT m.id, m.channel, c.name AS channel_name, c.workspace, m.seq, m.author, m.author_handle, "
                 "m.body, m.thread_of, m.created_at, m.label_level, m.label_mask, m.deleted FROM chorus_message m "

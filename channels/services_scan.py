@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from workspace import db as dbmod
+from workspace.db_sql import in_batches
 
 SCAN_COLUMNS = ("id", "channel", "channel_name", "author_handle", "body", "label_level", "label_mask", "deleted")
 """What :func:`message_scan` returns, in this order."""
@@ -41,9 +42,7 @@ async def message_scan(message_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         return [r for r in await database.fetch_rows(sql + "m.id BETWEEN {} AND {} ORDER BY m.id", ids[0], ids[-1])
                 if r[0] in wanted]
     out: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         out += await database.fetch_rows(sql + f"m.id IN ({marks}) ORDER BY m.id", *part)
     return out
 
@@ -65,9 +64,7 @@ async def message_channel_names(message_ids: Sequence[int]) -> dict[int, str]:
             if mid in wanted:
                 out[int(mid)] = str(name)
         return out
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for mid, name in await database.fetch_rows(sql + f"m.id IN ({marks})", False, *part):
             out[int(mid)] = str(name)
     return out

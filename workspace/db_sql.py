@@ -7,7 +7,7 @@ text. No engine, no connection: strings in, strings (or a frozen QueryString) ou
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from string import Formatter
 from typing import Any
 
@@ -57,3 +57,11 @@ def _compiled(template: str, nargs: int, engine_type: str) -> str:
         if index < nargs:
             parts.append("?" if engine_type == "sqlite" else f"${index + 1}")
     return "".join(parts)
+
+
+def in_batches(values: Sequence[Any], size: int = 500) -> Iterator[tuple[Sequence[Any], str]]:
+    """``values`` in slices of at most ``size`` (well under every engine's bound-parameter limit), each with the
+    ``{}, {}, ...`` placeholders of an ``IN (...)`` for it: ``for part, marks in in_batches(ids): ... IN ({marks})``."""
+    for start in range(0, len(values), size):
+        part = values[start:start + size]
+        yield part, ", ".join("{}" for _ in part)

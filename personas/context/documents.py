@@ -26,6 +26,7 @@ from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
 from workspace.authority import above, require_authority
+from workspace.db_sql import in_batches
 from workspace.errors import AboveClearance, NotFound, TooLarge, ValidationFailed
 from workspace.labels import Label, dominates_sql
 
@@ -322,9 +323,7 @@ async def readable_titles(actor: Actor, ids: Sequence[int]) -> dict[int, str | N
     ``documents.titles`` hook for pages that show document ids recorded elsewhere (the audit pages)."""
     out: dict[int, str | None] = {int(i): None for i in ids}
     wanted = sorted(out)
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(wanted):
         for r in await dbmod.current().fetch(
                 f"SELECT id, title, label_level, label_mask FROM personas_document WHERE workspace = {{}} "
                 f"AND id IN ({marks})", actor.workspace_id, *part):
@@ -339,9 +338,7 @@ async def readable_documents(actor: Actor, ids: Iterable[int]) -> tuple[dict[int
     wanted = sorted({int(i) for i in ids})
     readable: dict[int, dict[str, Any]] = {}
     above: set[int] = set()
-    for at in range(0, len(wanted), 500):
-        part = wanted[at:at + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(wanted):
         for r in await dbmod.current().fetch(
                 f"SELECT id, title, label_level, label_mask FROM personas_document WHERE workspace = {{}} "
                 f"AND id IN ({marks})", actor.workspace_id, *part):
@@ -399,9 +396,7 @@ async def chunks_after(workspace_id: int, after_id: int, limit: int) -> list[dic
 async def document_titles(ids: Sequence[int]) -> dict[int, str]:
     """Titles of the given documents (no label check: callers show them only where the label allows)."""
     out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        part = list(ids[start:start + 500])
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for r in await dbmod.current().fetch(f"SELECT id, title FROM personas_document WHERE id IN ({marks})", *part):
             out[int(r["id"])] = str(r["title"])
     return out
@@ -431,9 +426,7 @@ async def documents_by_ids(workspace_id: int, ids: Sequence[int]) -> list[dict[s
     to a reader whose label dominates it)."""
     out: list[dict[str, Any]] = []
     ids = sorted(set(ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         out += await dbmod.current().fetch(
             "SELECT id, title, label_level, label_mask FROM personas_document WHERE workspace = {} "
             f"AND id IN ({marks})", workspace_id, *part)

@@ -20,6 +20,7 @@ from personas.llm.base import ClaimOut, FactRef
 from personas.runtime.links import Link, Stated, find_links, index_keys
 from personas.tables import Claim
 from workspace import db as dbmod
+from workspace.db_sql import in_batches
 from workspace.labels import Label, LabelScheme
 
 _COLS = ("workspace", "run", "round", "message", "channel", "author", "role", "department", "kind", "document",
@@ -228,9 +229,7 @@ async def mining_claims_by_id(claim_ids: Sequence[int]) -> dict[int, tuple[Any, 
     document's), by id."""
     out: dict[int, tuple[Any, ...]] = {}
     ids = sorted(set(claim_ids))
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         for r in await dbmod.current().fetch_rows(
                 f"SELECT {', '.join(MINING_COLUMNS)} FROM personas_claim WHERE id IN ({marks})", *part):
             out[int(r[0])] = r
@@ -259,9 +258,7 @@ async def runtime_messages(message_ids: Sequence[int]) -> set[int]:
             "SELECT message FROM personas_turn WHERE outcome = {} AND message BETWEEN {} AND {}",
             "posted", ids[0], ids[-1]) if m in wanted)
         return out
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(ids):
         out.update(int(m) for (m,) in await database.fetch_rows(
             f"SELECT message FROM personas_turn WHERE outcome = {{}} AND message IN ({marks})", "posted", *part))
     return out

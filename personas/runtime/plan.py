@@ -18,6 +18,7 @@ from personas.context.documents import chunks_after
 from personas.runtime.scheduler import ChannelInfo, Population
 from personas.tables import Reading
 from workspace import db as dbmod
+from workspace.db_sql import in_batches
 from workspace.labels import Label, LabelScheme, dominates_ints
 
 READERS = 2
@@ -237,9 +238,7 @@ async def due(run_id: int, rnd: int, limit: int = 200_000) -> list[Due]:
 async def mark_read(reading_ids: Sequence[int], rnd: int) -> None:
     """Record that these readings were read in round ``rnd`` (inside the caller's transaction)."""
     database = dbmod.current()
-    for start in range(0, len(reading_ids), 500):
-        ids = reading_ids[start:start + 500]
-        marks = ", ".join("{}" for _ in ids)
+    for ids, marks in in_batches(reading_ids):
         await database.fetch(f"UPDATE personas_reading SET read_round = {{}} WHERE id IN ({marks})", rnd, *ids)
 
 

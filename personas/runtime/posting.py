@@ -14,6 +14,7 @@ from personas.runtime.plan import mark_read
 from personas.runtime.prompts import Turn
 from personas.runtime.shards import record
 from workspace import db as dbmod
+from workspace.db_sql import in_batches
 
 
 @dataclass
@@ -46,9 +47,7 @@ async def personas_of(member_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Persona rows of the agents acting this round only (never the whole population)."""
     out: dict[int, dict[str, Any]] = {}
     database = dbmod.current()
-    for start in range(0, len(member_ids), 500):
-        ids = member_ids[start:start + 500]
-        marks = ", ".join("{}" for _ in ids)
+    for ids, marks in in_batches(member_ids):
         rows = await database.fetch(
             "SELECT m.id, m.handle, m.label_level, m.label_mask, m.active, p.department, p.traits, p.language, "
             "r.name AS role FROM chorus_member m JOIN personas_persona p ON p.member = m.id "

@@ -35,6 +35,7 @@ from workspace import audit
 from workspace import db as dbmod
 from workspace.actor import Actor
 from workspace.audit import Entity
+from workspace.db_sql import in_batches
 from workspace.errors import ChorusError
 from workspace.labels import Label, LabelScheme, agent_scope, dominates_ints
 from workspace.services import get_scheme
@@ -186,9 +187,7 @@ async def _done_row(plan: ShardPlan) -> None:
 async def existing_keys(keys: Sequence[str]) -> set[str]:
     """Which of these turn keys are recorded already (a retried shard skips them)."""
     out: set[str] = set()
-    for start in range(0, len(keys), 500):
-        part = list(keys[start:start + 500])
-        marks = ", ".join("{}" for _ in part)
+    for part, marks in in_batches(keys):
         for r in await dbmod.current().fetch(f"SELECT key FROM personas_turn WHERE key IN ({marks})", *part):
             out.add(str(r["key"]))
     return out
