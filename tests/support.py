@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import httpx
@@ -84,3 +88,40 @@ async def live_server(app: Any, host: str = "127.0.0.1", port: int = 0, direct: 
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serve_process(env: dict[str, str], log_path: Path, ready_s: float = 60) -> AsyncIterator[str]:
+    """``chorus serve`` in its own process (a replica of the deployment ``env`` describes) on a free loopback port,
+    its output in ``log_path``; yields its base URL once ``/readyz`` answers, and stops it (TERM, then KILL) after."""
+    port = free_port()
+    env = {**env, "CHORUS_PORT": str(port), "CHORUS_HOST": "127.0.0.1"}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", "from workspace.app import main; main()", "serve"], env=env,
+                                cwd=Path(__file__).resolve().parents[1], stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+                for _ in range(int(ready_s * 10)):
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"chorus serve exited: {log_path.read_text()[-3000:]}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get("/readyz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError(f"chorus serve did not become ready in {ready_s:.0f} s")
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -25,48 +23,20 @@ import redis
 from channels import services as ch
 from channels.client import ChorusClient
 from tests.channels.wshelp import running, setup
+from tests.support import serve_process
 from workspace.db import Database
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
 async def chorus_serve(tmp_path: Path, database_url: str, broker_url: str) -> AsyncIterator[str]:
     """A second replica: ``chorus serve`` in its own process; yields its base URL."""
-    port = _free_port()
     env = {**os.environ, "CHORUS_DATABASE_URL": database_url, "CHORUS_BROKER_URL": broker_url,
-           "CHORUS_DATA_DIR": str(tmp_path / "replica"), "CHORUS_PORT": str(port), "CHORUS_HOST": "127.0.0.1",
+           "CHORUS_DATA_DIR": str(tmp_path / "replica"),
            "CHORUS_RUN_WORKERS_IN_PROCESS": "false", "CHORUS_POST_RATE_PER_S": "10000",
            "CHORUS_POST_BURST": "10000", "CHORUS_WRITE_RATE_PER_S": "10000", "CHORUS_WRITE_BURST": "10000",
            "CHORUS_MAX_SOCKETS_PER_TOKEN": "0", "CHORUS_LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore"}
-    log = (tmp_path / "replica.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from workspace.app import main; main()", "serve"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-            for _ in range(300):
-                if proc.poll() is not None:
-                    raise RuntimeError(f"chorus serve exited: {(tmp_path / 'replica.log').read_text()[-3000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("chorus serve did not become ready in 30 s")
+    async with serve_process(env, tmp_path / "replica.log", ready_s=30) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 async def test_two_server_processes_behave_as_one(db: Database, database_url: str, redis_url: str,

@@ -26,7 +26,7 @@ from personas.services_agents import page_agents
 from personas.services_load import load_scenario_into
 from sso import services_tokens
 from tests.sso.helpers import HumanSession, agent_token_for, human_session
-from tests.support import LiveServer, live_server
+from tests.support import LiveServer, live_server, serve_process
 from tests.ui.conftest import browser, ui  # noqa: F401 (fixtures of the browser probe, test_csp_browser.py)
 from workspace.app import create_app
 from workspace.db import Database
@@ -165,44 +165,11 @@ class Cluster:
         return await chorus(list(args), self.env)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def serve_replica(env: dict[str, str], log_path: Path) -> AsyncIterator[str]:
     """``chorus serve`` in its own process (another replica of the deployment ``env`` describes); yields its URL."""
-    import httpx
-
-    port = _free_port()
-    env = {**env, "CHORUS_PORT": str(port), "CHORUS_HOST": "127.0.0.1", "CHORUS_RUN_WORKERS_IN_PROCESS": "false"}
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", "from workspace.app import main; main()", "serve"], env=env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-                for _ in range(600):
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"chorus serve exited: {log_path.read_text()[-3000:]}")
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get("/readyz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.1)
-                else:
-                    raise RuntimeError("chorus serve did not become ready in 60 s")
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    async with serve_process({**env, "CHORUS_RUN_WORKERS_IN_PROCESS": "false"}, log_path) as base:
+        yield base
 
 
 async def _forget_redis_limits(redis_url: str, namespace: str) -> None:
