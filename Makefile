@@ -52,12 +52,13 @@ oidc-provider:
 # Debian's chromium (and node/npm) for the browser tests, installed when missing on a Debian machine where we may
 # (root with apt-get, as in CI); elsewhere the browser tests skip with a reason (CI requires them: see .ci/run).
 browser:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	@missing="$$(command -v chromium >/dev/null 2>&1 || echo chromium) $$(command -v npm >/dev/null 2>&1 || echo nodejs npm)"; \
+	if [ -n "$$(echo $$missing)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium and npm for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null; \
+	    echo "installing Debian's $$(echo $$missing) for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "chromium or npm is missing: the browser tests will skip (apt-get install chromium nodejs npm)"; \
+	    echo "$$(echo $$missing) missing: the browser tests will skip (apt-get install $$(echo $$missing))"; \
 	  fi; \
 	fi
 
