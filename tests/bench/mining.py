@@ -60,13 +60,29 @@ async def populate(db: Database, n: int, seed: int = 7) -> int:
             if library.corpus.distinctive(e):
                 by_entity.setdefault(e, []).append(s)
     pairs = [(a, b) for group in by_entity.values() for a in group for b in group if a.document < b.document]
-    channels = [(int(r["id"]), int(r["label_level"]), int(r["label_mask"])) for r in await db.fetch(
-        "SELECT id, label_level, label_mask FROM chorus_channel WHERE workspace = {} ORDER BY id", ws)]
+    channels = [
+        (int(r["id"]), int(r["label_level"]), int(r["label_mask"]))
+        for r in await db.fetch(
+            "SELECT id, label_level, label_mask FROM chorus_channel WHERE workspace = {} ORDER BY id", ws
+        )
+    ]
     top = max(channels, key=lambda c: (c[1], bin(c[2]).count("1")))
-    authors = [(int(r["id"]), str(r["handle"])) for r in await db.fetch(
-        "SELECT id, handle FROM chorus_member WHERE workspace = {} ORDER BY id LIMIT 40", ws)]
-    run = await Run.insert(Run(workspace=ws, scenario="bench", status="completed", rounds=1, rounds_done=1,
-                               agents=40, created_by="bench", created_at=dt.datetime.now(dt.UTC)))
+    authors = [
+        (int(r["id"]), str(r["handle"]))
+        for r in await db.fetch("SELECT id, handle FROM chorus_member WHERE workspace = {} ORDER BY id LIMIT 40", ws)
+    ]
+    run = await Run.insert(
+        Run(
+            workspace=ws,
+            scenario="bench",
+            status="completed",
+            rounds=1,
+            rounds_done=1,
+            agents=40,
+            created_by="bench",
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
     run_id = int(run[0]["id"])
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
@@ -80,13 +96,37 @@ async def populate(db: Database, n: int, seed: int = 7) -> int:
             if i % 10 == 9 and pairs:
                 a, b = pairs[rng.randrange(len(pairs))]
                 ch = top
-                rows.append(claims.link_row(ws, run_id, 1, mid, ch[0], author, "Lead", "ops", a, b, "compound",
-                                            "risk", "so it needs one owner who sees both", a.fact.entities[0], a.label))
+                rows.append(
+                    claims.link_row(
+                        ws,
+                        run_id,
+                        1,
+                        mid,
+                        ch[0],
+                        author,
+                        "Lead",
+                        "ops",
+                        a,
+                        b,
+                        "compound",
+                        "risk",
+                        "so it needs one owner who sees both",
+                        a.fact.entities[0],
+                        a.label,
+                    )
+                )
                 body = f"{a.fact.text} And {b.fact.text}"
             else:
                 picked = [spans[rng.randrange(len(spans))] for _ in range(rng.randint(1, 3))]
-                ch = next((c for c in channels if c[1] >= max(p.label.level for p in picked)
-                           and all((c[2] & p.label.mask) == p.label.mask for p in picked)), top)
+                ch = next(
+                    (
+                        c
+                        for c in channels
+                        if c[1] >= max(p.label.level for p in picked)
+                        and all((c[2] & p.label.mask) == p.label.mask for p in picked)
+                    ),
+                    top,
+                )
                 body = " ".join(p.fact.text for p in picked)
                 if i % 20 != 3:
                     rows += [claims.fact_row(ws, run_id, 1, mid, ch[0], author, "Analyst", "ops", p) for p in picked]
@@ -98,10 +138,13 @@ async def populate(db: Database, n: int, seed: int = 7) -> int:
             await db.execute_many(
                 "INSERT INTO chorus_message (id, channel, seq, author, author_handle, body, client_msg_id, "
                 "label_level, label_mask, created_at, deleted) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                msgs)
+                msgs,
+            )
             await db.execute_many(
                 "INSERT INTO personas_turn (run, round, agent, department, channel, kind, intent, outcome, reason, "
-                "message, documents) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", turns)
+                "message, documents) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                turns,
+            )
             await claims.store(rows)
     async with db.transaction():
         for channel_id, seq in seqs.items():
@@ -121,8 +164,15 @@ async def baseline(db: Database, ws: int) -> dict[str, Any]:
             after = int(rows[-1]["id"])
             count += len(rows) if table == "chorus_message" else 0
     seconds = time.perf_counter() - started
-    return {"stage": "bare scan", "messages": count, "seconds": seconds, "rate": count / seconds,
-            "rss": _rss_mb(), "growth": _rss_mb() - before, "passes": 0}
+    return {
+        "stage": "bare scan",
+        "messages": count,
+        "seconds": seconds,
+        "rate": count / seconds,
+        "rss": _rss_mb(),
+        "growth": _rss_mb() - before,
+        "passes": 0,
+    }
 
 
 async def full(ws: int) -> dict[str, Any]:
@@ -139,8 +189,16 @@ async def full(ws: int) -> dict[str, Any]:
         if not result.more:
             break
     seconds = time.perf_counter() - started
-    return {"stage": "full pipeline", "messages": count, "seconds": seconds, "rate": count / seconds,
-            "rss": _rss_mb(), "growth": _rss_mb() - before, "passes": passes, "insights": insights}
+    return {
+        "stage": "full pipeline",
+        "messages": count,
+        "seconds": seconds,
+        "rate": count / seconds,
+        "rss": _rss_mb(),
+        "growth": _rss_mb() - before,
+        "passes": passes,
+        "insights": insights,
+    }
 
 
 async def run(n: int) -> list[dict[str, Any]]:
@@ -156,8 +214,7 @@ async def run(n: int) -> list[dict[str, Any]]:
             # so that the bare scan and mining both read the settled file
             await db.fetch("PRAGMA wal_checkpoint(TRUNCATE)")
             seeded = time.perf_counter() - t
-            print(f"seeded {n} messages (inserts and a checkpoint, not timed as mining) in {seeded:.1f} s",
-                  flush=True)
+            print(f"seeded {n} messages (inserts and a checkpoint, not timed as mining) in {seeded:.1f} s", flush=True)
             return [await baseline(db, ws), await full(ws), {"stage": "seeding", "seconds": seeded}]
         finally:
             await db.stop()
@@ -171,20 +228,37 @@ def main() -> None:
     args = parser.parse_args()
     n = 5000 if args.smoke else args.messages
     results = asyncio.run(run(n))
-    print(f"{'stage':<14} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'peak RSS MB':>12} {'RSS growth':>11} "
-          f"{'passes':>7}")
+    print(
+        f"{'stage':<14} {'messages':>9} {'seconds':>8} {'msgs/s':>8} {'peak RSS MB':>12} {'RSS growth':>11} "
+        f"{'passes':>7}"
+    )
     for r in results[:2]:
-        print(f"{r['stage']:<14} {r['messages']:>9} {r['seconds']:>8.1f} {r['rate']:>8.0f} {r['rss']:>12.0f} "
-              f"{r['growth']:>11.1f} {r['passes']:>7}")
+        print(
+            f"{r['stage']:<14} {r['messages']:>9} {r['seconds']:>8.1f} {r['rate']:>8.0f} {r['rss']:>12.0f} "
+            f"{r['growth']:>11.1f} {r['passes']:>7}"
+        )
     scan, mined, seeding = results
-    print(f"pass limit {PASS_LIMIT}; insights stored at the end: {mined.get('insights', 0)}; "
-          f"rate / bare scan: {mined['rate'] / scan['rate']:.3f}; mining {mined['seconds']:.1f} s "
-          f"(seeding the database, not counted: {seeding['seconds']:.1f} s)")
+    print(
+        f"pass limit {PASS_LIMIT}; insights stored at the end: {mined.get('insights', 0)}; "
+        f"rate / bare scan: {mined['rate'] / scan['rate']:.3f}; mining {mined['seconds']:.1f} s "
+        f"(seeding the database, not counted: {seeding['seconds']:.1f} s)"
+    )
     if args.json:
-        print(json.dumps({"messages": n, "rate": round(mined["rate"], 1), "scan_rate": round(scan["rate"], 1),
-                          "ratio": round(mined["rate"] / scan["rate"], 4), "mining_s": round(mined["seconds"], 1),
-                          "scan_s": round(scan["seconds"], 1), "seed_s": round(seeding["seconds"], 1),
-                          "rss_mb": round(mined["rss"], 1), "insights": mined.get("insights", 0)}))
+        print(
+            json.dumps(
+                {
+                    "messages": n,
+                    "rate": round(mined["rate"], 1),
+                    "scan_rate": round(scan["rate"], 1),
+                    "ratio": round(mined["rate"] / scan["rate"], 4),
+                    "mining_s": round(mined["seconds"], 1),
+                    "scan_s": round(scan["seconds"], 1),
+                    "seed_s": round(seeding["seconds"], 1),
+                    "rss_mb": round(mined["rss"], 1),
+                    "insights": mined.get("insights", 0),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
