@@ -99,6 +99,17 @@ def test_one_word_of_two_different_names_is_not_a_link() -> None:
     assert find_links(stated, [], corpus) == []
 
 
+def test_a_reporting_period_two_documents_share_is_not_a_link() -> None:
+    # a fiscal year or quarter dates what a figure covers; two reports covering one year speak of different things
+    corpus, stated = _stated({
+        "Board minutes": "Cash fell to 5.2 million at the end of FY2025/26, and the bank covenant may be breached.\n",
+        "Spend review": "Contracted spend in FY2025/26 was 11.4 million, 71% of maintenance spend, on budget.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+        "Fleet notes": "Two vans were washed in May.\n",
+    })
+    assert find_links(stated, [], corpus) == []
+
+
 def test_a_sentence_that_points_back_links_through_its_paragraph() -> None:
     corpus, stated = _stated({
         "Sourcing register": "The PX-40 pressure sensor comes from Halden Sensors. It is single-source, with no "
