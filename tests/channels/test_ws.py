@@ -81,7 +81,9 @@ async def test_slow_consumer_gets_resync_and_resumes_from_the_database(db: Datab
     total = 300
     async with running(db, tmp_path, "memory://", direct=ws_path == "direct", CHORUS_WS_BACKLOG="4",
                        CHORUS_MAX_MESSAGE_BYTES="65536") as server:
-        ws = await raw_socket(server, reader.headers, max_queue=1)
+        # no keepalive: this reader deliberately reads nothing while 300 posts go out, so a pong would wait behind
+        # the unread frames and a slow run (PostgreSQL under load) closed the socket on a ping timeout
+        ws = await raw_socket(server, reader.headers, max_queue=1, ping_interval=None)
         await send(ws, {"type": "subscribe", "channel": channel["id"], "after_seq": 0})
         await recv_until(ws, "subscribed")
         body = "x" * 60_000  # 18 MB in all: more than the socket buffers hold, so the server's backlog overflows
