@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from tests.security.conftest import CLUSTER_LIMITS, Cluster
 
 WRITE_BURST = int(CLUSTER_LIMITS["CHORUS_WRITE_BURST"])
 POST_BURST = int(CLUSTER_LIMITS["CHORUS_POST_BURST"])
+WRITE_RATE = float(CLUSTER_LIMITS["CHORUS_WRITE_RATE_PER_S"])
+POST_RATE = float(CLUSTER_LIMITS["CHORUS_POST_RATE_PER_S"])
 SOCKETS = int(CLUSTER_LIMITS["CHORUS_MAX_SOCKETS_PER_TOKEN"])
 
 
@@ -78,25 +81,41 @@ async def test_deletes_are_rate_limited(cluster: Cluster) -> None:
     assert statuses.count(200) <= WRITE_BURST + 1 and 429 in statuses, statuses
 
 
+def _allowed(burst: int, rate_per_s: float, elapsed_s: float) -> int:
+    """What one shared bucket may accept in ``elapsed_s``: its burst, what refilled meanwhile, and one of slack.
+
+    Two unshared buckets would accept twice the burst; the probes send fast enough that this bound stays below it.
+    """
+    return burst + int(rate_per_s * elapsed_s) + 1
+
+
 async def test_the_write_budget_is_shared_by_the_replicas(cluster: Cluster) -> None:
     if not cluster.redis:
         pytest.skip("one replica on SQLite: nothing to share (the PostgreSQL + Redis variant probes this)")
     message = await _post(cluster, "picker-0005", "dock door 4 sticks")
-    accepted = 0
     clients = [cluster.agent_http("picker-0005", r) for r in range(len(cluster.urls))]
+    accepted = 0
+    started = time.monotonic()
     for i in range(30):
         res = await clients[i % len(clients)].patch(f"/api/messages/{message['id']}", json={"body": f"door {i}"})
         accepted += res.status_code == 200
+    allowed = _allowed(WRITE_BURST, WRITE_RATE, time.monotonic() - started)
     for client in clients:
         await client.aclose()
-    assert accepted <= WRITE_BURST + 2, f"{accepted} edits accepted across {len(clients)} replicas: not shared"
+    assert allowed < 2 * WRITE_BURST, f"the probe took too long to tell shared from unshared ({allowed} allowed)"
+    assert accepted <= allowed, f"{accepted} edits accepted across replicas (at most {allowed}): not shared"
+    clients = [cluster.agent_http("picker-0006", r) for r in range(len(cluster.urls))]
     posts = 0
+    started = time.monotonic()
     for i in range(30):
-        async with cluster.agent_http("picker-0006", i % len(cluster.urls)) as http:
-            res = await http.post(f"/api/channels/{cluster.channels['ops-floor']}/messages",
-                                  json={"body": f"p{i}", "client_msg_id": f"p{i}"})
-            posts += res.status_code in (200, 201)
-    assert posts <= POST_BURST + 2, f"{posts} posts accepted across replicas: not shared"
+        res = await clients[i % len(clients)].post(f"/api/channels/{cluster.channels['ops-floor']}/messages",
+                                                   json={"body": f"p{i}", "client_msg_id": f"p{i}"})
+        posts += res.status_code in (200, 201)
+    allowed = _allowed(POST_BURST, POST_RATE, time.monotonic() - started)
+    for client in clients:
+        await client.aclose()
+    assert allowed < 2 * POST_BURST, f"the probe took too long to tell shared from unshared ({allowed} allowed)"
+    assert posts <= allowed, f"{posts} posts accepted across replicas (at most {allowed}): not shared"
 
 
 async def test_a_token_holds_a_bounded_number_of_sockets(cluster: Cluster) -> None:
