@@ -1,7 +1,8 @@
 """Dates and periods a business sentence names ("14 October", "from 5 October to 13 November", "Q2", "weeks 45
 and 46", "in November"), as comparable day ranges, so that two facts can be checked against each other in time
-(needed on 14 October, out of service until 13 November). Years are kept when written; a date without a year is
-compared by month and day only.
+(needed on 14 October, out of service until 13 November); a range of whole months ("July to September", "from
+December to February") runs from the first day of one to the last of the other. Years are kept when written; a date
+without a year is compared by month and day only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ _ONE = rf"(?:{_DAY.format('d')} (?:of )?(?P<m>{_M})|(?P<m2>{_M}) {_DAY.format('d
 _DATE = re.compile(rf"\b{_ONE}")
 _MONTH_ONLY = re.compile(rf"\b(?:in|during|from|until|by|before|after|since|through|end of|early|late|mid-?)\s+"
                          rf"(?P<m>{_M})(?: (?P<y>(?:19|20)\d{{2}}))?\b")
+_MONTH_RANGE = re.compile(rf"\b(?:between (?P<a2>{_M})(?: (?P<ya2>(?:19|20)\d{{2}}))? and|(?:from )?(?P<a>{_M})"
+                          rf"(?: (?P<ya>(?:19|20)\d{{2}}))?\s*(?:to|until|through|-|–|—))\s*(?P<b>{_M})"
+                          rf"(?: (?P<y>(?:19|20)\d{{2}}))?\b")
 _QUARTER = re.compile(r"\b(?:in |during |by |from |until |to )?(?:the )?q(?P<q>[1-4])(?: (?P<y>(?:19|20)\d{2}))?\b")
 _WEEKS = re.compile(r"\bweeks? (?P<a>\d{1,2})(?:(?: and | to |-|–)(?P<b>\d{1,2}))?\b")
 _RANGE = re.compile(rf"\b(?:from |between )?(?P<a>{_ONE.replace('(?P<', '(?P<a_')})\s*(?:to|until|and|through|-|–)\s*"
@@ -82,6 +86,16 @@ def spans(text: str) -> list[Span]:
             d = _day(m.group("m"), None) - 1
             y = int(m.group("y")) if m.group("y") else None
             out.append(_span(d + int(m.group("d1")), d + int(m.group("d2")), y, y, m.start()))
+            taken.append(m.span())
+    for m in _MONTH_RANGE.finditer(low):
+        if free(*m.span()):
+            # "July-September", "from December to February": from the first day of one month to the last of the
+            # other
+            a, ya_s = (m.group("a"), m.group("ya")) if m.group("a") else (m.group("a2"), m.group("ya2"))
+            first, last = _day(a, None), _day(m.group("b"), "31")
+            yb = int(m.group("y")) if m.group("y") else None
+            ya = int(ya_s) if ya_s else (yb - 1 if yb is not None and last < first else yb)
+            out.append(_span(first, last, ya, yb, m.start()))
             taken.append(m.span())
     for m in _DATE.finditer(low):
         if free(*m.span()):
