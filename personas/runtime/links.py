@@ -208,6 +208,59 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
     return None
 
 
+_NEEDING = _DEMAND | {"load"}
+_AWAY = {"risk.outage", "risk.capacity", "risk.failure"}
+_CALENDAR = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*|week\w*|month\w*|quarter\w*|"
+                       r"season\w*|\d+\w*")
+_PERIOD_DAYS = 186  # a need or an absence longer than half a year is no period to meet in
+
+
+@functools.lru_cache(maxsize=65_536)
+def _months(f: Fact) -> frozenset[str]:
+    """Keys ("@7") for the months in which ``f`` states a dated need with demand behind it ("referrals peak from
+    December to February") or a dated absence of capacity ("the scanner is out of service 5 January to 20
+    February"), so that two teams' facts that meet in time are found although they name the thing differently."""
+    if not f.dates:
+        return frozenset()
+    found: list[Span] = []
+    if set(f.cues) & _NEEDING and f.kind != "risk":  # the sentence itself expects the demand
+        found += _dated(f.text, _NEED_WORDS)
+    if (set(f.cues) & _AWAY and f.kind != "opportunity") or ("opp.unused" in f.cues and f.kind != "risk"):
+        found += [s for s in _dated(f.text, _AWAY_WORDS) if s.last > s.first]
+    out: set[str] = set()
+    for s in found:
+        if s.last - s.first > _PERIOD_DAYS:
+            continue
+        first = (s.first % 372 if s.dated else s.first) - 1
+        for day in range(first, first + s.last - s.first + 1, 31):
+            out.add(f"@{day // 31 % 12 + 1}")
+        out.add(f"@{(first + s.last - s.first) // 31 % 12 + 1}")
+    return frozenset(out)
+
+
+def _in_period(a: Fact, b: Fact, corpus: Corpus) \
+        -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """Two facts that name nothing in common but meet in time: demand one team expects in a period when another
+    team's capacity is out of action (or free), and a word both use that not every document does (one line of
+    business). (score, shared, (kind, relation, consequence)), or ``None``. Scored below a shared name."""
+    timing = _timing(a, b)
+    if timing is None or timing[1] not in ("demand-vs-capacity", "demand-meets-supply") or \
+            not (set(a.cues) | set(b.cues)) & _NEEDING:
+        return None
+    # and the two speak of one line of business: a word both use that not every document does
+    common = [t for t in set(a.terms) & set(b.terms) if corpus.term_df.get(t, 0) <= corpus.docs // 2 and len(t) >= 4
+              and not _CALENDAR.fullmatch(t)]
+    if not common:
+        return None
+    away = b if set(b.cues) & (_AWAY | _UNUSED) else a
+    thing = next((k for k in away.entities if _linkable(k, corpus)), "") or \
+        next((k for k in (*away.entities, *away.context) if corpus.is_name(k)), "")
+    if not thing:
+        return None
+    score = 1.0 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+    return score, (thing,), (timing[0], timing[1], timing[2].format(e=_display((thing,), a, b)))
+
+
 def _after_end(need: Span, end: Span) -> bool:
     return before(end, need) and (need.first - end.last) < 372
 
@@ -229,12 +282,13 @@ class _Keys:
     own: frozenset[str]
     names: frozenset[str]
     rare: frozenset[str]
+    months: frozenset[str]
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
-        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)))
+        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f))
 
 
 def _scored(fa: Fact, fb: Fact, ka: _Keys, kb: _Keys, corpus: Corpus) -> tuple[float, tuple[str, ...]]:
@@ -281,7 +335,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         cands: dict[int, Stated] = {}
         # rarest keys first; a key that hundreds of facts share is too common to pair on one by one
         k_s = keys(s)
-        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare))), key=len)
+        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare), *k_s.months)),
+                          key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -291,6 +346,7 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                     if len(cands) >= _CANDIDATES_MAX:
                         break
         scored: list[Link] = []
+        periodic: dict[int, tuple[float, tuple[str, ...], tuple[str, str, str]]] = {}
         # the pairs that share the most, judged by what the pair means only for the best of them
         pre: list[tuple[float, tuple[str, ...], Stated]] = []
         for o in cands.values():
@@ -300,11 +356,16 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             sc, shared = _scored(s.fact, o.fact, keys(s), keys(o), corpus) if o.doc != s.doc else (0.0, ())
             if sc > 0:
                 pre.append((sc * (0.5 + severity(o)), shared, o))
+            elif keys(s).months & keys(o).months and s.department != o.department:
+                period = _in_period(s.fact, o.fact, corpus)
+                if period is not None:
+                    periodic[o.key] = period
+                    pre.append((period[0] * (0.5 + severity(o)), period[1], o))
         pre.sort(key=lambda p: (-p[0], p[2].key))
         for weight, shared, o in pre[:_JUDGED_MAX]:
             sc = weight / (0.5 + severity(o))
             ent = _display(shared, s.fact, o.fact)
-            rel = relate(s.fact, o.fact, ent)
+            rel = periodic[o.key][2] if o.key in periodic else relate(s.fact, o.fact, ent)
             if rel is None:
                 continue
             kind, relation, consequence = rel
@@ -366,9 +427,11 @@ _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing 
 
 def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     """The keys a fact is found by when linking: its distinctive names (and its paragraph's, when it leans on
-    them), and "~" + each rare word it uses (a lower-case tool or host name two documents share)."""
+    them), "~" + each rare word it uses (a lower-case tool or host name two documents share), and "@" + each month
+    of a dated need or absence it states (:func:`_months`)."""
     keys = [k for k in (*f.entities, *_leans_on(f, corpus)) if _linkable(k, corpus)]
     keys += ["~" + t for t in f.terms if corpus.rare_term(t)]
+    keys += sorted(_months(f))
     return keys
 
 

@@ -27,6 +27,18 @@ def test_dates_and_periods_are_read_as_comparable_ranges() -> None:
     assert overlaps(weeks, spans("in November")[0])
 
 
+def test_a_range_of_whole_months_is_one_period() -> None:
+    (summer,) = spans("Demand peaks July–September, when tourists arrive.")
+    assert (summer.first, summer.last) == (6 * 31 + 1, 9 * 31)
+    (winter,) = spans("The winter surge runs from December to February.")
+    assert overlaps(winter, spans("closed for relining from 5 January to 20 February")[0])
+    assert not overlaps(winter, spans("in May")[0])
+    (dated,) = spans("between June and August 2027")
+    assert dated.dated and overlaps(dated, spans("on 3 July 2027")[0])
+    assert not overlaps(dated, spans("on 3 July 2026")[0])
+    assert overlaps(spans("the Q3 peak")[0], spans("from July to September")[0])
+
+
 def test_a_date_needed_inside_another_teams_outage_is_a_timing_risk() -> None:
     out = _f("Crane CR-9 is out of service from 5 October to 13 November for its five-year inspection.")
     need = _f("The rooftop unit lifts with crane CR-9 are set for 14 October.")
@@ -225,3 +237,39 @@ def test_demand_in_the_paragraph_does_not_make_a_troubled_sentence_a_buyer() -> 
                  if "will not renew" in f.text]
     idle = _f("The cranes at Dock 4 sit unused on Sundays.")
     assert relate(ending, idle, "Dock 4") is None or relate(ending, idle, "Dock 4")[1] != "demand-meets-supply"  # type: ignore[index]
+
+
+def test_demand_in_a_period_another_team_is_out_of_action_links_with_no_shared_name() -> None:
+    # the two documents name the thing differently (imaging referrals, the MRI suite); the period joins them
+    corpus, stated = _stated({
+        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
+                             "above autumn volumes.\n",
+        "Estates schedule": "The MRI suite at Riverside, our busiest imaging unit, is closed for the magnet "
+                            "replacement from 5 January to 20 February.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    (lk,) = find_links(stated, [], corpus)
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Referral forecast", "Estates schedule"}
+    assert (lk.kind, lk.relation) == ("risk", "demand-vs-capacity")
+    assert "MRI" in lk.consequence
+
+
+def test_demand_and_an_outage_in_different_periods_do_not_link() -> None:
+    corpus, stated = _stated({
+        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
+                             "above autumn volumes.\n",
+        "Estates schedule": "The MRI suite at Riverside, our busiest imaging unit, is closed for the magnet "
+                            "replacement from 5 June to 20 July.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    assert find_links(stated, [], corpus) == []
+
+
+def test_demand_and_an_outage_in_one_period_on_different_lines_of_business_do_not_link() -> None:
+    corpus, stated = _stated({
+        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
+                             "above autumn volumes.\n",
+        "Plant schedule": "Boiler B-2 at the laundry is shut down for retubing from 5 January to 20 February.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    assert find_links(stated, [], corpus) == []
