@@ -261,7 +261,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if hits:
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
-    _polar(scan, cats, weights)
+    _polar(scan, cats, weights, _named_pairs(text))
+    if _breach(scan) and weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
+        # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
+        if "risk.compliance" not in weights:
+            cats.append("risk.compliance")
+        weights["risk.compliance"] = _BREACH_WEIGHT
     if "opp.demand" in weights and _HIRING.search(scan):
         # inquiries about a job, interest in a vacancy: applicants, not customers
         del weights["opp.demand"]
@@ -336,11 +341,51 @@ def _negated(scan: str, at: int, cat: str) -> bool:
     return False
 
 
-def _polar(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+_NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
+_VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50}}?)\b(?:against|versus|vs\.?|compared "
+                     rf"(?:with|to)|below|above|under|over|short of|exceed\w*)\b(?P<between>[^.;\d]{{0,40}}?)"
+                     rf"[$£€]?{_NUMBER}")
+_FLOOR = re.compile(r"\b(?:covenants?|minimums?|floors?|required|requirements?|at least|lower limit)\b")
+_CEILING = re.compile(r"\b(?:limits?|maximums?|caps?|ceilings?|not to exceed|permitted|allowed)\b")
+_BREACH_WEIGHT = 1.2
+_YEAR = re.compile(r"\b(?:fy|cy)?(?:19|20)\d{2}(?:/\d{2})?\b")  # "in FY2027" between a figure and its floor
+
+
+def _breach(scan: str) -> bool:
+    """A figure set against a floor it falls below ("1.17x, against the 1.25x rate covenant", "14 nurses, below
+    the required minimum of 16") or a ceiling it exceeds ("1.9 mg/L against a limit of 1.4 mg/L"). The floor or
+    ceiling is named between the two figures or just after the second."""
+    scan = _YEAR.sub("", scan)
+    for m in _VERSUS.finditer(scan):
+        try:
+            a, b = float(m.group(1).replace(",", "")), float(m.group(3).replace(",", ""))
+        except ValueError:
+            continue
+        words = m.group("between") + " " + scan[m.end():m.end() + 30].split(".")[0]
+        if a < b and _FLOOR.search(words) and not _CEILING.search(words):
+            return True
+        if a > b and _CEILING.search(words) and not _FLOOR.search(words):
+            return True
+    return False
+
+
+_NAME_PAIR = re.compile(r"(?<=[\w,;:()] )([A-Z][a-z]+) ([A-Z][\w'-]*)")
+
+
+def _named_pairs(text: str) -> frozenset[str]:
+    """Two capitalised words inside a sentence, lower-cased ("lower ashcombe", "rising sun"): a name, so its first
+    word is no rise or fall."""
+    return frozenset(f"{a} {b}".lower() for a, b in _NAME_PAIR.findall(text))
+
+
+def _polar(scan: str, cats: list[str], weights: dict[str, float], names: frozenset[str] = frozenset()) -> None:
     """Rises and falls read by what moved: costs or complaints rising, or sales falling, is a risk; the opposite
-    is good news that needs no action; a move of nothing named is a weak risk cue."""
+    is good news that needs no action; a move of nothing named is a weak risk cue. A word of a name ("Lower
+    Ashcombe") moves nothing."""
     for rx, up in ((_RISE, True), (_FALL, False)):
-        for m in list(rx.finditer(scan))[:2]:
+        moves = [m for m in rx.finditer(scan)
+                 if not names or " ".join(scan[m.start():m.end() + 40].split()[:2]).rstrip(".,;:") not in names]
+        for m in moves[:2]:
             before = scan[max(0, m.start() - _METRIC_WINDOW):m.start()]
             bad = [b.end() for b in BAD_METRIC.finditer(before)]
             good = [g.end() for g in GOOD_METRIC.finditer(before)]
@@ -365,7 +410,8 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float]) -> None:
 # -- corpus statistics ------------------------------------------------------------------------------------------
 
 _CALM_TITLE = re.compile(r"\b(?:drills?|exercises?|simulations?|tabletop|rehearsals?|close-?outs?|closures?|"
-                         r"closed|after-action|post-incident|lessons learned)\b", re.IGNORECASE)
+                         r"closed|after-action|post-incident|lessons learned|corrections?|errat(?:a|um)|retract\w*)\b",
+                         re.IGNORECASE)
 _LOWER_WORD = re.compile(r"(?<![\w.-])([a-z][a-z0-9-]{2,})")
 
 

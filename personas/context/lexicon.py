@@ -134,7 +134,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:\w+ ){0,4}for(?! (?:a |"
                         r"an |the |their |its )?"
                         r"(?:refund|compensation|money back|credit note|pin|password|discount))|"
-                        r"asked (?:whether|if)|requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)|inquir(?:y|ies)|"
+                        r"ask(?:s|ed)? (?:whether|if)|requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)|inquir(?:y|ies)|"
+                        r"would (?:contribute|fund|co-fund|send|refer|redirect)|"
+                        r"offer(?:s|ed|ing)? to (?:fund|pay|buy|contribute|send|refer|purchase|take)|"
                         r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"
                         r"lease|license|licence)|a |an |more )|would (?:pay|buy|order|sign|switch|commit|take|"
                         r"rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
@@ -148,6 +150,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"the |\w+ )?refunds?|"
                         r"refunds? (?:of|on) (?:the )?(?:excess|overpa\w+|tax|duty|vat|fees?)|grants?|"
                         r"subsid\w+|incentives?|tax credits?|credits? of|"
+                        r"(?:quality|incentive|bonus|performance|shared[- ]savings) payments?|"
                         r"(?:demand|energy|capacity|tax) credits?|reimburse\w*|avoid(?:ed|able)? (?:\w+ ){0,2}"
                         r"costs?|recover\w* (?:\w+ ){0,4}(?:revenue|income|costs?|money|funds|value|tax|excess)|"
                         r"under-?regist\w+|under-?bill\w+|unbilled|unclaimed|uncollected|left on the table|"
@@ -162,7 +165,12 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
-                        r"utili[sz]ation:? \d%|free (?:capacity|slots?|space)"),
+                        r"utili[sz]ation:? \d%|free (?:capacity|slots?|space)|"
+                        # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
+                        r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|utili[sz](?:es|ed|ing)) (?:at )?(?:only "
+                        r"|just |about |around |roughly )?(?:[1-9]|[1-5]\d)(?:\.\d+)?% of (?:its |their |the |our )?"
+                        r"(?:\w+ ){0,2}(?:capacity|hours|time|slots)|utili[sz]ation (?:of |at |is |was )?(?:only |just "
+                        r"|about |around )?(?:[1-9]|[1-5]\d)(?:\.\d+)?%"),
     ("opp.growth", 0.9, r"new (?:market|segment|channel)|untapped|upsell|cross-?sell|resell|"
                         r"win (?:back|new)|eligible|"
                         r"qualif(?:y|ies) for|opportunit(?:y|ies)|could (?:sell|offer|charge|earn|win|save|use|"

@@ -120,9 +120,12 @@ def test_a_drill_report_and_a_document_about_other_companies_count_less() -> Non
     _doc(corpus, "2", "Industry digest", "Another supplier in Texas recalled 2,000 heaters in May.\n"
                                          "A competitor of ours in Ohio paid a $2 million penalty in April.\n")
     _doc(corpus, "3", "Maintenance log", "The north press failed on 3 May and 40 orders are late.\n")
+    _doc(corpus, "4", "Correction to the May newsletter", "The newsletter said the north plant will close on 1 June; "
+                                                          "it closes for two days for a roof repair.\n")
     assert corpus.damping("1") < 1.0
     assert corpus.damping("2") < 1.0
     assert corpus.damping("3") == 1.0
+    assert corpus.damping("4") < 1.0  # a correction notice: what was wrong, and what is so
 
 
 def test_distinctive_names_are_rare_and_never_written_in_lower_case() -> None:
@@ -206,3 +209,18 @@ def test_little_spare_capacity_is_a_limit_not_an_idle_asset(text: str) -> None:
 def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
     f = fact(text)
     assert f is None or "opp.demand" not in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text, breach", [
+    ("Debt service coverage for FY2027 is projected at 1.17x, against the 1.25x rate covenant in section 7.03.", True),
+    ("Coverage was 1.42x in FY2026 against the 1.25x covenant.", False),
+    ("Coverage falls to 1.17x in FY2027 against the 1.25x covenant.", True),
+    ("Effluent ammonia averaged 1.9 mg/L in July against a limit of 1.4 mg/L.", True),
+    ("Effluent ammonia averaged 0.6 mg/L in July against the 1.4 mg/L limit.", False),
+    ("Staffing stands at 14 nurses per shift, below the required minimum of 16.", True),
+    ("Sales were $4.1 million against $3.8 million a year earlier.", False),
+])
+def test_a_figure_on_the_wrong_side_of_a_covenant_minimum_or_limit_is_a_breach(text: str, breach: bool) -> None:
+    f = fact(text)
+    assert f is not None
+    assert ("risk.compliance" in f.cues and f.kind == "risk") == breach, f
