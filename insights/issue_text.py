@@ -254,6 +254,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
             out = text[:cut].rstrip(" ,;:")
             if sep.startswith(", ") and _ASIDE_CLOSES.search(text[cut + len(sep):]):
                 continue  # an aside ("X, with Y, would be eligible"): the verb after it is the sentence's own
+            if sep == ": " and len(re.split(r"[,;] ", out)[-1].split()) < 4:
+                continue  # "..., while IT tasks: route ...": what stands before the colon is a label, not a clause
             if not _DANGLING.search(out + "."):
                 return out
     # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and
@@ -295,6 +297,8 @@ _ARTICLES = frozenset((
 def _lower_article(text: str) -> str:
     """``text`` to follow a comma: an opening article or preposition loses its capital, a name keeps it."""
     first = text.split(" ", 1)[0]
+    if first[1:2].isupper():
+        return text  # "IT", "AN-4": an acronym or a code, not "It" or "An"
     return text[:1].lower() + text[1:] if first.lower() in _ARTICLES else text
 
 

@@ -483,3 +483,14 @@ def test_a_row_whose_first_cell_has_brackets_is_read_whole() -> None:
     row = next(f for f in facts(REGISTER) if f.text.startswith("Quillon"))
     said = _clause(Source(("Supplier register", 0, row.start, row.end), "Supplier register", "ops", row.text, row))
     assert said.startswith("the Supplier register lists Quillon Transcription (overflow) with service Dictation"), said
+
+
+def test_a_clause_that_follows_a_comma_keeps_an_acronyms_capitals_and_a_cut_never_leaves_a_label() -> None:
+    from insights.issue_text import _fit, _lower_article
+    assert _lower_article("IT tasks: route the scans to the new worklist").startswith("IT tasks")
+    assert _lower_article("The register lists it") == "the register lists it"
+    long = ("The contracts register lists the notice of non-renewal from Vesper Radiology Partners for the "
+            "teleradiology agreement that ends on 31 December, while IT tasks: route CT-02 images to the Vesper "
+            "worklist after 17:00 on weekdays and all day at weekends from 4 January, so the reading service has "
+            "ended before it is needed.")
+    assert not _fit(long).endswith("IT tasks."), _fit(long)
