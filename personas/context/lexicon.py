@@ -177,7 +177,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"reuse|serve|add|rent|lease|license|licence|diverted|be (?:sold|diverted|reused|rented|"
                         r"let|leased|repurposed|redeployed|released|offered|repackaged|used|redirected))|"
                         r"would (?:add|lift|earn|bring|save|help|close|cover|recover|release|cut|generate)|"
-                        r"refurbish\w*|recondition\w*|repurpos\w*|(?:has |have )?offered (?:to|us)|"
+                        r"refurbish(?:ed|ing)?\b|recondition(?:ed|ing)?\b|repurpos\w*|(?:has |have )?offered (?:to|us)|"
                         r"lift\w* (?:\w+ ){0,3}by \d|co-?fund\w*|fully funded|at no (?:charge|cost)|free of charge"),
     # neutral, claim-bearing
     ("dependency", 0.5, r"depend(?:s|ent|ing)? on|reli(?:es|ant) on|rely on|relying on|sourced from|supplied by|"
@@ -260,7 +260,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"concerns?)|all \w+ (?:passed|met|closed|compliant)|fully (?:compliant|staffed|stocked)|"
                        r"ahead of (?:plan|schedule|target)|above (?:plan|target|budget)|healthy|stable|"
                        r"under control|no complaints|beat (?:the|its|our) target|met (?:the|its|all|our) "
-                       r"(?:target|objectives?)|"
+                       r"(?:target|objectives?)|in (?:good|sound|satisfactory) (?:condition|order|repair|working "
+                       r"order|health)|(?:good|sound|satisfactory) condition|"
                        r"(?:days?|weeks?|months?|years?) without (?:a |an |any )?(?:[\w-]+\s)?(?:injur\w+|incidents?|"
                        r"accidents?|failures?|outages?|breaches?)|without (?:any )?(?:injur\w+|incidents?|"
                        r"accidents?)"),

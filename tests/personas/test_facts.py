@@ -211,7 +211,7 @@ def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
     assert f is None or "opp.demand" not in f.cues, f.cues
 
 
-@pytest.mark.parametrize("text, breach", [
+@pytest.mark.parametrize(("text", "breach"), [
     ("Debt service coverage for FY2027 is projected at 1.17x, against the 1.25x rate covenant in section 7.03.", True),
     ("Coverage was 1.42x in FY2026 against the 1.25x covenant.", False),
     ("Coverage falls to 1.17x in FY2027 against the 1.25x covenant.", True),
@@ -224,3 +224,11 @@ def test_a_figure_on_the_wrong_side_of_a_covenant_minimum_or_limit_is_a_breach(t
     f = fact(text)
     assert f is not None
     assert ("risk.compliance" in f.cues and f.kind == "risk") == breach, f
+
+
+def test_an_asset_rated_in_good_condition_is_a_reassurance_and_its_past_refurbishment_no_opening() -> None:
+    f = fact("The 2021 assessment rated the station in good condition, consistent with its last refurbishment in "
+             "2009, and it serves about 2,100 homes.")
+    assert f is not None and "assurance" in f.cues and f.kind != "opportunity", f
+    g = fact("We could sell 400 refurbished scanners to clinics at $900 each.")
+    assert g is not None and g.kind == "opportunity"
