@@ -262,6 +262,11 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
     _polar(scan, cats, weights, _named_pairs(text))
+    if "assurance" in weights and _OVERSPEND.search(scan):
+        # "costs are above budget": the reassuring words ("above budget") said of a cost are an overspend
+        del weights["assurance"]
+        cats[cats.index("assurance")] = "risk.loss"
+        weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
     if _breach(scan) and weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
         # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
         if "risk.compliance" not in weights:
@@ -315,6 +320,8 @@ _MONEY = re.compile(r"[$£€]\s?\d|\d\s?(?:million|billion|bn)\b", re.IGNORECAS
 
 _CAP = re.compile(r"(?:no more than|limited to|capped at|at most)$")
 _COST = re.compile(r"\b(?:tax(?:es)?|withh\w+|fees?|charges?|liabilit\w+|prices?|premiums?|costs?|rates?|"
+                   r"(?:price|annual|rate|fee|rent) (?:adjustments?|escalations?|increases?|rises?|uplifts?)|"
+                   r"indexation|escalation|"
                    r"interest|settle\w*|pay\w*|penalt\w+|damages|spend\w*|bills?|invoices?)\b")
 
 
@@ -348,6 +355,8 @@ _VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50
 _FLOOR = re.compile(r"\b(?:covenants?|minimums?|floors?|required|requirements?|at least|lower limit)\b")
 _CEILING = re.compile(r"\b(?:limits?|maximums?|caps?|ceilings?|not to exceed|permitted|allowed)\b")
 _BREACH_WEIGHT = 1.2
+_OVERSPEND = re.compile(r"\b(?:costs?|spend\w*|expenditures?|expenses?|overtime|bills?|outlays?)\b(?:\s[\w,]+){0,4}?\s"
+                        r"(?:above|over|ahead of|exceed\w*)\s(?:the\s|its\s|our\s)?(?:budget|plan|forecast)")
 _YEAR = re.compile(r"\b(?:fy|cy)?(?:19|20)\d{2}(?:/\d{2})?\b")  # "in FY2027" between a figure and its floor
 
 

@@ -232,3 +232,12 @@ def test_an_asset_rated_in_good_condition_is_a_reassurance_and_its_past_refurbis
     assert f is not None and "assurance" in f.cues and f.kind != "opportunity", f
     g = fact("We could sell 400 refurbished scanners to clinics at $900 each.")
     assert g is not None and g.kind == "opportunity"
+
+
+def test_costs_above_budget_are_no_reassurance_and_a_capped_price_rise_no_capacity_limit() -> None:
+    over = fact("Chemical costs are above budget mainly on coagulant and caustic, by $41,000 for the quarter.")
+    assert over is not None and "assurance" not in over.cues and over.kind == "risk", over
+    ahead = fact("Revenue is above budget by $41,000 for the quarter.")
+    assert ahead is not None and "assurance" in ahead.cues
+    capped = fact("Hypochlorite is priced at $1.56/gal delivered, with the annual adjustment on 1 July capped at 6%.")
+    assert capped is not None and "risk.capacity" not in capped.cues, capped
