@@ -280,6 +280,13 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # a rebate, grant or offer that lapses unless someone acts is an opening with a deadline, not a loss yet
         weights["opp.use-or-lose"] = weights.pop("risk.end")
         cats[cats.index("risk.end")] = "opp.use-or-lose"
+    if weights.keys() & {"risk.late", "risk.end"} and not weights.keys() & (_HARM | {"risk.supply"}) and \
+            _WINDOW.search(scan):
+        # a window to apply, enrol or bid that closes on a date is an opening to take before then, not a delay
+        for cat in [c for c in ("risk.late", "risk.end") if c in weights]:
+            weights["opp.use-or-lose"] = max(weights.get("opp.use-or-lose", 0.0), weights.pop(cat))
+        cats = [c for c in cats if c not in ("risk.late", "risk.end")] + ["opp.use-or-lose"]
+        weights["opp.use-or-lose"] = max(weights["opp.use-or-lose"], 1.0)
     if weights.keys() & _RIVAL_FLIPS and (_RIVAL.search(low) or any(_RIVAL.search(h.lower())
                                                                       for h in (heading, topic, *path))):
         # a competitor's trouble (an exit, a recall, a failure) is an opening for the business, not a risk to it
@@ -312,6 +319,9 @@ _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recr
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
                       r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
+_WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|submissions?|bids?|proposals?|"
+                     r"nominations?|tenders?) (?:\w+ ){0,2}(?:close[sd]?|closing|(?:are |is )?due)\b|\bapply by\b|"
+                     r"\bmiss(?:es|ed)? the (?:window|deadline)\b|\bnext (?:apply|application window|round)\b")
 _HARM = frozenset({"risk.failure", "risk.outage", "risk.safety", "risk.compliance", "risk.single", "risk.loss"})
 _RISE = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.rise']})\b")
 _FALL = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.fall']})\b")

@@ -241,3 +241,12 @@ def test_costs_above_budget_are_no_reassurance_and_a_capped_price_rise_no_capaci
     assert ahead is not None and "assurance" in ahead.cues
     capped = fact("Hypochlorite is priced at $1.56/gal delivered, with the annual adjustment on 1 July capped at 6%.")
     assert capped is not None and "risk.capacity" not in capped.cues, capped
+
+
+@pytest.mark.parametrize("text", [
+    "Applications close on 15 January 2027; sites that miss the window can next apply for 2028.",
+    "Registrations for the rebate scheme close on 1 March; a site that misses the deadline is delayed to 2028.",
+])
+def test_a_window_to_apply_or_bid_that_closes_is_an_opening_with_a_deadline(text: str) -> None:
+    f = fact(text)
+    assert f is not None and "opp.use-or-lose" in f.cues and f.kind == "opportunity", f
