@@ -25,6 +25,8 @@ _MONTH_ONLY = re.compile(rf"\b(?:in|during|from|until|by|before|after|since|thro
 _MONTH_RANGE = re.compile(rf"\b(?:between (?P<a2>{_M})(?: (?P<ya2>(?:19|20)\d{{2}}))? and|(?:from )?(?P<a>{_M})"
                           rf"(?: (?P<ya>(?:19|20)\d{{2}}))?\s*(?:to|until|through|-|–|—))\s*(?P<b>{_M})"
                           rf"(?: (?P<y>(?:19|20)\d{{2}}))?\b")
+_WEEK_OF = re.compile(rf"\b(?P<n>first|second|third|fourth|last|final) (?:week|seven days) of (?P<m>{_M})"
+                      rf"(?: (?P<y>(?:19|20)\d{{2}}))?\b")
 _QUARTER = re.compile(r"\b(?:in |during |by |from |until |to )?(?:the )?q(?P<q>[1-4])(?: (?P<y>(?:19|20)\d{2}))?\b")
 _WEEKS = re.compile(r"\bweeks? (?P<a>\d{1,2})(?:(?: and | to |-|–)(?P<b>\d{1,2}))?\b")
 _RANGE = re.compile(rf"\b(?:from |between )?(?P<a>{_ONE.replace('(?P<', '(?P<a_')})\s*(?:to|until|and|through|-|–)\s*"
@@ -96,6 +98,14 @@ def spans(text: str) -> list[Span]:
             yb = int(m.group("y")) if m.group("y") else None
             ya = int(ya_s) if ya_s else (yb - 1 if yb is not None and last < first else yb)
             out.append(_span(first, last, ya, yb, m.start()))
+            taken.append(m.span())
+    for m in _WEEK_OF.finditer(low):
+        if free(*m.span()):
+            # "the first week of March": days 1-7; "the last week of June": the month's last seven days
+            start = {"first": 1, "second": 8, "third": 15, "fourth": 22}.get(m.group("n"), 24)
+            first = _day(m.group("m"), str(start))
+            y = int(m.group("y")) if m.group("y") else None
+            out.append(_span(first, first + 6, y, y, m.start()))
             taken.append(m.span())
     for m in _DATE.finditer(low):
         if free(*m.span()):

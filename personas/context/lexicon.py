@@ -142,7 +142,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
                         r"oversubscribed|turned away|sold out|due for (?:replacement|renewal|upgrade|refresh)|"
                         r"(?:will )?need to replace|invit\w+ (?:\w+ ){0,3}to (?:bid|tender|submit|quote|"
-                        r"propose|apply|pitch|send)|could (?:switch|move|join)|looking for (?:a|an|new) "
+                        r"propose|apply|pitch|send)|could (?:switch|move|join)|"
+                        r"(?:look|search)(?:ed|ing|s)? for (?:\w+ ){0,2}(?:space|premises|rooms?|sites?|units?|"
+                        r"locations?|buildings?|warehous\w+|capacity)|looking for (?:a|an|new) "
                         r"(?:supplier|provider|partner|vendor)|searche[ds]? for|search(?:es|ing)? for"),
     ("opp.saving", 1.0, r"sav(?:e|es|ed|ing|ings)|cheaper|lower (?:cost|price|rate|fee)s?|reduc\w+ (?:\w+ ){0,2}"
                         r"(?:costs?|spend|bill|fees?|energy|waste)|cut (?:\w+ ){0,2}(?:costs?|spend|bill|waste)|"

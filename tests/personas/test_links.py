@@ -39,6 +39,13 @@ def test_a_range_of_whole_months_is_one_period() -> None:
     assert overlaps(spans("the Q3 peak")[0], spans("from July to September")[0])
 
 
+def test_a_week_of_a_month_is_a_period_inside_it() -> None:
+    (early,) = spans("The second floor will stand empty from the first week of March.")
+    assert overlaps(early, spans("on 3 March")[0]) and not overlaps(early, spans("on 20 March")[0])
+    (late,) = spans("Deliveries resume in the last week of June.")
+    assert overlaps(late, spans("on 28 June")[0]) and not overlaps(late, spans("on 10 June")[0])
+
+
 def test_a_date_needed_inside_another_teams_outage_is_a_timing_risk() -> None:
     out = _f("Crane CR-9 is out of service from 5 October to 13 November for its five-year inspection.")
     need = _f("The rooftop unit lifts with crane CR-9 are set for 14 October.")
@@ -273,3 +280,11 @@ def test_demand_and_an_outage_in_one_period_on_different_lines_of_business_do_no
         "Canteen notes": "The canteen menu changes on 14 October.\n",
     })
     assert find_links(stated, [], corpus) == []
+
+
+def test_space_one_team_looks_for_and_space_another_team_leaves_empty_is_an_opportunity() -> None:
+    need = _f("We have looked for replacement space in Mifflinburg since September, and nothing suitable is on the "
+              "market.")
+    empty = _f("The Mifflinburg clinic's second floor, 1,900 square feet, will stand empty from the first week of "
+               "March.")
+    assert relate(need, empty, "Mifflinburg")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
