@@ -25,6 +25,9 @@ from workspace.text import LshDuplicateIndex, content_words
 
 LINKS_PER_ROUND = 12
 """Links routed per round at least (more with more agents: one per 100); the best-scored go first."""
+LINKS_PER_LINKER = 3
+"""Links one agent may state in a round: few agents may read two compartments at once (often only the heads of
+the company), and one link a round each would leave most joins waiting in the queue."""
 JOIN_MEMBERS = 60
 """Members of a channel the runtime opens for facts of two compartments (agents who may read both)."""
 
@@ -232,13 +235,16 @@ class Discovery:
         quota = max(LINKS_PER_ROUND, len(self.pop) // 100)
         out: list[Routed] = []
         keep: list[Link] = []
+        stated: dict[int, int] = {}
         for lk in self.pending:
             if len(out) >= quota:
                 keep.append(lk)
                 continue
             routed = self._route(lk, rnd, busy | skip)
             if isinstance(routed, Routed):
-                busy.add(routed.position)
+                stated[routed.position] = stated.get(routed.position, 0) + 1
+                if stated[routed.position] >= LINKS_PER_LINKER:
+                    busy.add(routed.position)
                 out.append(routed)
             elif routed == "busy":
                 keep.append(lk)  # everyone who may state it is busy this round: next round

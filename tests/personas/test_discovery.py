@@ -203,3 +203,25 @@ def test_a_claim_that_cites_nothing_real_is_refused() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_miner() -> None:
     forget_state()
+
+
+async def test_the_one_agent_who_may_read_two_compartments_states_several_links_a_round(db: Database) -> None:
+    # only the heads of a company often see two silos at once; one link a round each would leave joins waiting
+    from personas.runtime.discover import LINKS_PER_LINKER
+
+    forget_state()
+    actor = await _actor("one-linker")
+    text = SCENARIO.replace("    count: 2\n    label: {tier: restricted", "    count: 1\n    label: {tier: restricted")
+    text = text.replace("      Line 1 and Line 2 use Arctica units",
+                        "      The glycol pump GP-4 on Line 2 is single-source from Brightwell Pumps, the only maker "
+                        "of its seals.\n\n      Line 1 and Line 2 use Arctica units")
+    text = text.replace("      Northgate Packaging renewed",
+                        "      Brightwell Pumps filed for insolvency on 2 May and has stopped all deliveries.\n\n"
+                        "      Northgate Packaging renewed")
+    await simulate(actor, _scenario(text), None, 6, seed=3)
+    links = [r for r in await _claims(db, actor.workspace_id) if r["kind"] == "link"]
+    per_turn: dict[tuple[int, int], int] = {}
+    for r in links:
+        per_turn[(int(r["round"]), int(r["author"]))] = per_turn.get((int(r["round"]), int(r["author"])), 0) + 1
+    assert len({author for _, author in per_turn}) == 1, per_turn  # nobody else may read both
+    assert 1 < max(per_turn.values()) <= LINKS_PER_LINKER, per_turn
