@@ -254,6 +254,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
             out = text[:cut].rstrip(" ,;:")
             if sep.startswith(", ") and _ASIDE_CLOSES.search(text[cut + len(sep):]):
                 continue  # an aside ("X, with Y, would be eligible"): the verb after it is the sentence's own
+            if out.count("(") > out.count(")"):
+                continue  # inside brackets: the cut would leave one open
             if sep == ": " and len(re.split(r"[,;] ", out)[-1].split()) < 4:
                 continue  # "..., while IT tasks: route ...": what stands before the colon is a label, not a clause
             if not _DANGLING.search(out + "."):
@@ -262,7 +264,7 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
     # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked")
     cut = text.rfind(", ", 0, limit)
     if cut > max(limit // 2, keep) and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
-            not _PREDICATE.match(text[cut + 2:]):
+            not _PREDICATE.match(text[cut + 2:]) and text[:cut].count("(") <= text[:cut].count(")"):
         return text[:cut]
     return text  # no clause ends early enough: the whole sentence, never a fragment
 

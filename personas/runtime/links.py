@@ -420,6 +420,11 @@ def _alone(key: str, f: Fact) -> bool:
 
 
 _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])\s?'?\d{2,4}(?:[/-]\d{2,4})?|(?:q[1-4]|h[12])(?:\s+(?:fy)?\d{2,4})?")
+_HEADING_WORDS = frozenset((
+    "comments", "notes", "summary", "overview", "background", "introduction", "actions", "action items", "findings",
+    "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
+    "recommendation", "appendix", "purpose", "scope", "conclusion", "conclusions", "key points", "other notes",
+    "attendees", "agenda", "sign-off", "approval", "approvals", "references", "contents"))
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)
@@ -440,6 +445,8 @@ def _linkable(key: str, corpus: Corpus) -> bool:
     multi-word name up to half of them, one word up to a quarter)."""
     if len(key) <= 2 and key.isalpha():
         return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
+    if key in _HEADING_WORDS:
+        return False  # "Comments", "Next steps": the name of a section any document may have, not of a thing
     if _PERIOD.fullmatch(key):
         return False  # "FY2025", "Q3 2026": the period a figure covers; two reports of one year speak of two things
     if corpus.distinctive(key):

@@ -494,3 +494,12 @@ def test_a_clause_that_follows_a_comma_keeps_an_acronyms_capitals_and_a_cut_neve
             "worklist after 17:00 on weekdays and all day at weekends from 4 January, so the reading service has "
             "ended before it is needed.")
     assert not _fit(long).endswith("IT tasks."), _fit(long)
+
+
+def test_a_cut_for_room_never_falls_inside_brackets() -> None:
+    from insights.issue_text import _shorten
+    text = ("After the practice leaves, the second floor (1,900 square feet: six exam rooms, a small waiting area, a "
+            "nurse station, two restrooms and a supply room) will stand empty from the first week of March, and it "
+            "has its own entrance")
+    out = _shorten(text, 110)
+    assert out.count("(") == out.count(")"), out

@@ -288,3 +288,15 @@ def test_space_one_team_looks_for_and_space_another_team_leaves_empty_is_an_oppo
     empty = _f("The Mifflinburg clinic's second floor, 1,900 square feet, will stand empty from the first week of "
                "March.")
     assert relate(need, empty, "Mifflinburg")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
+
+
+def test_a_generic_section_heading_two_documents_share_is_not_a_link() -> None:
+    corpus, stated = _stated({
+        "Referral report": "## Comments\n\nPatients ask for Saturday bone density scans, and 940 referrals a quarter "
+                           "leave the network.\n",
+        "Capital review": "## Comments\n\nCT-01 at Lewisburg is ten years old and is the first CT due for "
+                          "replacement.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+        "Fleet notes": "Two vans were washed in May.\n",
+    })
+    assert [lk.shared for lk in find_links(stated, [], corpus)] == []
