@@ -261,7 +261,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if hits:
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
-    _polar(scan, cats, weights, _named_pairs(text))
+    _polar(scan, cats, weights, text)
     if "assurance" in weights and _OVERSPEND.search(scan):
         # "costs are above budget": the reassuring words ("above budget") said of a cost are an overspend
         del weights["assurance"]
@@ -276,17 +276,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # inquiries about a job, interest in a vacancy: applicants, not customers
         del weights["opp.demand"]
         cats.remove("opp.demand")
-    if "risk.end" in weights and _BENEFIT.search(scan) and not weights.keys() & _HARM:
-        # a rebate, grant or offer that lapses unless someone acts is an opening with a deadline, not a loss yet
-        weights["opp.use-or-lose"] = weights.pop("risk.end")
-        cats[cats.index("risk.end")] = "opp.use-or-lose"
-    if weights.keys() & {"risk.late", "risk.end"} and not weights.keys() & (_HARM | {"risk.supply"}) and \
-            _WINDOW.search(scan):
-        # a window to apply, enrol or bid that closes on a date is an opening to take before then, not a delay
-        for cat in [c for c in ("risk.late", "risk.end") if c in weights]:
-            weights["opp.use-or-lose"] = max(weights.get("opp.use-or-lose", 0.0), weights.pop(cat))
-        cats = [c for c in cats if c not in ("risk.late", "risk.end")] + ["opp.use-or-lose"]
-        weights["opp.use-or-lose"] = max(weights["opp.use-or-lose"], 1.0)
+    _use_or_lose(scan, cats, weights)
     if weights.keys() & _RIVAL_FLIPS and (_RIVAL.search(low) or any(_RIVAL.search(h.lower())
                                                                       for h in (heading, topic, *path))):
         # a competitor's trouble (an exit, a recall, a failure) is an opening for the business, not a risk to it
@@ -391,19 +381,38 @@ def _breach(scan: str) -> bool:
 _NAME_PAIR = re.compile(r"(?<=[\w,;:()] )([A-Z][a-z]+) ([A-Z][\w'-]*)")
 
 
+def _use_or_lose(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+    """What lapses unless someone acts is an opening with a deadline, not a loss yet: a rebate, grant or offer that
+    ends, or a window to apply, enrol or bid that closes (or is late for) on a date. Not when the sentence also
+    says harm is done."""
+    window = _WINDOW.search(scan) is not None
+    lapsing = [c for c in cats if c == "risk.end" or (window and c == "risk.late")]
+    if not lapsing or weights.keys() & _HARM or not (window or _BENEFIT.search(scan)):
+        return
+    weight = max(weights.pop(c) for c in lapsing)
+    cats[cats.index(lapsing[0])] = "opp.use-or-lose"
+    for c in lapsing[1:]:
+        cats.remove(c)
+    weights["opp.use-or-lose"] = max(weights.get("opp.use-or-lose", 0.0), weight, 1.0 if window else 0.0)
+
+
 def _named_pairs(text: str) -> frozenset[str]:
     """Two capitalised words inside a sentence, lower-cased ("lower ashcombe", "rising sun"): a name, so its first
     word is no rise or fall."""
     return frozenset(f"{a} {b}".lower() for a, b in _NAME_PAIR.findall(text))
 
 
-def _polar(scan: str, cats: list[str], weights: dict[str, float], names: frozenset[str] = frozenset()) -> None:
+def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = "") -> None:
     """Rises and falls read by what moved: costs or complaints rising, or sales falling, is a risk; the opposite
-    is good news that needs no action; a move of nothing named is a weak risk cue. A word of a name ("Lower
-    Ashcombe") moves nothing."""
+    is good news that needs no action; a move of nothing named is a weak risk cue. A word of a name in ``text``
+    (the sentence as written: "Lower Ashcombe") moves nothing."""
+    names: frozenset[str] | None = None
     for rx, up in ((_RISE, True), (_FALL, False)):
-        moves = [m for m in rx.finditer(scan)
-                 if not names or " ".join(scan[m.start():m.end() + 40].split()[:2]).rstrip(".,;:") not in names]
+        moves = list(rx.finditer(scan))
+        if moves and text:
+            names = _named_pairs(text) if names is None else names  # only for a sentence with a move word
+            moves = [m for m in moves
+                     if " ".join(scan[m.start():m.end() + 40].split()[:2]).rstrip(".,;:") not in names]
         for m in moves[:2]:
             before = scan[max(0, m.start() - _METRIC_WINDOW):m.start()]
             bad = [b.end() for b in BAD_METRIC.finditer(before)]
