@@ -246,15 +246,20 @@ def test_demand_in_the_paragraph_does_not_make_a_troubled_sentence_a_buyer() -> 
     assert relate(ending, idle, "Dock 4") is None or relate(ending, idle, "Dock 4")[1] != "demand-meets-supply"  # type: ignore[index]
 
 
+_REFERRALS = ("GP referrals for imaging are forecast to peak from December to February, about 30% above autumn "
+              "volumes.\n")
+_MRI = "The MRI suite at Riverside, our busiest imaging unit, is closed for the magnet replacement from {}.\n"
+
+
+def _beside_referrals(title: str, text: str) -> tuple[Corpus, list[Stated]]:
+    """The referral forecast, another team's document, and a canteen note."""
+    return _stated({"Referral forecast": _REFERRALS, title: text,
+                    "Canteen notes": "The canteen menu changes on 14 October.\n"})
+
+
 def test_demand_in_a_period_another_team_is_out_of_action_links_with_no_shared_name() -> None:
     # the two documents name the thing differently (imaging referrals, the MRI suite); the period joins them
-    corpus, stated = _stated({
-        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
-                             "above autumn volumes.\n",
-        "Estates schedule": "The MRI suite at Riverside, our busiest imaging unit, is closed for the magnet "
-                            "replacement from 5 January to 20 February.\n",
-        "Canteen notes": "The canteen menu changes on 14 October.\n",
-    })
+    corpus, stated = _beside_referrals("Estates schedule", _MRI.format("5 January to 20 February"))
     (lk,) = find_links(stated, [], corpus)
     assert {lk.a.doc_title, lk.b.doc_title} == {"Referral forecast", "Estates schedule"}
     assert (lk.kind, lk.relation) == ("risk", "demand-vs-capacity")
@@ -262,23 +267,13 @@ def test_demand_in_a_period_another_team_is_out_of_action_links_with_no_shared_n
 
 
 def test_demand_and_an_outage_in_different_periods_do_not_link() -> None:
-    corpus, stated = _stated({
-        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
-                             "above autumn volumes.\n",
-        "Estates schedule": "The MRI suite at Riverside, our busiest imaging unit, is closed for the magnet "
-                            "replacement from 5 June to 20 July.\n",
-        "Canteen notes": "The canteen menu changes on 14 October.\n",
-    })
+    corpus, stated = _beside_referrals("Estates schedule", _MRI.format("5 June to 20 July"))
     assert find_links(stated, [], corpus) == []
 
 
 def test_demand_and_an_outage_in_one_period_on_different_lines_of_business_do_not_link() -> None:
-    corpus, stated = _stated({
-        "Referral forecast": "GP referrals for imaging are forecast to peak from December to February, about 30% "
-                             "above autumn volumes.\n",
-        "Plant schedule": "Boiler B-2 at the laundry is shut down for retubing from 5 January to 20 February.\n",
-        "Canteen notes": "The canteen menu changes on 14 October.\n",
-    })
+    corpus, stated = _beside_referrals("Plant schedule", "Boiler B-2 at the laundry is shut down for retubing from "
+                                                         "5 January to 20 February.\n")
     assert find_links(stated, [], corpus) == []
 
 
