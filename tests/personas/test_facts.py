@@ -250,3 +250,9 @@ def test_costs_above_budget_are_no_reassurance_and_a_capped_price_rise_no_capaci
 def test_a_window_to_apply_or_bid_that_closes_is_an_opening_with_a_deadline(text: str) -> None:
     f = fact(text)
     assert f is not None and "opp.use-or-lose" in f.cues and f.kind == "opportunity", f
+
+
+def test_a_cue_that_ends_in_a_symbol_still_matches() -> None:
+    # a cue ending in "%" has no word boundary after it: "Utilization: 4%" must still read as idle capacity
+    f = _fact("EX-14 (Model: Cat 320 (2022); Location: Harmony yard; August hours: 7; Utilization: 4%)")
+    assert "opp.unused" in f.cues, f.cues
