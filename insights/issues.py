@@ -524,7 +524,8 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
     return out
 
 
-_TELLING = frozenset({"dependency", "obligation", "deadline", "assurance", "benign", "gap", "load", "stake"})
+_TELLING = frozenset({"bought-in", "dependency", "obligation", "deadline", "assurance", "benign", "gap", "load",
+                      "stake"})
 
 
 def _shown(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], entity: str,

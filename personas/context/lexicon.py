@@ -169,7 +169,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
                         r"utili[sz]ation:? \d%|free (?:capacity|slots?|space)|"
                         # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
-                        r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|utili[sz](?:es|ed|ing)) (?:at )?(?:only "
+                        r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|booked|utili[sz](?:es|ed|ing)) "
+                        r"(?:at )?(?:only "
                         r"|just |about |around |roughly )?(?:[1-9]|[1-5]\d)(?:\.\d+)?% of (?:its |their |the |our )?"
                         r"(?:\w+ ){0,2}(?:capacity|hours|time|slots)|utili[sz]ation (?:of |at |is |was )?(?:only |just "
                         r"|about |around )?(?:[1-9]|[1-5]\d)(?:\.\d+)?%"),
@@ -188,6 +189,15 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
                         r"(?:handled|managed|maintained|run|done) by|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the"),
+    # paying someone outside for what the business might have in house: renting, hiring, referring out,
+    # outsourcing, agency staff (one side of "we rent what we own idle")
+    ("bought-in", 0.5, r"(?:rent(?:s|ed|ing)?|hir(?:e|es|ed|ing)|leas(?:ed|ing)|charter(?:s|ed|ing)?) (?:\w+ ){0,3}"
+                       r"(?:from|externally|in from)|on (?:short-term |long-term )?(?:hire|rental) from|"
+                       r"outsourc\w+|sen[dt]s? out|sent to (?:an? )?(?:outside|external|third[- ]party)|"
+                       r"referr?(?:ed|als?|ing|s)? (?:\w+ ){0,3}(?:out|outside|elsewhere|externally|to (?:an? )?"
+                       r"(?:outside|external|third[- ]party|other))|agency (?:staff|workers|nurses|drivers|labou?r|"
+                       r"temps|cover)|third[- ]party (?:rentals?|hire|providers?|labs?|capacity|carriers?)|"
+                       r"subcontract(?:s|ed|ing)? (?:\w+ ){0,3}to"),
     ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
                    r"(?:\w+ ){0,3}(?:business|revenue|sales|income|bookings|orders|billed revenue|contract value|"
                    r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),

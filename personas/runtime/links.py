@@ -44,6 +44,7 @@ _DEPENDENCY = {"risk.single", "dependency", "risk.concentration"}
 _TROUBLE = {"risk.failure", "risk.end", "risk.late", "risk.compliance", "risk.supply", "risk.outage", "risk.loss",
             "risk.safety", "risk.security", "risk.exposure"}
 _UNUSED = {"opp.unused"}
+_BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meets, at a price
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "unplanned": 1.2,
@@ -87,6 +88,11 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         if (cx & _DEMAND or (set(x.around) & _DEMAND and x.kind != "risk")) and cy & _UNUSED and y.kind != "risk" \
                 and _unused_is(y, entity):
             return "opportunity", "demand-meets-supply", f"what is already on hand for {e} could meet that demand"
+    for x, y, cx, cy in pairs:
+        # paying outside for what another team's register shows idle in house
+        if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity):
+            return ("opportunity", "demand-meets-supply",
+                    f"the {e} already on hand could replace what is paid for outside")
     for x, y, cx, cy in pairs:
         # customers asking for something another team's plans leave out
         if (cx | set(x.around)) & _DEMAND and x.kind == "opportunity" and "gap" in cy and y.kind != "risk":

@@ -66,6 +66,21 @@ def test_demand_for_something_that_sits_unused_is_an_opportunity() -> None:
     assert relate(demand, unused, "scanners")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
 
 
+def test_paying_outside_for_what_sits_idle_in_house_is_an_opportunity() -> None:
+    # one team rents what another team's register shows idle: neither document calls the rental a demand
+    rented = _f("Two Cat 320 excavators rented from Sunbelt Rentals since 4 May, at $13,900 per month each.")
+    idle = _f("EX-14 (Model: Cat 320 (2022); Location: Harmony yard; August hours: 7; Utilization: 4%)")
+    assert "opp.unused" in idle.cues
+    assert relate(rented, idle, "Cat 320")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
+    referred = _f("Bone density scans are referred out to Northgate Imaging, 310 patients last quarter.")
+    scanner = _f("The DEXA scanner sits idle most afternoons, booked 14% of its available hours.")
+    assert relate(referred, scanner, "DEXA")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
+    # a rental that nothing in-house could replace links to nothing
+    unrelated = _f("The Harmony yard lease was renewed on 1 June for five years at $9,000 a month.")
+    assert relate(rented, unrelated, "Harmony") is None or \
+        relate(rented, unrelated, "Harmony")[1] != "demand-meets-supply"  # type: ignore[index]
+
+
 def test_a_dependency_on_something_in_trouble_is_a_risk() -> None:
     dep = _f("The spare-parts depot operates from Hall 3 of the Northfield site.")
     end = _f("The Northfield site lease ends on 31 January and will not be renewed.")
