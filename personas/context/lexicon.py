@@ -122,7 +122,12 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            r"(?:review|reviewing) (?:its|their) (?:suppliers|vendors|options)|financial "
                            r"(?:distress|difficult\w*|trouble)|cash(?:flow)? (?:problems?|difficult\w*|crunch)|"
                            r"paying (?:late|slowly)|payment has slowed|slow(?:er)? pa(?:ying|yment)|"
-                           r"credit limit|below the (?:board's |agreed |minimum )?floor"),
+                           r"credit limit|below the (?:board's |agreed |minimum )?floor|"
+                           # a supplier or subcontractor asking to be paid sooner: cash strain, not demand
+                           r"(?:ask|asks|asked|asking|request\w*) (?:\w+ ){0,8}(?:be )?paid (?:on submission|early|"
+                           r"earlier|sooner|in advance|up-?front|before)|(?:ask|asks|asked|asking|request\w*) "
+                           r"(?:\w+ ){0,3}(?:for )?(?:early|earlier|advance|up-?front|accelerated) payments?|"
+                           r"payment in advance|paid on submission"),
     ("risk.rise", 0.6, r"ris(?:e|es|en|ing)|rose|increas\w+|climb\w*|jump\w*|doubl\w+|tripl\w+|"
                        r"surg(?:e|ed|es|ing)|spik(?:e|ed|es|ing)|grew|growing|higher|worse\w*|escalat\w+|up from"),
     ("risk.fall", 0.6, r"declin\w+|drop(?:ped|s)?|fell|fall(?:en|ing|s)?|decreas\w+|down \d|down from|lower|"
@@ -134,7 +139,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:\w+ ){0,4}for(?! (?:a |"
                         r"an |the |their |its )?"
                         r"(?:refund|compensation|money back|credit note|pin|password|discount))|"
-                        r"ask(?:s|ed)? (?:whether|if)|requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)|inquir(?:y|ies)|"
+                        r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
+                        r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))|"
+                        r"inquir(?:y|ies)|"
                         r"would (?:contribute|fund|co-fund|send|refer|redirect)|"
                         r"offer(?:s|ed|ing)? to (?:fund|pay|buy|contribute|send|refer|purchase|take)|"
                         r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"

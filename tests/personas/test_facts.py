@@ -256,3 +256,15 @@ def test_a_cue_that_ends_in_a_symbol_still_matches() -> None:
     # a cue ending in "%" has no word boundary after it: "Utilization: 4%" must still read as idle capacity
     f = _fact("EX-14 (Model: Cat 320 (2022); Location: Harmony yard; August hours: 7; Utilization: 4%)")
     assert "opp.unused" in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "On 3 September the supplier's controller called to ask whether the September invoice could be paid on "
+    "submission, before approval.",
+    "Northgate Plastics asked to be paid in advance for the October batch, the first time in eleven years.",
+    "The haulier has requested early payment of its last three invoices.",
+])
+def test_a_payee_asking_to_be_paid_sooner_is_cash_strain_not_demand(text: str) -> None:
+    f = _fact(text)
+    assert "opp.demand" not in f.cues and "risk.exposure" in f.cues, f.cues
+    assert f.kind == "risk", (f.kind, f.cues)
