@@ -207,7 +207,7 @@ _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|m
                         r"do|did|[a-z]+ed)\b")
 # an aside that closes with a comma and then the verb of the sentence it interrupts (", would be eligible")
 _ASIDE_CLOSES = re.compile(r"^[^,;]{1,120}, (?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|"
-                           r"shall|should|does|do|did)\b")
+                           r"shall|should|does|do|did|said|says|called|asked|wrote|told|[a-z]+ed (?:to|that))\b")
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
@@ -243,6 +243,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
     if len(text) <= limit:
         return text
     lead = _LEADING.match(text) if not keep else None
+    if lead and _ASIDE_CLOSES.match(text[lead.end():]):
+        lead = None  # "On 3 May the controller, Rick Baran, called": the opening holds the subject, not a setting
     if lead and len(text[lead.end():].split()) >= 6:
         # "Because the engineers are busy until January, the work moves to Q2": the main clause says it
         rest = text[lead.end():]

@@ -272,6 +272,9 @@ def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     appositive = ("Ravenhill Interactive, the Cardiff studio making the Harrowgate series for a streaming service, "
                   "has asked to rent Stage B from October to January for £4,200 a week")
     assert not _shorten(appositive, 110).endswith("series for a streaming service")
+    subject = ("On 3 September the supplier's controller, Rick Baran, called to ask whether the September invoice "
+               "could be paid on submission, before approval")
+    assert not _shorten(subject, 120).startswith("Rick Baran, called")  # the opening holds the subject
     joined = facts("And it stays below the cash floor of £1.5 million until the March payouts arrive.\n")[0]
     assert _clause(Source(("Plan", 0, joined.start, joined.end), "Plan", "ops", joined.text, joined)) \
         .startswith("It stays below")
