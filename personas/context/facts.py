@@ -360,11 +360,40 @@ _OVERSPEND = re.compile(r"\b(?:costs?|spend\w*|expenditures?|expenses?|overtime|
 _YEAR = re.compile(r"\b(?:fy|cy)?(?:19|20)\d{2}(?:/\d{2})?\b")  # "in FY2027" between a figure and its floor
 
 
+# a register row's bound in one cell ("Requirement: not more than 3.25x", "Minimum fill: 60%"), its figures in others
+_ROW_BOUND = re.compile(r"(?:^|[(;]\s?)[^;()]{0,40}?(?P<side>not more than|no more than|at most|maximum|max\.?|"
+                        r"not to exceed|limit|cap|ceiling|not less than|no less than|at least|minimum|min\.?|floor)"
+                        r"[^:;()\d]{0,30}?:?\s*(?:not more than|no more than|at most|not less than|no less than|"
+                        r"at least)?\s*(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<unit>x|%|[a-z]+/[a-z]+)(?!\w)")
+_FLOOR_SIDE = frozenset(("not less than", "no less than", "at least", "minimum", "min", "min.", "floor"))
+
+
+def _row_breach(scan: str) -> bool:
+    """A row whose bound cell ("Requirement: not more than 3.25x") another cell's figure in the same unit breaks
+    ("30 Jun 2025 forecast: 3.38x")."""
+    if "; " not in scan:
+        return False
+    for m in _ROW_BOUND.finditer(scan):
+        bound = float(m.group("n").replace(",", ""))
+        floor = m.group("side") in _FLOOR_SIDE
+        unit = re.escape(m.group("unit"))
+        for v in re.finditer(rf"(?<![\w.,-])(\d[\d,]*(?:\.\d+)?)\s?{unit}(?!\w)", scan):
+            if m.start("n") <= v.start() < m.end():
+                continue
+            value = float(v.group(1).replace(",", ""))
+            if (floor and value < bound) or (not floor and value > bound):
+                return True
+    return False
+
+
 def _breach(scan: str) -> bool:
     """A figure set against a floor it falls below ("1.17x, against the 1.25x rate covenant", "14 nurses, below
     the required minimum of 16") or a ceiling it exceeds ("1.9 mg/L against a limit of 1.4 mg/L"). The floor or
-    ceiling is named between the two figures or just after the second."""
+    ceiling is named between the two figures or just after the second; in a register's row, in a cell of its
+    own."""
     scan = _YEAR.sub("", scan)
+    if _row_breach(scan):
+        return True
     for m in _VERSUS.finditer(scan):
         try:
             a, b = float(m.group(1).replace(",", "")), float(m.group(3).replace(",", ""))

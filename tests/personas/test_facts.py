@@ -219,6 +219,12 @@ def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
     ("Effluent ammonia averaged 0.6 mg/L in July against the 1.4 mg/L limit.", False),
     ("Staffing stands at 14 nurses per shift, below the required minimum of 16.", True),
     ("Sales were $4.1 million against $3.8 million a year earlier.", False),
+    # a register row: the bound in one cell, the figures in others
+    ("Leverage (net debt / EBITDA) (Requirement: not more than 3.25x; 31 Dec 2024 actual: 2.91x; "
+     "30 Jun 2025 forecast: 3.38x)", True),
+    ("Interest cover (Requirement: at least 4.0x; 31 Dec 2024 actual: 5.2x; 30 Jun 2025 forecast: 4.6x)", False),
+    ("Line 3 (Minimum fill: 60%; March fill: 44%; April fill: 52%)", True),
+    ("Pump 4 (Maximum flow: 120 l/s; Peak demand 2025: 96 l/s)", False),
 ])
 def test_a_figure_on_the_wrong_side_of_a_covenant_minimum_or_limit_is_a_breach(text: str, breach: bool) -> None:
     f = fact(text)
