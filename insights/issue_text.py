@@ -130,7 +130,9 @@ def _under(src: Source, title: str) -> str:
     f = src.fact
     label = ""
     topic = f.topic.strip().rstrip(".:")
-    if topic and len(topic.split()) <= 6:
+    # the sentence that introduced a list or table may be longer: it says what every row is ("Financial covenant
+    # tests, semi-annual on 30 June and 31 December:")
+    if topic and len(topic.split()) <= (12 if f.topic.strip().endswith(":") else 6):
         label = topic
     elif f.heading and f.heading.lower() not in _GENERIC_HEADINGS and len(f.heading.split()) <= 8 and \
             (not f.path or f.heading != f.path[0]):

@@ -506,3 +506,24 @@ def test_a_cut_for_room_never_falls_inside_brackets() -> None:
             "has its own entrance")
     out = _shorten(text, 110)
     assert out.count("(") == out.count(")"), out
+
+
+COVENANTS = """# Management accounts
+
+## 4. Banking facilities
+
+Financial covenant tests, semi-annual on 30 June and 31 December:
+
+| Covenant | Requirement | 31 Dec actual | 30 Jun forecast |
+|---|---|---|---|
+| Leverage (net debt / EBITDA) | not more than 3.25x | 2.91x | 3.38x |
+| Interest cover (EBITDA / interest) | at least 4.0x | 6.0x | 5.8x |
+"""
+
+
+def test_a_row_that_breaks_its_bound_is_a_risk_told_under_the_sentence_that_introduced_its_table() -> None:
+    corpus, said = _world({"Management accounts": COVENANTS})
+    issues = build_issues(said, corpus)
+    top = next(i for i in issues if any("3.38x" in s.text for s in i.sources))
+    assert top.kind == "risk"
+    assert "covenant" in (top.title + " " + top.summary).lower(), top.summary
