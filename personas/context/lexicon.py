@@ -130,7 +130,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            r"payment in advance|paid on submission"),
     ("risk.rise", 0.6, r"ris(?:e|es|en|ing)|rose|increas\w+|climb\w*|jump\w*|doubl\w+|tripl\w+|"
                        r"surg(?:e|ed|es|ing)|spik(?:e|ed|es|ing)|grew|growing|higher|worse\w*|escalat\w+|up from"),
-    ("risk.fall", 0.6, r"declin\w+|drop(?:ped|s)?|fell|fall(?:en|ing|s)?|decreas\w+|down \d|down from|lower|"
+    # "declined" as a figure's fall ("declined by 12%"), not as business refused ("we declined the order")
+    ("risk.fall", 0.6, r"declin(?:e|es|ing)\b|declined(?= (?:by|to|from|in|over|sharply|steadily|slightly|further|"
+                       r"again|each|every|\d+(?:\.\d+)? ?(?:%|per ?cent|points?)))|"
+                       r"drop(?:ped|s)?|fell|fall(?:en|ing|s)?|decreas\w+|down \d|down from|lower|"
                        r"shr(?:ink|ank|unk)\w*|reduc(?:ed|tion)"),
     ("risk.word", 0.4, r"risks?|risky|concerns?|worr\w+|problems?|issues?|exposed|vulnerable|threat\w*|warn\w*|"
                        r"critical|urgent|severe|serious"),
@@ -145,9 +148,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"would (?:contribute|fund|co-fund|send|refer|redirect)|"
                         r"offer(?:s|ed|ing)? to (?:fund|pay|buy|contribute|send|refer|purchase|take)|"
                         r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"
-                        r"lease|license|licence)|a |an |more )|would (?:pay|buy|order|sign|switch|commit|take|"
-                        r"rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
-                        r"oversubscribed|turned away|sold out|due for (?:replacement|renewal|upgrade|refresh)|"
+                        r"lease|license|licence)|a |an |more )|would (?:\w+ly )?(?:pay|buy|order|sign|switch|commit|"
+                        r"take|rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
+                        r"oversubscribed|turned away|sold out|(?:we|i|outcome:?) declined|declined (?:the |an? |"
+                        r"their |this |that )?(?:orders?|enquir\w+|inquir\w+|requests?|business|work|bookings?|jobs?|"
+                        r"contracts?|bids?|tenders?)|due for (?:replacement|renewal|upgrade|refresh)|"
                         r"(?:will )?need to replace|invit\w+ (?:\w+ ){0,3}to (?:bid|tender|submit|quote|"
                         r"propose|apply|pitch|send)|could (?:switch|move|join)|"
                         r"(?:look|search)(?:ed|ing|s)? for (?:\w+ ){0,2}(?:space|premises|rooms?|sites?|units?|"
@@ -174,7 +179,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
-                        r"utili[sz]ation:? \d%|free (?:capacity|slots?|space)|"
+                        r"utili[sz]ation:? (?:[1-9]|[1-4]\d)(?:\.\d+)?%|free (?:capacity|slots?|space)|"
                         # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
                         r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|booked|utili[sz](?:es|ed|ing)) "
                         r"(?:at )?(?:only "
@@ -240,7 +245,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                  r"registered|claimed|filed|submitted|signed|checked|tested|reviewed|updated|renewed|covered|"
                  r"included|told)|unresolved|still open|remains open|deferred|on hold|no response|parked|"
                  r"holding reply|no date (?:has been|was) given|nobody noticed|(?:is|was|were) not (?:flagged|"
-                 r"picked up|tracked|recorded)"),
+                 r"picked up|tracked|recorded)|no follow-?ups?\b(?! (?:is|was) (?:needed|required))|"
+                 r"(?:never |not (?:yet )?(?:been )?)followed up"),
     # about someone else: another company's recall, an industry-wide figure
     ("external", 1.0, r"(?:a|an|another|one|other) (?:[\w-]+ ){0,3}(?:manufacturers?|compan(?:y|ies)|firms?|"
                       r"makers?|suppliers?|vendors?|providers?|operators?|utilit(?:y|ies)|retailers?|"

@@ -181,6 +181,13 @@ def test_nobody_hurt_is_no_gap_in_ownership(text: str) -> None:
 def test_nobody_owning_a_task_is_still_a_gap() -> None:
     assert "gap" in _fact("No one has been assigned to file the renewal, which is due on 30 June.").cues
     assert "opp.demand" in _fact("Three hospitals asked for the weekend rota in May.").cues
+    assert "gap" in _fact("Contact details were passed to Procurement on 5 March. No follow-up is recorded yet.").cues
+    assert "gap" in _fact("The €40,000 offer from Kestrel Foods on 2 May was never followed up.").cues
+
+
+def test_a_buyer_that_would_normally_pay_is_demand() -> None:
+    f = _fact("Their engineer said they would normally pay €3–4 per m³ for a steady supply of the by-product.")
+    assert "opp.demand" in f.cues and f.kind == "opportunity", (f.cues, f.kind)
 
 
 def test_a_rows_column_names_are_not_names_of_things() -> None:
@@ -274,3 +281,18 @@ def test_a_payee_asking_to_be_paid_sooner_is_cash_strain_not_demand(text: str) -
     f = _fact(text)
     assert "opp.demand" not in f.cues and "risk.exposure" in f.cues, f.cues
     assert f.kind == "risk", (f.kind, f.cues)
+
+
+@pytest.mark.parametrize("text", [
+    "FS-24-035 (Date: 3 Dec; Enquirer: Pellegrini Foodservice Ltd; Product asked for: Low-moisture mozzarella; "
+    "Volume: 55 t/month, 2-year deal; Outcome: Declined 16 Dec)",
+    "We declined the enquiry from Harlow Catering for 40 t a month of grated cheese on 3 March.",
+])
+def test_business_we_declined_is_demand_turned_away_not_a_fall(text: str) -> None:
+    f = _fact(text)
+    assert "risk.fall" not in f.cues and "opp.demand" in f.cues, f.cues
+
+
+def test_a_fall_is_still_a_fall() -> None:
+    assert "risk.fall" in _fact("Export volumes declined by 12% in Q3 as two buyers left.").cues
+    assert "opp.unused" in _fact("PF-1 (Available shifts: 130; Shifts run: 52; Utilisation: 40%)").cues
