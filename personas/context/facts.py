@@ -34,6 +34,8 @@ _CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
 _COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+# a month standing alone: "May" only with its capital, or "may" (as in "either party may terminate") is a date
+_MONTHS_ALONE = _MONTHS.replace("|may|", "|(?-i:May)|")
 _FIGURE = re.compile(
     r"[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|[kmb]n?)\b)?|"
     r"\b\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per ?cent\b)|"
@@ -45,7 +47,8 @@ _FIGURE = re.compile(
     r"\b\d[\d,]*(?:\.\d+)? (?:out )?of (?:the|them|these|those|our|its|all)\b",
     re.IGNORECASE)
 _DATE = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)? (?:{_MONTHS})\b|\b(?:{_MONTHS})(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? \d{{4}})?\b|"
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)? (?:{_MONTHS})\b|"
+    rf"\b(?:{_MONTHS_ALONE})(?: \d{{1,2}}(?:st|nd|rd|th)?)?(?:,? \d{{4}})?\b|"
     r"\bq[1-4]\b|\b(?:fy|h[12])\s?\d{2,4}\b|\b(?:19|20)\d{2}\b|\bweek \d{1,2}\b|"
     r"\b(?:end|start|beginning|middle) of (?:the )?(?:month|quarter|year|season)\b|\bnext (?:week|month|quarter|"
     r"year)\b",
@@ -244,6 +247,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if len(text.split()) < 5:
         return None
     low = text.lower()
+    if _CLAUSE_LABEL.match(low):
+        return None
     scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
     if unit == "row":
         # a column's name is in every row ("Agreement ends: 2028"): only a count under it says something
@@ -289,6 +294,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     assurance = weights.get("assurance", 0.0) + weights.get("good.trend", 0.0)
     figures = len(_FIGURE.findall(text))
     dates = len(_DATE.findall(text))
+    if not dates and _TERMS.search(low):
+        # a contract's standing term ("either party may terminate for material breach", "if clause 9.2 is not
+        # met, the buyer may suspend orders"): what could happen, with no clock on it, is no event
+        risk *= 0.35
     if _MONEY.search(text):
         cats.append("money")
     if not (cats or figures or dates):
@@ -303,6 +312,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
                 context, unit=unit, path=path, topic=topic if topic != text else "")
 
 
+_TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
+                    r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
+                    r"\b(?:either|each) party (?:may|can|shall)\b")
+# the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
+_CLAUSE_LABEL = re.compile(r"^(?:clause|section|article|schedule|annex|appendix|part)\s+[\w.]+\s*[—–:-]\s*"
+                           r"(?:\w+\W*){1,5}$")
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")

@@ -296,3 +296,26 @@ def test_business_we_declined_is_demand_turned_away_not_a_fall(text: str) -> Non
 def test_a_fall_is_still_a_fall() -> None:
     assert "risk.fall" in _fact("Export volumes declined by 12% in Q3 as two buyers left.").cues
     assert "opp.unused" in _fact("PF-1 (Available shifts: 130; Shifts run: 52; Utilisation: 40%)").cues
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Either party may terminate for material breach not remedied within 30 days.", "neutral"),
+    ("9.4 If clause 9.2 is not met, Hollins may suspend orders immediately and terminate the agreement on 30 days' "
+     "written notice.", "neutral"),
+    # a condition with a date on it is a clock running, not boilerplate
+    ("If the set is not redeemable on all platforms by 1 November, Brisa is entitled to liquidated damages of "
+     "£150,000.", "risk"),
+    ("Hollins terminated the agreement on 30 days' notice after two late deliveries.", "risk"),
+])
+def test_a_contract_term_with_no_date_is_a_term_not_an_event(text: str, kind: str) -> None:
+    assert _fact(text).kind == kind
+
+
+def test_recall_cover_or_a_mock_recall_is_no_recall() -> None:
+    f = _fact("Recall insurance of at least €5m is required.")
+    assert "risk.safety" not in f.cues, f.cues
+    costs = fact("The Supplier carries recall costs where the cause is in its control.")
+    assert costs is None or "risk.safety" not in costs.cues
+    assert "risk.safety" not in _fact("The mock recall exercise on 4 March traced 100% of lot 22B in 3 hours.").cues
+    assert "risk.safety" in _fact("Lot 22B was recalled on 4 March after Listeria was found in retail samples.").cues
+    assert fact("Clause 11 — Product recall.") is None  # a clause's run-in heading states nothing
