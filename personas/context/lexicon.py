@@ -100,7 +100,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"consent|clearance|rating)|(?:bond|insurance|guarantee|inspection|audit|check|review|"
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
-    ("risk.safety", 1.2, r"injur\w+|hazard\w*|unsafe|contaminat\w+|toxic|fire risk|recalls?|adverse events?|"
+    ("risk.safety", 1.2, r"injur\w+|hazard\w*|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
+                         # a recall, not recall cover or a rehearsal of one
+                         r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
+                         r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)))|"
                          r"near[- ]miss\w*|fatalit\w+|harm to|overflow\w*|spill\w*"),
     ("risk.capacity", 0.9, r"(?:at|over|above|exceed\w*|beyond|maxed|short of) (?:full |its |our |their )?"
                            r"capacity|bottleneck\w*|overbooked|oversubscribed|no (?:spare |free )?(?:capacity|"
