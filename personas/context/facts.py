@@ -277,6 +277,11 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if "risk.compliance" not in weights:
             cats.append("risk.compliance")
         weights["risk.compliance"] = _BREACH_WEIGHT
+    if "risk.concentration" in weights and _COST_SHARE.search(scan) and not _ONE_PARTY.search(scan):
+        # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
+        # depends on
+        del weights["risk.concentration"]
+        cats.remove("risk.concentration")
     if "opp.demand" in weights and _HIRING.search(scan):
         # inquiries about a job, interest in a vacancy: applicants, not customers
         del weights["opp.demand"]
@@ -318,6 +323,12 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,1
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
 _CLAUSE_LABEL = re.compile(r"^(?:clause|section|article|schedule|annex|appendix|part)\s+[\w.]+\s*[—–:-]\s*"
                            r"(?:\w+\W*){1,5}$")
+_COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff costs?|labou?r|costs?|spend|repairs|"
+                         r"maintenance|overheads?|rent|energy|utilities|expenses?|marketing|capex|opex|depreciation|"
+                         r"interest|insurance|margin|ebitda|profit)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
+                         r"(?:revenue|sales|turnover|income)")
+_ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
+                        r"buyer|contract)s?\b")
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")

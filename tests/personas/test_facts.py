@@ -319,3 +319,16 @@ def test_recall_cover_or_a_mock_recall_is_no_recall() -> None:
     assert "risk.safety" not in _fact("The mock recall exercise on 4 March traced 100% of lot 22B in 3 hours.").cues
     assert "risk.safety" in _fact("Lot 22B was recalled on 4 March after Listeria was found in retail samples.").cues
     assert fact("Clause 11 — Product recall.") is None  # a clause's run-in heading states nothing
+
+
+@pytest.mark.parametrize("text", [
+    "Payroll total: £18.9m (2025 forecast £17.7m), 37.5% of revenue.",
+    "Repairs and maintenance: 2.6% of revenue (2025: 2.5%).",
+])
+def test_a_cost_as_a_share_of_revenue_is_a_ratio_not_a_concentration(text: str) -> None:
+    f = fact(text)
+    assert f is None or "risk.concentration" not in f.cues, f.cues
+
+
+def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
+    assert "risk.concentration" in _fact("Halvergate Engineering accounts for 38% of revenue at Riverside Weir.").cues
