@@ -182,7 +182,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
-                        r"utili[sz]ation:? (?:[1-9]|[1-4]\d)(?:\.\d+)?%|free (?:capacity|slots?|space)|"
+                        r"utili[sz]ation:? (?:[1-9]|[1-4]\d)(?:\.\d+)?%|not in (?:routine |regular |active )?use|"
+                        r"mothballed|powered down|laid up|free (?:capacity|slots?|space)|"
                         # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
                         r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|booked|utili[sz](?:es|ed|ing)) "
                         r"(?:at )?(?:only "
@@ -212,7 +213,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"referr?(?:ed|als?|ing|s)? (?:\w+ ){0,3}(?:out|outside|elsewhere|externally|to (?:an? )?"
                        r"(?:outside|external|third[- ]party|other))|agency (?:staff|workers|nurses|drivers|labou?r|"
                        r"temps|cover)|third[- ]party (?:rentals?|hire|providers?|labs?|capacity|carriers?)|"
-                       r"subcontract(?:s|ed|ing)? (?:\w+ ){0,3}to"),
+                       r"subcontract(?:s|ed|ing)? (?:\w+ ){0,3}to|external (?:lab(?:orator(?:y|ies))?s?|testing|"
+                       r"venues?|trainers?|storage|couriers?|hauliers?|haulage|providers?)|venue (?:costs?|hire|fees?)|"
+                       r"(?:room|plant|equipment|vehicle|van|storage|crane) (?:hire|rental)|couriers?"),
     ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
                    r"(?:\w+ ){0,3}(?:business|revenue|sales|income|bookings|orders|billed revenue|contract value|"
                    r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),
@@ -313,6 +316,30 @@ GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|
 
 
 # -- a cheap test of which cues can match at all ------------------------------------------------------------------
+
+# kinds of resource a business either owns or buys in, so that one team's rented or hired thing meets another
+# team's idle thing of the same kind although the two documents name it differently ("a training room hired from a
+# business centre" and "the Kirkby Room used 6% of its hours"; "a chilled courier" and "a refrigerated van").
+# Generic business vocabulary; nothing about any one company.
+RESOURCES: tuple[tuple[str, str], ...] = (
+    ("space", r"rooms?|space|suites?|venues?|halls?|classrooms?|conference (?:centre|center)|hot desks?|"
+              r"warehous\w*|yards?|depots?|hangars?|bays?|premises|studios?|kitchens?"),
+    ("vehicle", r"vans?|trucks?|lorr(?:y|ies)|tankers?|couriers?|haulage|hauliers?|carriers?|vehicles?|minibus\w*|"
+                r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
+    ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"
+                r"ovens?|boilers?|chillers?|plant hire|equipment|rigs?"),
+    ("lab", r"lab(?:orator(?:y|ies))?s?|tests?|testing|assays?|analys[ie]s|analy[sz]ers?|instruments?|"
+            r"chromatograph\w*|hplc|spectromet\w*|scanners?|imaging|scans?|x-rays?"),
+    ("people", r"agency (?:staff|workers|nurses|drivers|temps)|contractors?|temps|temporary staff|interims?|"
+               r"locums?|freelancers?|consultants?|trainers?"),
+)
+_RESOURCE_RX = tuple((kind, re.compile(rf"\b(?:{p})\b")) for kind, p in RESOURCES)
+
+
+def resources(low: str) -> frozenset[str]:
+    """The kinds of resource (:data:`RESOURCES`) a lower-cased sentence names."""
+    return frozenset(kind for kind, rx in _RESOURCE_RX if rx.search(low))
+
 
 _PREFIX = 4
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import Corpus, Fact, entity_keys
+from personas.context.lexicon import CUES, resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +90,10 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 and _unused_is(y, entity):
             return "opportunity", "demand-meets-supply", f"what is already on hand for {e} could meet that demand"
     for x, y, cx, cy in pairs:
-        # paying outside for what another team's register shows idle in house
-        if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity):
+        # paying outside for what another team's register shows idle in house: the same kind of thing (a courier
+        # to a site is no use of the meeting room idle there)
+        if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity) \
+                and _alike(x, y):
             return ("opportunity", "demand-meets-supply",
                     f"the {e} already on hand could replace what is paid for outside")
     for x, y, cx, cy in pairs:
@@ -123,6 +126,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
 
 
 _BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)
+
+
+def _alike(x: Fact, y: Fact) -> bool:
+    """What one fact hires and what the other has idle are of one kind, or at least one says of no kind."""
+    rx, ry = _resources(x), _resources(y)
+    return not rx or not ry or bool(rx & ry)
 
 
 def _unused_is(f: Fact, entity: str) -> bool:
@@ -289,12 +298,58 @@ class _Keys:
     names: frozenset[str]
     rare: frozenset[str]
     months: frozenset[str]
+    kinds: frozenset[str]
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
-        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f))
+        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f))
+
+
+_HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?!\w)") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
+
+
+def _resources(f: Fact) -> frozenset[str]:
+    """The kinds of resource the thing hired or idle is: named before the words that say so ("a training room
+    hired from", "Van V07 stands idle", not the yard it stands in)."""
+    low = _WHERE_CELL.sub(" ", f.text.lower())  # where it stands is not what it is ("Location: Harmony yard")
+    at = min((m.start() for rx in _HIRED_OR_IDLE for m in [rx.search(low)] if m), default=len(low))
+    return resources(low[:at]) or resources(low)
+
+
+_WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?)\s*:\s*[^;)]*")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _kinds(f: Fact) -> frozenset[str]:
+    """Keys ("&space") for the kinds of resource a fact says is paid for outside or sits idle, so that one team's
+    hired thing meets another team's idle thing of the same kind although the two name it differently."""
+    if f.kind == "risk" or not set(f.cues) & (_BOUGHT_IN | _UNUSED):
+        return frozenset()
+    return frozenset("&" + k for k in _resources(f))
+
+
+def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """One team pays outside for a kind of resource (a room, a van, lab tests) that another team's fact shows
+    idle, with no name in common: (score, shared, (kind, relation, consequence)) or ``None``. Scored below a
+    shared name, like a meeting in time."""
+    for x, y in ((a, b), (b, a)):
+        if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and y.kind != "risk"):
+            continue
+        if not _resources(x) & _resources(y):
+            continue
+        main = _BECAUSE.split(y.text, maxsplit=1)[0].lower()
+        # the idle thing itself ("Kirkby Room"), before the site it stands at ("Castle Square")
+        named = sorted((k for k in y.entities if k in main and (_linkable(k, corpus) or corpus.is_name(k))),
+                       key=lambda k: (not resources(k), not _linkable(k, corpus)))
+        thing = named[0] if named else ""
+        if not thing:
+            continue
+        rel = relate(x, y, _display((thing,), x, y))
+        if rel is not None and rel[1] == "demand-meets-supply":
+            return 0.9, (thing,), rel
+    return None
 
 
 def _scored(fa: Fact, fb: Fact, ka: _Keys, kb: _Keys, corpus: Corpus) -> tuple[float, tuple[str, ...]]:
@@ -341,8 +396,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         cands: dict[int, Stated] = {}
         # rarest keys first; a key that hundreds of facts share is too common to pair on one by one
         k_s = keys(s)
-        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare), *k_s.months)),
-                          key=len)
+        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare), *k_s.months,
+                                                       *k_s.kinds)), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -367,6 +422,11 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                 if period is not None:
                     periodic[o.key] = period
                     pre.append((period[0] * (0.5 + severity(o)), period[1], o))
+            elif keys(s).kinds & keys(o).kinds and s.department != o.department:
+                alike = _in_kind(s.fact, o.fact, corpus)
+                if alike is not None:
+                    periodic[o.key] = alike
+                    pre.append((alike[0] * (0.5 + severity(o)), alike[1], o))
         pre.sort(key=lambda p: (-p[0], p[2].key))
         for weight, shared, o in pre[:_JUDGED_MAX]:
             sc = weight / (0.5 + severity(o))
@@ -443,6 +503,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys = [k for k in (*f.entities, *_leans_on(f, corpus)) if _linkable(k, corpus)]
     keys += ["~" + t for t in f.terms if corpus.rare_term(t)]
     keys += sorted(_months(f))
+    keys += sorted(_kinds(f))
     return keys
 
 

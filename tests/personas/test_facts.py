@@ -332,3 +332,16 @@ def test_a_cost_as_a_share_of_revenue_is_a_ratio_not_a_concentration(text: str) 
 
 def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
     assert "risk.concentration" in _fact("Halvergate Engineering accounts for 38% of revenue at Riverside Weir.").cues
+
+
+@pytest.mark.parametrize(("text", "cue"), [
+    ("14 (Supplier: Deltagen Analytical Ltd; Category: External laboratory testing; FY2024 (€): 162,400)", "bought-in"),
+    ("Venue cost for the period: 24 days × £760 = £18,240 (budget £17,500).", "bought-in"),
+    ("Outlying hotels (Method: Frostline Couriers – temperature-controlled courier; Cost: £2,340 per week fixed)",
+     "bought-in"),
+    ("QL-0417 (Instrument: HPLC with fluorescence detector; Purchased: Aug 2022, €118,500; Status: Not in routine "
+     "use since Oct 2023)", "opp.unused"),
+    ("The second press has been mothballed since March 2024 and is powered down.", "opp.unused"),
+])
+def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
+    assert cue in _fact(text).cues, _fact(text).cues

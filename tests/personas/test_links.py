@@ -310,3 +310,31 @@ def test_a_generic_section_heading_two_documents_share_is_not_a_link() -> None:
         "Fleet notes": "Two vans were washed in May.\n",
     })
     assert [lk.shared for lk in find_links(stated, [], corpus)] == []
+
+
+def test_paying_outside_for_a_kind_of_resource_another_team_has_idle_links_with_no_name_in_common() -> None:
+    # two teams name the same kind of thing differently: a hired training room and a meeting suite, a courier
+    # and a van; a room and a van are not one kind
+    corpus, stated = _stated({
+        "Training plan": "Classroom days are held in a training room hired from Ravensworth Business Centre at "
+                         "£760 a day, £18,240 for the period.\n",
+        "Events report": "The Kirkby Room was used 6% of its available hours on Mondays and Tuesdays.\n",
+        "Kitchen report": "Deliveries to the outlying hotels go by a chilled courier hired from Frostline at £2,340 "
+                          "a week.\n",
+        "Fleet register": "Van V07, a refrigerated van, stands idle at the Harbourgate yard since 2 March.\n",
+    })
+    links = find_links(stated, [], corpus)
+    pairs = {frozenset((lk.a.doc_title, lk.b.doc_title)): lk for lk in links}
+    rooms = pairs.get(frozenset(("Training plan", "Events report")))
+    vans = pairs.get(frozenset(("Kitchen report", "Fleet register")))
+    assert rooms is not None and rooms.kind == "opportunity" and rooms.relation == "demand-meets-supply", links
+    assert vans is not None and vans.kind == "opportunity" and vans.relation == "demand-meets-supply", links
+    assert frozenset(("Training plan", "Fleet register")) not in pairs
+    assert frozenset(("Kitchen report", "Events report")) not in pairs
+
+
+def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
+    courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
+    room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
+    assert "bought-in" in courier.cues and "opp.unused" in room.cues
+    assert (relate(courier, room, "Mill Race") or ("", ""))[1] != "demand-meets-supply"
