@@ -260,7 +260,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
                 continue  # an aside ("X, with Y, would be eligible"): the verb after it is the sentence's own
             if out.count("(") > out.count(")"):
                 continue  # inside brackets: the cut would leave one open
-            if sep == ": " and len(re.split(r"[,;] ", out)[-1].split()) < 4:
+            if sep == ": " and (len(re.split(r"[,;] ", out)[-1].split()) < 4 or
+                                not _PREDICATE.search(re.split(r"[,;] ", out)[-1])):
                 continue  # "..., while IT tasks: route ...": what stands before the colon is a label, not a clause
             if not _DANGLING.search(out + "."):
                 return out

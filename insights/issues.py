@@ -489,16 +489,24 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
     for doc_sources in by_doc.values():
         doc_sources.sort(key=lambda s: (s.span[1], s.span[2]))
     out: list[Issue] = []
-    used: dict[SpanKey, str] = {}
+    used: dict[SpanKey, list[tuple[str, str]]] = {}  # group -> (relation, the other side's document) of its issues
     for key in sorted(by_groups, key=lambda k: (-strength(k), k)):
         rel = relation(key)
         taken = [used[g] for g in key if g in used]
         # a group joins one issue, except that a clash in time with a group no issue holds is an issue of its own
-        # (a lease that ends is one thing with the idle space it frees and another with the work booked after it)
-        if taken and (len(taken) == 2 or rel not in _DECISIVE or rel in taken):
-            continue
-        for g in key:
-            used.setdefault(g, rel)
+        # (a lease that ends is one thing with the idle space it frees and another with the work booked after it),
+        # and so is what sits idle meeting another team's need (the room sales turns conferences away for is one
+        # opening, the same room instead of the venue HR hires another)
+        if taken:
+            prior = taken[0]
+            other = key[1] if key[0] in used else key[0]
+            second_need = rel == "demand-meets-supply" and all(r == rel for r, _ in prior) and \
+                groups[other].seed.span[0] not in {d for _, d in prior}
+            if len(taken) == 2 or not (second_need or (rel in _DECISIVE and rel not in {r for r, _ in prior})):
+                continue
+        ga, gb = key
+        used.setdefault(ga, []).append((rel, groups[gb].seed.span[0]))
+        used.setdefault(gb, []).append((rel, groups[ga].seed.span[0]))
         pairs = [p for p in by_groups[key] if any(x.relation == rel for x in links[p])]
         ss = [x for p in by_groups[key] for x in links[p]]
         best = max(pairs, key=lambda p: (sources[p[0]].fact.severity + sources[p[1]].fact.severity, p))

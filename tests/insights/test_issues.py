@@ -275,6 +275,9 @@ def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     subject = ("On 3 September the supplier's controller, Rick Baran, called to ask whether the September invoice "
                "could be paid on submission, before approval")
     assert not _shorten(subject, 120).startswith("Rick Baran, called")  # the opening holds the subject
+    label = ("Total central L&D spend 2024/25: £71,400 (venue £16,720; external trainers £21,300; e-learning "
+             "platform £14,800; travel and subsistence £18,580)")
+    assert _shorten(label, 60) != "Total central L&D spend 2024/25"  # a label before a colon is no clause
     joined = facts("And it stays below the cash floor of £1.5 million until the March payouts arrive.\n")[0]
     assert _clause(Source(("Plan", 0, joined.start, joined.end), "Plan", "ops", joined.text, joined)) \
         .startswith("It stays below")
@@ -527,3 +530,33 @@ def test_a_row_that_breaks_its_bound_is_a_risk_told_under_the_sentence_that_intr
     top = next(i for i in issues if any("3.38x" in s.text for s in i.sources))
     assert top.kind == "risk"
     assert "covenant" in (top.title + " " + top.summary).lower(), top.summary
+
+
+ROOMS = """# Meeting space utilisation
+
+| Site | Space | Daytime utilisation |
+|---|---|---|
+| Castle Square | Kirkby Room | 17% |
+"""
+EVENTS = """# Lost business report
+
+Castle Square turned away 11 conference enquiries in the summer, worth £96,300.
+"""
+TRAINING = """# Learning calendar
+
+Venue cost for the period: 24 days at £760 a day, £18,240, paid to an outside business centre.
+"""
+
+
+def test_an_idle_room_that_two_teams_could_use_instead_is_two_openings() -> None:
+    """Sales turns conferences away and HR hires a venue, while the same room stands idle: two teams' needs, two
+    issues (one idle room, joined once per need, not once in all)."""
+    corpus, said = _world({"Rooms": ROOMS, "Lost business": EVENTS, "Learning": TRAINING})
+    room = _span_of(said, "Castle Square (")
+    lost = _span_of(said, "Castle Square turned away")
+    venue = _span_of(said, "Venue cost")
+    said = _link(said, lost, room, "demand-meets-supply", "the Kirkby Room could meet that demand", "Kirkby Room")
+    said = _link(said, venue, room, "demand-meets-supply",
+                 "the Kirkby Room already on hand could replace what is paid for outside", "Kirkby Room")
+    joined = [sorted(i.documents) for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert sorted(joined) == [["Learning", "Rooms"], ["Lost business", "Rooms"]], joined
