@@ -486,6 +486,9 @@ def _alone(key: str, f: Fact) -> bool:
 
 
 _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])\s?'?\d{2,4}(?:[/-]\d{2,4})?|(?:q[1-4]|h[12])(?:\s+(?:fy)?\d{2,4})?")
+_MONTH_KEY = re.compile(r"(?:\d{1,2} )?(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
+                        r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?: \d{1,2})?"
+                        r"(?:,? \d{2,4})?")
 _HEADING_WORDS = frozenset((
     "comments", "notes", "summary", "overview", "background", "introduction", "actions", "action items", "findings",
     "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
@@ -514,8 +517,8 @@ def _linkable(key: str, corpus: Corpus) -> bool:
         return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
     if key in _HEADING_WORDS:
         return False  # "Comments", "Next steps": the name of a section any document may have, not of a thing
-    if _PERIOD.fullmatch(key):
-        return False  # "FY2025", "Q3 2026": the period a figure covers; two reports of one year speak of two things
+    if _PERIOD.fullmatch(key) or _MONTH_KEY.fullmatch(key):
+        return False  # "FY2025", "Q3 2026", "Apr 2024": the period a figure covers or a date; not a thing
     if corpus.distinctive(key):
         return True
     df = corpus.entity_df.get(key, 0)

@@ -338,3 +338,14 @@ def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
     assert "bought-in" in courier.cues and "opp.unused" in room.cues
     assert (relate(courier, room, "Mill Race") or ("", ""))[1] != "demand-meets-supply"
+
+
+def test_a_month_is_no_name_to_join_two_registers_on() -> None:
+    # two registers' rows that both say "Apr 2024" (a contract's start, a vehicle's lapsed MOT) speak of two things
+    corpus, stated = _stated({
+        "Contract register": "11 (Supplier: Brennan Fire & Security; Annual value: £63k; Start: 1 Apr 2024; "
+                             "End: 31 Mar 2027; Status: Performing)\n",
+        "Vehicle register": "V07 (Vehicle: Iveco Daily van; Status: Off road since 2 Mar 2024; MOT: lapsed Apr 2024)\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    assert not any({"apr 2024", "apr", "mar"} & set(lk.shared) for lk in find_links(stated, [], corpus))
