@@ -142,9 +142,14 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"critical|urgent|severe|serious"),
     # opportunity: something the business could gain
     ("opp.demand", 1.1, r"(?:unmet|pent-up|strong|growing|rising|new|customer|client) demand|demand for|"
-                        r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:\w+ ){0,4}for(?! (?:a |"
-                        r"an |the |their |its )?"
-                        r"(?:refund|compensation|money back|credit note|pin|password|discount))|"
+                        r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:(?!for\b)\w+ ){0,4}for(?! (?:a |"
+                        r"an |the |their |its |our )?(?:[\w-]+ (?:and )?){0,3}"
+                        r"(?:refund|compensation|money back|credit note|pin|password|discount|"
+                        # records, work or more time asked of the business: no customer wants to buy anything
+                        r"menus?|records?|documents?|details|information|evidence|cop(?:y|ies)|logs?|reports?|"
+                        r"statements?|explanations?|clarification|updates?|comments?|feedback|approvals?|options|"
+                        r"proposals?|plans?|reviews?|analys[ie]s|strateg(?:y|ies)|postponement|extensions?|"
+                        r"deferrals?|more time|a meeting|meetings?|call))|"
                         r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
                         r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))|"
                         r"inquir(?:y|ies)|"

@@ -345,3 +345,19 @@ def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
 ])
 def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     assert cue in _fact(text).cues, _fact(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "The council asked for the menu, supplier details, temperature records and staff sickness records for 3–6 July.",
+    "The board asked for pricing and productivity options to offset the £1.1m rise in the pay bill.",
+    "Ask HR and operations for a plan to reduce agency labour by 25% in FY2025.",
+    "2 farms: member asked for postponement (illness, family bereavement).",
+    "The board asked for a rate strategy for 2026 to protect Castle Square against the new opening.",
+])
+def test_asking_for_records_plans_or_more_time_is_no_customer_demand(text: str) -> None:
+    f = fact(text)
+    assert f is None or "opp.demand" not in f.cues, f.cues
+
+
+def test_a_customer_asking_for_a_product_is_still_demand() -> None:
+    assert "opp.demand" in _fact("Four restaurant groups asked for a frozen shred, about 30 t a month in all.").cues

@@ -349,3 +349,4 @@ def test_a_month_is_no_name_to_join_two_registers_on() -> None:
         "Canteen notes": "The canteen menu changes on 14 October.\n",
     })
     assert not any({"apr 2024", "apr", "mar"} & set(lk.shared) for lk in find_links(stated, [], corpus))
+
