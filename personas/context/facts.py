@@ -277,7 +277,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if "risk.compliance" not in weights:
             cats.append("risk.compliance")
         weights["risk.compliance"] = _BREACH_WEIGHT
-    if "risk.concentration" in weights and _COST_SHARE.search(scan) and not _ONE_PARTY.search(scan):
+    if "risk.concentration" in weights and ((_COST_SHARE.search(scan) and not _ONE_PARTY.search(scan)) or
+                                            _MANY_PARTIES.search(scan)):
         # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
         # depends on
         del weights["risk.concentration"]
@@ -299,7 +300,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     assurance = weights.get("assurance", 0.0) + weights.get("good.trend", 0.0)
     figures = len(_FIGURE.findall(text))
     dates = len(_DATE.findall(text))
-    if not dates and _TERMS.search(low):
+    if (not dates and _TERMS.search(low)) or _ON_NOTICE.search(low):
         # a contract's standing term ("either party may terminate for material breach", "if clause 9.2 is not
         # met, the buyer may suspend orders"): what could happen, with no clock on it, is no event
         risk *= 0.35
@@ -327,6 +328,11 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
                          r"maintenance|overheads?|rent|energy|utilities|expenses?|marketing|capex|opex|depreciation|"
                          r"interest|insurance|margin|ebitda|profit)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
                          r"(?:revenue|sales|turnover|income)")
+# "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
+_MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
+# a right to end on notice ("may terminate without cause from April 2027 with six months' notice"): a term, dated
+# or not, until someone gives the notice
+_ON_NOTICE = re.compile(r"\bmay (?:terminate|suspend|cancel|end|exit)\b[^.;]{0,80}\bnotice\b")
 _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
                         r"buyer|contract)s?\b")
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")

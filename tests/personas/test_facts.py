@@ -361,3 +361,14 @@ def test_asking_for_records_plans_or_more_time_is_no_customer_demand(text: str) 
 
 def test_a_customer_asking_for_a_product_is_still_demand() -> None:
     assert "opp.demand" in _fact("Four restaurant groups asked for a frozen shred, about 30 t a month in all.").cues
+
+
+def test_a_right_to_end_on_notice_is_a_term_even_with_a_date() -> None:
+    assert _fact("Hollins may terminate without cause from April 2027 with six months' notice.").kind == "neutral"
+    assert _fact("Hollins gave six months' notice on 3 March 2025 and terminates in September.").kind == "risk"
+
+
+def test_the_top_twenty_suppliers_holding_most_spend_is_no_concentration() -> None:
+    f = fact("The top 20 suppliers account for 71% of the total.")
+    assert f is None or "risk.concentration" not in f.cues
+    assert "risk.concentration" in _fact("Our largest customer accounts for 38% of revenue.").cues
