@@ -182,7 +182,13 @@ def _opening_names(text: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=65_536)
 def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
     low = text.lower()
-    return tuple(s for s in spans(text) if words.search(low, max(0, s.at - 60), s.at))
+    # a date something has been so "since" is in the past: no date anything is needed on
+    return tuple(s for s in spans(text) if words.search(low, max(0, s.at - 60), s.at) and
+                 not (words is _NEED_WORDS and (_SINCE.search(low, max(0, s.at - 12), s.at) or
+                                                low.startswith("since", s.at))))
+
+
+_SINCE = re.compile(r"\bsince\W+$")
 
 
 def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
@@ -489,6 +495,11 @@ _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])\s?'?\d{2,4}(?:[/-]\d{2,4})?|(?:q[1
 _MONTH_KEY = re.compile(r"(?:\d{1,2} )?(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
                         r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?: \d{1,2})?"
                         r"(?:,? \d{2,4})?")
+_SUFFIXES = frozenset((
+    "foods", "food", "group", "services", "service", "ltd", "limited", "inc", "plc", "llc", "holdings", "partners",
+    "solutions", "systems", "industries", "logistics", "international", "company", "co", "corporation", "corp",
+    "enterprises", "trading", "associates", "consulting", "technologies", "analytical", "supplies", "products",
+    "engineering", "construction", "energy", "foundation", "trust", "bank", "capital", "ventures", "labs"))
 _HEADING_WORDS = frozenset((
     "comments", "notes", "summary", "overview", "background", "introduction", "actions", "action items", "findings",
     "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
@@ -515,6 +526,8 @@ def _linkable(key: str, corpus: Corpus) -> bool:
     multi-word name up to half of them, one word up to a quarter)."""
     if len(key) <= 2 and key.isalpha():
         return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
+    if key in _SUFFIXES:
+        return False  # "Foods", "Services": the last word of many companies' names, no company of its own
     if key in _HEADING_WORDS:
         return False  # "Comments", "Next steps": the name of a section any document may have, not of a thing
     if _PERIOD.fullmatch(key) or _MONTH_KEY.fullmatch(key):

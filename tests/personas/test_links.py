@@ -350,3 +350,22 @@ def test_a_month_is_no_name_to_join_two_registers_on() -> None:
     })
     assert not any({"apr 2024", "apr", "mar"} & set(lk.shared) for lk in find_links(stated, [], corpus))
 
+
+
+def test_a_company_suffix_alone_is_no_name() -> None:
+    # "Brava Foods" and "Han Li Foods" share a word, not a company
+    corpus, stated = _stated({
+        "Cheese hall": "Since then the line has run on Mondays and Tuesdays only, for Brava Foods, about 22 t a "
+                       "month.\n",
+        "Projects": "Han Li Foods is our second export account. Risk that the launch slips further into Q4, and the "
+                    "line is not ready.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+        "Fleet notes": "Two vans were washed in May.\n",
+    })
+    assert not any("foods" in lk.shared for lk in find_links(stated, [], corpus))
+
+
+def test_a_date_something_has_been_open_since_is_no_date_it_is_needed() -> None:
+    vacancy = _f("Two vacancies open since November at Corran Mill; local firms pay 8-12% more.")
+    handover = _f("R08 (Depot: Corran Mill; Notes: Joe's last day 30 April; Rory Kinsella takes over R08 from 1 May)")
+    assert (relate(vacancy, handover, "Corran Mill") or ("", ""))[1] != "timing"
