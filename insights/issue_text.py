@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from personas.context.facts import entity_keys
+
 if TYPE_CHECKING:
     from insights.issues import Issue, Source
 
@@ -72,7 +74,7 @@ def _single(issue: Issue) -> tuple[str, str]:
         if alt is not None:
             rest = [main, *[s for s in rest if s is not alt]]
             opening = alt
-    title = _fit(sentence(opening))
+    title = _named(_fit(sentence(opening)), opening)
     if _clause(opening).lower() not in title.lower():
         rest = [opening, *rest]  # the title cut the sentence short: the reader gets it whole here
     parts = []
@@ -123,6 +125,22 @@ _GENERIC_HEADINGS = frozenset(("summary", "overview", "notes", "other notes", "a
                                "background", "introduction", "next steps", "status", "results", "key points",
                                "other findings", "findings", "details", "comments", "general", "misc",
                                "miscellaneous", "purpose", "scope", "sign-off", "appendix"))
+
+
+_POINTING = re.compile(r"^(?:they|their|theirs|it|its|he|she|his|her)\b", re.IGNORECASE)
+
+
+def _named(title: str, src: Source) -> str:
+    """A title that opens with a word pointing back ("Their process engineer said ...") opens instead with what its
+    paragraph is about ("Kessock Bioenergy: their process engineer said ..."), when the paragraph names it."""
+    f = src.fact
+    if not _POINTING.match(title) or not f.topic or f.topic == f.text:
+        return title
+    key = next((k for k in entity_keys(f.topic) if " " in k), "")
+    m = re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", f.topic, re.IGNORECASE) if key else None
+    if m is None or m.group(0).lower() in title.lower():
+        return title
+    return _fit(f"{m.group(0)}: {title[:1].lower()}{title[1:]}")
 
 
 def _under(src: Source, title: str) -> str:

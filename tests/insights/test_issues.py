@@ -560,3 +560,19 @@ def test_an_idle_room_that_two_teams_could_use_instead_is_two_openings() -> None
                  "the Kirkby Room already on hand could replace what is paid for outside", "Kirkby Room")
     joined = [sorted(i.documents) for i in build_issues(said, corpus) if len(i.documents) == 2]
     assert sorted(joined) == [["Learning", "Rooms"], ["Lost business", "Rooms"]], joined
+
+
+BYPRODUCTS = """# By-products report
+
+## 2. Permeate
+
+Kessock Bioenergy (a digestion plant 14 km from site) visited on 3 March. Their process engineer said the plant
+could take up to 3,000 m³ a month of permeate and that they would normally pay €3–4 per m³ for a steady supply.
+"""
+
+
+def test_a_title_that_opens_with_their_names_who_they_are() -> None:
+    corpus, said = _world({"By-products": BYPRODUCTS})
+    issue = next(i for i in build_issues(said, corpus) if any("process engineer" in s.text for s in i.sources))
+    assert issue.title.startswith("Kessock Bioenergy"), issue.title
+    assert not title_problems(issue.title)
