@@ -65,6 +65,13 @@ _CORP = frozenset((
     "inc", "ltd", "llc", "plc", "gmbh", "corp", "co", "company", "corporation", "limited", "group", "holdings",
     "ag", "sa", "nv", "bv", "pty",
 ))
+# words that end many companies' names besides their legal form ("Brava Foods", "Kestrel IT Services"): no company
+# of their own when they stand alone
+TRADE_WORDS = _CORP | frozenset((
+    "foods", "food", "services", "service", "partners", "solutions", "systems", "industries", "logistics",
+    "international", "enterprises", "trading", "associates", "consulting", "technologies", "analytical", "supplies",
+    "products", "engineering", "construction", "energy", "foundation", "trust", "bank", "capital", "ventures", "labs",
+))
 # Capitalised words that name no particular thing (sentence openers, calendar words, titles, generic nouns).
 _COMMON_CAPS = frozenset((
     "a", "an", "the", "this", "that", "these", "those", "it", "its", "our", "we", "they", "their", "there", "here",

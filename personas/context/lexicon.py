@@ -320,8 +320,6 @@ GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|
                          r"subscribers|users|visits|footfall|occupancy|score|rating|accuracy|coverage|savings)\b")
 
 
-# -- a cheap test of which cues can match at all ------------------------------------------------------------------
-
 # kinds of resource a business either owns or buys in, so that one team's rented or hired thing meets another
 # team's idle thing of the same kind although the two documents name it differently ("a training room hired from a
 # business centre" and "the Kirkby Room used 6% of its hours"; "a chilled courier" and "a refrigerated van").
@@ -345,6 +343,8 @@ def resources(low: str) -> frozenset[str]:
     """The kinds of resource (:data:`RESOURCES`) a lower-cased sentence names."""
     return frozenset(kind for kind, rx in _RESOURCE_RX if rx.search(low))
 
+
+# -- a cheap test of which cues can match at all ------------------------------------------------------------------
 
 _PREFIX = 4
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
-from personas.context.facts import Corpus, Fact, entity_keys
+from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys
 from personas.context.lexicon import CUES, resources
 
 
@@ -316,6 +316,7 @@ class _Keys:
 _HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?!\w)") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _resources(f: Fact) -> frozenset[str]:
     """The kinds of resource the thing hired or idle is: named before the words that say so ("a training room
     hired from", "Van V07 stands idle", not the yard it stands in)."""
@@ -495,11 +496,6 @@ _PERIOD = re.compile(r"(?:fy|cy|q[1-4]|h[12])\s?'?\d{2,4}(?:[/-]\d{2,4})?|(?:q[1
 _MONTH_KEY = re.compile(r"(?:\d{1,2} )?(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|"
                         r"aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?: \d{1,2})?"
                         r"(?:,? \d{2,4})?")
-_SUFFIXES = frozenset((
-    "foods", "food", "group", "services", "service", "ltd", "limited", "inc", "plc", "llc", "holdings", "partners",
-    "solutions", "systems", "industries", "logistics", "international", "company", "co", "corporation", "corp",
-    "enterprises", "trading", "associates", "consulting", "technologies", "analytical", "supplies", "products",
-    "engineering", "construction", "energy", "foundation", "trust", "bank", "capital", "ventures", "labs"))
 _HEADING_WORDS = frozenset((
     "comments", "notes", "summary", "overview", "background", "introduction", "actions", "action items", "findings",
     "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
@@ -526,7 +522,7 @@ def _linkable(key: str, corpus: Corpus) -> bool:
     multi-word name up to half of them, one word up to a quarter)."""
     if len(key) <= 2 and key.isalpha():
         return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
-    if key in _SUFFIXES:
+    if key in TRADE_WORDS:
         return False  # "Foods", "Services": the last word of many companies' names, no company of its own
     if key in _HEADING_WORDS:
         return False  # "Comments", "Next steps": the name of a section any document may have, not of a thing
