@@ -274,6 +274,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
     _polar(scan, cats, weights, text)
+    _against_before(scan, cats, weights)
     if "assurance" in weights and _OVERSPEND.search(scan):
         # "costs are above budget": the reassuring words ("above budget") said of a cost are an overspend
         del weights["assurance"]
@@ -501,6 +502,51 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
             if cat not in weights:
                 cats.append(cat)
             weights[cat] = min(1.5, weights.get(cat, 0.0) + w)
+
+
+_WORD_NUMBERS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+_NUMBER = r"\d[\d,]*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS)
+# a figure with last period's beside it: "two lost-time injuries in 2024 (2023: five)", "38 (prior year: 61)"
+_BEFORE = re.compile(rf"\((?:(?:fy|cy)\s?'?\d{{2,4}}|(?:19|20)\d\d|prior year|last year|previous year|py|ly)"
+                     rf"\s*[:=]?\s*({_NUMBER})\b[^)]{{0,20}}\)")
+_NOW = re.compile(rf"(?<![\w.,])({_NUMBER})(?![\w,]*\d)(?!\s*%)")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _number(word: str) -> float | None:
+    if word in _WORD_NUMBERS:
+        return float(_WORD_NUMBERS[word])
+    try:
+        return float(word.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _against_before(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+    """A count set beside last period's ("two lost-time injuries in 2024 (2023: five)"): fewer of a bad thing or
+    more of a good one is good news that needs no action, however alarming the thing counted; the opposite is a
+    rise or a fall that matters."""
+    m = _BEFORE.search(scan)
+    if m is None:
+        return
+    before = _number(m.group(1))
+    head = scan[max(0, m.start() - 90):m.start()]
+    now = next((v for n in reversed(_NOW.findall(head))
+                if not _YEAR.fullmatch(n) and (v := _number(n)) is not None), None)
+    bad, good = BAD_METRIC.search(head), GOOD_METRIC.search(head)
+    if before is None or now is None or now == before or bool(bad) == bool(good):
+        return
+    if (now < before) == bool(bad):
+        for cat in [c for c in cats if c.startswith("risk.")]:
+            weights[cat] = round(weights[cat] * 0.3, 3)
+        cat, w = "good.trend", 1.0
+    else:
+        cat, w = ("risk.rise" if bad else "risk.fall"), 0.9
+    if cat not in weights:
+        cats.append(cat)
+    weights[cat] = max(weights.get(cat, 0.0), w)
 
 
 # -- corpus statistics ------------------------------------------------------------------------------------------

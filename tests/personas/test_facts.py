@@ -24,6 +24,8 @@ def _fact(text: str, **kw: object) -> Fact:
     "In August the team earned rebates of $63,600 on approved invoices.",
     "Another manufacturer in Ohio recalled its heaters; we do not sell heaters.",
     "Release 1.8 fixes three interface defects reported by clinics in May.",
+    "There were two lost-time injuries at the plant in 2024 (2023: five).",
+    "Customer complaints: 38 in the year (prior year: 61).",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
     assert _fact(text).kind == "neutral"
@@ -38,6 +40,7 @@ def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportuni
     "Two customers have asked about cancelling their contracts after the duplicate invoices.",
     "Most of the callers ask for a refund of the 300 orders that shipped late in May.",
     "Holiday pay for 1,200 shift workers was underpaid by about £90,000 since the payroll migration.",
+    "There were eleven reportable injuries in the depots in 2024 (2023: four).",
 ])
 def test_trouble_for_the_business_is_a_risk(text: str) -> None:
     assert _fact(text).kind == "risk"
