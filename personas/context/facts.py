@@ -19,7 +19,7 @@ from workspace.text import STOPWORDS, stem
 
 # -- cues (the lexicon lives in personas.context.lexicon) --------------------------------------------------------
 
-_COMPILED = tuple((cat, w, re.compile(rf"\b(?:{p})(?!\w)")) for cat, w, p in CUES)
+_COMPILED = tuple((cat, w, re.compile(rf"\b(?:{p})(?:(?<=\W)|(?!\w))")) for cat, w, p in CUES)
 _TRIGGERS = tuple(triggers(p) for _, _, p in CUES)  # skip a cue none of whose first words the sentence has
 _POLAR = frozenset({"risk.rise", "risk.fall"})
 _DAMPENERS = frozenset({"benign", "assurance"})

@@ -313,7 +313,7 @@ class _Keys:
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f))
 
 
-_HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?!\w)") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
+_HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?:(?<=\W)|(?!\w))") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
 
 
 @functools.lru_cache(maxsize=65_536)

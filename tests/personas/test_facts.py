@@ -274,6 +274,12 @@ def test_a_cue_that_ends_in_a_symbol_still_matches() -> None:
     assert "opp.unused" in f.cues, f.cues
 
 
+def test_a_cue_that_ends_in_a_space_still_matches() -> None:
+    # "want an " ends in a space: the word after it follows at once, and the cue must still match
+    f = _fact("Both buyers want an alternative supplier with samples within four weeks and first deliveries in August.")
+    assert "opp.demand" in f.cues, f.cues
+
+
 @pytest.mark.parametrize("text", [
     "On 3 September the supplier's controller called to ask whether the September invoice could be paid on "
     "submission, before approval.",
