@@ -215,9 +215,12 @@ def facts(text: str) -> list[Fact]:
     it (``path``, the document's title first)."""
     out: list[Fact] = []
     paragraph: dict[int, set[str]] = {}
+    said: dict[int, list[str]] = {}  # the sentences of each paragraph, lower-cased
     for u in units(text):
         if u.kind == "heading":
             continue
+        if u.block and u.kind != "row":
+            said.setdefault(u.block, []).append(u.statement.lower())
         f = fact(u.statement, u.start, u.end, u.heading, u.topic, path=u.path, unit=u.kind)
         if f is not None:
             out.append(replace(f, block=u.block) if u.block else f)
@@ -232,6 +235,9 @@ def facts(text: str) -> list[Fact]:
     # of each entry, not news about any one of them
     labels = Counter(m.group(1).lower() for f in out if (m := _LABEL.match(f.text)))
     out = [_as_term(f) if (m := _LABEL.match(f.text)) and labels[m.group(1).lower()] >= 3 else f for f in out]
+    # a paragraph about a failing firm whose customers come to the business is about a competitor throughout
+    rivals = {f.block for f in out if f.block in said and _their_customers_call(f, said[f.block])}
+    out = [_rival(f) if f.block in rivals and f.unit != "row" and f.risk else f for f in out]
     # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
     # paragraph's other sentences part of a demand
     return [replace(f, around=tuple(sorted(paragraph[f.block] - set(f.cues))))
@@ -239,6 +245,23 @@ def facts(text: str) -> list[Fact]:
 
 
 _LABEL = re.compile(r"^([A-Z][\w'’ /&-]{2,40}):\s")
+
+
+def _their_customers_call(f: Fact, paragraph: list[str]) -> bool:
+    """Whether a firm whose trouble ``f`` tells (an exit, an administration) is one whose customers the paragraph
+    says come to the business ("two of Halden's customers have called us"): a competitor, though nobody says so."""
+    if not _RIVAL_FLIPS & set(f.cues) or not f.entities:
+        return False
+    names = "|".join(re.escape(e) for e in f.entities)
+    rx = re.compile(rf"\b(?:{names})(?:'s|’s|s'|’) (?:[\w-]+ )?(?:customers|clients|buyers|accounts)\b|"
+                    rf"\b(?:customers|clients|buyers|accounts) of (?:{names})\b")
+    return any(rx.search(s) for s in paragraph)
+
+
+def _rival(f: Fact) -> Fact:
+    """``f`` tells of a competitor: its trouble is an opening for the business, not a risk to it."""
+    cues = (*(c for c in f.cues if not c.startswith("risk.")), "opp.rival")
+    return replace(f, cues=cues, risk=0.0, opportunity=round(f.opportunity + max(f.risk, 1.0), 3))
 
 
 def _as_term(f: Fact) -> Fact:
@@ -291,6 +314,11 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # depends on
         del weights["risk.concentration"]
         cats.remove("risk.concentration")
+    if "opp.demand" in weights and _OUR_ASK.match(scan):
+        # "Requested a formal quote", "We asked the landlord for a rent-free period": the business asking a
+        # supplier or a landlord for something is no customer wanting what it sells
+        del weights["opp.demand"]
+        cats.remove("opp.demand")
     if "opp.demand" in weights and _HIRING.search(scan):
         # inquiries about a job, interest in a vacancy: applicants, not customers
         del weights["opp.demand"]
@@ -345,6 +373,8 @@ _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:
                         r"buyer|contract)s?\b")
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
+_OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
+                     r"enquired|inquired|request(?:ing)?|asking|sought)\b")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"

@@ -49,6 +49,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"second|other) (?:source|supplier|vendor|provider|engineer|person|site)|"
                          r"no qualified alternate|not (?:yet )?(?:been )?qualified|"
                          r"no (?:backup|back-up|redundan\w+|spares?|contingency|fallback|cover|deputy|standby)|"
+                         r"(?:do|does|did) not (?:hold|have|keep|carry|stock) (?:a |any )?(?:[\w-]+ ){0,2}"
+                         r"(?:spares?|backup|back-up|standby)|"
                          r"key[- ]person|knowledge (?:sits|lives|rests) with"),
     ("risk.end", 1.1, r"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ed|ing)|terminat\w+|non-?renew\w*|"
                       r"not (?:be )?(?:renew|extend)\w*|will not renew|declin\w+ to (?:renew|extend)|"

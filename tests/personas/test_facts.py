@@ -381,3 +381,39 @@ def test_the_top_twenty_suppliers_holding_most_spend_is_no_concentration() -> No
     f = fact("The top 20 suppliers account for 71% of the total.")
     assert f is None or "risk.concentration" not in f.cues
     assert "risk.concentration" in _fact("Our largest customer accounts for 38% of revenue.").cues
+
+
+@pytest.mark.parametrize("text", [
+    "We do not hold a spare; none of the other lines use the same gearbox.",
+    "The site does not keep a spare drive motor for the mixer, and the maker quotes 14 weeks.",
+])
+def test_no_spare_held_is_a_single_point_of_failure(text: str) -> None:
+    f = _fact(text)
+    assert "risk.single" in f.cues and f.kind == "risk", f
+
+
+@pytest.mark.parametrize("text", [
+    "Requested a formal quote for budget approval from the pump maker.",
+    "We requested a quotation for the replacement chiller on 12 May.",
+    "I asked the landlord for a rent-free period of three months.",
+])
+def test_what_the_business_itself_asks_for_is_no_customer_demand(text: str) -> None:
+    f = fact(text)
+    assert f is None or "opp.demand" not in f.cues, f.cues
+
+
+def test_a_failed_firm_whose_customers_come_to_us_is_an_opening() -> None:
+    doc = ("# Sales notes\n\nHalden Boxes in Derby went into administration on 2 June, and the administrators "
+           "have kept the factory running for a few weeks. Two of Halden's customers have called us: Pell Foods "
+           "and Morrow Teas, about £1.8m a year between them. Both want an alternative supplier with samples "
+           "within four weeks.\n")
+    first = next(f for f in facts(doc) if "administration" in f.text)
+    assert first.kind == "opportunity", first
+
+
+def test_the_rest_of_a_failed_rivals_paragraph_is_its_trouble_too() -> None:
+    doc = ("# Sales notes\n\nHalden Boxes in Derby went into administration on 2 June. Staff are leaving and its "
+           "customers have been told supply is only guaranteed to the end of July. Two of Halden's customers "
+           "have called us: Pell Foods and Morrow Teas, about £1.8m a year between them.\n")
+    trouble = next(f for f in facts(doc) if "leaving" in f.text)
+    assert trouble.kind != "risk", trouble
