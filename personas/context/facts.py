@@ -537,12 +537,12 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
 _WORD_NUMBERS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
-_NUMBER = r"\d[\d,]*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS)
+_COUNTED = r"\d[\d,]*(?:\.\d+)?|" + "|".join(_WORD_NUMBERS)
 # a figure with last period's beside it: "two lost-time injuries in 2024 (2023: five)", "38 (prior year: 61)"
 _BEFORE = re.compile(rf"\((?:(?:fy|cy)\s?'?\d{{2,4}}|(?:19|20)\d\d|prior year|last year|previous year|py|ly)"
-                     rf"\s*[:=]?\s*({_NUMBER})\b[^)]{{0,20}}\)")
-_NOW = re.compile(rf"(?<![\w.,])({_NUMBER})(?![\w,]*\d)(?!\s*%)")
-_YEAR = re.compile(r"(?:19|20)\d\d")
+                     rf"\s*[:=]?\s*({_COUNTED})\b[^)]{{0,20}}\)")
+_NOW = re.compile(rf"(?<![\w.,])({_COUNTED})(?![\w,]*\d)(?!\s*%)")
+_A_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def _number(word: str) -> float | None:
@@ -564,7 +564,7 @@ def _against_before(scan: str, cats: list[str], weights: dict[str, float]) -> No
     before = _number(m.group(1))
     head = scan[max(0, m.start() - 90):m.start()]
     now = next((v for n in reversed(_NOW.findall(head))
-                if not _YEAR.fullmatch(n) and (v := _number(n)) is not None), None)
+                if not _A_YEAR.fullmatch(n) and (v := _number(n)) is not None), None)
     bad, good = BAD_METRIC.search(head), GOOD_METRIC.search(head)
     if before is None or now is None or now == before or bool(bad) == bool(good):
         return
