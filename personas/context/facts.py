@@ -408,7 +408,8 @@ def _negated(scan: str, at: int, cat: str) -> bool:
     """A cue word that the sentence negates just before ("not resolved", "no injuries", "cannot be recovered")."""
     before = scan[max(0, at - 30):at]
     if cat in _DAMPENERS:
-        return NEGATED.search(before) is not None
+        # "until the panels ... are replaced": a fix that is only the condition for lifting something
+        return NEGATED.search(before) is not None or _PENDING.search(scan[max(0, at - 140):at]) is not None
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
     if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
@@ -418,6 +419,7 @@ def _negated(scan: str, at: int, cat: str) -> bool:
     return False
 
 
+_PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
 _VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50}}?)\b(?:against|versus|vs\.?|compared "
                      rf"(?:with|to)|below|above|under|over|short of|exceed\w*)\b(?P<between>[^.;\d]{{0,40}}?)"

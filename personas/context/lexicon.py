@@ -132,7 +132,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            r"(?:ask|asks|asked|asking|request\w*) (?:\w+ ){0,8}(?:be )?paid (?:on submission|early|"
                            r"earlier|sooner|in advance|up-?front|before)|(?:ask|asks|asked|asking|request\w*) "
                            r"(?:\w+ ){0,3}(?:for )?(?:early|earlier|advance|up-?front|accelerated) payments?|"
-                           r"payment in advance|paid on submission"),
+                           r"payment in advance|paid on submission|"
+                           # an insurer excluding a peril or an asset: the loss it would have paid is uninsured
+                           r"(?:insurers?|underwriters?|insurance|polic(?:y|ies)) (?:[\w-]+ ){0,4}excluded|"
+                           r"excluded (?:[\w,-]+ ){0,6}(?:cover|damage|losses|claims|from (?:the )?(?:cover|policy|"
+                           r"insurance))|uninsured|not insured"),
     ("risk.rise", 0.6, r"ris(?:e|es|en|ing)|rose|increas\w+|climb\w*|jump\w*|doubl\w+|tripl\w+|"
                        r"surg(?:e|ed|es|ing)|spik(?:e|ed|es|ing)|grew|growing|higher|worse\w*|escalat\w+|up from"),
     # "declined" as a figure's fall ("declined by 12%"), not as business refused ("we declined the order")

@@ -417,3 +417,10 @@ def test_the_rest_of_a_failed_rivals_paragraph_is_its_trouble_too() -> None:
            "have called us: Pell Foods and Morrow Teas, about £1.8m a year between them.\n")
     trouble = next(f for f in facts(doc) if "leaving" in f.text)
     assert trouble.kind != "risk", trouble
+
+
+def test_a_fix_that_is_only_a_condition_is_no_reassurance() -> None:
+    # "until the panels are replaced": the fix has not happened; the exclusion stands
+    f = _fact("The insurer has excluded fire damage at Castle Court (12 storeys, 70 flats, declared value £9.6m) "
+              "until the laminate cladding panels on the north and west elevations are replaced.")
+    assert f.kind == "risk", f
