@@ -183,9 +183,14 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"costs?|recover\w* (?:\w+ ){0,4}(?:revenue|income|costs?|money|funds|value|tax|excess)|"
                         r"under-?regist\w+|under-?bill\w+|unbilled|unclaimed|uncollected|left on the table|"
                         r"missed (?:revenue|income|savings)|reclaim\w*|claim (?:back|a refund)|refund claim|"
+                        # income the business is owed and has stopped collecting
+                        r"no (?:[\w-]+ )?(?:income|revenue|payments?|receipts|rebates?) (?:has|have) been "
+                        r"(?:received|claimed|collected|paid)|(?:has|have) not been (?:claimed|collected|invoiced|"
+                        r"billed)|never (?:been )?(?:claimed|collected|invoiced|billed)|"
                         r"principal forgiveness|forgiv\w+|minimum guarantee|"
                         r"(?:below|less than|under) (?:the )?(?:delivered|list|current|market|contract|standard|"
-                        r"on-demand|usual|retail|going) (?:price|rate|cost)|"
+                        r"on-demand|usual|retail|going|formula|permitted|allowed|maximum|target) (?:price|rate|cost|"
+                        r"rent)|"
                         r"release (?:\w+ ){0,3}(?:cash|retainage|retention|funds|capital)|free up"),
     ("opp.unused", 1.0, r"unused|idle|spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"

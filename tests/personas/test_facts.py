@@ -424,3 +424,14 @@ def test_a_fix_that_is_only_a_condition_is_no_reassurance() -> None:
     f = _fact("The insurer has excluded fire damage at Castle Court (12 storeys, 70 flats, declared value £9.6m) "
               "until the laminate cladding panels on the north and west elevations are replaced.")
     assert f.kind == "risk", f
+
+
+@pytest.mark.parametrize("text", [
+    "No readings have been submitted since June 2023, and no FiT income has been received since then (previously "
+    "about £96,000 a year).",
+    "1,960 general needs homes are let below formula rent, at an average of £6.35 a week.",
+    "The export rebate has not been claimed since the 2023 filing, about £40,000 a year.",
+])
+def test_income_owed_but_not_collected_is_money_to_recover(text: str) -> None:
+    f = _fact(text)
+    assert "opp.saving" in f.cues and f.kind == "opportunity", f
