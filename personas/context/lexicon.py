@@ -231,7 +231,15 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"temps|cover)|third[- ]party (?:rentals?|hire|providers?|labs?|capacity|carriers?)|"
                        r"subcontract(?:s|ed|ing)? (?:\w+ ){0,3}to|external (?:lab(?:orator(?:y|ies))?s?|testing|"
                        r"venues?|trainers?|storage|couriers?|hauliers?|haulage|providers?)|venue (?:costs?|hire|fees?)|"
-                       r"(?:room|plant|equipment|vehicle|van|storage|crane) (?:hire|rental)|couriers?"),
+                       r"(?:room|plant|equipment|vehicle|van|storage|crane) (?:hire|rental)|couriers?|"
+                       # work carried to someone else's premises to be done there
+                       r"(?:shuttled|sent|taken|shipped|trucked|transported|carried|delivered) to (?:their|its|"
+                       r"an? (?:outside|external|partner|third[- ]party)|the (?:supplier|contractor|vendor)(?:'s|’s)"
+                       r"?) (?:[\w-]+ )?(?:unit|site|works|plant|premises|facility|factory|lab(?:orator(?:y|ies))?s?"
+                       r"|workshop)|"
+                       r"sub-?contracted (?:[\w-]+ )?(?:work|services?|\w+ing)|"
+                       r"(?:outside|external|partner|third[- ]party) (?:[\w-]+ )?(?:laborator(?:y|ies)|labs?|"
+                       r"workshops?|finishers?|printers?|processors?|packers?|contractors?)"),
     ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
                    r"(?:\w+ ){0,3}(?:business|revenue|sales|income|bookings|orders|billed revenue|contract value|"
                    r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),
