@@ -140,9 +140,21 @@ _GENERIC = frozenset((
 
 @functools.lru_cache(maxsize=65_536)
 def term_keys(text: str) -> tuple[str, ...]:
-    """Stems of the content words of ``text`` (for rare-term linking; rarity is judged against the corpus)."""
-    return tuple(dict.fromkeys(stem(w) for w in _WORD.findall(text.lower())
-                               if w not in STOPWORDS and w not in _GENERIC))
+    """Stems of the content words of ``text`` (for rare-term linking; rarity is judged against the corpus). A
+    machine named for its work ("patcher", "printer", "cutter") also gives the stem of the work."""
+    out: dict[str, None] = {}
+    for w in _WORD.findall(text.lower()):
+        if w in STOPWORDS or w in _GENERIC:
+            continue
+        out[stem(w)] = None
+        if (m := _AGENT.fullmatch(w)) is not None:
+            root = m.group(1)[:-1] if m.group(1)[-1] == m.group(1)[-2] else m.group(1)  # "cutter": "cut"
+            if len(root) >= 3:
+                out.setdefault(stem(root), None)
+    return tuple(out)
+
+
+_AGENT = re.compile(r"([a-z]{3,}[^aeiouy\W\d_])ers?")
 
 
 # -- facts ------------------------------------------------------------------------------------------------------

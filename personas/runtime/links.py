@@ -94,8 +94,9 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # to a site is no use of the meeting room idle there)
         if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity) \
                 and _alike(x, y):
-            return ("opportunity", "demand-meets-supply",
-                    f"the {e} already on hand could replace what is paid for outside")
+            thing = f"the {e}" if e.lower() in y.entities else "what is"  # shared words, not a name
+            return "opportunity", "demand-meets-supply", f"{thing} already on hand could replace what is paid for " \
+                                                         "outside"
     for x, y, cx, cy in pairs:
         # customers asking for something another team's plans leave out
         if (cx | set(x.around)) & _DEMAND and x.kind == "opportunity" and "gap" in cy and y.kind != "risk":

@@ -351,6 +351,10 @@ def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
     ("QL-0417 (Instrument: HPLC with fluorescence detector; Purchased: Aug 2022, €118,500; Status: Not in routine "
      "use since Oct 2023)", "opp.unused"),
     ("The second press has been mothballed since March 2024 and is powered down.", "opp.unused"),
+    ("Carton blanks are shuttled to their unit in Rushden for window patching and returned for gluing.",
+     "bought-in"),
+    ("Review sub-contracted finishing (binding, lamination) as part of the Period 2 analysis.", "bought-in"),
+    ("Samples are sent to a partner laboratory in Leeds for allergen testing, about 60 a month.", "bought-in"),
 ])
 def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     assert cue in _fact(text).cues, _fact(text).cues
@@ -435,3 +439,11 @@ def test_a_fix_that_is_only_a_condition_is_no_reassurance() -> None:
 def test_income_owed_but_not_collected_is_money_to_recover(text: str) -> None:
     f = _fact(text)
     assert "opp.saving" in f.cues and f.kind == "opportunity", f
+
+
+def test_a_machine_named_for_its_work_shares_a_term_with_the_work() -> None:
+    # "window patcher" and "window patching", "printer" and "printing": one thing done and the machine that does it
+    from personas.context.facts import term_keys
+    assert "patch" in term_keys("Window patcher WP-70 is not in use")
+    assert "print" in term_keys("the digital printer stands idle")
+    assert "cut" in term_keys("the laser cutter stands idle")
