@@ -107,7 +107,7 @@ def _linked(issue: Issue) -> tuple[str, str]:
     extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
     details = []
     for src, more in extra:
-        said = [_clause(s, limit=220) for s in more]
+        said = [_detail(s) for s in more]
         if _clause(src) not in title:
             said.insert(0, _clause(src))  # the title cut this sentence short: the reader gets it whole here
         if said:
@@ -255,6 +255,17 @@ def _cell(cell: str) -> str:
     if value.lower() in ("yes", "true"):
         return head.lower()
     return f"{head[:1].lower() + head[1:]} {value}"
+
+
+_FIGURES = re.compile(r"[$£€]\s?\d|\d(?:[\d,.]*\d)?\s?%|\b\d{1,3}(?:,\d{3})+\b")
+
+
+def _detail(src: Source) -> str:
+    """A supporting sentence for a summary, cut for room unless the cut would drop the figures it carries."""
+    short, whole = _clause(src, limit=220), _clause(src)
+    if len(whole) <= 400 and _FIGURES.search(whole[len(short):]) and not _FIGURES.search(short):
+        return whole
+    return short
 
 
 def _shorten(text: str, limit: int, keep: int = 0) -> str:

@@ -576,3 +576,15 @@ def test_a_title_that_opens_with_their_names_who_they_are() -> None:
     issue = next(i for i in build_issues(said, corpus) if any("process engineer" in s.text for s in i.sources))
     assert issue.title.startswith("Kessock Bioenergy"), issue.title
     assert not title_problems(issue.title)
+
+
+def test_a_summary_line_cut_for_room_keeps_the_figures_it_would_drop() -> None:
+    from insights.issue_text import _detail
+    from insights.issues import Source
+
+    text = ("The windowed confectionery and bakery ranges have grown since the autumn and spend has risen "
+            "accordingly: over the last six months it has averaged £14,200 a month including the transport legs, "
+            "against £6,900 a month in the first three months.\n")
+    (f,) = facts(text)
+    said = _detail(Source(("Spend", 0, f.start, f.end), "Spend", "finance", f.text, f))
+    assert "£14,200" in said, said
