@@ -232,6 +232,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"subcontract(?:s|ed|ing)? (?:\w+ ){0,3}to|external (?:lab(?:orator(?:y|ies))?s?|testing|"
                        r"venues?|trainers?|storage|couriers?|hauliers?|haulage|providers?)|venue (?:costs?|hire|fees?)|"
                        r"(?:room|plant|equipment|vehicle|van|storage|crane) (?:hire|rental)|couriers?|"
+                       r"hotel (?:rooms?|nights?|stays?|accommodation|bills?|costs?)|b&b|bed and breakfast|"
+                       r"serviced apartments?|"
                        # work carried to someone else's premises to be done there
                        r"(?:shuttled|sent|taken|shipped|trucked|transported|carried|delivered) to (?:their|its|"
                        r"an? (?:outside|external|partner|third[- ]party)|the (?:supplier|contractor|vendor)(?:'s|’s)"
@@ -345,7 +347,8 @@ GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|
 # Generic business vocabulary; nothing about any one company.
 RESOURCES: tuple[tuple[str, str], ...] = (
     ("space", r"rooms?|space|suites?|venues?|halls?|classrooms?|conference (?:centre|center)|hot desks?|"
-              r"warehous\w*|yards?|depots?|hangars?|bays?|premises|studios?|kitchens?"),
+              r"warehous\w*|yards?|depots?|hangars?|bays?|premises|studios?|kitchens?|"
+              r"accommodation|apartments?|homes|flats|dwellings|houses"),
     ("vehicle", r"vans?|trucks?|lorr(?:y|ies)|tankers?|couriers?|haulage|hauliers?|carriers?|vehicles?|minibus\w*|"
                 r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
     ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"

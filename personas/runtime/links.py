@@ -350,7 +350,7 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
         main = _BECAUSE.split(y.text, maxsplit=1)[0].lower()
         # the idle thing itself ("Kirkby Room"), before the site it stands at ("Castle Square")
         named = sorted((k for k in y.entities if k in main and (_linkable(k, corpus) or corpus.is_name(k))),
-                       key=lambda k: (not resources(k), not _linkable(k, corpus)))
+                       key=lambda k: (not resources(k), not _linkable(k, corpus), " " not in k))
         thing = named[0] if named else ""
         if not thing:
             continue

@@ -355,6 +355,7 @@ def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
      "bought-in"),
     ("Review sub-contracted finishing (binding, lamination) as part of the Period 2 analysis.", "bought-in"),
     ("Samples are sent to a partner laboratory in Leeds for allergen testing, about 60 a month.", "bought-in"),
+    ("Spend in quarter: £64,270 (hotel rooms £55,980; subsistence and meal allowances £5,140).", "bought-in"),
 ])
 def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     assert cue in _fact(text).cues, _fact(text).cues

@@ -369,3 +369,16 @@ def test_a_date_something_has_been_open_since_is_no_date_it_is_needed() -> None:
     vacancy = _f("Two vacancies open since November at Corran Mill; local firms pay 8-12% more.")
     handover = _f("R08 (Depot: Corran Mill; Notes: Joe's last day 30 April; Rory Kinsella takes over R08 from 1 May)")
     assert (relate(vacancy, handover, "Corran Mill") or ("", ""))[1] != "timing"
+
+
+def test_hotel_rooms_paid_for_meet_homes_held_empty() -> None:
+    # one team pays a hotel for rooms while another team's register holds lettable homes empty: one kind of space
+    corpus, stated = _stated({
+        "Moves log": "Spend in quarter: £64,270 (hotel rooms £55,980; subsistence and meal allowances £5,140).\n",
+        "Options register": "AO-24 (Asset: Weirside Terrace, Cauldwell; 14 homes; Status: Held vacant since "
+                            "10 February 2025 while the options appraisal is completed)\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    links = find_links(stated, [], corpus)
+    (homes,) = [lk for lk in links if lk.relation == "demand-meets-supply"]
+    assert homes.shared == ("weirside terrace",), homes  # the thing by its name, not its register code
