@@ -188,8 +188,17 @@ def chunk_spans(text: str, lo: int = CHUNK_MIN, hi: int = CHUNK_MAX) -> list[tup
     pieces: list[tuple[int, int]] = []
     for a, b in blocks:
         a, b = _trim(text, a, b)
+        table = re.search(r"^\|", text[a:b], re.MULTILINE) is not None
         while b - a > hi:
             window = text[a : a + hi]
+            if table:
+                # a table is cut between rows only: a row split in two is read by no passage whole
+                lines = [m.end() for m in re.finditer(r"\n", window) if m.end() > hi // 3]
+                nxt = text.find("\n", a + hi, b)
+                cut = lines[-1] if lines else (nxt + 1 - a if nxt >= 0 else b - a)
+                pieces.append(_trim(text, a, a + cut))
+                a, b = _trim(text, a + cut, b)
+                continue
             cuts = [m.end() for m in _CUT.finditer(window) if m.end() > hi // 3]
             space = window.rfind(" ")
             cut = cuts[-1] if cuts else (space if space > hi // 3 else hi)
