@@ -366,7 +366,9 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
                 context, unit=unit, path=path, topic=topic if topic != text else "")
 
 
-_TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
+_TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liability|indemnity|warranty|"
+                    r"liquidated damages|service credits?|break) (?:clauses?|terms?|provisions?)\s*:|"
+                    r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
                     r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
                     r"\b(?:either|each) party (?:may|can|shall)\b")
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
@@ -436,6 +438,9 @@ _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
 _VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50}}?)\b(?:against|versus|vs\.?|compared "
                      rf"(?:with|to)|below|above|under|over|short of|exceed\w*)\b(?P<between>[^.;\d]{{0,40}}?)"
                      rf"[$£€]?{_NUMBER}")
+_CEILING_METRIC = re.compile(r"\b(?:leverage|gearing|net debt|debt to (?:ebitda|equity|capital)|debt/ebitda|"
+                             r"loan[- ]to[- ]value|ltv)\b[^;.]*$")
+_COVENANT = re.compile(r"\bcovenants?\b")
 _FLOOR = re.compile(r"\b(?:covenants?|minimums?|floors?|required|requirements?|at least|lower limit)\b")
 _CEILING = re.compile(r"\b(?:limits?|maximums?|caps?|ceilings?|not to exceed|permitted|allowed)\b")
 _BREACH_WEIGHT = 1.2
@@ -484,6 +489,11 @@ def _breach(scan: str) -> bool:
         except ValueError:
             continue
         words = m.group("between") + " " + scan[m.end():m.end() + 30].split(".")[0]
+        if _CEILING_METRIC.search(scan[max(0, m.start() - 40):m.start()]) and _COVENANT.search(words):
+            # "Leverage 1.15x against a covenant of 2.5x": a leverage or gearing covenant is a ceiling
+            if a > b:
+                return True
+            continue
         if a < b and _FLOOR.search(words) and not _CEILING.search(words):
             return True
         if a > b and _CEILING.search(words) and not _FLOOR.search(words):

@@ -448,3 +448,21 @@ def test_a_machine_named_for_its_work_shares_a_term_with_the_work() -> None:
     assert "patch" in term_keys("Window patcher WP-70 is not in use")
     assert "print" in term_keys("the digital printer stands idle")
     assert "cut" in term_keys("the laser cutter stands idle")
+
+
+def test_leverage_under_its_covenant_is_no_breach_and_over_it_is() -> None:
+    # a leverage or gearing covenant is a ceiling; interest cover's is a floor
+    within = fact("Leverage 1.15x against a covenant of 2.5x; interest cover 7.9x against 4.0x.")
+    assert within is None or within.kind != "risk", within
+    over = _fact("Net debt to EBITDA 3.1x against a covenant of 2.5x at the June test date.")
+    assert "risk.compliance" in over.cues and over.kind == "risk", over
+
+
+@pytest.mark.parametrize("text", [
+    "Penalty clause: £1,500 per day of late delivery, capped at 10% of order value, plus the customer's right to "
+    "cancel and source elsewhere if more than ten days late.",
+    "Termination clause: either side may end the agreement on 90 days' notice.",
+])
+def test_a_labelled_contract_clause_is_a_standing_term_not_an_event(text: str) -> None:
+    f = fact(text)
+    assert f is None or f.kind != "risk", f
