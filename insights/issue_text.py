@@ -254,7 +254,8 @@ def _cell(cell: str) -> str:
     head, value = head.strip(), value.strip()
     if value.lower() in ("yes", "true"):
         return head.lower()
-    return f"{head[:1].lower() + head[1:]} {value}"
+    acronym = head[1:2].isupper()  # "TA ref", "MOT due": an acronym keeps its capitals
+    return f"{head if acronym else head[:1].lower() + head[1:]} {value}"
 
 
 _FIGURES = re.compile(r"[$£€]\s?\d|\d(?:[\d,.]*\d)?\s?%|\b\d{1,3}(?:,\d{3})+\b")
@@ -292,6 +293,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
             if sep == ": " and (len(re.split(r"[,;] ", out)[-1].split()) < 4 or
                                 not _PREDICATE.search(re.split(r"[,;] ", out)[-1])):
                 continue  # "..., while IT tasks: route ...": what stands before the colon is a label, not a clause
+            if sep in (" — ", " - ") and not _PREDICATE.search(re.split(r"[,;] ", out)[-1]):
+                continue  # "..., while the Supplier register — folding cartons lists": a dash inside a title
             if not _DANGLING.search(out + "."):
                 return out
     # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and

@@ -588,3 +588,21 @@ def test_a_summary_line_cut_for_room_keeps_the_figures_it_would_drop() -> None:
     (f,) = facts(text)
     said = _detail(Source(("Spend", 0, f.start, f.end), "Spend", "finance", f.text, f))
     assert "£14,200" in said, said
+
+
+def test_a_title_is_not_cut_at_the_dash_inside_a_document_title() -> None:
+    from insights.issue_text import _fit
+
+    title = _fit("The Board and paper supply status — June 2025 lists FBB 300–350 gsm with main supplier Nordvik "
+                 "Board and stock held (tonnes) 212, while the Customer technical agreements register — folding "
+                 "cartons lists Abbotsbury Confectionery with TA ref / date TA-014 / Feb 2024 and product type "
+                 "Secondary cartons (wrapped confectionery), so trouble with FBB reaches what depends on it.")
+    assert not title.endswith("agreements register."), title
+    assert not title_problems(title), title
+
+
+def test_a_column_named_by_an_acronym_keeps_its_capitals() -> None:
+    from insights.issue_text import _cell
+
+    assert _cell("TA ref / date: TA-014") == "TA ref / date TA-014"
+    assert _cell("Product type: cartons") == "product type cartons"
