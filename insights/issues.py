@@ -345,8 +345,8 @@ def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
         opp += w * o
         weights_r.append(r)
         weights_o.append(o)
-        if m.fact.kind != "risk":
-            benign += m.fact.benign
+        if m.fact.kind != "risk" and _about(m.fact, g.seed.fact):
+            benign += m.fact.benign  # not "Contents cover is unaffected" beside an excluded tower
     # a group that points nowhere is no issue of its own, but what it states still weighs in a link
     neutral = max(risk, opp) < 0.9
     kind = "risk" if risk >= opp else "opportunity"
@@ -372,14 +372,19 @@ def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
         len({e for m in g.members for e in m.fact.entities})
     severity *= 0.6 + 0.4 * min(1.0, specifics / 4)
     # the document itself says it is resolved, rehearsed, not ours or needs no action
-    if any("benign" in m.fact.around for m in g.members):
-        benign += 1.0
+    if any("benign" in m.fact.around for m in g.members) and not any(m.fact.benign for m in g.members):
+        benign += 1.0  # a verdict too short to be a fact ("Resolved.") speaks for its paragraph
     severity *= 1 - min(0.65, 0.35 * benign)
     if corpus is not None:
         severity *= corpus.damping(g.seed.span[0])
     if neutral:
         return "neutral", round(0.6 * severity, 4)
     return kind, round(severity, 4)
+
+
+def _about(f: Fact, seed: Fact) -> bool:
+    """Whether ``f`` speaks of what ``seed`` does: it names nothing of its own, or something ``seed`` names."""
+    return not f.entities or bool(set(f.entities) & {*seed.entities, *seed.context})
 
 
 def main_of(g: _Group, kind: str) -> Source:

@@ -71,6 +71,7 @@ TRADE_WORDS = _CORP | frozenset((
     "foods", "food", "services", "service", "partners", "solutions", "systems", "industries", "logistics",
     "international", "enterprises", "trading", "associates", "consulting", "technologies", "analytical", "supplies",
     "products", "engineering", "construction", "energy", "foundation", "trust", "bank", "capital", "ventures", "labs",
+    "mutual", "insurance", "assurance", "holdings", "group", "brothers", "sons",
 ))
 # Capitalised words that name no particular thing (sentence openers, calendar words, titles, generic nouns).
 _COMMON_CAPS = frozenset((
@@ -228,6 +229,10 @@ def facts(text: str) -> list[Fact]:
     out: list[Fact] = []
     paragraph: dict[int, set[str]] = {}
     said: dict[int, list[str]] = {}  # the sentences of each paragraph, lower-cased
+    # reassurances stated by facts, per paragraph: (start, cues, names); they speak for a sentence of the same
+    # paragraph only when they name nothing or something it names ("Contents cover is unaffected" does not calm
+    # "fire cover at the tower is excluded")
+    calming: dict[int, list[tuple[int, set[str], tuple[str, ...]]]] = {}
     for u in units(text):
         if u.kind == "heading":
             continue
@@ -237,7 +242,9 @@ def facts(text: str) -> list[Fact]:
         if f is not None:
             out.append(replace(f, block=u.block) if u.block else f)
             if u.block and u.kind != "row":
-                paragraph.setdefault(u.block, set()).update(f.cues)
+                paragraph.setdefault(u.block, set()).update(set(f.cues) - _DAMPENERS)
+                if set(f.cues) & _DAMPENERS:
+                    calming.setdefault(u.block, []).append((u.start, set(f.cues) & _DAMPENERS, f.entities))
         elif u.block and u.kind != "row":
             # a verdict too short to be a claim ("No action.", "Resolved.") still speaks for its paragraph
             low = u.statement.lower()
@@ -252,8 +259,14 @@ def facts(text: str) -> list[Fact]:
     out = [_rival(f) if f.block in rivals and f.unit != "row" and f.risk else f for f in out]
     # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
     # paragraph's other sentences part of a demand
-    return [replace(f, around=tuple(sorted(paragraph[f.block] - set(f.cues))))
-            if f.block in paragraph and paragraph[f.block] - set(f.cues) else f for f in out]
+    def around(f: Fact) -> set[str]:
+        cues = set(paragraph.get(f.block, ()))
+        for start, calm, names in calming.get(f.block, ()):
+            if start != f.start and (not names or set(names) & {*f.entities, *f.context}):
+                cues |= calm
+        return cues - set(f.cues)
+
+    return [replace(f, around=tuple(sorted(cues))) if f.block and (cues := around(f)) else f for f in out]
 
 
 _LABEL = re.compile(r"^([A-Z][\w'’ /&-]{2,40}):\s")

@@ -149,6 +149,10 @@ _DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|sup
                       r"sole[- ]\w+|only)\b")
 
 
+_STAFF = re.compile(r"\W+(?:[\w-]+ )?(?:team|teams|staff|employees|electricians|operatives|engineers|technicians|"
+                    r"supervisors|planners|officers|crews?|workforce|department|directorate|colleagues)\b")
+
+
 def _depends_on(f: Fact, entity: str) -> bool:
     """The dependency ``f`` states is on ``entity``: the thing it is about (its first name, or its paragraph's
     when it names none), or what follows its "depends on", "operates from", "supplied by"."""
@@ -157,6 +161,8 @@ def _depends_on(f: Fact, entity: str) -> bool:
     at = low.find(key)
     if at < 0:
         return key in f.context
+    if _STAFF.match(low, at + len(key)):
+        return False  # "done by Property Care electricians": the business's own people, no outside thing
     first = min((low.find(k) for k in f.entities if k in low), default=at)
     if at <= first:
         return True

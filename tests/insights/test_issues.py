@@ -606,3 +606,15 @@ def test_a_column_named_by_an_acronym_keeps_its_capitals() -> None:
 
     assert _cell("TA ref / date: TA-014") == "TA ref / date TA-014"
     assert _cell("Product type: cartons") == "product type cartons"
+
+
+def test_a_reassurance_about_something_else_in_the_paragraph_does_not_damp_the_issue() -> None:
+    risk = ("Harcourt Mutual has excluded fire damage at Castleway House (12 storeys, 70 flats, declared value "
+            "£9.6m) until the cladding panels are replaced. The insurer will review the exclusion once there is a "
+            "funded programme with dates.")
+    alone = build_issues(_world({"Insurance renewal": risk + "\n"})[1], _world({"Insurance renewal": risk + "\n"})[0])
+    with_other = risk + " Contents insurance under the tenants' scheme is unaffected.\n"
+    corpus, said = _world({"Insurance renewal": with_other})
+    (a,) = [i for i in alone if "Castleway" in i.title]
+    (b,) = [i for i in build_issues(said, corpus) if "Castleway" in i.title]
+    assert b.kind == "risk" and b.score >= 0.9 * a.score, (a.score, b.score)

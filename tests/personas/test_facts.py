@@ -367,6 +367,8 @@ def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     "Ask HR and operations for a plan to reduce agency labour by 25% in FY2025.",
     "2 farms: member asked for postponement (illness, family bereavement).",
     "The board asked for a rate strategy for 2026 to protect Castle Square against the new opening.",
+    "Board members asked for the summary of headroom on each covenant to be included in the next finance report.",
+    "The committee asked for a breakdown of the £1.2m overspend by scheme.",
 ])
 def test_asking_for_records_plans_or_more_time_is_no_customer_demand(text: str) -> None:
     f = fact(text)
@@ -466,3 +468,15 @@ def test_leverage_under_its_covenant_is_no_breach_and_over_it_is() -> None:
 def test_a_labelled_contract_clause_is_a_standing_term_not_an_event(text: str) -> None:
     f = fact(text)
     assert f is None or f.kind != "risk", f
+
+
+def test_a_reassurance_about_another_thing_does_not_speak_for_the_paragraph() -> None:
+    doc = ("Harcourt Mutual has excluded fire damage at Castleway House (12 storeys, £9.6m) until the cladding "
+           "panels are replaced. Contents insurance under the tenants' scheme is unaffected.\n\n"
+           "The Line 2 conveyor failed on 3 May and stopped packing for six hours. It was resolved within two "
+           "hours of the engineer arriving.\n")
+    found = facts(doc)
+    tower = next(f for f in found if "Castleway" in f.text)
+    conveyor = next(f for f in found if "conveyor" in f.text)
+    assert "benign" not in tower.around, tower.around
+    assert "benign" in conveyor.around, conveyor.around

@@ -382,3 +382,16 @@ def test_hotel_rooms_paid_for_meet_homes_held_empty() -> None:
     links = find_links(stated, [], corpus)
     (homes,) = [lk for lk in links if lk.relation == "demand-meets-supply"]
     assert homes.shared == ("weirside terrace",), homes  # the thing by its name, not its register code
+
+
+def test_work_done_by_an_in_house_team_is_no_dependency_on_a_thing() -> None:
+    # "done by Property Care electricians": the business's own staff, not a supplier or an asset in trouble
+    own = _f("Void rewires are done by Property Care electricians; average 4.2 days, down from 6.")
+    trouble = _f("P25-16 (Requirement: Void works contractor (overflow); Requesting team: Property Care; Status: "
+                 "delayed, award slipped to December)")
+    assert (relate(own, trouble, "Property Care") or ("", ""))[1] != "dependency"
+
+
+def test_an_insurer_suffix_alone_is_no_name() -> None:
+    from personas.context.facts import TRADE_WORDS
+    assert {"mutual", "insurance", "holdings", "group"} <= TRADE_WORDS
