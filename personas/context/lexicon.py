@@ -35,7 +35,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                           r"debited|billed|invoiced|shipped|sent) (?:\w+ ){0,4}twice"),
     ("risk.outage", 1.0, r"outages?|downtime|offline|shut ?down|shutdowns?|halt(?:s|ed)?|stoppages?|"
                          r"stopp(?:ed|ing)|out of action|grounded|closed for|closure|switched off|turned off|"
-                         r"taken out of service|decommission\w*|unavailable"),
+                         r"taken out of service|(?:has|have|had|was|were) (?:taken|put) (?:[\w-]+ ){1,8}out of "
+                         r"service|decommission\w*|unavailable"),
     ("risk.supply", 1.0, r"shortages?|shortfall|stock-?outs?|run(?:s|ning)? (?:short|out)|ran (?:short|out)|"
                          r"back-?order\w*|lead times? (?:of|rose|grew|increased|now|is|are)|on allocation|"
                          r"as available|built to order|made to order|no stock|out of stock"),
@@ -248,7 +249,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                    r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),
     ("load", 0.0, r"demand|forecast\w*|peak\w*|expected (?:volume|orders|sales|load|intake)|projected|"
                   r"expan\w+|acquir\w+|took over|taking over|more (?:sites|stores|locations|branches|outlets)|"
-                  r"maximum day|intake|volumes?|throughput (?:needed|required)|orders? (?:of|for) \d"),
+                  r"maximum day|intake|volumes?|throughput (?:needed|required)|orders? (?:of|for) \d|"
+                  # work won or ordered, counted in what the business makes
+                  r"won (?:in|against|from)|(?:contract|order|job) value|(?:initial |first |new |firm )?orders? "
+                  r"(?:is|are|was|were) (?:for )?(?:about |around |some )?\d|the (?:job|order|contract) is\b"),
     ("capacity", 0.4, r"capacity|throughput|per (?:week|day|shift|hour|month|year)|a (?:week|day|month|year)|"
                       r"up to \d|at most|limit(?:ed|s)?|utili[sz]ation|headcount|slots?|headroom|rated"),
     ("obligation", 0.5, r"must|shall|required|requires?|requirement\w*|obligat\w+|contract\w*|agreements?|"

@@ -45,6 +45,7 @@ _DEPENDENCY = {"risk.single", "dependency", "risk.concentration"}
 _TROUBLE = {"risk.failure", "risk.end", "risk.late", "risk.compliance", "risk.supply", "risk.outage", "risk.loss",
             "risk.safety", "risk.security", "risk.exposure"}
 _UNUSED = {"opp.unused"}
+_SHORT = {"risk.capacity", "risk.supply", "risk.outage"}
 _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meets, at a price
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
@@ -117,7 +118,8 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 y.kind == "risk":
             return "risk", "obligation", f"the commitment on {e} may be missed"
     for x, y, cx, cy in pairs:
-        if cx & (_DEMAND | {"load"}) and x.figures and "risk.capacity" in cy and y.kind == "risk":
+        # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
+        if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk":
             return "risk", "demand-vs-capacity", f"the demand expected for {e} may not be met"
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):

@@ -395,3 +395,13 @@ def test_work_done_by_an_in_house_team_is_no_dependency_on_a_thing() -> None:
 def test_an_insurer_suffix_alone_is_no_name() -> None:
     from personas.context.facts import TRADE_WORDS
     assert {"mutual", "insurance", "holdings", "group"} <= TRADE_WORDS
+
+
+def test_an_order_won_meets_a_supply_in_trouble() -> None:
+    # a sales team's won job on a board grade, and procurement's news that the one mill making it is running short
+    job = _f("The job is their premium gin gift box for the Christmas season: 180,000 cartons in three designs, "
+             "printed on GC1 350 metallised silver board.")
+    mill = _f("Solvara has taken one of its board machines making GC1 350 out of service for a rebuild running from "
+              "May into September, and has cut metallised production.")
+    assert "load" in job.cues, job.cues
+    assert (relate(job, mill, "GC1 350") or ("", ""))[:2] == ("risk", "demand-vs-capacity")
