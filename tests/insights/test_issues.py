@@ -618,3 +618,15 @@ def test_a_reassurance_about_something_else_in_the_paragraph_does_not_damp_the_i
     (a,) = [i for i in alone if "Castleway" in i.title]
     (b,) = [i for i in build_issues(said, corpus) if "Castleway" in i.title]
     assert b.kind == "risk" and b.score >= 0.9 * a.score, (a.score, b.score)
+
+
+def test_one_thing_in_trouble_told_by_two_documents_is_one_insight() -> None:
+    board = "The Kessel Press accounted for 61% of unplanned downtime in Q4 and failed twice in March.\n"
+    minutes = "The Kessel Press was down for 11 hours in May with a recurring inking fault that is not fixed.\n"
+    other = "The Harrow Chiller failed on 2 June and the cold room ran warm for six hours.\n"
+    corpus, said = _world({"Board pack": board, "Minutes": minutes, "Plant notes": other})
+    issues = build_issues(said, corpus)
+    press = [i for i in issues if "Kessel Press" in i.title]
+    assert len(press) == 1, [i.title for i in press]
+    assert {m.span[0] for m in press[0].members} == {"Board pack", "Minutes"}
+    assert any("Harrow Chiller" in i.title for i in issues)
