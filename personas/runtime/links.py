@@ -208,10 +208,18 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
         return None
     for x, y in ((a, b), (b, a)):
         needed = _dated(x.text, _NEED_WORDS)
-        away = _dated(y.text, _AWAY_WORDS)
-        if not needed or not away:
+        if not needed:
             continue
         cx, cy = set(x.cues) | set(x.around), set(y.cues)
+        if y.kind != "opportunity" and not cy & _TROUBLE and _binding(x, cx):
+            # a deadline (a notice, a contract's date) against another team's plan whose own milestones (award,
+            # contract start, delivery, go-live) all come after it: no cue says late, the dates do
+            arrive = _dated(y.text, _ARRIVAL_WORDS)
+            if arrive and max(n.last for n in needed) < min(a.first for a in arrive):
+                return "risk", "timing", "{e} arrives after the date it is needed"
+        away = _dated(y.text, _AWAY_WORDS)
+        if not away:
+            continue
         meets = any(overlaps(n, s) for n in needed for s in away)
         if "opp.unused" in cy and cx & _DEMAND:
             if meets:
@@ -236,6 +244,16 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
         if cy & {"risk.late", "risk.supply"} and any(before(n, s) for n in needed for s in away):
             return "risk", "timing", "{e} arrives after the date it is needed"
     return None
+
+
+_ARRIVAL_WORDS = re.compile(r"\b(?:award(?:ed)?|contract start|start(?:s|ing)? on site|deliver(?:y|ed|ies)|"
+                            r"go(?:es)?[- ]live|completion|handover|in service|installation)\W*:?\W+"
+                            r"(?:[\w.-]+\W+){0,3}$")
+
+
+def _binding(f: Fact, cues: set[str]) -> bool:
+    """``f`` states a date something must be done by: a deadline, a notice or a commitment."""
+    return bool(cues & {"deadline", "risk.compliance"}) or _COMMITMENT.search(f.text.lower()) is not None
 
 
 _NEEDING = _DEMAND | {"load"}
@@ -509,7 +527,8 @@ _HEADING_WORDS = frozenset((
     "comments", "notes", "summary", "overview", "background", "introduction", "actions", "action items", "findings",
     "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
     "recommendation", "appendix", "purpose", "scope", "conclusion", "conclusions", "key points", "other notes",
-    "attendees", "agenda", "sign-off", "approval", "approvals", "references", "contents"))
+    "attendees", "agenda", "sign-off", "approval", "approvals", "references", "contents", "commentary", "comment",
+    "analysis", "discussion", "observations", "narrative", "highlights", "headlines", "update", "updates"))
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)

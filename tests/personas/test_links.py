@@ -405,3 +405,27 @@ def test_an_order_won_meets_a_supply_in_trouble() -> None:
               "May into September, and has cut metallised production.")
     assert "load" in job.cues, job.cues
     assert (relate(job, mill, "GC1 350") or ("", ""))[:2] == ("risk", "demand-vs-capacity")
+
+
+def test_a_deadline_before_the_planned_award_is_a_clash() -> None:
+    # a regulator's notice wants the doors replaced by a date; procurement's own plan awards the contract after it
+    notice = _f("Merrow House (Action: Replace all 112 flat entrance fire doorsets. The notice requires all 112 doors "
+                "to be replaced by 28 November 2025.; Due: 28 Nov 2025; Owner: Building Safety)")
+    plan = _f("P25-11 (Requirement: Flat entrance fire doorsets, supply and install; Est. value: £0.9m; Tender "
+              "issue: 6 Oct 2025; Award: 8 Dec 2025; Contract start: Jan 2026)")
+    early = _f("P25-11 (Requirement: Flat entrance fire doorsets, supply and install; Est. value: £0.9m; Tender "
+               "issue: 6 Jun 2025; Award: 8 Aug 2025; Contract start: Sep 2025)")
+    assert (relate(notice, plan, "doorsets") or ("", ""))[:2] == ("risk", "timing")
+    assert (relate(notice, early, "doorsets") or ("", "", ""))[1] != "timing"
+
+
+def test_a_commentary_section_two_documents_share_is_not_a_link() -> None:
+    corpus, stated = _stated({
+        "Spend analysis": "## Commentary\n\nVolumes follow the damp and mould inspections at Kiln Lane and rose 40% "
+                          "in the quarter.\n",
+        "Dashboard": "## Commentary\n\nThe lift maintenance contract is being re-tendered because the incumbent "
+                     "missed 12 visits.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+        "Fleet notes": "Two vans were washed in May.\n",
+    })
+    assert [lk.shared for lk in find_links(stated, [], corpus)] == []
