@@ -101,8 +101,12 @@ def _linked(issue: Issue) -> tuple[str, str]:
             break
         title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
             (f", {consequence}" if consequence else "") + "."
+    if len(title) > TITLE_MAX:
+        # register rows under long document titles: each row by its own name and first cell
+        first, second = _clause(a, limit=70, bare=True), _clause(b, limit=60, bare=True)
+        title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
-        title = f"{_capital(_clause(a, limit=70))}, while {_lower_article(_clause(b, limit=60))}."
+        title = f"{_capital(first)}, while {_lower_article(second)}."
     title = _fit(title)
     extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
     details = []
@@ -194,9 +198,10 @@ def sentence(src: Source) -> str:
     return _capital(_clause(src)) + "."
 
 
-def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
+def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False) -> str:
     """A fact as a clause without its final stop: prose as written (emphasis and wraps gone), a table row read
-    out; ``short`` cuts a long sentence at its first clause boundary after the main point."""
+    out; ``short`` cuts a long sentence at its first clause boundary after the main point; ``bare`` reads a row
+    by its name and first cell alone, without its document's title (for a title pressed for room)."""
     text = re.sub(r"\s+", " ", src.text.strip().strip("*_`>")).strip()
     text = _NOTE.sub("", text)
     text = _OPENING_CONJUNCTION.sub("", text)  # "And it stays below the floor": the clause, not the link word
@@ -210,9 +215,9 @@ def _clause(src: Source, short: bool = False, limit: int = 0) -> str:
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
-                cells = cells[:2 if 0 < limit <= 90 else 4]
+                cells = cells[:1 if bare else 2 if 0 < limit <= 90 else 4]
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
-            opening = f"the {_doc(src)} lists {key}"
+            opening = key if bare else f"the {_doc(src)} lists {key}"
             keep = len(opening)
             text = f"{opening} with " + _names(read)
     text = text.rstrip(" .;:,")

@@ -630,3 +630,27 @@ def test_one_thing_in_trouble_told_by_two_documents_is_one_insight() -> None:
     assert len(press) == 1, [i.title for i in press]
     assert {m.span[0] for m in press[0].members} == {"Board pack", "Minutes"}
     assert any("Harrow Chiller" in i.title for i in issues)
+
+
+def test_a_link_of_two_long_register_rows_keeps_both_sides_and_the_consequence_in_its_title() -> None:
+    tracker = ("# Fire Risk Assessment Action Tracker - North Area Blocks (July 2025)\n\n"
+               "| Block | Storeys / flats | Action | Due |\n|---|---|---|---|\n"
+               "| Merrow House, Ardley | 9 / 112 | Replace all flat entrance fire doorsets with certified FD30S "
+               "self-closing doorsets; the enforcement notice requires all 112 doors replaced by 28 November 2025 "
+               "| 28 Nov 2025 |\n")
+    plan = ("# Procurement Forward Plan 2025/26 - Quarter 2 Update\n\n"
+            "| Ref | Requirement | Requesting team | Est. value | Award | Contract start | Notes |\n"
+            "|---|---|---|---|---|---|---|\n"
+            "| P25-11 | Flat entrance fire doorsets - supply and install (FRA programme, various blocks, approx. "
+            "380 doors) | Property Services - Building Safety | £0.9m | 8 Dec 2025 | Jan 2026 | Award must go to "
+            "the Finance and Treasury Committee |\n")
+    docs = {"Fire Risk Assessment Action Tracker - North Area Blocks (July 2025)": tracker,
+            "Procurement Forward Plan 2025/26 - Quarter 2 Update": plan}
+    corpus, said = _world(docs)
+    a = _span_of(said, "Merrow House")
+    b = _span_of(said, "P25-11")
+    top = build_issues(_link(said, a, b, "timing", "the doorsets arrive after the date they are needed",
+                             "doorsets"), corpus)[0]
+    assert "Merrow House" in top.title and "P25-11" in top.title, top.title
+    assert top.title.endswith("so the doorsets arrive after the date they are needed."), top.title
+    assert not title_problems(top.title), top.title
