@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from personas.context.facts import entity_keys
+from personas.context.facts import FIGURE, entity_keys
 
 if TYPE_CHECKING:
     from insights.issues import Issue, Source
@@ -263,13 +263,10 @@ def _cell(cell: str) -> str:
     return f"{head if acronym else head[:1].lower() + head[1:]} {value}"
 
 
-_FIGURES = re.compile(r"[$£€]\s?\d|\d(?:[\d,.]*\d)?\s?%|\b\d{1,3}(?:,\d{3})+\b")
-
-
 def _detail(src: Source) -> str:
     """A supporting sentence for a summary, cut for room unless the cut would drop the figures it carries."""
     short, whole = _clause(src, limit=220), _clause(src)
-    if len(whole) <= 400 and _FIGURES.search(whole[len(short):]) and not _FIGURES.search(short):
+    if len(whole) <= 400 and FIGURE.search(whole[len(short):]) and not FIGURE.search(short):
         return whole
     return short
 

@@ -36,7 +36,7 @@ _COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 # a month standing alone: "May" only with its capital, or "may" (as in "either party may terminate") is a date
 _MONTHS_ALONE = _MONTHS.replace("|may|", "|(?-i:May)|")
-_FIGURE = re.compile(
+FIGURE = re.compile(
     r"[$£€]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|[kmb]n?)\b)?|"
     r"\b\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per ?cent\b)|"
     r"\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|"
@@ -359,7 +359,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     opp = sum(w for c, w in weights.items() if c.startswith("opp."))
     benign = weights.get("benign", 0.0) + 0.6 * weights.get("external", 0.0)
     assurance = weights.get("assurance", 0.0) + weights.get("good.trend", 0.0)
-    figures = len(_FIGURE.findall(text))
+    figures = len(FIGURE.findall(text))
     dates = len(_DATE.findall(text))
     if (not dates and _TERMS.search(low)) or _ON_NOTICE.search(low):
         # a contract's standing term ("either party may terminate for material breach", "if clause 9.2 is not

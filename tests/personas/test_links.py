@@ -4,6 +4,8 @@ contradicted), and dates read as comparable periods. Example sentences are writt
 
 from __future__ import annotations
 
+import pytest
+
 from personas.context.dates import before, overlaps, spans
 from personas.context.facts import Corpus, Fact, fact, facts
 from personas.runtime.links import Stated, find_links, relate
@@ -300,11 +302,12 @@ def test_space_one_team_looks_for_and_space_another_team_leaves_empty_is_an_oppo
     assert relate(need, empty, "Mifflinburg")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
 
 
-def test_a_generic_section_heading_two_documents_share_is_not_a_link() -> None:
+@pytest.mark.parametrize("heading", ["Comments", "Commentary"])
+def test_a_generic_section_heading_two_documents_share_is_not_a_link(heading: str) -> None:
     corpus, stated = _stated({
-        "Referral report": "## Comments\n\nPatients ask for Saturday bone density scans, and 940 referrals a quarter "
-                           "leave the network.\n",
-        "Capital review": "## Comments\n\nCT-01 at Lewisburg is ten years old and is the first CT due for "
+        "Referral report": f"## {heading}\n\nPatients ask for Saturday bone density scans, and 940 referrals a "
+                           "quarter leave the network.\n",
+        "Capital review": f"## {heading}\n\nCT-01 at Lewisburg is ten years old and is the first CT due for "
                           "replacement.\n",
         "Canteen notes": "The canteen menu changes on 14 October.\n",
         "Fleet notes": "Two vans were washed in May.\n",
@@ -418,14 +421,3 @@ def test_a_deadline_before_the_planned_award_is_a_clash() -> None:
     assert (relate(notice, plan, "doorsets") or ("", ""))[:2] == ("risk", "timing")
     assert (relate(notice, early, "doorsets") or ("", "", ""))[1] != "timing"
 
-
-def test_a_commentary_section_two_documents_share_is_not_a_link() -> None:
-    corpus, stated = _stated({
-        "Spend analysis": "## Commentary\n\nVolumes follow the damp and mould inspections at Kiln Lane and rose 40% "
-                          "in the quarter.\n",
-        "Dashboard": "## Commentary\n\nThe lift maintenance contract is being re-tendered because the incumbent "
-                     "missed 12 visits.\n",
-        "Canteen notes": "The canteen menu changes on 14 October.\n",
-        "Fleet notes": "Two vans were washed in May.\n",
-    })
-    assert [lk.shared for lk in find_links(stated, [], corpus)] == []
