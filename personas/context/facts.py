@@ -305,6 +305,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if _CLAUSE_LABEL.match(low):
         return None
     scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
+    cells = scan  # with its column names, for what a cell's heading says its value is ("Limit: ... (injury)")
     if unit == "row":
         # a column's name is in every row ("Agreement ends: 2028"): only a count under it says something
         scan = _CELL.sub(lambda m: m.group(0) if _COUNT.fullmatch(m.group(2).strip()) else
@@ -315,7 +316,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     for (cat, weight, rx), first in zip(_COMPILED, _TRIGGERS, strict=True):
         if cat in _POLAR or (first is not None and not first & starts):
             continue
-        hits = [m for m in rx.finditer(scan) if not _negated(scan, m.start(), cat)]
+        hits = [m for m in rx.finditer(scan) if not _negated(scan, m.start(), cat, cells)]
         if cat == "risk.capacity":
             hits = [m for m in hits if not _cost_cap(scan, m)]
         if hits:
@@ -323,6 +324,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             weights[cat] = weight * min(len(hits), 2) ** 0.5
     _polar(scan, cats, weights, text)
     _against_before(scan, cats, weights)
+    _against_target(scan, cats, weights)
     if "assurance" in weights and _OVERSPEND.search(scan):
         # "costs are above budget": the reassuring words ("above budget") said of a cost are an overspend
         del weights["assurance"]
@@ -398,7 +400,8 @@ _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten
 _ON_NOTICE = re.compile(r"\bmay (?:terminate|suspend|cancel|end|exit)\b[^.;]{0,80}\bnotice\b")
 _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
                         r"buyer|contract)s?\b")
-_NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?$")
+# "no injuries", "no reported injuries", "no brake or steering defects"
+_NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?(?:(?:or|and)\W+[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
 _OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
                      r"enquired|inquired|request(?:ing)?|asking|sought)\b")
@@ -431,12 +434,15 @@ def _cost_cap(scan: str, m: re.Match[str]) -> bool:
     return money_follows or _COST.search(scan[max(0, m.start() - 60):m.start()]) is not None
 
 
-def _negated(scan: str, at: int, cat: str) -> bool:
-    """A cue word that the sentence negates just before ("not resolved", "no injuries", "cannot be recovered")."""
+def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
+    """A cue word that the sentence negates just before ("not resolved", "no injuries", "cannot be recovered").
+    ``cells`` is the row with its column names (the same offsets), when ``scan`` has them blanked."""
     before = scan[max(0, at - 30):at]
     if cat in _DAMPENERS:
         # "until the panels ... are replaced": a fix that is only the condition for lifting something
         return NEGATED.search(before) is not None or _PENDING.search(scan[max(0, at - 140):at]) is not None
+    if cat == "risk.safety" and _COVER.search((cells or scan)[max(0, at - 60):at]):
+        return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
     if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
@@ -446,6 +452,7 @@ def _negated(scan: str, at: int, cat: str) -> bool:
     return False
 
 
+_COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")
 _PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
 _VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50}}?)\b(?:against|versus|vs\.?|compared "
@@ -602,10 +609,16 @@ def _against_before(scan: str, cats: list[str], weights: dict[str, float]) -> No
     head = scan[max(0, m.start() - 90):m.start()]
     now = next((v for n in reversed(_NOW.findall(head))
                 if not _A_YEAR.fullmatch(n) and (v := _number(n)) is not None), None)
+    _judge(head, now, before, cats, weights)
+
+
+def _judge(head: str, now: float | None, then: float | None, cats: list[str], weights: dict[str, float]) -> None:
+    """``now`` against ``then`` (last period's figure, or a target) for the metric ``head`` names: fewer of a bad
+    thing or more of a good one is good news (its risk cues damped); the opposite is a rise or a fall."""
     bad, good = BAD_METRIC.search(head), GOOD_METRIC.search(head)
-    if before is None or now is None or now == before or bool(bad) == bool(good):
+    if then is None or now is None or now == then or bool(bad) == bool(good):
         return
-    if (now < before) == bool(bad):
+    if (now < then) == bool(bad):
         for cat in [c for c in cats if c.startswith("risk.")]:
             weights[cat] = round(weights[cat] * 0.3, 3)
         cat, w = "good.trend", 1.0
@@ -614,6 +627,28 @@ def _against_before(scan: str, cats: list[str], weights: dict[str, float]) -> No
     if cat not in weights:
         cats.append(cat)
     weights[cat] = max(weights.get(cat, 0.0), w)
+
+
+# a figure set against the level it should be at: "0.41 per 100,000 miles against a target of 0.50"
+_TARGET = re.compile(rf"\b(?:against|versus|vs\.?|compared (?:with|to))\s+(?:a|an|the|our|its)?\s*"
+                     rf"(?:[\w-]+\s+)?(?:target|goal|limit|threshold|budget|plan|standard|benchmark)\s+"
+                     rf"(?:of\s+)?[£$€]?({_COUNTED})\b")
+_PER = re.compile(r"\bper\s+$")
+
+
+def _against_target(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+    """A figure set against its target, limit or budget: on the right side of it, a count of a bad thing or an
+    amount of a good one is good news, however alarming the thing counted; on the wrong side it is a shortfall."""
+    m = _TARGET.search(scan)
+    if m is None:
+        return
+    target = _number(m.group(1))
+    head = scan[max(0, m.start() - 90):m.start()]
+    # the figure the sentence reports, not the unit it is counted in ("0.41 per 100,000 miles") nor a year
+    now = next((v for n in reversed(list(_NOW.finditer(head)))
+                if not _A_YEAR.fullmatch(n.group(1)) and not _PER.search(head, 0, n.start())
+                and (v := _number(n.group(1))) is not None), None)
+    _judge(head, now, target, cats, weights)
 
 
 # -- corpus statistics ------------------------------------------------------------------------------------------

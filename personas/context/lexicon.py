@@ -34,7 +34,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                           r"charges?|orders?|invoices?|records?)|double[- ](?:charg|pa|bill)\w*|(?:paid|charged|"
                           r"debited|billed|invoiced|shipped|sent) (?:\w+ ){0,4}twice"),
     ("risk.outage", 1.0, r"outages?|downtime|offline|shut ?down|shutdowns?|halt(?:s|ed)?|stoppages?|"
-                         r"stopp(?:ed|ing)|out of action|grounded|closed for|closure|switched off|turned off|"
+                         r"stopp(?:ed|ing)|out of action|grounded|closed for|switched off|"
+                         r"closure(?! (?:reports?|notes?|notices?|letters?|meetings?|certificates?))|turned off|"
                          r"taken out of service|(?:has|have|had|was|were) (?:taken|put) (?:[\w-]+ ){1,8}out of "
                          r"service|decommission\w*|unavailable"),
     ("risk.supply", 1.0, r"shortages?|shortfall|stock-?outs?|run(?:s|ning)? (?:short|out)|ran (?:short|out)|"
@@ -107,7 +108,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          # a recall, not recall cover or a rehearsal of one
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
                          r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)))|"
-                         r"near[- ]miss\w*|fatalit\w+|harm to|overflow\w*|spill\w*"),
+                         r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
+                         # a spill of sewage or water, not a place kept for what does not fit
+                         r"overflow\w*(?! (?:car|parking|board|stores?|storage|areas?|space|yards?|warehouses?|"
+                         r"bays?|sites?|lots?|racks?|racking)\b)"),
     ("risk.capacity", 0.9, r"(?:at|over|above|exceed\w*|beyond|maxed|short of) (?:full |its |our |their )?"
                            r"capacity|bottleneck\w*|overbooked|oversubscribed|no (?:spare |free )?(?:capacity|"
                            r"slots?|room|headroom)|cannot (?:meet|handle|absorb|cover|take|carry|serve|supply)|"
@@ -157,7 +161,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"statements?|explanations?|clarification|updates?|comments?|feedback|approvals?|options|"
                         r"proposals?|plans?|reviews?|analys[ie]s|strateg(?:y|ies)|postponement|extensions?|"
                         r"deferrals?|more time|a meeting|meetings?|call|summar(?:y|ies)|breakdowns?|figures|"
-                        r"papers?|briefings?|forecasts?|reconciliations?|audits?))|"
+                        r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers))|"
                         r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
                         r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))|"
                         r"inquir(?:y|ies)|"

@@ -108,7 +108,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         troubled = y.kind == "risk" or (y.kind == "neutral" and set(y.around) & _TROUBLE)
         about = not x.topic or entity.lower() in x.topic.lower()
         if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
-                not (cy | set(y.around)) & {"assurance", "benign"}:
+                not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity):
             return "risk", "contradiction", f"what one report says about {e} is contradicted by the other"
     for x, y, cx, cy in pairs:
         if cx & {"load", "opp.demand"} and "risk.exposure" in cy and y.kind == "risk" and x.kind != "risk":
@@ -126,6 +126,13 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             return "risk", "compound", f"{e} needs one owner who sees both"
         return "opportunity", "compound", f"{e} is an opening that needs both teams"
     return None
+
+
+def _columns_only(a: Fact, b: Fact, entity: str) -> bool:
+    """Two register rows that share ``entity`` only in a column ("Type: Scania OmniCity") and not as what either
+    row is about (its first cell): two members of one class, one proving nothing about the other."""
+    key = entity.lower()
+    return a.unit == b.unit == "row" and not any(key in f.text.split(" (", 1)[0].lower() for f in (a, b))
 
 
 _BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)

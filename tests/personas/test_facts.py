@@ -26,6 +26,10 @@ def _fact(text: str, **kw: object) -> Fact:
     "Release 1.8 fixes three interface defects reported by clinics in May.",
     "There were two lost-time injuries at the plant in 2024 (2023: five).",
     "Customer complaints: 38 in the year (prior year: 61).",
+    "Passenger injury incidents were 0.41 per 100,000 miles against a target of 0.50.",
+    "Order intake was £612k against a target of £560k, the best week since March.",
+    "Employer's liability cover for injury to staff is £10m, with a nil excess and a premium of £168,000.",
+    "No brake or steering defects were found at the 42 inspections in December.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
     assert _fact(text).kind == "neutral"
@@ -41,6 +45,7 @@ def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportuni
     "Most of the callers ask for a refund of the 300 orders that shipped late in May.",
     "Holiday pay for 1,200 shift workers was underpaid by about £90,000 since the payroll migration.",
     "There were eleven reportable injuries in the depots in 2024 (2023: four).",
+    "Workplace injuries were 14 in the quarter against a target of 6.",
 ])
 def test_trouble_for_the_business_is_a_risk(text: str) -> None:
     assert _fact(text).kind == "risk"
@@ -362,6 +367,16 @@ def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "A 15-minute shuttle from the Brook Farm overflow car park would need three single-deckers.",
+    "The overflow board store in bay 9 will be used from week 45 for the December build-ahead.",
+    "The board noted the closure report for the battery alert on bus 2107 and thanked the engineers.",
+])
+def test_a_place_or_a_paper_named_for_trouble_is_no_trouble(text: str) -> None:
+    f = fact(text)
+    assert f is None or f.kind == "neutral", f.cues
+
+
+@pytest.mark.parametrize("text", [
     "The council asked for the menu, supplier details, temperature records and staff sickness records for 3–6 July.",
     "The board asked for pricing and productivity options to offset the £1.1m rise in the pay bill.",
     "Ask HR and operations for a plan to reduce agency labour by 25% in FY2025.",
@@ -369,6 +384,7 @@ def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     "The board asked for a rate strategy for 2026 to protect Castle Square against the new opening.",
     "Board members asked for the summary of headroom on each covenant to be included in the next finance report.",
     "The committee asked for a breakdown of the £1.2m overspend by scheme.",
+    "MD asked for monthly patronage data for the coastal service from launch, for the council's report.",
 ])
 def test_asking_for_records_plans_or_more_time_is_no_customer_demand(text: str) -> None:
     f = fact(text)
@@ -480,3 +496,10 @@ def test_a_reassurance_about_another_thing_does_not_speak_for_the_paragraph() ->
     conveyor = next(f for f in found if "conveyor" in f.text)
     assert "benign" not in tower.around, tower.around
     assert "benign" in conveyor.around, conveyor.around
+
+
+def test_the_peril_an_insurance_row_covers_is_no_harm() -> None:
+    table = ("## Programme\n\n| Cover | Insurer | Limit | Excess | Premium 2025 |\n|---|---|---|---|---|\n"
+             "| Fleet motor | Mercia Mutual | Third party unlimited (injury) | £10,000 each claim | £1,412,000 |\n")
+    (row,) = [f for f in facts(table) if "Fleet motor" in f.text]
+    assert "risk.safety" not in row.cues and row.kind == "neutral", row.cues

@@ -421,3 +421,17 @@ def test_a_deadline_before_the_planned_award_is_a_clash() -> None:
     assert (relate(notice, plan, "doorsets") or ("", ""))[:2] == ("risk", "timing")
     assert (relate(notice, early, "doorsets") or ("", "", ""))[1] != "timing"
 
+
+
+def test_two_register_rows_sharing_only_a_model_in_a_column_do_not_contradict() -> None:
+    """One vehicle of a model passing its check says nothing against another register's plan for the model's
+    fleet group: the shared name is neither row's subject."""
+    (good,) = [f for f in facts("## Vehicles examined\n\n| Fleet no | Type | Result | Notes |\n|---|---|---|---|\n"
+                                "| 3104 | Scania OmniCity | Clear | Examiner noted good condition for age |\n")
+               if "3104" in f.text]
+    (plan,) = [f for f in facts("## Fleet groups\n\n| Group | Type | Qty | Year | 2025/26 plan |\n"
+                                "|---|---|---|---|---|\n| F | Scania OmniCity double-deck | 18 | 2008 | "
+                                "Withdraw as Group C arrives |\n") if "OmniCity" in f.text]
+    assert "assurance" in good.cues and plan.kind == "risk"
+    rel = relate(good, plan, "scania omnicity")
+    assert rel is None or rel[1] != "contradiction", rel
