@@ -497,8 +497,11 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
         if ka is None or kb is None or ka == kb or not any(x.relation in _JOINS for x in ss):
             continue
         low, high = sorted((groups[ka].severity, groups[kb].severity))
-        if low < 0.25 * high or not (_says_something(groups[ka]) and _says_something(groups[kb])):
-            continue  # one side says next to nothing: the join would only retitle the other
+        # one side says next to nothing: the join would only retitle the other; but a plain date of a plan (a
+        # milestone row) says nothing alone and everything against another team's end date
+        if (low < 0.25 * high or not (_says_something(groups[ka]) and _says_something(groups[kb]))) and \
+                not any(x.relation == "timing" for x in ss):
+            continue
         if max(_rarity(x.entity, corpus) for x in ss) < _COMMON_NAME and \
                 _overlap(groups[ka], groups[kb], corpus) < 2 and not any(x.relation in _DECISIVE for x in ss):
             # a name many documents use (a site, the company's main supplier) and next to nothing else in

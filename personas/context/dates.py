@@ -110,13 +110,13 @@ def spans(text: str) -> list[Span]:
     for m in _DATE.finditer(low):
         if free(*m.span()):
             day, year = _one(m)
-            out.append(_span(day, day, year, year, m.start()))
+            out.append(_next_year(_span(day, day, year, year, m.start()), low, m.end()))
             taken.append(m.span())
     for m in _MONTH_ONLY.finditer(low):
         if free(*m.span()):
             first = _day(m.group("m"), None)
             y = int(m.group("y")) if m.group("y") else None
-            out.append(_span(first, first + 30, y, y, m.start()))
+            out.append(_next_year(_span(first, first + 30, y, y, m.start()), low, m.end()))
             taken.append(m.span())
     for m in _QUARTER.finditer(low):
         if free(*m.span()):
@@ -133,6 +133,16 @@ def spans(text: str) -> list[Span]:
                 out.append(Span(round((a - 1) * 7 * 372 / 365) + 1, round(b * 7 * 372 / 365), False, m.start()))
                 taken.append(m.span())
     return sorted(out, key=lambda s: s.at)
+
+
+_NEXT_YEAR = re.compile(r",?\s+(?:of\s+)?next year\b")
+
+
+def _next_year(span: Span, low: str, end: int) -> Span:
+    """An unnamed year's date said to be "next year" ("30 June next year") falls after this year's dates."""
+    if span.dated or not _NEXT_YEAR.match(low, end):
+        return span
+    return Span(span.first + 372, span.last + 372, False, span.at)
 
 
 def _pair(a: Span, b: Span) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -60,11 +60,18 @@ _NEED_WORDS = re.compile(r"\b(?:need(?:s|ed)?|requir\w+|must|due|deadline|set fo
 _AWAY_WORDS = re.compile(r"\b(?:out of (?:service|action)|shut ?down|shutdown|closed?|offline|outage|unavailable|"
                          r"expir\w*|ends?|ended|laps\w*|terminat\w*|until|runs? to|mov(?:e|es|ed|ing) (?:in)?to|"
                          r"administration|receivership|insolven\w+|bankrupt\w*|ceased|"
-                         r"deferred|slipp?\w*|postponed|pushed|ship date|not (?:be )?(?:available|ready|delivered|"
+                         r"deferred|slipp?\w*|postponed|pushed|ship date|withdrawn|discontinued|"
+                         r"(?:final|last) (?:order|orders|ordering|supply|delivery) date|end[- ]of[- ](?:sale|life)|"
+                         r"not (?:be )?(?:available|ready|delivered|"
                          r"live)|no bookings|from|between|overhaul\w*|off)\W+(?:[\w.-]+\W+){0,6}$")
 
 # words that date an end of term: a lease, contract, licence or cover that "ends", "expires" or "terminates"
-_END_WORDS = re.compile(r"\b(?:expir\w*|ends?|ended|terminat\w*|runs? (?:out|to|until))\W+(?:[\w.-]+\W+){0,3}$")
+_END_WORDS = re.compile(r"\b(?:expir\w*|ends?|ended|terminat\w*|runs? (?:out|to|until)|withdrawn|discontinued|"
+                        r"(?:final|last) (?:order|orders|ordering|supply|delivery) date|end[- ]of[- ](?:sale|life))"
+                        r"\W+(?:[\w.-]+\W+){0,3}$")
+# a plan's row that opens with its date: "5-16 January 2026 (Milestone: Showroom displays installed: ...)"
+_MILESTONE = re.compile(r"\b(?:milestones?|launch\w*|install\w*|go(?:es)?[- ]live|open(?:s|ing)?|starts?|"
+                        r"deliver\w*|due|deadline|training|presentations?|events?)\b")
 
 
 _COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|sla|service levels?|required to|"
@@ -207,6 +214,17 @@ def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
 _SINCE = re.compile(r"\bsince\W+$")
 
 
+def _needed(f: Fact) -> tuple[Span, ...]:
+    """The dates on which ``f`` needs something: after words of need, or the date a plan's row opens with."""
+    got = _dated(f.text, _NEED_WORDS)
+    if got or f.unit != "row":
+        return got
+    subject = f.text.split(" (", 1)[0]
+    if not _MILESTONE.search(f.text[len(subject):].lower()):
+        return ()
+    return tuple(s for s in spans(f.text) if s.at < len(subject))
+
+
 def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
     """A date one fact needs that the other's period rules out: inside an outage or closure, after something
     ends, or before something arrives; demand falling in a period of reduced capacity; demand for something free
@@ -214,7 +232,7 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
     if not (a.dates and b.dates):
         return None
     for x, y in ((a, b), (b, a)):
-        needed = _dated(x.text, _NEED_WORDS)
+        needed = _needed(x)
         if not needed:
             continue
         cx, cy = set(x.cues) | set(x.around), set(y.cues)

@@ -391,6 +391,37 @@ def test_a_clash_in_time_is_an_issue_of_its_own_even_when_its_group_already_join
 
 
 
+LAUNCH = """# Spring range launch plan
+
+## Timeline
+
+| Date | Milestone |
+|---|---|
+| 5–16 January 2026 | Showroom displays installed: Tundra Oak display in all four showrooms |
+"""
+
+DECORS = """# Supplier update, October
+
+## Decor changes
+
+| Code | Decor name | Status | Final order date |
+|---|---|---|---|
+| K-4417 | Tundra Oak (textured) | Withdrawn | 28 November 2025 |
+"""
+
+
+def test_a_plain_milestone_that_clashes_in_time_with_another_teams_end_date_is_an_issue() -> None:
+    """Seen on a company the code was not developed on: a plan's milestone row says nothing alone (no cue, a
+    low severity), so its join with the supplier's withdrawal was dropped as one that would only retitle the
+    other side. A clash in time is news only the two together carry."""
+    corpus, said = _world({"Launch plan": LAUNCH, "Supplier update": DECORS})
+    milestone = _span_of(said, "5–16 January 2026")
+    withdrawn = _span_of(said, "K-4417")
+    said = _link(said, milestone, withdrawn, "timing", "Tundra Oak has ended before it is needed", "Tundra Oak")
+    joined = [sorted(i.documents) for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert joined == [["Launch plan", "Supplier update"]], joined
+
+
 def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() -> None:
     """A link title that must shrink both sides to fit reads a wide register row by its first two columns, so the
     second side still fits instead of the title losing it."""

@@ -435,3 +435,20 @@ def test_two_register_rows_sharing_only_a_model_in_a_column_do_not_contradict() 
     assert "assurance" in good.cues and plan.kind == "risk"
     rel = relate(good, plan, "scania omnicity")
     assert rel is None or rel[1] != "contradiction", rel
+
+
+def test_a_plans_milestone_after_a_materials_last_order_date_is_a_timing_risk() -> None:
+    """A timeline row opens with its date; a supplier's register row dates a withdrawal by its final order date."""
+    (milestone,) = [f for f in facts("## Timeline\n\n| Date | Milestone |\n|---|---|\n"
+                                     "| 5–16 January 2026 | Showroom displays installed: Tundra Oak display in all "
+                                     "four showrooms |\n") if "Tundra Oak" in f.text]
+    (row,) = [f for f in facts("## Decor changes\n\n| Code | Decor name | Status | Final order date |\n"
+                               "|---|---|---|---|\n| K-4417 | Tundra Oak (textured) | Withdrawn | "
+                               "28 November 2025 |\n") if "K-4417" in f.text]
+    assert relate(milestone, row, "Tundra Oak")[:2] == ("risk", "timing")  # type: ignore[index]
+
+
+def test_a_date_next_year_comes_after_this_years_dates() -> None:
+    (end,) = spans("The supply agreement ends on 30 June next year.")
+    (need,) = spans("Responses are due on 8 December.")
+    assert before(need, end) and not before(end, need)
