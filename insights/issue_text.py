@@ -233,6 +233,7 @@ _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|m
 # an aside that closes with a comma and then the verb of the sentence it interrupts (", would be eligible")
 _ASIDE_CLOSES = re.compile(r"^[^,;]{1,120}, (?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|"
                            r"shall|should|does|do|did|said|says|called|asked|wrote|told|[a-z]+ed (?:to|that))\b")
+_RELATIVE = re.compile(r"(?:which|who|whom|whose|that|where)\b", re.IGNORECASE)
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
@@ -279,6 +280,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
     lead = _LEADING.match(text) if not keep else None
     if lead and _ASIDE_CLOSES.match(text[lead.end():]):
         lead = None  # "On 3 May the controller, Rick Baran, called": the opening holds the subject, not a setting
+    if lead and _RELATIVE.match(text[lead.end():]):
+        lead = None  # "On 6 October the directors applied to the court, which is ...": the opening is the sentence
     if lead and len(text[lead.end():].split()) >= 6:
         # "Because the engineers are busy until January, the work moves to Q2": the main clause says it
         rest = text[lead.end():]

@@ -66,6 +66,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"operating|stocking|carrying)|ceas(?:e|es|ed|ing) (?:trading|operations|to)|"
                       r"exit(?:s|ing)?|pull(?:ed|ing)? out|wind(?:ing)? down|insolven\w+|bankrupt\w*|"
                       r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
+                      r"moratorium on (?:its |their )?payments|payment moratorium|suspension of payments|"
                       r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
     ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late|delay(?:s|ed)?|behind (?:schedule|plan)|"
@@ -226,7 +227,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"operat(?:e|es|ed|ing) from|(?:based|located|housed|stored|kept|held) (?:at|in)|"
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
                         r"(?:handled|managed|maintained|run|done) by|"
-                        r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the"),
+                        r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"
+                        # money a plan counts on from someone: "receipts in week 46 include €640k from X"
+                        r"(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from"),
     # paying someone outside for what the business might have in house: renting, hiring, referring out,
     # outsourcing, agency staff (one side of "we rent what we own idle")
     ("bought-in", 0.5, r"(?:rent(?:s|ed|ing)?|hir(?:e|es|ed|ing)|leas(?:ed|ing)|charter(?:s|ed|ing)?) (?:\w+ ){0,3}"

@@ -91,6 +91,8 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         return timing[0], timing[1], timing[2].format(e=e)
     for x, y, cx, cy in pairs:
         if cx & _DEPENDENCY and cy & _TROUBLE and y.kind == "risk" and _depends_on(x, entity):
+            if _COUNTED_ON.search(x.text.lower()):
+                return "risk", "dependency", f"the money counted on from {e} may not be paid"
             return "risk", "dependency", f"trouble with {e} reaches what depends on it"
     for x, y, cx, cy in pairs:
         # demand its paragraph reports counts only for a sentence that is not itself about trouble
@@ -159,10 +161,12 @@ def _unused_is(f: Fact, entity: str) -> bool:
     return key in main or (key in f.context and not _opening_names(f.text))
 
 
+_COUNTED_ON = re.compile(r"\b(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from\b")
 _DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
                       r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of|on)|"
                       r"served by|powered by|(?:handled|managed|maintained|run|done) by|single[- ]source\w*|"
-                      r"sole[- ]\w+|only)\b")
+                      r"sole[- ]\w+|only|(?:receipts?|income|payments?|proceeds|remittances?) "
+                      r"(?:[\w€£$.,()-]+ ){0,8}from)\b")
 
 
 _STAFF = re.compile(r"\W+(?:[\w-]+ )?(?:team|teams|staff|employees|electricians|operatives|engineers|technicians|"

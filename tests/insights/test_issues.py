@@ -275,6 +275,10 @@ def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     subject = ("On 3 September the supplier's controller, Rick Baran, called to ask whether the September invoice "
                "could be paid on submission, before approval")
     assert not _shorten(subject, 120).startswith("Rick Baran, called")  # the opening holds the subject
+    relative = ("On 6 October Van Ommeren's directors applied to the Utrecht district court for a provisional "
+                "surseance van betaling, which is a court-supervised moratorium on payments while a business "
+                "restructures")
+    assert not _shorten(relative, 120).lower().startswith("which")  # what follows the comma only describes it
     label = ("Total central L&D spend 2024/25: £71,400 (venue £16,720; external trainers £21,300; e-learning "
              "platform £14,800; travel and subsistence £18,580)")
     assert _shorten(label, 60) != "Total central L&D spend 2024/25"  # a label before a colon is no clause

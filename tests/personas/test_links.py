@@ -89,6 +89,18 @@ def test_a_dependency_on_something_in_trouble_is_a_risk() -> None:
     assert relate(dep, end, "Northfield")[:2] == ("risk", "dependency")  # type: ignore[index]
 
 
+def test_money_a_forecast_counts_on_from_a_firm_under_a_payment_moratorium_is_a_risk() -> None:
+    """Finance's cash forecast counts on a distributor's overdue balance; sales reports the distributor under a
+    court moratorium on its payments."""
+    counted = _f("Export receipts in week 46 include €640k (£558k at 1.147) from the Benelux distributor, being "
+                 "their overdue balance, under the payment plan agreed in September.")
+    halted = _f("On 6 October the Benelux distributor's directors applied to the Utrecht district court for a "
+                "provisional moratorium on payments while the business restructures.")
+    kind, relation, consequence = relate(counted, halted, "Benelux") or ("", "", "")
+    assert (kind, relation) == ("risk", "dependency")
+    assert "money" in consequence and "Benelux" in consequence
+
+
 def test_a_reassurance_that_another_document_contradicts() -> None:
     calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
     trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
