@@ -102,8 +102,10 @@ def _linked(issue: Issue) -> tuple[str, str]:
         title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
             (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:
-        # register rows under long document titles: each row by its own name and first cell
-        first, second = _clause(a, limit=70, bare=True), _clause(b, limit=60, bare=True)
+        # register rows under long document titles: each row by its own name and first cell (a sentence with no
+        # clause boundary early enough stays as short as an earlier try made it)
+        first = min((first, _clause(a, limit=70, bare=True)), key=len)
+        second = min((second, _clause(b, limit=60, bare=True)), key=len)
         title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
         title = f"{_capital(first)}, while {_lower_article(second)}."

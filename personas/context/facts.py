@@ -58,6 +58,7 @@ _DATE = re.compile(
 
 _CODE = re.compile(r"\b(?:[A-Z]{1,6}-?\d+[A-Za-z0-9]*(?:-[A-Z0-9]+)*|\d+[A-Z]{1,4}\d*|[A-Z]{2,}\d*[a-z]?)\b")
 _VERSION = re.compile(r"\b(?:v|version )?\d+\.\d+(?:\.\d+)+\b", re.IGNORECASE)
+_NUMBER_RANGE = re.compile(r"(?<![\w.,£$€-])(\d{4,6})\s?[–-]\s?(\d{4,6})(?![\w.,%-])")
 _CAP = re.compile(r"[A-Z][A-Za-z0-9'’&.-]*")
 _NAME_RUN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:of|&|de|la|du|van|von)?\s*[A-Z0-9][\w'’&.-]*)*")
 _SUFFIX = re.compile(r"(?:'s|’s|s')$")
@@ -107,6 +108,10 @@ def entity_keys(text: str) -> tuple[str, ...]:
     keys: list[str] = []
     for m in _VERSION.finditer(text):
         keys.append(m.group(0).lower().removeprefix("version ").removeprefix("v"))
+    for m in _NUMBER_RANGE.finditer(text):
+        a, b = int(m.group(1)), int(m.group(2))
+        if a < b <= a + 999 and not (1900 <= a <= 2100 and 1900 <= b <= 2100):
+            keys.append(f"{m.group(1)}-{m.group(2)}")  # fleet or asset numbers "7101-7109", not years
     for m in _CODE.finditer(text):
         tok = m.group(0)
         if tok.lower() in _COMMON_CAPS or tok.isdigit():

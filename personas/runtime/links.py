@@ -94,6 +94,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             if _COUNTED_ON.search(x.text.lower()):
                 return "risk", "dependency", f"the money counted on from {e} may not be paid"
             return "risk", "dependency", f"trouble with {e} reaches what depends on it"
+    for x, y, _, _ in pairs:
+        # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
+        # sell or scrap: no cue says trouble on either side, the pair does
+        if _PLANS_TO_USE.search(x.text.lower()) and _DISPOSED.search(y.text.lower()) and \
+                not _DISPOSED.search(x.text.lower()) and _names_both(x, y, entity):
+            return "risk", "dependency", f"{e}, which one team plans to use, is being sold or scrapped by another"
     for x, y, cx, cy in pairs:
         # demand its paragraph reports counts only for a sentence that is not itself about trouble
         if (cx & _DEMAND or (set(x.around) & _DEMAND and x.kind != "risk")) and cy & _UNUSED and y.kind != "risk" \
@@ -144,6 +150,11 @@ def _columns_only(a: Fact, b: Fact, entity: str) -> bool:
     return a.unit == b.unit == "row" and not any(key in f.text.split(" (", 1)[0].lower() for f in (a, b))
 
 
+_PLANS_TO_USE = re.compile(r"\b(?:will|shall|plan(?:s|ned)? to|intend(?:s|ed)? to|to be) (?:\w+ ){0,2}(?:resource|use|"
+                           r"deploy|run|operate|allocate|assign|field|put)\b")
+_DISPOSED = re.compile(r"\b(?:batch sale|sale (?:contract|agreement)|agreed (?:a |the )?(?:\w+ )?sale|"
+                       r"(?:to be |will be |being |are |is )(?:sold|scrapped|disposed of)|dispos(?:e|al) of|"
+                       r"for disposal|withdrawn from service)\b")
 _BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)
 
 

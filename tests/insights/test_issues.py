@@ -426,6 +426,24 @@ def test_a_plain_milestone_that_clashes_in_time_with_another_teams_end_date_is_a
     assert joined == [["Launch plan", "Supplier update"]], joined
 
 
+def test_a_linked_title_pressed_for_room_keeps_both_sides_when_a_sentence_cannot_be_cut() -> None:
+    """Seen on a company the code was not developed on: a bid plan's long sentence with no early clause boundary
+    and a fleet plan's sale; the shorter tries gave the whole sentence back, so the title lost the sale."""
+    corpus, said = _world({
+        "Bid plan": "# Bid plan\n\n## Vehicles\n\nWe will resource Lot 4 from Holloway Cross with the nine 57-seat "
+                    "coaches that run the routes today (fleet numbers 7101–7109): seven in service and two spares. "
+                    "Lot 4 is our largest lot, and the current contract expires on 22 July 2025.\n",
+        "Fleet plan": "# Fleet plan\n\n## 4.1 Group G coaches (7101–7109)\n\nWe have agreed a batch sale to "
+                      "Ensign Bus at £16,750 per vehicle (£150,750 in total), with collection from Holloway Cross "
+                      "in the week commencing 28 July 2025. At the last annual test, four showed chassis corrosion "
+                      "advisories.\n"})
+    uses, sale = _span_of(said, "We will resource"), _span_of(said, "We have agreed")
+    said = _link(said, uses, sale, "dependency",
+                 "7101-7109, which one team plans to use, is being sold or scrapped by another", "7101-7109")
+    (issue,) = [i for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert "Lot 4" in issue.title and "Ensign Bus" in issue.title, issue.title
+
+
 def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() -> None:
     """A link title that must shrink both sides to fit reads a wide register row by its first two columns, so the
     second side still fits instead of the title losing it."""

@@ -102,6 +102,13 @@ def test_entity_keys_name_codes_and_names_but_not_sentence_openers() -> None:
     assert entity_keys("Average 41 bags a week were sold.") == ()
 
 
+def test_a_range_of_fleet_or_asset_numbers_is_a_name_and_a_range_of_years_is_not() -> None:
+    """Two teams name the same nine coaches by their fleet numbers, one with an en dash and one with a hyphen."""
+    assert "7101-7109" in entity_keys("We will resource Lot 4 with the nine coaches (fleet numbers 7101–7109).")
+    assert "7101-7109" in entity_keys("G (Type: Plaxton Panther; Fleet nos: 7101-7109; Qty: 9)")
+    assert not [k for k in entity_keys("Revenue in 2024–2025 rose; the 1,500-2,000 range holds.") if "-" in k]
+
+
 def test_facts_carry_offsets_section_and_what_the_rest_of_the_paragraph_says() -> None:
     text = ("# Sales notes\n\n## Demand\n\nNine clinics asked for 300 refurbished scanners at under $800 each. "
             "Several of them already run 40 older scanners.\n\nNo action.\n")

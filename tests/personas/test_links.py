@@ -101,6 +101,20 @@ def test_money_a_forecast_counts_on_from_a_firm_under_a_payment_moratorium_is_a_
     assert "money" in consequence and "Benelux" in consequence
 
 
+def test_assets_one_team_plans_to_use_that_another_team_is_selling_are_a_risk() -> None:
+    """The bid team prices a school contract on nine coaches; the fleet team has agreed to sell them."""
+    uses = facts("## Lot 4\n\nWe will resource Lot 4 from Holloway Cross with the nine 57-seat coaches that run the "
+                 "routes today (fleet numbers 7101–7109): seven in service and two spares.\n")[0]
+    sold = facts("## 4.1 Group G coaches (7101–7109)\n\nThe nine coaches will be 16 years old in 2025. We have agreed "
+                 "a batch sale to Ensign Bus at £16,750 per vehicle, with collection in the week commencing 28 July "
+                 "2025.\n")
+    sale = next(f for f in sold if "batch sale" in f.text)
+    kind, relation, consequence = relate(uses, sale, "7101-7109") or ("", "", "")
+    assert (kind, relation) == ("risk", "dependency"), (kind, relation)
+    assert "7101-7109" in consequence and "sold" in consequence
+    assert relate(_f("We sold 400 pumps to Mercy Valley in May for $320,000."), sale, "7101-7109") is None
+
+
 def test_a_reassurance_that_another_document_contradicts() -> None:
     calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
     trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
