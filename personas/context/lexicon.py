@@ -47,6 +47,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"vendor|provider|manufacturer|maker|engineer|person|developer|"
                          r"technician|specialist|expert|one (?:who|that|with|able|trained|qualified))|"
                          r"(?:the )?only \w+ (?:who|that) (?:can|knows?|understands?|holds?|has)|"
+                         # "our only subcontract fitting company": the one firm a kind of work rests on
+                         r"(?:our|the) only (?:[\w-]+ ){0,2}(?:contractor|subcontractor|company|firm|installer|"
+                         r"carrier|haulier|partner|distributor|stockist|lab|laboratory)s?\b(?! (?:that|who|to) \w+ us)|"
                          r"no (?:qualified |approved |second |other )?(?:alternative|alternate|backup|back-up|"
                          r"second|other) (?:source|supplier|vendor|provider|engineer|person|site)|"
                          r"no qualified alternate|not (?:yet )?(?:been )?qualified|"

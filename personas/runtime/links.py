@@ -90,7 +90,10 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     if timing:
         return timing[0], timing[1], timing[2].format(e=e)
     for x, y, cx, cy in pairs:
-        if cx & _DEPENDENCY and cy & _TROUBLE and y.kind == "risk" and _depends_on(x, entity):
+        # the dependency is on what the pair names, or on what the dependent sentence opens with when the other
+        # names that too ("TF Installations (trading name of Tanner Fit Ltd) is our only ..." and "Tanner Fit")
+        if cx & _DEPENDENCY and cy & _TROUBLE and y.kind == "risk" and \
+                (_depends_on(x, entity) or ((lead := _first_name(x)) in y.entities and _depends_on(x, lead))):
             if _COUNTED_ON.search(x.text.lower()):
                 return "risk", "dependency", f"the money counted on from {e} may not be paid"
             return "risk", "dependency", f"trouble with {e} reaches what depends on it"
@@ -201,6 +204,11 @@ def _depends_on(f: Fact, entity: str) -> bool:
                  rf"main|primary)\b", low):
         return True  # "..., and Kestrel is the only approved supplier of its parts"
     return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
+
+
+def _first_name(f: Fact) -> str:
+    """The first multi-word name a sentence carries ("tf installations"), or ""."""
+    return next((k for k in f.entities if " " in k), "")
 
 
 def _names_both(a: Fact, b: Fact, entity: str) -> bool:

@@ -115,6 +115,17 @@ def test_assets_one_team_plans_to_use_that_another_team_is_selling_are_a_risk() 
     assert relate(_f("We sold 400 pumps to Mercy Valley in May for $320,000."), sale, "7101-7109") is None
 
 
+def test_the_only_subcontractor_whose_cover_lapsed_is_a_dependency_in_trouble() -> None:
+    """Installation plans on its only subcontract fitter; compliance lists the fitter's insurance as lapsed. The
+    shared name the link shows ("Tanner Fit") is not the one the plan's sentence opens with."""
+    only = _f("TF Installations (trading name of Tanner Fit Ltd, director Carl Tanner) has worked for us since 2019 "
+              "and is our only subcontract fitting company.")
+    assert "risk.single" in only.cues
+    lapsed = _f("Tanner Fit Ltd (t/a TF Installations) holds public liability of £5m; the policy lapsed on 30 "
+                "September 2025 and no renewal certificate has been received.")
+    assert relate(only, lapsed, "Tanner Fit")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
 def test_a_reassurance_that_another_document_contradicts() -> None:
     calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
     trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
