@@ -330,6 +330,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     _polar(scan, cats, weights, text)
     _against_before(scan, cats, weights)
     _against_target(scan, cats, weights)
+    _against_from(scan, cats, weights)
     if "assurance" in weights and _OVERSPEND.search(scan):
         # "costs are above budget": the reassuring words ("above budget") said of a cost are an overspend
         del weights["assurance"]
@@ -617,6 +618,23 @@ def _against_before(scan: str, cats: list[str], weights: dict[str, float]) -> No
     _judge(head, now, before, cats, weights)
 
 
+# a figure beside where it came from: "worth £2.9m ..., up from £2.4m in June"
+_FROM = re.compile(rf"\b(?:up|down|rising|falling|rose|fell|increased|decreased|grew|dropped)\s+from\s+([£$€]?)"
+                   rf"({_COUNTED})(?:bn|[kmb])?\b")
+_MONEY_NOW = re.compile(r"[£$€](\d[\d,]*(?:\.\d+)?)")
+
+
+def _against_from(scan: str, cats: list[str], weights: dict[str, float]) -> None:
+    """A figure beside the one it moved from: judged like a figure beside last period's (money against money)."""
+    m = _FROM.search(scan)
+    if m is None:
+        return
+    head = scan[max(0, m.start() - 90):m.start()]
+    found = _MONEY_NOW.findall(head) if m.group(1) else _NOW.findall(head)
+    now = next((v for n in reversed(found) if not _A_YEAR.fullmatch(n) and (v := _number(n)) is not None), None)
+    _judge(head, now, _number(m.group(2)), cats, weights)
+
+
 def _judge(head: str, now: float | None, then: float | None, cats: list[str], weights: dict[str, float]) -> None:
     """``now`` against ``then`` (last period's figure, or a target) for the metric ``head`` names: fewer of a bad
     thing or more of a good one is good news (its risk cues damped); the opposite is a rise or a fall."""
@@ -637,7 +655,7 @@ def _judge(head: str, now: float | None, then: float | None, cats: list[str], we
 # a figure set against the level it should be at: "0.41 per 100,000 miles against a target of 0.50"
 _TARGET = re.compile(rf"\b(?:against|versus|vs\.?|compared (?:with|to))\s+(?:a|an|the|our|its)?\s*"
                      rf"(?:[\w-]+\s+)?(?:target|goal|limit|threshold|budget|plan|standard|benchmark)\s+"
-                     rf"(?:of\s+)?[£$€]?({_COUNTED})\b")
+                     rf"(?:of\s+)?[£$€]?({_COUNTED})(?:bn|[kmb])?\b")
 _PER = re.compile(r"\bper\s+$")
 
 

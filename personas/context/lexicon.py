@@ -305,6 +305,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
     ("benign", 1.0, r"resolved|(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
                     r"remediated|corrected|restored|replaced)|fixed (?:on|in|by|within|the same|fleet-wide)|"
                     r"remediated|closed out|(?:was|were|has been|have been|is|are|now) closed|"
+                    # a case closed in a past year ("warning letter ... closed in 2020"), not a café that closed
+                    r"(?:letters?|cases?|findings?|actions?|complaints?|incidents?|tickets?|investigations?|"
+                    r"warnings?|notices?|audits?|claims?|quer(?:y|ies)|disputes?)\b[^.;]{0,70}"
+                    r"(?<!be )(?<!to )closed (?:in|on) (?:[\w ]{0,12})?(?:19|20)\d\d|"
                     r"(?:case|finding|findings|incident|ticket|action|actions|review|investigation|audit|"
                     r"report) (?:is |was |were |are |has been |have been |now )?(?:closed|complete[d]?)|"
                     r"completed|contained|restored|no (?:impact|injur\w+|damage|loss|data (?:was )?(?:lost|"
@@ -350,7 +354,7 @@ BAD_METRIC = re.compile(r"\b(?:costs?|spend(?:ing)?|waste|scrap|defects?|rejects
                         r"backlog|overtime|debt|arrears|days to pay|debtor days|lead times?|latency|delays?|"
                         r"returns|refunds|failures?|outages?|vacanc\w+|shrink\w*|markdowns?|premiums?|invoice|bill|"
                         r"burn|claims?|estimates?|write-?offs?|cancell?ations?)\b")
-GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|"
+GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|pipeline|"
                          r"share|utili[sz]ation|nps|satisfaction|retention|cash|runway|yield|throughput|"
                          r"uptime|availability|attendance|conversion|wishlists?|installs|members|membership|"
                          r"subscribers|users|visits|footfall|occupancy|score|rating|accuracy|coverage|savings)\b")

@@ -29,6 +29,8 @@ def _fact(text: str, **kw: object) -> Fact:
     "Passenger injury incidents were 0.41 per 100,000 miles against a target of 0.50.",
     "Order intake was £612k against a target of £560k, the best week since March.",
     "Employer's liability cover for injury to staff is £10m, with a nil excess and a premium of £168,000.",
+    "2019: warning letter following an annual test pass rate below 90% — closed in 2020.",
+    "The commercial pipeline is worth £2.9m in annual value across 14 live opportunities, up from £2.4m in June.",
     "No brake or steering defects were found at the 42 inspections in December.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
@@ -46,6 +48,8 @@ def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportuni
     "Holiday pay for 1,200 shift workers was underpaid by about £90,000 since the payroll migration.",
     "There were eleven reportable injuries in the depots in 2024 (2023: four).",
     "Workplace injuries were 14 in the quarter against a target of 6.",
+    "Online sales were $2.1m in Q3, down from $2.6m in Q2, as two large customers cut orders.",
+    "Energy costs were £1.4m in the half, up from £0.9m last year, after the tariff reset.",
 ])
 def test_trouble_for_the_business_is_a_risk(text: str) -> None:
     assert _fact(text).kind == "risk"
@@ -57,6 +61,7 @@ def test_trouble_for_the_business_is_a_risk(text: str) -> None:
     "The training grant of £50,000 lapses on 31 March unless we register the first cohort.",
     "The warehouse holds 2,000 unused pallets of packaging that could be sold back to the maker.",
     "Tax rules let us reclaim a refund of the excess withheld since 2024, about £40,000.",
+    "The in-store café at Keighley closed in 2024 and its 1,200 sq ft have stood empty since.",
 ])
 def test_an_opening_for_the_business_is_an_opportunity(text: str) -> None:
     assert _fact(text).kind == "opportunity"
