@@ -70,7 +70,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"exit(?:s|ing)?|pull(?:ed|ing)? out|wind(?:ing)? down|insolven\w+|bankrupt\w*|"
                       r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
                       r"moratorium on (?:its |their )?payments|payment moratorium|suspension of payments|"
-                      r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|handed in (?:her|his|their) "
+                      r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|"
+                      r"(?:maternity|paternity|parental|adoption) leave|long-term sick\w*|handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
     ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late|delay(?:s|ed)?|behind (?:schedule|plan)|"
                        r"cancel\w*|(?:cannot|can't|could not|won't|will not) (?:be )?(?:made|delivered|finished|"

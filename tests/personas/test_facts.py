@@ -48,6 +48,7 @@ def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportuni
     "Holiday pay for 1,200 shift workers was underpaid by about £90,000 since the payroll migration.",
     "There were eleven reportable injuries in the depots in 2024 (2023: four).",
     "Workplace injuries were 14 in the quarter against a target of 6.",
+    "Priya Kaur, one of our two CNC programmers, starts maternity leave on 3 November.",
     "Online sales were $2.1m in Q3, down from $2.6m in Q2, as two large customers cut orders.",
     "Energy costs were £1.4m in the half, up from £0.9m last year, after the tariff reset.",
 ])
