@@ -168,7 +168,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"deferrals?|more time|a meeting|meetings?|call|summar(?:y|ies)|breakdowns?|figures|"
                         r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers))|"
                         r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
-                        r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))|"
+                        r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))"
+                        # a request for a quotation is the business asking a supplier
+                        r"(?! (?:a |an |the )?(?:[\w-]+ ){0,2}(?:quot(?:e|es|ation|ations)|prices?|pricing|"
+                        r"tenders?|proposals?)\b)|"
                         r"inquir(?:y|ies)|"
                         r"would (?:contribute|fund|co-fund|send|refer|redirect)|"
                         r"offer(?:s|ed|ing)? to (?:fund|pay|buy|contribute|send|refer|purchase|take)|"

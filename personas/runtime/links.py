@@ -183,6 +183,12 @@ _DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|sup
                       r"(?:[\w€£$.,()-]+ ){0,8}from)\b")
 
 
+# a dependency phrase followed by what it depends on, not by a word pointing back ("depends on it")
+_NAMES_WHAT_ON = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
+                            r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of)|"
+                            r"served by|powered by|(?:handled|managed|maintained|done) by) "
+                            r"(?!(?:it|them|this|these|that|those|its|their|him|her)\b)(?:the |a |an |our |two |"
+                            r"three )?[a-z]")
 _STAFF = re.compile(r"\W+(?:[\w-]+ )?(?:team|teams|staff|employees|electricians|operatives|engineers|technicians|"
                     r"supervisors|planners|officers|crews?|workforce|department|directorate|colleagues)\b")
 
@@ -194,7 +200,8 @@ def _depends_on(f: Fact, entity: str) -> bool:
     key = entity.lower()
     at = low.find(key)
     if at < 0:
-        return key in f.context
+        # "It is single-sourced" leans on its section's name; "stored in the marshalling area" names its own
+        return key in f.context and not _NAMES_WHAT_ON.search(low)
     if _STAFF.match(low, at + len(key)):
         return False  # "done by Property Care electricians": the business's own people, no outside thing
     first = min((low.find(k) for k in f.entities if k in low), default=at)
@@ -576,7 +583,8 @@ _HEADING_WORDS = frozenset((
     "details", "status", "results", "next steps", "decisions", "decisions requested", "recommendations",
     "recommendation", "appendix", "purpose", "scope", "conclusion", "conclusions", "key points", "other notes",
     "attendees", "agenda", "sign-off", "approval", "approvals", "references", "contents", "commentary", "comment",
-    "analysis", "discussion", "observations", "narrative", "highlights", "headlines", "update", "updates"))
+    "analysis", "discussion", "observations", "narrative", "highlights", "headlines", "headline", "update", "updates",
+    "key messages", "at a glance", "key figures"))
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)

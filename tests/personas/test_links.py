@@ -339,7 +339,7 @@ def test_space_one_team_looks_for_and_space_another_team_leaves_empty_is_an_oppo
     assert relate(need, empty, "Mifflinburg")[:2] == ("opportunity", "demand-meets-supply")  # type: ignore[index]
 
 
-@pytest.mark.parametrize("heading", ["Comments", "Commentary"])
+@pytest.mark.parametrize("heading", ["Comments", "Commentary", "Headline"])
 def test_a_generic_section_heading_two_documents_share_is_not_a_link(heading: str) -> None:
     corpus, stated = _stated({
         "Referral report": f"## {heading}\n\nPatients ask for Saturday bone density scans, and 940 referrals a "
@@ -489,3 +489,14 @@ def test_a_date_next_year_comes_after_this_years_dates() -> None:
     (end,) = spans("The supply agreement ends on 30 June next year.")
     (need,) = spans("Responses are due on 8 December.")
     assert before(need, end) and not before(end, need)
+
+
+def test_a_sentence_that_names_what_it_depends_on_does_not_depend_on_its_sections_name() -> None:
+    """Stored in the marshalling area: the dependency is on the area the sentence names, not on the board supplier
+    its section is about."""
+    (stored,) = [f for f in facts("## Kronwell board\n\nFinished goods for December will be stored in the dispatch "
+                                  "marshalling area and in two hired trailers from week 48.\n") if "stored" in f.text]
+    assert "kronwell" in stored.context and "dependency" in stored.cues
+    trouble = _f("Kronwell will withdraw the Natural Hickory decor; the final order date is 19 December 2025.")
+    rel = relate(stored, trouble, "Kronwell")
+    assert rel is None or rel[1] != "dependency", rel
