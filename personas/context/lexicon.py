@@ -283,7 +283,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
     # nobody acting on it: makes whatever it is more urgent, risk or opportunity alike
     ("gap", 0.8, r"not in the (?:[\w-]+ ){0,2}(?:plan|roadmap|budget|program|programme)|"
                  r"no (?:owner|plan|fix|corrective action|capa|workaround|budget|funding|decision|one has|"
-                 r"response|answer|action|claims?|date)|unassigned|"
+                 r"response|answer|claims?|date)|unassigned|"
+                 # "no action has been taken", not "noted, no action under policy" (a verdict: nothing to do)
+                 r"no action(?! (?:is |was )?(?:needed|required|necessary|under (?:the |our )?polic(?:y|ies)))|"
                  # "no one has been assigned", but not "no one was hurt" (that is good news)
                  r"(?:nobody|no one)(?! (?:was|were|has been|had been) (?:hurt|injured|harmed|killed|affected))|"
                  r"not (?:yet )?(?:been )?"
@@ -319,8 +321,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"exposed|taken)|customer impact|further action|release)|drills?|exercises?|"
                     r"simulat\w+|tabletop|mock (?:recall|evacuation|drill|exercise|attack)|false alarm|as planned|"
                     r"as expected|"
-                    r"(?:does|did) not (?:apply|affect)|not affected|unaffected|no action (?:is )?(?:needed|"
-                    r"required)|cleared|lifted|test(?:ed)? (?:successfully|without)|root cause (?:was )?"
+                    r"(?:does|did) not (?:apply|affect)|not affected|unaffected|no action (?:is |was )?(?:needed|"
+                    r"required|necessary|under (?:the |our )?polic(?:y|ies))|cleared|lifted|"
+                    r"test(?:ed)? (?:successfully|without)|root cause (?:was )?"
                     r"(?:found|identified|fixed)|we do not (?:sell|use|stock|carry|buy|make)|"
                     r"(?:does|do) not (?:sell|use|stock|carry|buy|make)|not (?:a )?(?:product|supplier|customer) "
                     r"of ours|(?:action|impact|exposure|affected|applies to us\??)\s*(?:required|needed)?\s*:\s*"

@@ -30,6 +30,7 @@ def _fact(text: str, **kw: object) -> Fact:
     "Order intake was £612k against a target of £560k, the best week since March.",
     "Employer's liability cover for injury to staff is £10m, with a nil excess and a premium of £168,000.",
     "2019: warning letter following an annual test pass rate below 90% — closed in 2020.",
+    "3 drivers with 3 penalty points (speeding, private vehicles) — noted, no action under policy; 2 renewals due.",
     "The commercial pipeline is worth £2.9m in annual value across 14 live opportunities, up from £2.4m in June.",
     "No brake or steering defects were found at the 42 inspections in December.",
 ])
