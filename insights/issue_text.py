@@ -109,6 +109,13 @@ def _linked(issue: Issue) -> tuple[str, str]:
         title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
         title = f"{_capital(first)}, while {_lower_article(second)}."
+        if len(title) > TITLE_MAX:
+            first, second = _unbracketed(first), _unbracketed(second)
+            title = f"{_capital(first)}, while {_lower_article(second)}."
+    if consequence and ", while " not in _fit(title):
+        # a side too long to cut would push the other out of the title: what the two mean together, then the
+        # shorter side; the summary gives both whole
+        title = f"{_capital(consequence[3:])}: {min((first, second), key=len)}."
     title = _fit(title)
     extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
     details = []
@@ -134,6 +141,14 @@ _GENERIC_HEADINGS = frozenset(("summary", "overview", "notes", "other notes", "a
 
 
 _POINTING = re.compile(r"^(?:they|their|theirs|it|its|he|she|his|her)\b", re.IGNORECASE)
+
+
+_ASIDE = re.compile(r"\s\([^()]{1,80}\)")
+
+
+def _unbracketed(text: str) -> str:
+    """``text`` without its bracketed asides ("(up to 60 hours a year)"), for a title pressed for room."""
+    return _ASIDE.sub("", text)
 
 
 def _named(title: str, src: Source) -> str:

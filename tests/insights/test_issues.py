@@ -444,6 +444,26 @@ def test_a_linked_title_pressed_for_room_keeps_both_sides_when_a_sentence_cannot
     assert "Lot 4" in issue.title and "Ensign Bus" in issue.title, issue.title
 
 
+def test_a_linked_title_too_long_for_both_sides_says_what_they_mean_together() -> None:
+    """Seen on tidewater: a side of 260 characters with no clause boundary pushed the other side and the
+    consequence out of the title, leaving an opening labelled a risk. The title says what the two mean together
+    and the shorter side; the summary gives both whole."""
+    long_a = ("A customer with on-site generation of at least 500 kW at a single metered site that it will run on "
+              "request during the supplier's system peak events (up to 60 hours a year) can enrol in Rider PDC and "
+              "earn a Peak Demand Credit of $11.40 per kW-month of committed capacity paid monthly all year long.")
+    long_b = ("Coastline Electric notified us on 20 May of a planned outage on Feeder 4417 on Tuesday 9 June from "
+              "07:00 to 15:00 to replace a recloser and two poles on Bayview Road near the Southshore plant gate.")
+    corpus, said = _world({"Register": f"# Register\n\n## Energy\n\n{long_a} Coastline Electric supplies all "
+                                       "sites over 200 kW.\n",
+                           "Weekly": f"# Weekly\n\n## Notices\n\n{long_b}\n"})
+    a, b = _span_of(said, "A customer with"), _span_of(said, "Coastline Electric notified")
+    said = _link(said, a, b, "dependency", "trouble with Coastline Electric reaches what depends on it",
+                 "Coastline Electric")
+    (issue,) = [i for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert issue.title.startswith("Trouble with Coastline Electric reaches what depends on it: "), issue.title
+    assert "Feeder 4417" in issue.title and not title_problems(issue.title), issue.title
+
+
 def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() -> None:
     """A link title that must shrink both sides to fit reads a wide register row by its first two columns, so the
     second side still fits instead of the title losing it."""
