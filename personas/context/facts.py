@@ -307,7 +307,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if len(text.split()) < 5:
         return None
     low = text.lower()
-    if _CLAUSE_LABEL.match(low):
+    if _CLAUSE_LABEL.match(low) or _HEADER_LINE.match(low):
         return None
     scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
     cells = scan  # with its column names, for what a cell's heading says its value is ("Limit: ... (injury)")
@@ -393,6 +393,10 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
                     r"\b(?:either|each) party (?:may|can|shall)\b")
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
+# a document's header lines: who wrote it, for whom, when (no claim about the business)
+_HEADER_LINE = re.compile(r"^\W*(?:from|to|cc|prepared by|maintained by|compiled by|authors?|owner|version|"
+                          r"classification|distribution|circulation|last updated|reviewed by|approved by|"
+                          r"contributors?)\W*:")
 _CLAUSE_LABEL = re.compile(r"^(?:clause|section|article|schedule|annex|appendix|part)\s+[\w.]+\s*[—–:-]\s*"
                            r"(?:\w+\W*){1,5}$")
 _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff costs?|labou?r|costs?|spend|repairs|"

@@ -71,7 +71,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
                       r"moratorium on (?:its |their )?payments|payment moratorium|suspension of payments|"
                       r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|"
-                      r"(?:maternity|paternity|parental|adoption) leave|long-term sick\w*|handed in (?:her|his|their) "
+                      r"(?:maternity|paternity|parental|adoption) leave|long-term sick\w*|"
+                      # a landlord who will not grant a new lease: "opposes a new tenancy", "intends to redevelop"
+                      r"oppos(?:es|ed|ing) (?:a |the )?(?:new )?(?:tenancy|lease|renewal)|"
+                      r"(?:intends?|intention|plans?) to (?:redevelop|demolish|take back|sell the site)|"
+                      r"handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
     ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late|delay(?:s|ed)?|behind (?:schedule|plan)|"
                        r"cancel\w*|(?:cannot|can't|could not|won't|will not) (?:be )?(?:made|delivered|finished|"
@@ -116,7 +120,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
                          # a spill of sewage or water, not a place kept for what does not fit
                          r"overflow\w*(?! (?:car|parking|board|stores?|storage|areas?|space|yards?|warehouses?|"
-                         r"bays?|sites?|lots?|racks?|racking)\b)"),
+                         r"bays?|sites?|lots?|racks?|racking|units?|warehouses?)\b)"),
     ("risk.capacity", 0.9, r"(?:at|over|above|exceed\w*|beyond|maxed|short of) (?:full |its |our |their )?"
                            r"capacity|bottleneck\w*|overbooked|oversubscribed|no (?:spare |free )?(?:capacity|"
                            r"slots?|room|headroom)|cannot (?:meet|handle|absorb|cover|take|carry|serve|supply)|"
@@ -311,6 +315,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
     ("benign", 1.0, r"resolved|(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
                     r"remediated|corrected|restored|replaced)|fixed (?:on|in|by|within|the same|fleet-wide)|"
                     r"remediated|closed out|(?:was|were|has been|have been|is|are|now) closed|"
+                    r"recovered (?:fully|in full|completely)|fully recovered|back to normal|"
                     # a case closed in a past year ("warning letter ... closed in 2020"), not a café that closed
                     r"(?:letters?|cases?|findings?|actions?|complaints?|incidents?|tickets?|investigations?|"
                     r"warnings?|notices?|audits?|claims?|quer(?:y|ies)|disputes?)\b[^.;]{0,70}"

@@ -31,6 +31,7 @@ def _fact(text: str, **kw: object) -> Fact:
     "Employer's liability cover for injury to staff is £10m, with a nil excess and a premium of £168,000.",
     "2019: warning letter following an annual test pass rate below 90% — closed in 2020.",
     "3 drivers with 3 penalty points (speeding, private vehicles) — noted, no action under policy; 2 renewals due.",
+    "Ambleside has recovered fully from the April closure, with sales of £412k in May.",
     "The commercial pipeline is worth £2.9m in annual value across 14 live opportunities, up from £2.4m in June.",
     "No brake or steering defects were found at the 42 inspections in December.",
 ])
@@ -50,6 +51,7 @@ def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportuni
     "There were eleven reportable injuries in the depots in 2024 (2023: four).",
     "Workplace injuries were 14 in the quarter against a target of 6.",
     "Priya Kaur, one of our two CNC programmers, starts maternity leave on 3 November.",
+    "Section 25 notice received 14 March 2025: the landlord opposes a new tenancy for the DC and intends to redevelop.",
     "Online sales were $2.1m in Q3, down from $2.6m in Q2, as two large customers cut orders.",
     "Energy costs were £1.4m in the half, up from £0.9m last year, after the tariff reset.",
 ])
@@ -381,9 +383,19 @@ def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "From: Lorna Graham, Inbound and Transport Manager, Kingmoor DC To: DC management team",
+    "Maintained by: Buying administration (Joanne Hartley) Last updated: 6 June 2025",
+    "Prepared by: Gareth Pryce, Finance Director, with Ruth Adeyemi, Management Accountant, 15 October 2025",
+])
+def test_a_documents_header_lines_are_no_claims(text: str) -> None:
+    assert fact(text) is None
+
+
+@pytest.mark.parametrize("text", [
     "A 15-minute shuttle from the Brook Farm overflow car park would need three single-deckers.",
     "The overflow board store in bay 9 will be used from week 45 for the December build-ahead.",
     "The board noted the closure report for the battery alert on bus 2107 and thanked the engineers.",
+    "The DC and overflow unit cost £0.43m a year in rent, and head office £0.06m.",
 ])
 def test_a_place_or_a_paper_named_for_trouble_is_no_trouble(text: str) -> None:
     f = fact(text)
