@@ -97,6 +97,8 @@ _COMMON_CAPS = frozenset((
     "average", "about", "around", "approximately", "approx", "nearly", "almost", "roughly", "median", "mean",
     "maximum", "minimum", "over", "under", "up", "down", "just", "only", "another", "estimated", "net", "gross",
     "peak", "around", "some", "between", "below", "above", "less", "fewer", "least", "most",
+    # words that open a section's heading ("Key conditions", "Main terms"), not a name
+    "key", "main", "general", "important", "major", "minor", "principal", "terms", "conditions",
 ))
 
 
@@ -411,7 +413,7 @@ _ON_NOTICE = re.compile(r"\bmay (?:terminate|suspend|cancel|end|exit)\b[^.;]{0,8
 _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
                         r"buyer|contract)s?\b")
 # "no injuries", "no reported injuries", "no brake or steering defects"
-_NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor)\W+(?:[\w-]+\W+)?(?:(?:or|and)\W+[\w-]+\W+)?$")
+_NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor|nil)\W+(?:[\w-]+\W+)?(?:(?:or|and)\W+[\w-]+\W+)?$")
 _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
 _OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
                      r"enquired|inquired|request(?:ing)?|asking|sought)\b")
@@ -451,7 +453,8 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     if cat in _DAMPENERS:
         # "until the panels ... are replaced": a fix that is only the condition for lifting something
         return NEGATED.search(before) is not None or _PENDING.search(scan[max(0, at - 140):at]) is not None
-    if cat == "risk.safety" and _COVER.search((cells or scan)[max(0, at - 60):at]):
+    if cat == "risk.safety" and (_COVER.search((cells or scan)[max(0, at - 60):at]) or
+                                 _INSURED.search(cells or scan)):
         return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
@@ -462,6 +465,7 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     return False
 
 
+_INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit)\b")
 _COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")
 _PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
@@ -566,6 +570,7 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
             names = _named_pairs(text) if names is None else names  # only for a sentence with a move word
             moves = [m for m in moves
                      if " ".join(scan[m.start():m.end() + 40].split()[:2]).rstrip(".,;:") not in names]
+        moves = [m for m in moves if not _NO_MOVE.search(scan, max(0, m.start() - 8), m.start())]
         for m in moves[:2]:
             before = scan[max(0, m.start() - _METRIC_WINDOW):m.start()]
             bad = [b.end() for b in BAD_METRIC.finditer(before)]
@@ -586,6 +591,9 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
             if cat not in weights:
                 cats.append(cat)
             weights[cat] = min(1.5, weights.get(cat, 0.0) + w)
+
+
+_NO_MOVE = re.compile(r"\b(?:nil|no|zero)\s+$")  # "a nil increase", "no rise": nothing moved
 
 
 _WORD_NUMBERS = {w: i for i, w in enumerate((

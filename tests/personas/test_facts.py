@@ -109,6 +109,7 @@ def test_entity_keys_name_codes_and_names_but_not_sentence_openers() -> None:
     keys = entity_keys("Kestrel Refrigeration Ltd shipped PS-40 sensors to Bay 4.")
     assert {"kestrel refrigeration", "kestrel", "ps-40", "bay 4"} <= set(keys)
     assert entity_keys("Average 41 bags a week were sold.") == ()
+    assert entity_keys("Key conditions") == () and entity_keys("Main terms") == ()  # headings, not names
 
 
 def test_a_range_of_fleet_or_asset_numbers_is_a_name_and_a_range_of_years_is_not() -> None:
@@ -531,3 +532,12 @@ def test_the_peril_an_insurance_row_covers_is_no_harm() -> None:
              "| Fleet motor | Mercia Mutual | Third party unlimited (injury) | £10,000 each claim | £1,412,000 |\n")
     (row,) = [f for f in facts(table) if "Fleet motor" in f.text]
     assert "risk.safety" not in row.cues and row.kind == "neutral", row.cues
+    table = ("## Programme\n\n| Cover | Insurer | Limit | Excess | Premium |\n|---|---|---|---|---|\n"
+             "| Product contamination and recall | Aldgate Mutual | £2m aggregate | £10,000 | £14,300 |\n")
+    (row,) = [f for f in facts(table) if "Product contamination" in f.text]
+    assert "risk.safety" not in row.cues, row.cues
+
+
+def test_a_nil_increase_is_no_rise() -> None:
+    f = fact("The rent review on 1 June 2024 was settled at £31,000, a nil increase, and the lease runs to 2029.")
+    assert f is not None and "risk.rise" not in f.cues, f and f.cues
