@@ -170,7 +170,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"statements?|explanations?|clarification|updates?|comments?|feedback|approvals?|options|"
                         r"proposals?|plans?|reviews?|analys[ie]s|strateg(?:y|ies)|postponement|extensions?|"
                         r"deferrals?|more time|a meeting|meetings?|call|summar(?:y|ies)|breakdowns?|figures|"
-                        r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers))|"
+                        r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers|lists?|"
+                        r"comparisons?|schedules?))|"
                         r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
                         r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))"
                         # a request for a quotation is the business asking a supplier

@@ -412,6 +412,7 @@ def test_a_place_or_a_paper_named_for_trouble_is_no_trouble(text: str) -> None:
     "Board members asked for the summary of headroom on each covenant to be included in the next finance report.",
     "The committee asked for a breakdown of the £1.2m overspend by scheme.",
     "MD asked for monthly patronage data for the coastal service from launch, for the council's report.",
+    "PR asked for the list in writing with a comparison to two other local hospitals.",
     "The 02/09 stoppage was the largest single loss on Line 2; a request for a retrofit controller quotation has gone "
     "to Kessler UK.",
 ])
