@@ -17,6 +17,7 @@ from personas.context.text import (
     post_grams,
     post_windows,
     sentence_stems,
+    stems_of,
     unit_stems,
     window_hashes,
 )
@@ -33,6 +34,18 @@ FRAMED = (CLAIM, MESSAGE)
 """Messages and claims are written, and may hold the runtime's sentence frames ("... does not say, and nobody here
 has answered that yet"; "so what one report says about X is contradicted by the other"): a copy of one is a long
 one. What they say is protected sentence by sentence as well (a frame weighs little there)."""
+FRAME_STEMS = stems_of(
+    "the money counted on from may not be paid; trouble with reaches what depends on it; which one team plans to "
+    "use is being sold or scrapped by another; what is already on hand for could meet that demand, could replace "
+    "what is paid for outside; customers ask for, and no plan provides it; what one report says about is "
+    "contradicted by the other; more business with puts more money at risk; the commitment on may be missed; the "
+    "demand expected for may not be met, falls when it is out of action; needs one owner who sees both; is an "
+    "opening that needs both teams; arrives after the date it is needed; is free when it is asked for; has ended "
+    "before it is needed; is out of action on the date it is needed")
+"""The words of the consequences a link states (:func:`personas.runtime.links.consequences`, kept in step by a
+test): a message or claim sentence made of these and a name or two ("so trouble with Dunstall Road CPU reaches
+what depends on it") is no content of its own, so the same frame on the same name in another channel is no
+repeat of it. The name is protected where it comes from, in its document."""
 MIN_RUN = 28
 """...in runs of this many at least (five words); a common phrase of three or four words is chance."""
 SHORT_SHARE = 0.8
@@ -143,6 +156,8 @@ class LeakIndex:
             else:
                 prints = fingerprints(text)
             stems = unit_stems(text)
+            if kind == CLAIM:  # a link's consequence: frame words and a name are no claim of their own
+                stems = [each for each in stems if len(each - FRAME_STEMS) >= MIN_STEMS]
         if part is not None and prints:
             size = len(squashed(text))
             self.lengths[src] = min(self.lengths.get(src, size), size)
@@ -173,8 +188,8 @@ class LeakIndex:
         own = []
         for stems in unit_stems(body):
             # what a sentence quotes or restates of text at (or below) its label stays protected there; only a
-            # sentence (or clause) of its own is protected as this message's
-            if len(stems) < MIN_STEMS or (stems, level, mask) in self._derived:
+            # sentence (or clause) of its own is protected as this message's, and a frame with a name is none
+            if len(stems - FRAME_STEMS) < MIN_STEMS or (stems, level, mask) in self._derived:
                 continue
             if self._explained(level, mask, stems, stems):
                 if len(self._derived) > DERIVED_MEMO:

@@ -237,6 +237,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
     ("dependency", 0.5, r"depend(?:s|ent|ing)? on|reli(?:es|ant) on|rely on|relying on|sourced from|supplied by|"
                         r"exclusively|all (?:of )?(?:our|the) \w+ (?:come|use|run)|every \w+ (?:uses|runs|needs)|"
                         r"operat(?:e|es|ed|ing) from|(?:based|located|housed|stored|kept|held) (?:at|in)|"
+                        r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on) "
+                        r"(?:our|the)\b|"
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
                         r"(?:handled|managed|maintained|run|done) by|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"

@@ -116,10 +116,16 @@ class OfflineProvider:
         mentions = [answering.author] if at and answering is not None else []
         if task == "link" and request.link is not None:
             lk = request.link
-            so = sentence(lk.consequence[:1].upper() + lk.consequence[1:]) if lk.consequence else ""
             lead = at or f"The {lk.a.source} says: "
-            text = rng.choice(_LINK).format(lead=lead, a=sentence(lk.a.text), b_source=lk.b.source,
-                                            b=sentence(lk.b.text), so=so)
+            b = sentence(lk.b.text)
+            if lk.consequence:
+                # the consequence closes the second fact's sentence: as a sentence of its own, the same frame in
+                # every link on one thing, the leak guard would take it for a repeat of a link in another channel
+                so = lk.consequence.strip().rstrip(".")
+                so = so if so.lower().startswith("so ") else "so " + so
+                b = f"{b.rstrip('.!?')}, {so[:1].lower()}{so[1:]}."
+            text = rng.choice(_LINK).format(lead=lead, a=sentence(lk.a.text), b_source=lk.b.source, b=b,
+                                            so="").rstrip()
             return text, [lk.a.key, lk.b.key], mentions
         if not facts:
             question = rng.choice(_ASK["neutral"])

@@ -78,6 +78,34 @@ _COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|
                          r"obliged|promised|undertakes?|entitled to|liquidated damages)\b")
 
 
+# what two facts mean together, by relation: the clause after "so" in a link's title and message
+_SO = {
+    "money": "the money counted on from {e} may not be paid",
+    "depends": "trouble with {e} reaches what depends on it",
+    "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
+    "on-hand": "what is already on hand for {e} could meet that demand",
+    "replace": "{e} already on hand could replace what is paid for outside",
+    "unplanned": "customers ask for {e}, and no plan provides it",
+    "contradicted": "what one report says about {e} is contradicted by the other",
+    "exposure": "more business with {e} puts more money at risk",
+    "commitment": "the commitment on {e} may be missed",
+    "unmet": "the demand expected for {e} may not be met",
+    "owner": "{e} needs one owner who sees both",
+    "opening": "{e} is an opening that needs both teams",
+    "late": "{e} arrives after the date it is needed",
+    "free": "{e} is free when it is asked for",
+    "ended": "{e} has ended before it is needed",
+    "out-demand": "the demand expected for {e} falls when it is out of action",
+    "out": "{e} is out of action on the date it is needed",
+}
+
+
+def consequences(entity: str) -> tuple[str, ...]:
+    """Every consequence a link can state, about ``entity`` (the leak guard keeps their frame words as no one's
+    content: see :data:`personas.context.leakindex.FRAME_STEMS`)."""
+    return tuple(t.format(e=entity) for t in _SO.values())
+
+
 def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     """(kind, relation, consequence) of two facts about ``entity`` read together, or ``None`` when together they
     mean nothing more than apart. The consequence is a clause that follows "so". Dated clashes come first (a need
@@ -95,31 +123,30 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         if cx & _DEPENDENCY and cy & _TROUBLE and y.kind == "risk" and \
                 (_depends_on(x, entity) or ((lead := _first_name(x)) in y.entities and _depends_on(x, lead))):
             if _COUNTED_ON.search(x.text.lower()):
-                return "risk", "dependency", f"the money counted on from {e} may not be paid"
-            return "risk", "dependency", f"trouble with {e} reaches what depends on it"
+                return "risk", "dependency", _SO["money"].format(e=e)
+            return "risk", "dependency", _SO["depends"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
         # sell or scrap: no cue says trouble on either side, the pair does
         if _PLANS_TO_USE.search(x.text.lower()) and _DISPOSED.search(y.text.lower()) and \
                 not _DISPOSED.search(x.text.lower()) and _names_both(x, y, entity):
-            return "risk", "dependency", f"{e}, which one team plans to use, is being sold or scrapped by another"
+            return "risk", "dependency", _SO["sold"].format(e=e)
     for x, y, cx, cy in pairs:
         # demand its paragraph reports counts only for a sentence that is not itself about trouble
         if (cx & _DEMAND or (set(x.around) & _DEMAND and x.kind != "risk")) and cy & _UNUSED and y.kind != "risk" \
                 and _unused_is(y, entity):
-            return "opportunity", "demand-meets-supply", f"what is already on hand for {e} could meet that demand"
+            return "opportunity", "demand-meets-supply", _SO["on-hand"].format(e=e)
     for x, y, cx, cy in pairs:
         # paying outside for what another team's register shows idle in house: the same kind of thing (a courier
         # to a site is no use of the meeting room idle there)
         if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity) \
-                and _alike(x, y):
+                and _alike(x, y) and not _SPARES_HIRE.search(y.text.lower()):
             thing = f"the {e}" if e.lower() in y.entities else "what is"  # shared words, not a name
-            return "opportunity", "demand-meets-supply", f"{thing} already on hand could replace what is paid for " \
-                                                         "outside"
+            return "opportunity", "demand-meets-supply", _SO["replace"].format(e=thing)
     for x, y, cx, cy in pairs:
         # customers asking for something another team's plans leave out
         if (cx | set(x.around)) & _DEMAND and x.kind == "opportunity" and "gap" in cy and y.kind != "risk":
-            return "opportunity", "unplanned", f"customers ask for {e}, and no plan provides it"
+            return "opportunity", "unplanned", _SO["unplanned"].format(e=e)
     for x, y, cx, cy in pairs:
         # a reassurance (its own, or its paragraph's when the paragraph is about the thing) against trouble the
         # other document reports
@@ -127,22 +154,22 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         about = not x.topic or entity.lower() in x.topic.lower()
         if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
                 not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity):
-            return "risk", "contradiction", f"what one report says about {e} is contradicted by the other"
+            return "risk", "contradiction", _SO["contradicted"].format(e=e)
     for x, y, cx, cy in pairs:
         if cx & {"load", "opp.demand"} and "risk.exposure" in cy and y.kind == "risk" and x.kind != "risk":
-            return "risk", "exposure", f"more business with {e} puts more money at risk"
+            return "risk", "exposure", _SO["exposure"].format(e=e)
     for x, y, cx, cy in pairs:
         if ("deadline" in cx or _COMMITMENT.search(x.text.lower())) and cy & {"risk.late", "risk.end"} and \
                 y.kind == "risk":
-            return "risk", "obligation", f"the commitment on {e} may be missed"
+            return "risk", "obligation", _SO["commitment"].format(e=e)
     for x, y, cx, cy in pairs:
         # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
         if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk":
-            return "risk", "demand-vs-capacity", f"the demand expected for {e} may not be met"
+            return "risk", "demand-vs-capacity", _SO["unmet"].format(e=e)
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):
-            return "risk", "compound", f"{e} needs one owner who sees both"
-        return "opportunity", "compound", f"{e} is an opening that needs both teams"
+            return "risk", "compound", _SO["owner"].format(e=e)
+        return "opportunity", "compound", _SO["opening"].format(e=e)
     return None
 
 
@@ -159,6 +186,11 @@ _DISPOSED = re.compile(r"\b(?:batch sale|sale (?:contract|agreement)|agreed (?:a
                        r"(?:to be |will be |being |are |is )(?:sold|scrapped|disposed of)|dispos(?:e|al) of|"
                        r"for disposal|withdrawn from service)\b")
 _BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)
+
+
+# an idle thing that already spares a hire ("a rental loader is not needed"): no opening against hiring
+_SPARES_HIRE = re.compile(r"\b(?:rental|rented|hired?|hiring|outside|external)\b[^.;]{0,30}\b(?:not needed|"
+                          r"unnecessary|not required)\b|\bno need to (?:rent|hire|buy in)\b")
 
 
 def _alike(x: Fact, y: Fact) -> bool:
@@ -178,6 +210,7 @@ def _unused_is(f: Fact, entity: str) -> bool:
 _COUNTED_ON = re.compile(r"\b(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from\b")
 _DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
                       r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of|on)|"
+                      r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on)|"
                       r"served by|powered by|(?:handled|managed|maintained|run|done) by|single[- ]source\w*|"
                       r"sole[- ]\w+|only|(?:receipts?|income|payments?|proceeds|remittances?) "
                       r"(?:[\w€£$.,()-]+ ){0,8}from)\b")
@@ -271,20 +304,20 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
             # contract start, delivery, go-live) all come after it: no cue says late, the dates do
             arrive = _dated(y.text, _ARRIVAL_WORDS)
             if arrive and max(n.last for n in needed) < min(a.first for a in arrive):
-                return "risk", "timing", "{e} arrives after the date it is needed"
+                return "risk", "timing", _SO["late"]
         away = _dated(y.text, _AWAY_WORDS)
         if not away:
             continue
         meets = any(overlaps(n, s) for n in needed for s in away)
         if "opp.unused" in cy and cx & _DEMAND:
             if meets:
-                return "opportunity", "demand-meets-supply", "{e} is free when it is asked for"
+                return "opportunity", "demand-meets-supply", _SO["free"]
             continue
         if y.kind != "opportunity" and not cy & _TROUBLE and \
                 any(_after_end(n, s) for n in needed for s in _dated(y.text, _END_WORDS)):
             # a plain end date (a lease's or a contract's term, in a register) with a need after it: no cue says
             # trouble, the clash does
-            return "risk", "timing", "{e} has ended before it is needed"
+            return "risk", "timing", _SO["ended"]
         if y.kind == "opportunity" or not cy & {"risk.outage", "risk.capacity", "risk.end", "risk.late",
                                                 "risk.supply", "risk.failure"}:
             continue
@@ -292,12 +325,12 @@ def _timing(a: Fact, b: Fact) -> tuple[str, str, str] | None:
         if cy & {"risk.outage", "risk.capacity", "risk.failure"} and \
                 any(overlaps(n, s) for n in needed for s in ranges):
             if cx & (_DEMAND | {"load"}):
-                return "risk", "demand-vs-capacity", "the demand expected for {e} falls when it is out of action"
-            return "risk", "timing", "{e} is out of action on the date it is needed"
+                return "risk", "demand-vs-capacity", _SO["out-demand"]
+            return "risk", "timing", _SO["out"]
         if "risk.end" in cy and any(_after_end(n, s) for n in needed for s in away):
-            return "risk", "timing", "{e} has ended before it is needed"
+            return "risk", "timing", _SO["ended"]
         if cy & {"risk.late", "risk.supply"} and any(before(n, s) for n in needed for s in away):
-            return "risk", "timing", "{e} arrives after the date it is needed"
+            return "risk", "timing", _SO["late"]
     return None
 
 
@@ -424,7 +457,8 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
     idle, with no name in common: (score, shared, (kind, relation, consequence)) or ``None``. Scored below a
     shared name, like a meeting in time."""
     for x, y in ((a, b), (b, a)):
-        if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and y.kind != "risk"):
+        if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and y.kind != "risk") or \
+                _SPARES_HIRE.search(y.text.lower()):
             continue
         if not _resources(x) & _resources(y):
             continue

@@ -174,3 +174,24 @@ def test_the_index_is_pure_and_explains_shared_words_away() -> None:
     assert index.find(0, 0, "Freight rates with Gull Carriers rise fourteen percent on the first of January.")
     assert index.find(0, 0, "Freight rates with Gull Carriers are posted on the public website.") is None
     assert index.find(2, 1, "Freight rates with Gull Carriers rise fourteen percent on the first of January.") is None
+
+
+def test_a_links_consequence_frame_is_no_content_of_the_message_that_said_it() -> None:
+    """Seen on a held-out caterer: a link posted in a safety channel closed with "so trouble with Dunstall Road CPU
+    reaches what depends on it"; a later link in a finance and sales channel, on the same site from permitted
+    documents, closed with "so trouble with Dunstall Road reaches what depends on it" and was blocked as a
+    paraphrase of the safety message. The runtime's frame words are no one's content; the names in them are
+    protected where they come from."""
+    from personas.runtime.links import consequences
+    index = LeakIndex()
+    index.add_text(DOCUMENT, 1, 1, 2, "The lease on Unit 4, Dunstall Road ends on 30 September 2026.")
+    index.add_message(7, 2, 64, "The HACCP plan says the Dunstall Road CPU cooks every hot meal at 08:00, so "
+                                "trouble with Dunstall Road CPU reaches what depends on it.")
+    body = ("The register says the lease on Unit 4, Dunstall Road ends on 30 September 2026, so trouble with "
+            "Dunstall Road reaches what depends on it.")
+    assert index.find(3, 2, body) is None
+    # every consequence the runtime writes is frame words and the name it is about
+    from personas.context.leakindex import FRAME_STEMS
+    from personas.context.text import stems_of
+    for text in consequences("Quarry Road"):
+        assert stems_of(text) - stems_of("Quarry Road") <= FRAME_STEMS, text

@@ -126,6 +126,16 @@ def test_the_only_subcontractor_whose_cover_lapsed_is_a_dependency_in_trouble() 
     assert relate(only, lapsed, "Tanner Fit")[:2] == ("risk", "dependency")  # type: ignore[index]
 
 
+def test_work_planned_at_a_site_whose_lease_the_landlord_ends_is_a_dependency_in_trouble() -> None:
+    """The bid plan produces every meal at the central unit; the property register says the landlord has served
+    a break notice ending its lease."""
+    plan = _f("All Lot 3 meals will be produced at our central production unit on Dunstall Road, which is 14 to 26 "
+              "miles from the Lot 3 schools.")
+    ended = _f("Harrowgate Estates served a break notice on Unit 4, Dunstall Road dated 12 September 2025, exercising "
+               "the landlord's break and terminating the lease on 30 September 2026.")
+    assert relate(plan, ended, "Dunstall Road")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
 def test_a_reassurance_that_another_document_contradicts() -> None:
     calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
     trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
@@ -500,3 +510,13 @@ def test_a_sentence_that_names_what_it_depends_on_does_not_depend_on_its_section
     trouble = _f("Kronwell will withdraw the Natural Hickory decor; the final order date is 19 December 2025.")
     rel = relate(stored, trouble, "Kronwell")
     assert rel is None or rel[1] != "dependency", rel
+
+
+def test_an_idle_thing_that_already_replaces_a_hire_is_no_opening_against_hiring() -> None:
+    """'A rental loader is not needed; no job has asked for L-05': the idle loader already spares the rental, so
+    it is no opening against the equipment rental account."""
+    idle = _f("A rental loader is not needed; no job has asked for L-05 in that period.")
+    hired = _f("Equipment rental is placed with United Rentals on national account rates, 10% off published rates.")
+    assert "opp.unused" in idle.cues and "bought-in" in hired.cues
+    rel = relate(hired, idle, "L-05")
+    assert rel is None or rel[1] != "demand-meets-supply", rel
