@@ -18,6 +18,9 @@ _c: Any = importlib.import_module("re._constants")
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DAY_MONTH = rf"\d{{1,2}}(?:st|nd|rd|th)? (?:of )?(?:{MONTHS})|(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?\b"
 
+# money a plan counts on from someone: "receipts in week 46 include €640k from the Benelux distributor"
+RECEIVED_FROM = r"(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from"
+
 # (category, weight, pattern). Patterns are matched on lower-cased text between word boundaries.
 CUES: tuple[tuple[str, float, str], ...] = (
     # risk: something that can hurt the business
@@ -242,8 +245,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
                         r"(?:handled|managed|maintained|run|done) by|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"
-                        # money a plan counts on from someone: "receipts in week 46 include €640k from X"
-                        r"(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from"),
+                        + RECEIVED_FROM),
     # paying someone outside for what the business might have in house: renting, hiring, referring out,
     # outsourcing, agency staff (one side of "we rent what we own idle")
     ("bought-in", 0.5, r"(?:rent(?:s|ed|ing)?|hir(?:e|es|ed|ing)|leas(?:ed|ing)|charter(?:s|ed|ing)?) (?:\w+ ){0,3}"

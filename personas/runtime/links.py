@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys
-from personas.context.lexicon import CUES, resources
+from personas.context.lexicon import CUES, RECEIVED_FROM, resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,21 +207,19 @@ def _unused_is(f: Fact, entity: str) -> bool:
     return key in main or (key in f.context and not _opening_names(f.text))
 
 
-_COUNTED_ON = re.compile(r"\b(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from\b")
-_DEPENDS = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
-                      r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of|on)|"
-                      r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on)|"
-                      r"served by|powered by|(?:handled|managed|maintained|run|done) by|single[- ]source\w*|"
-                      r"sole[- ]\w+|only|(?:receipts?|income|payments?|proceeds|remittances?) "
-                      r"(?:[\w€£$.,()-]+ ){0,8}from)\b")
+# what a dependency phrase depends on follows it: "operates from Hall 3", "supplied by Kestrel"
+_DEPENDENCY_VERBS = (r"depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
+                     r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of)|"
+                     r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on)|"
+                     r"served by|powered by|(?:handled|managed|maintained|done) by")
+_COUNTED_ON = re.compile(rf"\b{RECEIVED_FROM}\b")
+_DEPENDS = re.compile(rf"\b(?:{_DEPENDENCY_VERBS}|runs? on|run by|single[- ]source\w*|sole[- ]\w+|only|"
+                      rf"{RECEIVED_FROM})\b")
 
 
 # a dependency phrase followed by what it depends on, not by a word pointing back ("depends on it")
-_NAMES_WHAT_ON = re.compile(r"\b(?:depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
-                            r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of)|"
-                            r"served by|powered by|(?:handled|managed|maintained|done) by) "
-                            r"(?!(?:it|them|this|these|that|those|its|their|him|her)\b)(?:the |a |an |our |two |"
-                            r"three )?[a-z]")
+_NAMES_WHAT_ON = re.compile(rf"\b(?:{_DEPENDENCY_VERBS}) (?!(?:it|them|this|these|that|those|its|their|him|her)\b)"
+                            r"(?:the |a |an |our |two |three )?[a-z]")
 _STAFF = re.compile(r"\W+(?:[\w-]+ )?(?:team|teams|staff|employees|electricians|operatives|engineers|technicians|"
                     r"supervisors|planners|officers|crews?|workforce|department|directorate|colleagues)\b")
 
