@@ -27,7 +27,9 @@ _DAMPENERS = frozenset({"benign", "assurance"})
 _RIVAL = re.compile(r"\b(?:competitors?|rivals?|competing|competition)\b")
 _RIVAL_FLIPS = frozenset({"risk.end", "risk.failure", "risk.outage", "risk.supply", "risk.compliance"})
 # "Rejected: 0", "Open: none": a table cell that counts nothing states nothing
-_ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/a|-|—)(?: as (?:at|of) [^;)]*)?"
+_ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/a|-|—|nothing(?: (?:notified|"
+                        r"reported|received|raised|recorded|to report))?(?: (?:this|last|in the) (?:quarter|month|year|"
+                        r"period))?)(?: as (?:at|of) [^;)]*)?"
                         r"\s*(?=[;).]|$)")
 _METRIC_WINDOW = 60
 _CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
@@ -62,6 +64,7 @@ _NUMBER_RANGE = re.compile(r"(?<![\w.,£$€-])(\d{4,6})\s?[–-]\s?(\d{4,6})(?!
 _CAP = re.compile(r"[A-Z][A-Za-z0-9'’&.-]*")
 _NAME_RUN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:of|&|de|la|du|van|von)?\s*[A-Z0-9][\w'’&.-]*)*")
 _SUFFIX = re.compile(r"(?:'s|’s|s')$")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)?[.,]?")
 _CORP = frozenset((
     "inc", "ltd", "llc", "plc", "gmbh", "corp", "co", "company", "corporation", "limited", "group", "holdings",
     "ag", "sa", "nv", "bv", "pty",
@@ -121,7 +124,9 @@ def entity_keys(text: str) -> tuple[str, ...]:
         keys.append(tok.lower())
     for m in _NAME_RUN.finditer(text):
         words = [w for w in re.split(r"\s+", m.group(0)) if w]
-        while words and (words[0].lower() in _COMMON_CAPS or words[0].lower() in ("of", "and", "&", "the")):
+        # a date before a name is no part of it: "From 13 October Crew C moves" names "Crew C"
+        while words and (words[0].lower() in _COMMON_CAPS or words[0].lower() in ("of", "and", "&", "the") or
+                         _ORDINAL.fullmatch(words[0])):
             words = words[1:]
         while words and (words[-1].lower().rstrip(".") in _CORP or words[-1].lower() in ("of", "and", "&", "the")):
             words = words[:-1]
@@ -143,6 +148,9 @@ _GENERIC = frozenset((
     "last", "next", "week", "weeks", "month", "months", "year", "years", "quarter", "day", "days", "time", "times",
     "total", "number", "numbers", "new", "old", "current", "first", "second", "third", "four", "five", "six",
     "seven", "eight", "nine", "ten", "hundred", "thousand", "million", "billion", "percent", "must",
+    # function words no stop list holds: "whether" shared by two questions is no shared subject
+    "whether", "either", "neither", "together", "rather", "however", "whatever", "whenever", "wherever", "another",
+    "others", "otherwise", "therefore", "although", "though", "unless", "whose", "itself", "themselves",
 ))
 
 
@@ -414,12 +422,16 @@ _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:
                         r"buyer|contract)s?\b")
 # "no injuries", "no reported injuries", "no brake or steering defects"
 _NEGATORS = re.compile(r"\b(?:no|not|never|without|zero|nor|nil)\W+(?:[\w-]+\W+)?(?:(?:or|and)\W+[\w-]+\W+)?$")
-_SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no)\W+$")
+_SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|not much|very little|no|"
+                     r"(?:is|are|was|were|be|been|stand|stands|sit|sits|left|kept) (?:not|never)|"
+                     r"(?:not|never) (?:be |been |left |kept |stand |sit )?)\W*$")  # "so crews are not idle"
 _OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
                      r"enquired|inquired|request(?:ing)?|asking|sought)\b")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
-_BENEFIT = re.compile(r"\b(?:rebates?|grants?|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
+# "the grant of a new tenancy" is a landlord's act, no money offered
+_BENEFIT = re.compile(r"\b(?:rebates?|grants?(?! of (?:a |the )?(?:new )?(?:tenancy|lease|licen[cs]e|permission|"
+                      r"planning|consent|rights?|access|easement|option)\b)|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
                       r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
 _WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|submissions?|bids?|proposals?|"
                      r"nominations?|tenders?) (?:\w+ ){0,2}(?:close[sd]?|closing|(?:are |is )?due)\b|\bapply by\b|"
@@ -453,7 +465,7 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     if cat in _DAMPENERS:
         # "until the panels ... are replaced": a fix that is only the condition for lifting something
         return NEGATED.search(before) is not None or _PENDING.search(scan[max(0, at - 140):at]) is not None
-    if cat == "risk.safety" and (_COVER.search((cells or scan)[max(0, at - 60):at]) or
+    if cat in _PERILS and (_COVER.search((cells or scan)[max(0, at - 60):at]) or
                                  _INSURED.search(cells or scan)):
         return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
@@ -465,6 +477,8 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     return False
 
 
+# what an insurance row names as insured ("Cyber (incl. ransomware)", "Business interruption") is no harm done
+_PERILS = frozenset({"risk.safety", "risk.security", "risk.outage", "risk.failure", "risk.compliance"})
 _INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit)\b")
 _COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")
 _PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")

@@ -56,10 +56,18 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"no (?:qualified |approved |second |other )?(?:alternative|alternate|backup|back-up|"
                          r"second|other) (?:source|supplier|vendor|provider|engineer|person|site)|"
                          r"no qualified alternate|not (?:yet )?(?:been )?qualified|"
+                         # "No other UK maltster we have qualified floor-malts at the volume we need"
+                         r"no other (?:[\w-]+ ){0,2}(?:supplier|source|vendor|maker|manufacturer|provider|producer|"
+                         r"contractor|subcontractor|installer|carrier|haulier|mill|lab|laboratory|[a-z]{3,}ster)s?\b|"
                          r"no (?:backup|back-up|redundan\w+|spares?|contingency|fallback|cover|deputy|standby)|"
                          r"(?:do|does|did) not (?:hold|have|keep|carry|stock) (?:a |any )?(?:[\w-]+ ){0,2}"
                          r"(?:spares?|backup|back-up|standby)|"
-                         r"key[- ]person|knowledge (?:sits|lives|rests) with"),
+                         r"key[- ]person|knowledge (?:sits|lives|rests) with|"
+                         # one event that takes out what was meant to be two: "a single shared duct", "a single
+                         # event at the bridge would cut both circuits at once"
+                         r"single shared|(?:would|could|will|can) (?:cut|sever|isolate|take out|knock out|disable|"
+                         r"stop|break) (?:both |all (?:of )?(?:the |our )?)(?:\w+ ){0,3}(?:at once|together|"
+                         r"at the same time|simultaneously)"),
     ("risk.end", 1.1, r"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ed|ing)|terminat\w+|non-?renew\w*|"
                       r"not (?:be )?(?:renew|extend)\w*|will not renew|declin\w+ to (?:renew|extend)|"
                       r"(?:lease|contract|agreement|licen[cs]e|policy|"
@@ -72,11 +80,20 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"operating|stocking|carrying)|ceas(?:e|es|ed|ing) (?:trading|operations|to)|"
                       r"exit(?:s|ing)?|pull(?:ed|ing)? out|wind(?:ing)? down|insolven\w+|bankrupt\w*|"
                       r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
+                      # a firm heading for insolvency: a petition to wind it up, judgments for unpaid debts
+                      r"winding[- ]up (?:petition|order)|wound up|(?:went|gone|going|enter\w*|placed) into "
+                      r"liquidation|liquidators?|county court judg(?:e)?ments?|\bccjs?\b|"
                       r"moratorium on (?:its |their )?payments|payment moratorium|suspension of payments|"
                       r"resign(?:s|ed|ing|ation)|(?:is|are) leaving|last (?:working )?day|"
+                      # someone retiring, not a pension word or a machine's planned replacement ("hardware
+                      # retirement notices")
+                      r"(?<!hardware )(?<!equipment )(?<!server )(?<!asset )(?<!fleet )"
+                      r"retir(?:es|ed|ing|ement)\b(?! (?:benefits?|plans?|schemes?|savings|age|funds?|pensions?|"
+                      r"accounts?|homes?|villages?|income|notices?|of (?:the |our |old )?(?:\w+ )?(?:servers?|"
+                      r"hardware|instances?|systems?|equipment|assets?|vehicles?|machines?)))|"
                       r"(?:maternity|paternity|parental|adoption) leave|long-term sick\w*|"
                       # a landlord who will not grant a new lease: "opposes a new tenancy", "intends to redevelop"
-                      r"oppos(?:es|ed|ing) (?:a |the )?(?:new )?(?:tenancy|lease|renewal)|"
+                      r"oppos(?:es|ed|ing) (?:the grant of )?(?:a |the )?(?:new )?(?:tenancy|lease|renewal)|"
                       r"(?:intends?|intention|plans?) to (?:redevelop|demolish|take back|sell the site)|"
                       r"handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
@@ -108,7 +125,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"breach(?:es|ed)?|citations?|warning letter|sanction\w*|enforcement|audit finding|"
                              r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
                              r"registered)|lawsuits?|litigation|dispute[ds]?|claims? against|"
-                             r"barred|under-?pa(?:id|yment\w*)|prohibit\w*|not (?:permitted|allowed)|"
+                             r"barred|under-?pa(?:id|yment\w*)|prohibit\w*|forbid(?:s|den)?|forbade|"
+                             r"not (?:permitted|allowed)|"
+                             r"contrary to (?:the |our |its |their )?(?:agreement|contract|terms|policy|licen[cs]e)|"
                              r"may not be (?:launched|sold|used|shipped|released)|refuse-to-accept|"
                              r"refus(?:e|ed|al) to (?:accept|file)|"
                              r"without (?:a |an |any |the )?(?:valid |signed |current )?(?:licen[cs]e|permit|"
@@ -121,9 +140,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
                          r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)))|"
                          r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
-                         # a spill of sewage or water, not a place kept for what does not fit
-                         r"overflow\w*(?! (?:car|parking|board|stores?|storage|areas?|space|yards?|warehouses?|"
-                         r"bays?|sites?|lots?|racks?|racking|units?|warehouses?)\b)"),
+                         # a spill of sewage or water ("the wet well overflows", "a storm overflow event"), not a
+                         # place or a contractor kept for what does not fit ("overflow store", "overflow civils")
+                         r"overflow(?:ed|ing)\b|overflows\b(?! (?:car|parking|stores?|storage|areas?|yards?|bays?)\b)|"
+                         r"(?:sewage|sewer|storm|foul|combined|tank|bund|well|cso|river|drain)s? overflows?\b|"
+                         r"overflow (?:events?|incidents?|discharges?|spills?|of|from|into|onto|elevation|level)\b"),
     ("risk.capacity", 0.9, r"(?:at|over|above|exceed\w*|beyond|maxed|short of) (?:full |its |our |their )?"
                            r"capacity|bottleneck\w*|overbooked|oversubscribed|no (?:spare |free )?(?:capacity|"
                            r"slots?|room|headroom)|cannot (?:meet|handle|absorb|cover|take|carry|serve|supply)|"
@@ -139,7 +160,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
     ("risk.security", 1.1, r"vulnerab\w+|exploit\w*|unpatched|compromis\w+|ransomware|phishing|malware|"
                            r"unauthori[sz]ed|credentials? (?:exposed|leaked)|no (?:spending |purchase )?"
                            r"(?:confirmation|verification|authentication|approval) (?:step|check)?"),
-    ("risk.exposure", 1.0, r"refuse-to-accept|put (?:out )?to (?:tender|rfp|bid)|re-?tender\w*|"
+    ("risk.exposure", 1.0, r"refuse-to-accept|put (?:out )?to (?:tender|rfp|bid)|"
+                           # a customer re-tendering its contract, not our own re-tender of a supply framework
+                           r"(?:will|is|are|plans? to|intends? to|decided to|going to) re-?tender (?:its|their|the) "
+                           r"(?:\w+ ){0,3}(?:contract|account|business|work|services?)|"
                            r"consolidat\w+ (?:\w+ ){0,4}(?:purchasing|suppliers|vendors|spend)|"
                            r"(?:review|reviewing) (?:its|their) (?:suppliers|vendors|options)|financial "
                            r"(?:distress|difficult\w*|trouble)|cash(?:flow)? (?:problems?|difficult\w*|crunch)|"
@@ -170,12 +194,17 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:refund|compensation|money back|credit note|pin|password|discount|"
                         # records, work or more time asked of the business: no customer wants to buy anything
                         r"menus?|records?|documents?|details|information|evidence|cop(?:y|ies)|logs?|reports?|"
-                        r"statements?|explanations?|clarification|updates?|comments?|feedback|approvals?|options|"
+                        r"statements?|explanations?|clarification|detail|updates?|(?:early )?warnings?|notice|"
+                        r"notifications?|comments?|feedback|approvals?|options|"
                         r"proposals?|plans?|reviews?|analys[ie]s|strateg(?:y|ies)|postponement|extensions?|"
                         r"deferrals?|more time|a meeting|meetings?|call|summar(?:y|ies)|breakdowns?|figures|"
                         r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers|lists?|"
                         r"comparisons?|schedules?))|"
-                        r"ask(?:s|ed)? (?:whether|if)(?! (?:\w+ ){0,8}(?:be )?paid)|"
+                        # a customer asking whether the business could supply something, not a colleague's
+                        # question in a meeting
+                        r"ask(?:s|ed)? (?:whether|if) (?:\w+ ){1,3}(?:could|can|would|might|will) (?:\w+ ){0,3}"
+                        r"(?:buy|order|supply|provide|offer|extend|serve|connect|install|book|rent|lease|hire|deliver|"
+                        r"quote|sell|stock|carry|make|build|host|take|add|run|open)\b(?! (?:\w+ ){0,8}(?:be )?paid)|"
                         r"requests?(?:ed|ing)? (?:\w+ ){0,3}(?:for|to)(?! (?:\w+ ){0,2}(?:be )?(?:paid|payments?))"
                         # a request for a quotation is the business asking a supplier
                         r"(?! (?:a |an |the )?(?:[\w-]+ ){0,2}(?:quot(?:e|es|ation|ations)|prices?|pricing|"
@@ -233,7 +262,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"qualif(?:y|ies) for|opportunit(?:y|ies)|could (?:sell|offer|charge|earn|win|save|use|"
                         r"reuse|serve|add|rent|lease|license|licence|diverted|be (?:sold|diverted|reused|rented|"
                         r"let|leased|repurposed|redeployed|released|offered|repackaged|used|redirected))|"
-                        r"would (?:add|lift|earn|bring|save|help|close|cover|recover|release|cut|generate)|"
+                        r"would (?:add|lift|earn|bring|save|help|close|cover|recover|release|generate)|"
+                        r"would cut (?:\w+ ){0,3}(?:costs?|spend\w*|bills?|waste|emissions|fees?|overheads?|"
+                        r"hours|energy|fuel|time)|"
                         r"refurbish(?:ed|ing)?\b|recondition(?:ed|ing)?\b|repurpos\w*|(?:has |have )?offered (?:to|us)|"
                         r"lift\w* (?:\w+ ){0,3}by \d|co-?fund\w*|fully funded|at no (?:charge|cost)|free of charge"),
     # neutral, claim-bearing
@@ -244,6 +275,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:our|the)\b|"
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"
                         r"(?:handled|managed|maintained|run|done) by|"
+                        # a licence or a contract that names the one person or role it rests on
+                        r"nominated (?:\w+ ){0,2}(?:manager|person|officer|holder|supervisor|engineer|contact|"
+                        r"director|lead)|granted on condition|conditional on|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"
                         + RECEIVED_FROM),
     # paying someone outside for what the business might have in house: renting, hiring, referring out,

@@ -542,3 +542,110 @@ def test_the_peril_an_insurance_row_covers_is_no_harm() -> None:
 def test_a_nil_increase_is_no_rise() -> None:
     f = fact("The rent review on 1 June 2024 was settled at £31,000, a nil increase, and the lease runs to 2029.")
     assert f is not None and "risk.rise" not in f.cues, f and f.cues
+
+
+def test_a_date_before_a_name_is_no_part_of_it() -> None:
+    keys = entity_keys("From 3 March Gang B moves onto the resurfacing list.")
+    assert "gang b" in keys and not any(k.startswith("3 ") for k in keys), keys
+    assert "2027 holloway" not in entity_keys("The notice ends the lease on 1 May 2027. Holloway & Co will advise.")
+
+
+def test_function_words_are_no_rare_terms() -> None:
+    from personas.context.facts import term_keys
+    keys = set(term_keys("We asked whether either depot works together."))
+    assert not {"wheth", "whether", "either", "togeth"} & keys, keys
+
+
+@pytest.mark.parametrize("text", [
+    "Agree the order of the two estates so that the crews are not idle waiting for permits by 4 May.",
+    "The drivers are never left idle between the 14 school runs.",
+])
+def test_what_the_sentence_says_is_not_idle_is_no_idle_asset(text: str) -> None:
+    assert "opp.unused" not in _fact(text).cues
+
+
+def test_a_colleague_asking_whether_in_a_meeting_is_no_customer_demand() -> None:
+    assert "opp.demand" not in _fact("JB asked whether delaying the rural phase had any reputational angle in "
+                                     "March.").cues
+    assert "opp.demand" in _fact("Three hospitals asked whether we could supply the 40-bed module by June.").cues
+
+
+@pytest.mark.parametrize("text", [
+    "On the viaduct both feeds were laid in a single shared trench when the 2019 works were approved.",
+    "One fault at the substation would cut both supplies at once and stop the 2 bakeries.",
+])
+def test_one_event_that_takes_out_both_routes_is_a_single_point_of_failure(text: str) -> None:
+    f = _fact(text)
+    assert "risk.single" in f.cues and f.kind == "risk", f.cues
+    assert "opp.growth" not in f.cues
+
+
+def test_an_insured_cyber_or_business_interruption_row_is_no_harm() -> None:
+    table = ("## Programme\n\n| Cover | Limit | Excess | Premium |\n|---|---|---|---|\n"
+             "| Cyber (incl. ransomware, data breach response) | £4m | £20k | £41k |\n"
+             "| Business interruption (outage of the plant) | £9m | £50k | £66k |\n")
+    for row in facts(table):
+        assert row.kind == "neutral", (row.text, row.cues)
+
+
+def test_a_cell_that_reports_nothing_notified_states_nothing() -> None:
+    assert fact("Notification of any material litigation or supplier failure: nothing notified this quarter.") is None
+
+
+@pytest.mark.parametrize("text", [
+    "The lender asked for more detail on the take-up assumptions for the 2026 pack.",
+    "They also asked for early warning of any change to the plan within 10 days.",
+])
+def test_a_lender_asking_for_detail_or_warning_is_no_customer_demand(text: str) -> None:
+    assert "opp.demand" not in _fact(text).cues
+
+
+@pytest.mark.parametrize("text", [
+    "V-2201 (Supplier: Orrin Civils; Category: Civils (overflow); Start: Jun 2025; Spend: £0.9m)",
+    "Added V-2201 Orrin Civils (overflow civils) to the framework in June 2025.",
+])
+def test_an_overflow_contractor_is_no_spill(text: str) -> None:
+    assert "risk.safety" not in _fact(text).cues
+
+
+def test_a_storm_overflow_is_still_a_spill() -> None:
+    assert "risk.safety" in _fact("The storm overflow at Weir Lane discharged for 31 hours in January.").cues
+
+
+def test_our_own_retender_of_a_supply_framework_is_no_exposure() -> None:
+    assert "risk.exposure" not in _fact("The cable framework re-tender starts in October 2025 (£2.4m a year).").cues
+    assert "risk.exposure" in _fact("The council will re-tender the cleaning contract in March 2026.").cues
+
+
+def test_a_landlord_opposing_the_grant_of_a_new_tenancy_is_an_end_not_an_offer() -> None:
+    f = _fact("The landlord's notice dated 3 May 2025 opposes the grant of a new tenancy, intending to redevelop.")
+    assert "risk.end" in f.cues and f.kind == "risk", f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "A creditor presented a winding-up petition on 3 April; the hearing is listed for 2 July.",
+    "Two county court judgments were registered against Pellham Foundry in February (£31k and £17k).",
+])
+def test_a_firm_facing_winding_up_or_judgments_is_in_trouble(text: str) -> None:
+    assert "risk.end" in _fact(text).cues
+
+
+def test_no_other_maker_we_have_qualified_is_a_single_source() -> None:
+    assert "risk.single" in _fact("No other UK maltster we have qualified makes the 40 t a "
+                                  "year we need.").cues
+
+
+def test_someone_retiring_is_an_end_and_retired_hardware_is_not() -> None:
+    assert "risk.end" in _fact("Ruth Penn (Role: Yard Supervisor; Date: 31 July 2025; Reason: Retirement)",
+                               unit="row").cues
+    assert "risk.end" not in _fact("The cluster lost 11 instances to hardware retirement notices in December.").cues
+
+
+def test_a_licence_that_names_the_role_it_rests_on_is_a_dependency() -> None:
+    assert "dependency" in _fact("The operator licence names the nominated transport manager, held by the "
+                                 "Yard Supervisor since 1998.").cues
+
+
+def test_what_an_agreement_forbids_is_a_breach() -> None:
+    f = _fact("The vendor has sent files to a subcontractor offshore since March, which our agreement forbids.")
+    assert "risk.compliance" in f.cues and f.kind == "risk", f.cues
