@@ -407,6 +407,7 @@ _WHY_LINK = {
                      "picture.",
     "demand-vs-capacity": "The demand one team expects meets a limit another team has set.",
     "dependency": "What one team relies on is in trouble in another team's records.",
+    "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",
     "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",

@@ -483,7 +483,8 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
 # that share a name) is not an issue of its own
 _COMMON_NAME = 0.5  # rarity below which a shared name alone does not make two groups one matter
 _DECISIVE = frozenset({"timing", "demand-vs-capacity"})  # relations that make a second issue of a joined group
-_JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "dependency": 0.5, "unplanned": 0.5,
+_JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "dependency": 0.5, "undercut": 0.5,
+          "unplanned": 0.5,
           "exposure": 0.5, "contradiction": 0.4, "obligation": 0.3}
 
 

@@ -49,7 +49,8 @@ _SHORT = {"risk.capacity", "risk.supply", "risk.outage"}
 _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meets, at a price
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
-STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "unplanned": 1.2,
+STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
+            "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
 # words that put a date on a need ("set for 14 October", "must be live by 1 November") or on an absence
 # ("out of service from 5 October to 13 November", "expired on 31 July", "moves to Q2")
@@ -82,6 +83,7 @@ _COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|
 _SO = {
     "money": "the money counted on from {e} may not be paid",
     "depends": "trouble with {e} reaches what depends on it",
+    "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "replace": "{e} already on hand could replace what is paid for outside",
@@ -125,6 +127,13 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             if _COUNTED_ON.search(x.text.lower()):
                 return "risk", "dependency", _SO["money"].format(e=e)
             return "risk", "dependency", _SO["depends"].format(e=e)
+    for x, y, _, cy in pairs:
+        # one team changes how it makes or does a thing ("stop dosing the enzyme on GA-01") that another team's
+        # claim, licence or commitment on the same thing rests on: no cue says trouble on either side, the pair does
+        if _CHANGES.search(x.text.lower()) and x.kind != "risk" and \
+                ("obligation" in cy or _COMMITMENT.search(y.text.lower())) and not _CHANGE_WORD.search(y.text.lower()) \
+                and _names_both(x, y, entity) and not _columns_only(x, y, entity):
+            return "risk", "undercut", _SO["undercut"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
         # sell or scrap: no cue says trouble on either side, the pair does
@@ -164,7 +173,8 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             return "risk", "obligation", _SO["commitment"].format(e=e)
     for x, y, cx, cy in pairs:
         # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
-        if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk":
+        # (a load that leaves room, "Peak 82G; Utilisation: 41%", is no demand going unmet)
+        if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk" and not cx & _UNUSED:
             return "risk", "demand-vs-capacity", _SO["unmet"].format(e=e)
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):
@@ -177,9 +187,28 @@ def _columns_only(a: Fact, b: Fact, entity: str) -> bool:
     """Two register rows that share ``entity`` only in a column ("Type: Scania OmniCity") and not as what either
     row is about (its first cell): two members of one class, one proving nothing about the other."""
     key = entity.lower()
-    return a.unit == b.unit == "row" and not any(key in f.text.split(" (", 1)[0].lower() for f in (a, b))
+    return a.unit == b.unit == "row" and not any(key in _row_key(f.text).lower() for f in (a, b))
 
 
+def _row_key(text: str) -> str:
+    """A row's first cell: what stands before the bracket that holds its other cells, matched from the end, so a
+    bracket in the first cell stays in it ("Tanner's Gold (GA-01) (Allergens: ...)")."""
+    if text.endswith(")"):
+        depth = 0
+        for i in range(len(text) - 1, -1, -1):
+            depth += (text[i] == ")") - (text[i] == "(")
+            if depth == 0:
+                return text[:i]
+    return text.split(" (", 1)[0]
+
+
+# a change to how something is made or done: what stops, is replaced or is switched
+_CHANGES = re.compile(r"\b(?:stop(?:s|ped|ping)? (?:dosing|using|adding|buying|making|supplying|doing|running|"
+                      r"testing|checking)|replac(?:e|es|ed|ing) (?:the |our |its )?\w+ (?:with|by)|"
+                      r"switch(?:es|ed|ing)? (?:to|from)|no longer (?:use|add|dose|test|check|buy)|substitut\w+|"
+                      r"reformulat\w+|"
+                      r"drop(?:s|ped|ping)? (?:the )?\w+ (?:for|in favour of))\b")
+_CHANGE_WORD = re.compile(rf"\bchang\w*|{_CHANGES.pattern}")  # a rule about changes is no commitment a change breaks
 _PLANS_TO_USE = re.compile(r"\b(?:will|shall|plan(?:s|ned)? to|intend(?:s|ed)? to|to be) (?:\w+ ){0,2}(?:resource|use|"
                            r"deploy|run|operate|allocate|assign|field|put)\b")
 _DISPOSED = re.compile(r"\b(?:batch sale|sale (?:contract|agreement)|agreed (?:a |the )?(?:\w+ )?sale|"
@@ -211,7 +240,8 @@ def _unused_is(f: Fact, entity: str) -> bool:
 _DEPENDENCY_VERBS = (r"depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
                      r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of)|"
                      r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on)|"
-                     r"served by|powered by|(?:handled|managed|maintained|done) by")
+                     r"served by|powered by|(?:handled|managed|maintained|done) by|nominated (?:\w+ ){0,2}"
+                     r"(?:manager|person|officer|holder|supervisor|engineer|contact|director|lead)")
 _COUNTED_ON = re.compile(rf"\b{RECEIVED_FROM}\b")
 _DEPENDS = re.compile(rf"\b(?:{_DEPENDENCY_VERBS}|runs? on|run by|single[- ]source\w*|sole[- ]\w+|only|"
                       rf"{RECEIVED_FROM})\b")
@@ -273,13 +303,20 @@ def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
 
 
 _SINCE = re.compile(r"\bsince\W+$")
+_OPENS_DATED = re.compile(r"(?:from|on|starting|beginning|w/c|week commencing)\s+(?=\d)", re.IGNORECASE)
 
 
 def _needed(f: Fact) -> tuple[Span, ...]:
     """The dates on which ``f`` needs something: after words of need, or the date a plan's row opens with."""
     got = _dated(f.text, _NEED_WORDS)
-    if got or f.unit != "row":
+    if got:
         return got
+    opens = _OPENS_DATED.match(f.text)
+    if opens and f.kind != "risk" and not set(f.cues) & _TROUBLE:
+        # a plan's sentence that opens with its date: "From 13 October Crew C moves onto reinstatements"
+        return tuple(s for s in spans(f.text) if s.at == opens.end())
+    if f.unit != "row":
+        return ()
     subject = f.text.split(" (", 1)[0]
     if not _MILESTONE.search(f.text[len(subject):].lower()):
         return ()

@@ -520,3 +520,43 @@ def test_an_idle_thing_that_already_replaces_a_hire_is_no_opening_against_hiring
     assert "opp.unused" in idle.cues and "bought-in" in hired.cues
     rel = relate(hired, idle, "L-05")
     assert rel is None or rel[1] != "demand-meets-supply", rel
+
+
+def test_a_plan_sentence_that_opens_with_its_date_needs_that_date() -> None:
+    """'From 13 October Gang B moves onto ...' dates the work; a card that expires the day before ends first."""
+    expiry = _f("All six Gang B operatives qualified together, so their street works cards expire on 2 March 2026.")
+    plan = _f("From 3 March Gang B moves full-time onto permanent reinstatements for six weeks.")
+    assert relate(expiry, plan, "Gang B")[:2] == ("risk", "timing")  # type: ignore[index]
+
+
+def test_a_load_that_leaves_headroom_meets_no_outage_as_unmet_demand() -> None:
+    load = _f("Core router pair RX-7 (Capacity: 2 x 100G; Peak (evening): 82G; Utilisation: 41%)", )
+    outage = _f("Most customers behind RX-7 were asleep when the outage began at 02:14 on 14 July.")
+    rel = relate(load, outage, "RX-7")
+    assert rel is None or rel[1] != "demand-vs-capacity", rel
+
+
+def test_a_change_to_a_product_another_team_has_a_claim_on_is_a_risk() -> None:
+    """One team's change log drops an additive from a product; another team's register holds a licence and a
+    label claim that rest on how the product is made. Nothing says trouble on either side; the pair does."""
+    (change,) = [f for f in facts("## Changes\n\n| Ref | Raised | Product | Change | Reason |\n|---|---|---|---|---|\n"
+                                  "| CR-9 | 29 Apr | PL-02 | Stop dosing Clarizyme at fill; use silica finings "
+                                  "instead | Clarizyme list price up 38%; silica saves £0.85/hL |\n")
+                 if "CR-9" in f.text]
+    (claim,) = [f for f in facts("## Claims\n\n| Product | Claim | Basis |\n|---|---|---|\n"
+                                 "| Pale Lager (PL-02) | Gluten free | The enzyme dosed at fill breaks down gluten; "
+                                 "every batch must test below 20 ppm and the licence is audited |\n")
+                if "PL-02" in f.text]
+    assert relate(change, claim, "PL-02")[:2] == ("risk", "undercut")  # type: ignore[index]
+    rule = _f("Any change to the PL-02 packing slots must be flagged to the head brewer within 5 days.")
+    rel = relate(change, rule, "PL-02")
+    assert rel is None or rel[1] != "undercut", rel
+
+
+def test_a_leaver_in_the_role_a_licence_names_is_a_dependency_in_trouble() -> None:
+    (leaver,) = [f for f in facts("## Leavers\n\n| Name | Role | Date | Reason |\n|---|---|---|---|\n"
+                                  "| Ruth Penn | Yard Supervisor | 31 July 2025 | Retirement |\n") if "Ruth" in f.text]
+    (licence,) = [f for f in facts("## Licence\n\n| Condition | Detail |\n|---|---|\n"
+                                   "| Nominated transport manager | Yard Supervisor (CPC held since 1998) |\n")
+                  if "Nominated" in f.text]
+    assert relate(leaver, licence, "Yard Supervisor")[:2] == ("risk", "dependency")  # type: ignore[index]
