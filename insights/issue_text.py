@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from personas.context.facts import FIGURE, entity_keys
+from personas.context.facts import FIGURE, entity_keys, fact
 
 if TYPE_CHECKING:
     from insights.issues import Issue, Source
@@ -232,8 +232,10 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
-                cells = cells[:1 if bare else 2 if 0 < limit <= 90 else 4]
+                cells = _telling_cells(cells, 1 if bare else 2 if 0 < limit <= 90 else 4)
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
+            if short or limit:
+                read = [_SENTENCE_END.split(r, maxsplit=1)[0] for r in read]  # a notes cell's first sentence
             opening = key if bare else f"the {_doc(src)} lists {key}"
             keep = len(opening)
             text = f"{opening} with " + _names(read)
@@ -250,11 +252,41 @@ _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|m
 # an aside that closes with a comma and then the verb of the sentence it interrupts (", would be eligible")
 _ASIDE_CLOSES = re.compile(r"^[^,;]{1,120}, (?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|"
                            r"shall|should|does|do|did|said|says|called|asked|wrote|told|[a-z]+ed (?:to|that))\b")
+_PARTICIPLE = re.compile(r"[a-z]+ing\b")
 _RELATIVE = re.compile(r"(?:which|who|whom|whose|that|where)\b", re.IGNORECASE)
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
 _SEE = re.compile(r"^(?:see (?:note|below|above)\b.*|-|n/a)$", re.IGNORECASE)
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
+_MONEY = re.compile(r"[$£€]\s?\d")
+
+
+def _telling_cells(cells: list[str], n: int) -> list[str]:
+    """``n`` of a row's cells for a title: the first (what the row is), then those that say something (a notes
+    cell read as a risk or an opening, a sum of money) before the rest. When the first cell says nothing of what is
+    wrong and another does, that one leads, so a lease row pressed for room reads "notes Landlord's notice opposes
+    the grant of a new tenancy", not "tenure Leasehold"."""
+    if len(cells) <= n:
+        return cells
+
+    def says(i: int) -> float:
+        head, colon, value = cells[i].partition(":")
+        if not colon or len(head) > 40:
+            return 0.0  # the rest of a notes cell that held a semicolon, not a column of its own
+        f = fact(value)
+        return (3.0 if f is not None and f.kind != "neutral" else 0.0) + bool(_MONEY.search(value))
+
+    ranked = sorted(range(1, len(cells)), key=lambda i: (-says(i), i))
+    if says(ranked[0]) >= 3 > says(0):
+        # the cell that says what is wrong or on offer comes first when the first cell says nothing of it (a cut
+        # for room keeps what comes first); pressed for room, it stands alone
+        return [cells[ranked[0]]] if n <= 2 else [cells[i] for i in (ranked[0], 0, *sorted(ranked[1:n - 1]))]
+    if n == 1:
+        return cells[:1]
+    return [cells[i] for i in sorted((0, *ranked[:n - 1]))]
 
 
 def _cells(text: str) -> list[str]:
@@ -299,6 +331,8 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
         lead = None  # "On 3 May the controller, Rick Baran, called": the opening holds the subject, not a setting
     if lead and _RELATIVE.match(text[lead.end():]):
         lead = None  # "On 6 October the directors applied to the court, which is ...": the opening is the sentence
+    if lead and _PARTICIPLE.match(text[lead.end():]):
+        lead = None  # "From 13 October Crew C moves onto X, working through the list": the opening is the sentence
     if lead and len(text[lead.end():].split()) >= 6:
         # "Because the engineers are busy until January, the work moves to Q2": the main clause says it
         rest = text[lead.end():]

@@ -727,3 +727,26 @@ def test_a_link_of_two_long_register_rows_keeps_both_sides_and_the_consequence_i
     assert "Merrow House" in top.title and "P25-11" in top.title, top.title
     assert top.title.endswith("so the doorsets arrive after the date they are needed."), top.title
     assert not title_problems(top.title), top.title
+
+
+def test_a_sentence_that_opens_with_its_date_keeps_its_subject_when_cut() -> None:
+    """'From 3 March Gang B moves onto reinstatements, working through the list': the opening holds the subject
+    and the verb, so a cut keeps it and drops the participle after the comma."""
+    from insights.issue_text import _shorten
+    text = ("From 3 March Gang B moves full-time onto permanent reinstatements for six weeks, working through the "
+            "council's list in priority order")
+    assert _shorten(text, 90).startswith("From 3 March Gang B moves"), _shorten(text, 90)
+
+
+def test_a_row_pressed_for_room_reads_the_cell_that_says_what_is_wrong() -> None:
+    """A lease row whose notes cell holds the landlord's notice: a title short of room reads the notice, not the
+    tenure."""
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = facts("| Site | Tenure | Landlord | Expiry | Notes |\n|---|---|---|---|---|\n"
+                "| The Anchor, Wrenford | Leasehold | Tallis Estates Ltd | 24 March 2026 | Landlord's notice dated 3 "
+                "May 2025 opposes the grant of a new tenancy, intending to redevelop. Our solicitors will advise; "
+                "any application to the court must be made first. |\n")[0]
+    src = Source(("Lease schedule", 0, row.start, row.end), "Lease schedule", "property", row.text, row)
+    said = _clause(src, limit=70)
+    assert "opposes the grant of a new tenancy" in said and "tenure" not in said, said
