@@ -61,7 +61,6 @@ _DATE = re.compile(
 _CODE = re.compile(r"\b(?:[A-Z]{1,6}-?\d+[A-Za-z0-9]*(?:-[A-Z0-9]+)*|\d+[A-Z]{1,4}\d*|[A-Z]{2,}\d*[a-z]?)\b")
 _VERSION = re.compile(r"\b(?:v|version )?\d+\.\d+(?:\.\d+)+\b", re.IGNORECASE)
 _NUMBER_RANGE = re.compile(r"(?<![\w.,£$€-])(\d{4,6})\s?[–-]\s?(\d{4,6})(?![\w.,%-])")
-_CAP = re.compile(r"[A-Z][A-Za-z0-9'’&.-]*")
 _NAME_RUN = re.compile(r"[A-Z][\w'’&.-]*(?:\s+(?:of|&|de|la|du|van|von)?\s*[A-Z0-9][\w'’&.-]*)*")
 _SUFFIX = re.compile(r"(?:'s|’s|s')$")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)?[.,]?")
@@ -102,6 +101,9 @@ _COMMON_CAPS = frozenset((
     "peak", "around", "some", "between", "below", "above", "less", "fewer", "least", "most",
     # words that open a section's heading ("Key conditions", "Main terms"), not a name
     "key", "main", "general", "important", "major", "minor", "principal", "terms", "conditions",
+    # linking adverbs and labels that open a sentence ("However, the 2,340 customers ...", "Planned fix: ...")
+    "however", "meanwhile", "additionally", "therefore", "separately", "instead", "otherwise", "overall",
+    "planned", "testing",
 ))
 
 
@@ -411,7 +413,10 @@ _CLAUSE_LABEL = re.compile(r"^(?:clause|section|article|schedule|annex|appendix|
                            r"(?:\w+\W*){1,5}$")
 _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff costs?|labou?r|costs?|spend|repairs|"
                          r"maintenance|overheads?|rent|energy|utilities|expenses?|marketing|capex|opex|depreciation|"
-                         r"interest|insurance|margin|ebitda|profit)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
+                         r"interest|insurance|margin|ebitda|profit|"
+                         # a line of what is sold as a share of a site's sales ("food at 58% of sales"): its mix
+                         r"food|drinks?|wet|dry|beverages?|bar|kitchen|rooms?|online|retail|wholesale|"
+                         r"services?)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
                          r"(?:revenue|sales|turnover|income)")
 # "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
@@ -446,7 +451,10 @@ _CAP = re.compile(r"(?:no more than|limited to|capped at|at most)$")
 _COST = re.compile(r"\b(?:tax(?:es)?|withh\w+|fees?|charges?|liabilit\w+|prices?|premiums?|costs?|rates?|"
                    r"(?:price|annual|rate|fee|rent) (?:adjustments?|escalations?|increases?|rises?|uplifts?)|"
                    r"indexation|escalation|"
-                   r"interest|settle\w*|pay\w*|penalt\w+|damages|spend\w*|bills?|invoices?)\b")
+                   r"interest|settle\w*|pay\w*|penalt\w+|damages|spend\w*|bills?|invoices?|"
+                   # a lender's ceiling on a ratio ("net debt to EBITDA no more than 3.00x") binds the finances,
+                   # not what the business can make or serve
+                   r"leverage|gearing|net debt|ebitda|covenants?|ratio)\b")
 
 
 def _cost_cap(scan: str, m: re.Match[str]) -> bool:

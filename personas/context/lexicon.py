@@ -25,7 +25,7 @@ RECEIVED_FROM = r"(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€
 CUES: tuple[tuple[str, float, str], ...] = (
     # risk: something that can hurt the business
     ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?|faults?|faulty|malfunction\w*|breakdowns?|"
-                          r"broken|broke down|reject(?:s|ed|ions?)?|scrap(?:ped)?|rework|"
+                          r"broken(?! out\b| down (?:by|into)\b)|broke down|reject(?:s|ed|ions?)?|scrap(?:ped)?|rework|"
                           r"out of (?:spec|specification|tolerance|service|order)|non-?conform\w*|deviation\w*|"
                           r"leak(?:s|ed|ing)?|corrosion|corroded|cracks?|cracked|reboot(?:s|ed|ing)?|"
                           r"crash(?:es|ed|ing)?|freez(?:es|ing)|froze|errors?|bugs?|glitch\w*|"
@@ -39,7 +39,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
     ("risk.outage", 1.0, r"outages?|downtime|offline|shut ?down|shutdowns?|halt(?:s|ed)?|stoppages?|"
                          r"stopp(?:ed|ing)|out of action|grounded|closed for|switched off|"
                          r"closure(?! (?:reports?|notes?|notices?|letters?|meetings?|certificates?))|turned off|"
-                         r"taken out of service|(?:has|have|had|was|were) (?:taken|put) (?:[\w-]+ ){1,8}out of "
+                         r"taken out of service|"
+                         # a line or a site that will make nothing for a period: "Line 2 will pack no cans"
+                         r"(?:will|can|shall|would) (?:\w+ )?(?:pack|make|produce|ship|fill|run|process|print|bake|"
+                         r"brew|serve|load|dispatch|deliver|supply|build)s? (?:no|nothing)\b|"
+                         r"(?:has|have|had|was|were) (?:taken|put) (?:[\w-]+ ){1,8}out of "
                          r"service|decommission\w*|unavailable"),
     ("risk.supply", 1.0, r"shortages?|shortfall|stock-?outs?|run(?:s|ning)? (?:short|out)|ran (?:short|out)|"
                          r"back-?order\w*|lead times? (?:of|rose|grew|increased|now|is|are)|on allocation|"
@@ -97,7 +101,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"(?:intends?|intention|plans?) to (?:redevelop|demolish|take back|sell the site)|"
                       r"handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
-    ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late|delay(?:s|ed)?|behind (?:schedule|plan)|"
+    ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late(?! (?:in (?:the )?)?(?:jan|feb|mar|apr|may|jun|"
+                       r"jul|aug|sep|oct|nov|dec|spring|summer|autumn|fall|winter|next|this|that|in|on))|"
+                       r"delay(?:s|ed)?|behind (?:schedule|plan)|"
                        r"cancel\w*|(?:cannot|can't|could not|won't|will not) (?:be )?(?:made|delivered|finished|"
                        r"completed|ready|shipped|built|done|met)|(?:mov|push|shift|slid|slipp)\w* (?:back |out )?"
                        r"(?:in)?to (?:the |a )?(?:[\w.-]+ ){0,3}(?:cycle|release|update|phase|wave|quarter|year|"
@@ -120,7 +126,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"asked about (?:cancel\w*|leaving|terminat\w*|switching)|one-star|"
                        r"below (?:the |its |our )?(?:target|plan|budget|forecast)|short of (?:the |its |our )?"
                        r"(?:target|plan|budget|forecast)"),
-    ("risk.compliance", 1.2, r"penalt(?:y|ies)|fines?|finable|liquidated damages|violat\w+|non-?complian\w+|"
+    # a fine levied, not "fine at the lower dose"
+    ("risk.compliance", 1.2, r"penalt(?:y|ies)|fines|fined|(?:a|the|any|civil|regulatory) fine\b|fine of|"
+                             r"[$£€]\s?\d[\d,.]*\s?[km]?n? fine|finable|liquidated damages|violat\w+|non-?complian\w+|"
                              r"downgrad\w+|revok\w+|revocation|suspen(?:d|ded|sion)|provisional|probation\w*|"
                              r"breach(?:es|ed)?|citations?|warning letter|sanction\w*|enforcement|audit finding|"
                              r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
@@ -215,7 +223,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"
                         r"lease|license|licence)|a |an |more )|would (?:\w+ly )?(?:pay|buy|order|sign|switch|commit|"
                         r"take|rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
-                        r"oversubscribed|turned away|sold out|(?:we|i|outcome:?) declined|declined (?:the |an? |"
+                        r"oversubscribed|turned away|sold out|(?:we|i|outcome:?) declined|"
+                        # a request the business means to turn away: "Recommendation at the meeting: decline"
+                        r"(?:recommend\w*|proposal|proposed|plan)\b[^.:;]{0,40}:? (?:to )?decline\b|"
+                        r"declined (?:the |an? |"
                         r"their |this |that )?(?:orders?|enquir\w+|inquir\w+|requests?|business|work|bookings?|jobs?|"
                         r"contracts?|bids?|tenders?)|due for (?:replacement|renewal|upgrade|refresh)|"
                         r"(?:will )?need to replace|invit\w+ (?:\w+ ){0,3}to (?:bid|tender|submit|quote|"
@@ -243,7 +254,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"on-demand|usual|retail|going|formula|permitted|allowed|maximum|target) (?:price|rate|cost|"
                         r"rent)|"
                         r"release (?:\w+ ){0,3}(?:cash|retainage|retention|funds|capital)|free up"),
-    ("opp.unused", 1.0, r"unused|idle|spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
+    ("opp.unused", 1.0, r"unused|idle|unallocated|spare (?!parts\b|wheels?\b|keys?\b)[a-z]+s\b|"
+                        r"spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
                         r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant|empty (?:space|floor|slots?|units?|"
                         r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
@@ -342,7 +354,14 @@ CUES: tuple[tuple[str, float, str], ...] = (
                  r"included|told)|unresolved|still open|remains open|deferred|on hold|no response|parked|"
                  r"holding reply|no date (?:has been|was) given|nobody noticed|(?:is|was|were) not (?:flagged|"
                  r"picked up|tracked|recorded)|no follow-?ups?\b(?! (?:is|was) (?:needed|required))|"
-                 r"(?:never |not (?:yet )?(?:been )?)followed up"),
+                 r"(?:never |not (?:yet )?(?:been )?)followed up|"
+                 # a duty nobody carries out: "none has been sent", "it has no function to generate the notice",
+                 # "no interim manual process is in place"
+                 r"none (?:has|have) (?:ever )?been (?:sent|issued|received|done|made|carried out|given|filed|"
+                 r"tested|checked)|never (?:been )?(?:sent|issued|carried out)|"
+                 r"(?:has|have|had) no (?:function|way|means|facility|ability|capability) to|"
+                 r"no (?:interim |manual |alternative |compensating |backup )*(?:process|procedure|control|"
+                 r"workaround|check)s? (?:is |are )?in place"),
     # about someone else: another company's recall, an industry-wide figure
     ("external", 1.0, r"(?:a|an|another|one|other) (?:[\w-]+ ){0,3}(?:manufacturers?|compan(?:y|ies)|firms?|"
                       r"makers?|suppliers?|vendors?|providers?|operators?|utilit(?:y|ies)|retailers?|"
@@ -351,7 +370,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"which|who)|in another (?:state|country|region)|industry-wide|across the industry|"
                       r"nationwide|sector-wide|unrelated|not (?:a |one )?of ours"),
     # dampeners: resolved, rehearsed, not ours
-    ("benign", 1.0, r"resolved|(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
+    ("benign", 1.0, r"resolved|(?:judgments?|ccjs?|debts?)\b[^.;]{0,30}\b(?:satisfied|set aside|discharged)|"
+                    r"(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
                     r"remediated|corrected|restored|replaced)|fixed (?:on|in|by|within|the same|fleet-wide)|"
                     r"remediated|closed out|(?:was|were|has been|have been|is|are|now) closed|"
                     r"recovered (?:fully|in full|completely)|fully recovered|back to normal|"

@@ -649,3 +649,48 @@ def test_a_licence_that_names_the_role_it_rests_on_is_a_dependency() -> None:
 def test_what_an_agreement_forbids_is_a_breach() -> None:
     f = _fact("The vendor has sent files to a subcontractor offshore since March, which our agreement forbids.")
     assert "risk.compliance" in f.cues and f.kind == "risk", f.cues
+
+
+def test_a_judgment_satisfied_is_resolved() -> None:
+    f = _fact("V-3310 (Category: Payroll SaaS; Event: County court judgment (£2,100) satisfied in May; Finance "
+              "action: None)", unit="row")
+    assert f.kind == "neutral" and "benign" in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "The old platform has no function to generate the yearly price notice, and none has been sent since 2023.",
+    "No interim manual process is in place for the 1,200 accounts still on the legacy system.",
+])
+def test_a_duty_nobody_carries_out_is_a_gap(text: str) -> None:
+    assert "gap" in _fact(text).cues
+
+
+def test_a_linking_adverb_or_a_label_opening_a_sentence_is_no_name() -> None:
+    assert entity_keys("However, the 2,340 customers on Halden are still billed by hand.") == ("halden",)
+    assert "planned" not in entity_keys("Planned fix: migrate the Halden accounts during 2026.")
+
+
+def test_fibres_broken_out_at_a_joint_are_no_failure_and_spare_ones_stand_unused() -> None:
+    f = _fact("The spare fibres run end to end with joints at the north gate, so they can be broken out at "
+              "any of those 3 points.")
+    assert "risk.failure" not in f.cues and "opp.unused" in f.cues, f.cues
+
+
+def test_a_recommendation_to_decline_a_request_is_demand_turned_away() -> None:
+    assert "opp.demand" in _fact("Recommendation at the August pipeline meeting: decline politely, or re-price at "
+                                 "£38,000 a year per site.").cues
+
+
+@pytest.mark.parametrize("text", [
+    "The Anchor took £128.9k in Period 2, +11.2% like for like, with food at 58% of sales.",
+    "Leverage: net debt to EBITDA no more than 3.00x, tested quarterly from 30 June 2025.",
+    "Cask fill: finings dose trimmed 10%, as drop-bright times were fine at the lower dose in 6 pubs.",
+    "The next option was late November, which we turned down because it runs into the 2 peak weeks.",
+])
+def test_a_sales_mix_a_ratio_ceiling_a_fine_result_or_a_late_month_is_no_risk(text: str) -> None:
+    f = _fact(text)
+    assert not {"risk.concentration", "risk.capacity", "risk.compliance", "risk.late"} & set(f.cues), f.cues
+
+
+def test_a_line_that_will_make_nothing_for_a_period_is_out_of_action() -> None:
+    assert "risk.outage" in _fact("Line 4 will pack no cans from 9 to 27 June inclusive.").cues
