@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from personas.context.facts import FIGURE, entity_keys, fact
+from personas.runtime.links import shortfall
 
 if TYPE_CHECKING:
     from insights.issues import Issue, Source
@@ -93,29 +94,16 @@ def _linked(issue: Issue) -> tuple[str, str]:
     b = next(s for s in issue.sources if s.span[0] != a.span[0])
     first, second = _clause(a, limit=120), _clause(b, limit=110)
     consequence = issue.consequence.strip().rstrip(".")
-    if consequence and not consequence.lower().startswith("so "):
-        consequence = "so " + consequence
-    title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
-    for la, lb in ((90, 80), (70, 60)):
-        if len(title) <= TITLE_MAX:
-            break
-        title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
-            (f", {consequence}" if consequence else "") + "."
-    if len(title) > TITLE_MAX:
-        # register rows under long document titles: each row by its own name and first cell (a sentence with no
-        # clause boundary early enough stays as short as an earlier try made it)
-        first = min((first, _clause(a, limit=70, bare=True)), key=len)
-        second = min((second, _clause(b, limit=60, bare=True)), key=len)
-        title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
-    if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
-        title = f"{_capital(first)}, while {_lower_article(second)}."
-        if len(title) > TITLE_MAX:
-            first, second = _unbracketed(first), _unbracketed(second)
-            title = f"{_capital(first)}, while {_lower_article(second)}."
-    if consequence and ", while " not in _fit(title):
-        # a side too long to cut would push the other out of the title: what the two mean together, then the
-        # shorter side; the summary gives both whole
-        title = f"{_capital(consequence[3:])}: {min((first, second), key=len)}."
+    gap = shortfall(a.fact, b.fact) if issue.relation == "short-of-level" else None
+    if gap is not None:
+        # the figures say it: what is forecast, the level it misses, the day it is tested, and whose each is
+        side, forecast, level, day, a_sets = gap
+        if not a_sets:
+            a, b, first, second = b, a, second, first
+        title = f"{_capital(issue.entity or 'the figure')} is forecast at {forecast} for {day}, " \
+                f"{'below' if side == 'floor' else 'above'} the {level} that the {_doc(a)} requires that day."
+    else:
+        title = _pair_title(a, b, first, second, consequence)
     title = _fit(title)
     extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
     details = []
@@ -144,6 +132,35 @@ _POINTING = re.compile(r"^(?:they|their|theirs|it|its|he|she|his|her)\b", re.IGN
 
 
 _ASIDE = re.compile(r"\s\([^()]{1,80}\)")
+
+
+def _pair_title(a: Source, b: Source, first: str, second: str, consequence: str) -> str:
+    """"A, while B, so C.", each side cut until the whole fits; when a side is too long to cut, what the two mean
+    together and then the shorter side."""
+    if consequence and not consequence.lower().startswith("so "):
+        consequence = "so " + consequence
+    title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
+    for la, lb in ((90, 80), (70, 60)):
+        if len(title) <= TITLE_MAX:
+            break
+        title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
+            (f", {consequence}" if consequence else "") + "."
+    if len(title) > TITLE_MAX:
+        # register rows under long document titles: each row by its own name and first cell (a sentence with no
+        # clause boundary early enough stays as short as an earlier try made it)
+        first = min((first, _clause(a, limit=70, bare=True)), key=len)
+        second = min((second, _clause(b, limit=60, bare=True)), key=len)
+        title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
+    if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
+        title = f"{_capital(first)}, while {_lower_article(second)}."
+        if len(title) > TITLE_MAX:
+            first, second = _unbracketed(first), _unbracketed(second)
+            title = f"{_capital(first)}, while {_lower_article(second)}."
+    if consequence and ", while " not in _fit(title):
+        # a side too long to cut would push the other out of the title: what the two mean together, then the
+        # shorter side; the summary gives both whole
+        title = f"{_capital(consequence[3:])}: {min((first, second), key=len)}."
+    return title
 
 
 def _unbracketed(text: str) -> str:
@@ -441,6 +458,8 @@ _WHY_LINK = {
                      "picture.",
     "demand-vs-capacity": "The demand one team expects meets a limit another team has set.",
     "dependency": "What one team relies on is in trouble in another team's records.",
+    "short-of-level": "A figure one team forecasts misses a level another team's covenant, licence or contract "
+                      "tests on that day.",
     "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",

@@ -483,9 +483,9 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
 # that share a name) is not an issue of its own
 _COMMON_NAME = 0.5  # rarity below which a shared name alone does not make two groups one matter
 _DECISIVE = frozenset({"timing", "demand-vs-capacity"})  # relations that make a second issue of a joined group
-_JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "dependency": 0.5, "undercut": 0.5,
-          "unplanned": 0.5,
-          "exposure": 0.5, "contradiction": 0.4, "obligation": 0.3}
+_JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "short-of-level": 0.6,
+          "dependency": 0.5, "undercut": 0.5, "unplanned": 0.5, "exposure": 0.5, "contradiction": 0.4,
+          "obligation": 0.3}
 
 
 def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mapping[SpanKey, Source],
@@ -639,8 +639,13 @@ def _rarity(entity: str, corpus: Corpus | None) -> float:
     return max(0.0, min(1.0, corpus.idf(entity.lower()) / top))
 
 
+# relations that are trouble in themselves, whatever each side says alone: a forecast below the level a covenant
+# tests on that day is a breach to come, though neither the forecast nor the covenant reads as a risk
+_GRAVE_JOIN = {"short-of-level": 0.9}
+
+
 def _joined(a: float, b: float, relation: str) -> float:
-    return max(a, b) + _JOINS.get(relation, 0.0) * min(a, b)
+    return max(max(a, b) + _JOINS.get(relation, 0.0) * min(a, b), _GRAVE_JOIN.get(relation, 0.0))
 
 
 def _score(issue: Issue, groups: Sequence[_Group], corpus: Corpus | None) -> None:

@@ -50,6 +50,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
+            "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
 # words that put a date on a need ("set for 14 October", "must be live by 1 November") or on an absence
@@ -83,6 +84,7 @@ _COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|
 _SO = {
     "money": "the money counted on from {e} may not be paid",
     "depends": "trouble with {e} reaches what depends on it",
+    "short": "{e} is forecast to fall short of the level required on the day it is tested",
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
@@ -455,12 +457,118 @@ class _Keys:
     rare: frozenset[str]
     months: frozenset[str]
     kinds: frozenset[str]
+    levels: frozenset[str] = frozenset()
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
-        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f))
+        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f),
+                     _level_days(f))
+
+
+# a level a figure must reach or stay within on a date ("Level required: 52,000", "minimum 1.25x"), and a figure
+# forecast for a date ("we now forecast 47,900 homes passed at 31 December")
+# the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
+_NUMBER = r"(?:(?:at |for |on |by )?\d{1,2}(?:st|nd|rd|th)? [a-z]{3,9}\.?(?: \d{4})?:?\s*)?(?P<n>\d[\d,]*(?:\.\d+)?)" \
+          r"\s?(?P<unit>x\b|%|m\b|k\b|bn\b)?(?! ?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
+_FLOOR_LEVEL = re.compile(rf"(?:\b(?:level required|required level|minimum(?: level)?|min\.?|at least|"
+                          rf"not less than|no less than|floor|must (?:reach|be at least|exceed))\W{{0,3}}:?|"
+                          rf"(?:≥|>=))\s*(?:[a-z]+\s?(?:≥|>=)\s?)?(?:of\s)?[$£€]?{_NUMBER}")
+_CEILING_LEVEL = re.compile(rf"(?:\b(?:maximum(?: level)?|max\.?|not more than|no more than|at most|ceiling|"
+                            rf"must not exceed|not to exceed)\W{{0,3}}:?|(?:≤|<=))\s*(?:[a-z]+\s?(?:≤|<=)\s?)?"
+                            rf"(?:of\s)?[$£€]?{_NUMBER}")
+_FORECAST_LEVEL = re.compile(rf"\b(?:now |we |re-?baselined\W+(?:\w+\W+){{0,3}}?)?(?:forecasts?|expects?|projects?|"
+                             rf"(?:is|are) (?:forecast|expected|projected) (?:to (?:be|reach) )?|outturn (?:of )?|"
+                             rf"will reach|on track for)\W+(?:(?:about|around|some|only|just)\s)?[$£€]?{_NUMBER}")
+
+
+def _amount(m: re.Match[str]) -> tuple[float, str]:
+    return float(m.group("n").replace(",", "")), (m.group("unit") or "").lower()
+
+
+@functools.lru_cache(maxsize=65_536)
+def _levels(f: Fact) -> tuple[tuple[str, float, str, Span], ...]:
+    """(side, value, unit, day) for each level ``f`` sets ("floor", "ceiling") or forecasts ("forecast") on one
+    day it names."""
+    if not f.dates or not f.figures:
+        return ()
+    days = [s for s in spans(f.text) if s.first == s.last]
+    if not days:
+        return ()
+    low = f.text.lower()
+    out: list[tuple[str, float, str, Span]] = []
+    for side, rx in (("floor", _FLOOR_LEVEL), ("ceiling", _CEILING_LEVEL), ("forecast", _FORECAST_LEVEL)):
+        for m in rx.finditer(low):
+            value, unit = _amount(m)
+            # the day the figure is for: the first named after it ("47,900 homes at 31 December"), else the nearest
+            after = [d for d in days if m.start("n") < d.at <= m.end() + 80]
+            day = after[0] if after else min(days, key=lambda d: abs(d.at - m.start("n")))
+            out.append((side, value, unit, day))
+    return tuple(out)
+
+
+def shortfall(a: Fact, b: Fact) -> tuple[str, str, str, str, bool] | None:
+    """For two facts a level and a forecast meet in (:func:`_short_of_level`): (side, forecast, level, day) as
+    written ("floor", "47,900", "52,000", "31 December 2025"), and whether ``a`` sets the level, for a title that
+    gives the figures."""
+    for x, y in ((a, b), (b, a)):
+        for side, bound, unit, day in _levels(x):
+            if side == "forecast":
+                continue
+            for other, value, unit2, day2 in _levels(y):
+                if other == "forecast" and unit == unit2 and overlaps(day, day2) and \
+                        ((side == "floor" and value < bound) or (side == "ceiling" and value > bound)):
+                    return side, _written(y.text, value, unit), _written(x.text, bound, unit), \
+                        _day_text(x.text, day), x is a
+    return None
+
+
+def _written(text: str, value: float, unit: str) -> str:
+    """``value`` as ``text`` writes it ("47,900", "£5.0m", "3.00x")."""
+    for m in re.finditer(r"[$£€]?\d[\d,]*(?:\.\d+)?\s?(?:x\b|%|m\b|k\b|bn\b)?", text):
+        n = float(re.sub(r"[^\d.]", "", m.group(0).rstrip("xmkbn% ")) or "nan")
+        if n == value:
+            return m.group(0).strip()
+    return f"{value:,.0f}{unit}" if value == int(value) else f"{value}{unit}"
+
+
+def _day_text(text: str, day: Span) -> str:
+    """The date ``day`` as ``text`` writes it."""
+    m = re.match(r"\d{1,2}(?:st|nd|rd|th)? [A-Za-z]{3,9}\.?(?: \d{4})?|[A-Za-z]{3,9}\.? \d{1,2}(?:, \d{4})?",
+                 text[day.at:])
+    return m.group(0) if m else "the day it is tested"
+
+
+def _level_days(f: Fact) -> frozenset[str]:
+    """Keys ("#<day>") for the days on which ``f`` sets or forecasts a level, so that a covenant's test date meets
+    another team's forecast for that date although the two name nothing in common."""
+    return frozenset(f"#{d.first % 372 if d.dated else d.first}" for _, _, _, d in _levels(f))
+
+
+def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
+        -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """A figure one team forecasts for the day another team's covenant, licence or contract tests a level, on the
+    wrong side of it (47,900 forecast against 52,000 required at 31 December), in one measure (the two share a word
+    not every document uses): (score, shared, (kind, relation, consequence)) or ``None``."""
+    common = [t for t in set(a.terms) & set(b.terms) if corpus.term_df.get(t, 0) <= max(2, corpus.docs * 2 // 3)
+              and len(t) >= 4 and not _CALENDAR.fullmatch(t)]
+    if not common:
+        return None
+    for x, y in ((a, b), (b, a)):
+        for side, bound, unit, day in _levels(x):
+            if side == "forecast":
+                continue
+            for other, value, unit2, day2 in _levels(y):
+                if other != "forecast" or unit != unit2 or not overlaps(day, day2) or \
+                        not 0.5 <= value / max(bound, 1e-9) <= 2.0:
+                    continue
+                if (side == "floor" and value < bound) or (side == "ceiling" and value > bound):
+                    subject = _row_key(x.text) if x.unit == "row" else ""
+                    thing = subject.strip() or " ".join(sorted(common)[:2])
+                    score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+                    return score, (thing.lower(),), ("risk", "short-of-level", _SO["short"].format(e=thing))
+    return None
 
 
 _HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?:(?<=\W)|(?!\w))") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
@@ -555,7 +663,7 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         # rarest keys first; a key that hundreds of facts share is too common to pair on one by one
         k_s = keys(s)
         postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare), *k_s.months,
-                                                       *k_s.kinds)), key=len)
+                                                       *k_s.kinds, *k_s.levels)), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -573,7 +681,12 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             if pair in done:
                 continue
             sc, shared = _scored(s.fact, o.fact, keys(s), keys(o), corpus) if o.doc != s.doc else (0.0, ())
-            if sc > 0:
+            if keys(s).levels & keys(o).levels and s.department != o.department and \
+                    (level := _short_of_level(s.fact, o.fact, corpus)) is not None:
+                # a forecast that misses another team's tested level says more than any name the two share
+                periodic[o.key] = level
+                pre.append((max(level[0], sc) * (0.5 + severity(o)), level[1], o))
+            elif sc > 0:
                 pre.append((sc * (0.5 + severity(o)), shared, o))
             elif keys(s).months & keys(o).months and s.department != o.department:
                 period = _in_period(s.fact, o.fact, corpus)
@@ -667,6 +780,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += ["~" + t for t in f.terms if corpus.rare_term(t)]
     keys += sorted(_months(f))
     keys += sorted(_kinds(f))
+    keys += sorted(_level_days(f))
     return keys
 
 

@@ -750,3 +750,23 @@ def test_a_row_pressed_for_room_reads_the_cell_that_says_what_is_wrong() -> None
     src = Source(("Lease schedule", 0, row.start, row.end), "Lease schedule", "property", row.text, row)
     said = _clause(src, limit=70)
     assert "opposes the grant of a new tenancy" in said and "tenure" not in said, said
+
+
+def test_a_forecast_short_of_a_tested_level_is_titled_by_its_figures_and_ranks_as_a_breach() -> None:
+    """Seen on a company the code was not developed on: the join of a covenant row and a re-baselined forecast
+    ranked 32nd, titled 'Homes passed ... with test date 31 December 2025, while the year-end forecast has been
+    re-baselined', which gives neither figure. Neither side reads as a risk alone; together they are a breach."""
+    covenant = ("## Covenants\n\n| Covenant | Test date | Level required |\n|---|---|---|\n"
+                "| Homes connected | 31 December 2025 | 52,000 |\n")
+    report = ("## Headlines\n\nThe year-end forecast has been re-baselined: we now forecast 47,900 homes connected "
+              "at 31 December 2025.\n")
+    corpus, said = _world({"Facility compliance": covenant, "Build report": report})
+    row = _span_of(said, "Homes connected")
+    forecast = _span_of(said, "The year-end forecast")
+    said = _link(said, forecast, row, "short-of-level",
+                 "Homes connected is forecast to fall short of the level required on the day it is tested",
+                 "Homes connected")
+    (top,) = [i for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert top.title == ("Homes connected is forecast at 47,900 for 31 December 2025, below the 52,000 that the "
+                         "Facility compliance requires that day."), top.title
+    assert top.severity >= 0.9, top.severity

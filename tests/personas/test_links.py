@@ -560,3 +560,29 @@ def test_a_leaver_in_the_role_a_licence_names_is_a_dependency_in_trouble() -> No
                                    "| Nominated transport manager | Yard Supervisor (CPC held since 1998) |\n")
                   if "Nominated" in f.text]
     assert relate(leaver, licence, "Yard Supervisor")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
+def test_a_forecast_below_the_level_another_team_tests_that_day_is_a_risk() -> None:
+    """A lender's covenant row requires a level on a test date; another team's report forecasts the same measure
+    for that date below it. Neither says trouble alone, and they share no name; the figures and the day do."""
+    corpus, stated = _stated({
+        "Facility compliance": "## Covenants\n\n| Covenant | Test date | Level required |\n|---|---|---|\n"
+                               "| Homes connected | 31 December 2025 | 52,000 |\n",
+        "Build report": "The year-end forecast has been re-baselined: we now forecast 47,900 homes connected at 31 "
+                        "December 2025.\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert [lk.relation for lk in links] == ["short-of-level"], links
+    from personas.runtime.links import shortfall
+    assert shortfall(links[0].a.fact, links[0].b.fact)[:4] == ("floor", "47,900", "52,000", "31 December 2025")  # type: ignore[index]
+
+
+def test_a_forecast_above_the_level_or_on_another_day_is_no_shortfall() -> None:
+    for forecast in ("we now forecast 55,900 homes connected at 31 December 2025",
+                     "we now forecast 47,900 homes connected at 30 June 2025"):
+        corpus, stated = _stated({
+            "Facility compliance": "## Covenants\n\n| Covenant | Test date | Level required |\n|---|---|---|\n"
+                                   "| Homes connected | 31 December 2025 | 52,000 |\n",
+            "Build report": f"The year-end forecast has been re-baselined: {forecast}.\n",
+        })
+        assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "short-of-level"]
