@@ -369,6 +369,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["opp.demand"]
         cats.remove("opp.demand")
     _use_or_lose(scan, cats, weights)
+    if unit == "row" and _OWNED.search(cells) and _NEXT_STEP.search(cells) and "gap" not in weights:
+        # an opening a register shows in hand (an owner and a next step) is not one the business is missing
+        for c in [c for c in weights if c.startswith("opp.")]:
+            weights[c] *= 0.6
     if weights.keys() & _RIVAL_FLIPS and (_RIVAL.search(low) or any(_RIVAL.search(h.lower())
                                                                       for h in (heading, topic, *path))):
         # a competitor's trouble (an exit, a recall, a failure) is an opening for the business, not a risk to it
@@ -399,6 +403,9 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
                 context, unit=unit, path=path, topic=topic if topic != text else "")
 
 
+_OWNED = re.compile(r"\b(?:owner|lead|account manager|assigned to)\s*:\s*(?!—|-|–|none|tbc|tbd|n/a|unassigned|"
+                    r"nobody|no one|not assigned|vacant)[a-z]")
+_NEXT_STEP = re.compile(r"\b(?:next steps?|next action|stage|status)\s*:\s*(?!—|-|–|none|n/a)[a-z]")
 _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liability|indemnity|warranty|"
                     r"liquidated damages|service credits?|break) (?:clauses?|terms?|provisions?)\s*:|"
                     r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
@@ -436,8 +443,8 @@ _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recr
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 # "the grant of a new tenancy" is a landlord's act, no money offered
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?(?! of (?:a |the )?(?:new )?(?:tenancy|lease|licen[cs]e|permission|"
-                      r"planning|consent|rights?|access|easement|option)\b)|funds|funding|credits?|discounts?|levy|allowances?|offers?|refunds?|"
-                      r"incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
+                      r"planning|consent|rights?|access|easement|option)\b)|funds|funding|credits?|discounts?|levy|"
+                      r"allowances?|offers?|refunds?|incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
 _WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|submissions?|bids?|proposals?|"
                      r"nominations?|tenders?) (?:\w+ ){0,2}(?:close[sd]?|closing|(?:are |is )?due)\b|\bapply by\b|"
                      r"\bmiss(?:es|ed)? the (?:window|deadline)\b|\bnext (?:apply|application window|round)\b")

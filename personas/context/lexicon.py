@@ -134,7 +134,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
                              r"registered)|lawsuits?|litigation|dispute[ds]?|claims? against|"
                              r"barred|under-?pa(?:id|yment\w*)|prohibit\w*|forbid(?:s|den)?|forbade|"
-                             r"not (?:permitted|allowed)|"
+                             r"no statutory excuse|not (?:permitted|allowed)|"
                              r"contrary to (?:the |our |its |their )?(?:agreement|contract|terms|policy|licen[cs]e)|"
                              r"may not be (?:launched|sold|used|shipped|released)|refuse-to-accept|"
                              r"refus(?:e|ed|al) to (?:accept|file)|"
@@ -229,6 +229,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"declined (?:the |an? |"
                         r"their |this |that )?(?:orders?|enquir\w+|inquir\w+|requests?|business|work|bookings?|jobs?|"
                         r"contracts?|bids?|tenders?)|due for (?:replacement|renewal|upgrade|refresh)|"
+                        # a buyer going out to tender: "going out to tender for a supplier, responses due by 20 June"
+                        r"(?:going|goes|go|went|is going) out to tender\b|tender responses? (?:are |is )?due|"
+                        r"invitations? to (?:tender|bid|quote)|requests? for (?:proposals?|tenders?|quotations?)|"
                         r"(?:will )?need to replace|invit\w+ (?:\w+ ){0,3}to (?:bid|tender|submit|quote|"
                         r"propose|apply|pitch|send)|could (?:switch|move|join)|"
                         r"(?:look|search)(?:ed|ing|s)? for (?:\w+ ){0,2}(?:space|premises|rooms?|sites?|units?|"
@@ -254,7 +257,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"on-demand|usual|retail|going|formula|permitted|allowed|maximum|target) (?:price|rate|cost|"
                         r"rent)|"
                         r"release (?:\w+ ){0,3}(?:cash|retainage|retention|funds|capital)|free up"),
-    ("opp.unused", 1.0, r"unused|idle|unallocated|spare (?!parts\b|wheels?\b|keys?\b)[a-z]+s\b|"
+    # ... and what was tried, worked and was stopped ("the pilot ended on 30 June", "the trial was not rolled out")
+    ("opp.unused", 1.0, r"(?:pilot|trial)s? (?:\w+ ){0,3}(?:ended|stopped|was (?:dropped|stopped|ended|discontinued|"
+                        r"not (?:extended|continued|rolled out|adopted)))|"
+                        r"unused|idle|unallocated|spare (?!parts\b|wheels?\b|keys?\b)[a-z]+s\b|"
                         r"spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
                         r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant|empty (?:space|floor|slots?|units?|"
@@ -315,7 +321,12 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"workshops?|finishers?|printers?|processors?|packers?|contractors?)"),
     ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
                    r"(?:\w+ ){0,3}(?:business|revenue|sales|income|bookings|orders|billed revenue|contract value|"
-                   r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]"),
+                   r"spend|value)|(?:worth|valued at) (?:about |around |up to )?[$£€]|"
+                   # the thousands of people a thing serves ("Those two POPs serve 31,400 premises")
+                   r"(?:serv(?:e|es|ed|ing)|affect(?:s|ed|ing)?|cover(?:s|ing)?|reach(?:es|ing)?|supplies|supply|"
+                   r"suppl(?:y|ies|ying)) (?:about |around |some |over |more than |nearly |almost )?\d{1,3}(?:,\d{3})+ "
+                   r"(?:[\w-]+ ){0,2}(?:customers|premises|homes|users|patients|members|households|passengers|"
+                   r"pupils|students|subscribers|clients|people|residents|accounts|properties|businesses)"),
     ("load", 0.0, r"demand|forecast\w*|peak\w*|expected (?:volume|orders|sales|load|intake)|projected|"
                   r"expan\w+|acquir\w+|took over|taking over|more (?:sites|stores|locations|branches|outlets)|"
                   r"maximum day|intake|volumes?|throughput (?:needed|required)|orders? (?:of|for) \d|"
@@ -348,7 +359,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                  r"claimed|assigned|owned|submitted|approved|started|ordered|booked|renewed|extended|decided|"
                  r"configured|registered|included|covered|updated|told|informed|notified|reproduced|"
                  r"investigated|diagnosed|tested|agreed)|"
-                 r"(?:did|has|have|had) not (?:assign|sign|request|file|claim|submit|approve|respond|reply|"
+                 r"(?:did|has|have|had) not (?:yet )?(?:assign|sign|request|file|claim|submit|approve|respond|"
+                 r"reply|ask|apply|bid|tender|book|order|start|contact|"
                  r"decide|register|include|tell|inform|notify)\w*|never (?:been )?(?:received|configured|"
                  r"registered|claimed|filed|submitted|signed|checked|tested|reviewed|updated|renewed|covered|"
                  r"included|told)|unresolved|still open|remains open|deferred|on hold|no response|parked|"
@@ -360,6 +372,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                  r"none (?:has|have) (?:ever )?been (?:sent|issued|received|done|made|carried out|given|filed|"
                  r"tested|checked)|never (?:been )?(?:sent|issued|carried out)|"
                  r"(?:has|have|had) no (?:function|way|means|facility|ability|capability) to|"
+                 r"not (?:in|part of) (?:the |our )?standard (?:\w+ )?(?:script|process|offer|range|menu|"
+                 r"procedure|price list|catalogue)|"
+                 r"no (?:copy|copies|record|records|evidence|documentation|proof)\b[^.;]{0,60}?(?:has|have|is|are|was|"
+                 r"were) (?:been )?(?:kept|held|retained|filed|on file)|"
                  r"no (?:interim |manual |alternative |compensating |backup )*(?:process|procedure|control|"
                  r"workaround|check)s? (?:is |are )?in place"),
     # about someone else: another company's recall, an industry-wide figure

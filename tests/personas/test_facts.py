@@ -694,3 +694,31 @@ def test_a_sales_mix_a_ratio_ceiling_a_fine_result_or_a_late_month_is_no_risk(te
 
 def test_a_line_that_will_make_nothing_for_a_period_is_out_of_action() -> None:
     assert "risk.outage" in _fact("Line 4 will pack no cans from 9 to 27 June inclusive.").cues
+
+
+def test_a_buyer_going_out_to_tender_that_nobody_has_answered_is_a_missed_opening() -> None:
+    f = _fact("Marlow Inns (Type: Pub group, 40 pubs; Stage: Their buyer told us they are going out to tender for a "
+              "cask ale supplier, with tender responses due by 20 June. We have not asked for the pack.; Owner: —)",
+              unit="row")
+    assert f.kind == "opportunity" and {"opp.demand", "gap"} <= set(f.cues), f.cues
+
+
+def test_an_opening_a_register_shows_in_hand_weighs_less_than_one_nobody_works() -> None:
+    owned = _fact("WP-101 (Partner: Fenwick Council; Type: Corporate network, 22 sites; ARR: £140k; Next step: Tender "
+                  "response due 14 Nov; Owner: K. Bello)", unit="row")
+    loose = _fact("WP-101 (Partner: Fenwick Council; Type: Corporate network, 22 sites; ARR: £140k; Next step: Tender "
+                  "response due 14 Nov; Owner: —)", unit="row")
+    assert owned.opportunity < loose.opportunity, (owned.opportunity, loose.opportunity)
+
+
+@pytest.mark.parametrize(("text", "cue"), [
+    ("For 11 of them no copy of the check has been kept on our files, and the app deletes its record after 30 "
+     "days.", "gap"),
+    ("Without a dated copy we have no statutory excuse if any of the 11 workers has no right to work.",
+     "risk.compliance"),
+    ("The offer is not in the standard retention script, so the 6 other teams cannot use it.", "gap"),
+    ("The pilot ended on 30 June when the desk was moved onto the booking queue.", "opp.unused"),
+    ("Those two exchanges serve 31,400 premises and all of the wholesale traffic.", "stake"),
+])
+def test_what_is_missing_stopped_or_at_stake(text: str, cue: str) -> None:
+    assert cue in _fact(text).cues, _fact(text).cues
