@@ -250,9 +250,9 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
                 cells = _telling_cells(cells, 1 if bare else 2 if 0 < limit <= 90 else 4)
-            read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
             if short or limit:
-                read = [_SENTENCE_END.split(r, maxsplit=1)[0] for r in read]  # a notes cell's first sentence
+                cells = [_telling_sentence(c) for c in cells]  # a notes cell's sentence that says something
+            read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
             opening = key if bare else f"the {_doc(src)} lists {key}"
             keep = len(opening)
             text = f"{opening} with " + _names(read)
@@ -281,6 +281,18 @@ _SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
 _MONEY = re.compile(r"[$£€]\s?\d")
 
 
+def _telling_sentence(cell: str) -> str:
+    """A "Column: value" cell with its value cut to one sentence: the first that says something (a risk or an
+    opening), else the first ("Notes: STN-W RFS moves from 29 Aug to mid-December", not its drilling method)."""
+    head, colon, value = cell.partition(":")
+    parts = _SENTENCE_END.split(value.strip()) if colon else [cell]
+    if len(parts) == 1:
+        return cell
+    pick = next((p for p in parts if (f := fact(p)) is not None and (f.risk or f.opportunity) and
+                 not (f.benign or f.assurance)), parts[0])
+    return f"{head}: {pick}"
+
+
 def _telling_cells(cells: list[str], n: int) -> list[str]:
     """``n`` of a row's cells for a title: the first (what the row is), then those that say something (a notes
     cell read as a risk or an opening, a sum of money) before the rest. When the first cell says nothing of what is
@@ -294,15 +306,16 @@ def _telling_cells(cells: list[str], n: int) -> list[str]:
         if not colon or len(head) > 40:
             return 0.0  # the rest of a notes cell that held a semicolon, not a column of its own
         f = fact(value)
-        return (3.0 if f is not None and f.kind != "neutral" else 0.0) + bool(_MONEY.search(value))
+        said = 0.0 if f is None else 3.0 if f.kind != "neutral" else 2.0 if f.risk or f.opportunity else 0.0
+        return said + bool(_MONEY.search(value))
 
     ranked = sorted(range(1, len(cells)), key=lambda i: (-says(i), i))
-    if says(ranked[0]) >= 3 > says(0):
+    if says(ranked[0]) >= 2 > says(0):
         # the cell that says what is wrong or on offer comes first when the first cell says nothing of it (a cut
         # for room keeps what comes first); pressed for room, it stands alone
         return [cells[ranked[0]]] if n <= 2 else [cells[i] for i in (ranked[0], 0, *sorted(ranked[1:n - 1]))]
-    if n == 1:
-        return cells[:1]
+    if n == 1 or says(ranked[0]) < 2:
+        return cells[:n]  # nothing stands out: the first columns, in order
     return [cells[i] for i in sorted((0, *ranked[:n - 1]))]
 
 

@@ -20,8 +20,8 @@ _M = r"(?:january|february|march|april|may|june|july|august|september|october|no
 _DAY = r"(?P<{0}>\d{{1,2}})(?:st|nd|rd|th)?"
 _ONE = rf"(?:{_DAY.format('d')} (?:of )?(?P<m>{_M})|(?P<m2>{_M}) {_DAY.format('d2')}\b)(?:,? (?P<y>(?:19|20)\d{{2}}))?"
 _DATE = re.compile(rf"\b{_ONE}")
-_MONTH_ONLY = re.compile(rf"\b(?:in|during|from|until|by|before|after|since|through|end of|early|late|mid-?)\s+"
-                         rf"(?P<m>{_M})(?: (?P<y>(?:19|20)\d{{2}}))?\b")
+_MONTH_ONLY = re.compile(rf"\b(?:(?:in|during|from|until|by|before|after|since|through|end of|early|late|mid)\s+|"
+                         rf"mid-\s*)(?P<m>{_M})(?: (?P<y>(?:19|20)\d{{2}}))?\b")
 _MONTH_RANGE = re.compile(rf"\b(?:between (?P<a2>{_M})(?: (?P<ya2>(?:19|20)\d{{2}}))? and|(?:from )?(?P<a>{_M})"
                           rf"(?: (?P<ya>(?:19|20)\d{{2}}))?\s*(?:to|until|through|-|–|—))\s*(?P<b>{_M})"
                           rf"(?: (?P<y>(?:19|20)\d{{2}}))?\b")
@@ -155,9 +155,13 @@ def _pair(a: Span, b: Span) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def before(a: Span, b: Span) -> bool:
-    """``a`` ends before ``b`` begins."""
+    """``a`` ends before ``b`` begins. When only one of them names its year, the other is read in whichever year
+    puts the two closest: "due by 14 February 2026" does not come before "mid-December" of a plan written in 2025."""
     (_, la), (fb, _) = _pair(a, b)
-    return la < fb
+    if a.dated == b.dated:
+        return la < fb
+    gap = (fb - la) % 372
+    return 0 < gap <= 186
 
 
 def overlaps(a: Span, b: Span) -> bool:

@@ -56,7 +56,8 @@ STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4
 # words that put a date on a need ("set for 14 October", "must be live by 1 November") or on an absence
 # ("out of service from 5 October to 13 November", "expired on 31 July", "moves to Q2")
 _NEED_WORDS = re.compile(r"\b(?:need(?:s|ed)?|requir\w+|must|due|deadline|set for|planned for|scheduled for|"
-                         r"launch\w*|go(?:es)? live|live by|start\w*|begin\w*|deliver\w*|intake|peak|expects?|"
+                         r"launch\w*|go(?:es)? live|live by|ready|rfs|start\w*|begin\w*|deliver\w*|intake|peak|"
+                         r"expects?|"
                          r"by|before|in time for|issued|ships?|opens?|arriv\w+|(?:planned|scheduled|due|expected) to|"
                          r"return\w*|back)\W+(?:\w+\W+){0,3}$")
 _AWAY_WORDS = re.compile(r"\b(?:out of (?:service|action)|shut ?down|shutdown|closed?|offline|outage|unavailable|"
@@ -242,7 +243,10 @@ def _unused_is(f: Fact, entity: str) -> bool:
 _DEPENDENCY_VERBS = (r"depend\w* on|reli\w* on|rely\w* on|sourced from|supplied by|operat\w* from|"
                      r"(?:based|located|housed|stored|kept|held|hosted) (?:at|in|on|by)|runs? (?:from|out of)|"
                      r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on)|"
-                     r"served by|powered by|(?:handled|managed|maintained|done) by|nominated (?:\w+ ){0,2}"
+                     r"served by|powered by|(?:handled|managed|maintained|done) by|"
+                     r"using (?:our |the |an? |its )?(?:appointed|approved|nominated|sole|only|contracted) "
+                     r"(?:[\w-]+ ){0,2}(?:subcontractor|contractor|supplier|installer|partner|provider|vendor|carrier|"
+                     r"haulier|manufacturer)s?|nominated (?:\w+ ){0,2}"
                      r"(?:manager|person|officer|holder|supervisor|engineer|contact|director|lead)")
 _COUNTED_ON = re.compile(rf"\b{RECEIVED_FROM}\b")
 _DEPENDS = re.compile(rf"\b(?:{_DEPENDENCY_VERBS}|runs? on|run by|single[- ]source\w*|sole[- ]\w+|only|"
@@ -305,6 +309,32 @@ def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
 
 
 _SINCE = re.compile(r"\bsince\W+$")
+_NEED_HEAD = re.compile(r"\b(?:ready|rfs|launch\w*|go[- ]live|live|start\w*|deliver\w*|due|needed|required|opens?|"
+                        r"opening|handover|in service)\b", re.IGNORECASE)
+
+
+def _row_cells(text: str) -> list[tuple[str, str, int]]:
+    """(column, value, offset) of a register row's cells, read from "first cell (Column: value; ...)"."""
+    key = _row_key(text)
+    if key == text or not text.endswith(")"):
+        return []
+    out, depth, start = [], 0, len(key) + 2
+    body = text[len(key) + 2:-1]
+    cur = ""
+    for i, ch in enumerate(body):
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            out.append((cur, start))
+            cur, start = "", len(key) + 3 + i
+        else:
+            cur += ch
+    out.append((cur, start))
+    cells = []
+    for cell, at in out:
+        head, colon, value = cell.partition(":")
+        if colon and len(head) <= 60:
+            cells.append((head.strip(), value.strip(), at))
+    return cells
 _OPENS_DATED = re.compile(r"(?:from|on|starting|beginning|w/c|week commencing)\s+(?=\d)", re.IGNORECASE)
 
 
@@ -319,6 +349,11 @@ def _needed(f: Fact) -> tuple[Span, ...]:
         return tuple(s for s in spans(f.text) if s.at == opens.end())
     if f.unit != "row":
         return ()
+    # a register's cell whose column names a need: "Ready for service (per tracker): End of August"
+    cells = tuple(s for head, value, at in _row_cells(f.text) if _NEED_HEAD.search(head)
+                  for s in spans(value) if s.first or s.last)
+    if cells:
+        return cells
     subject = f.text.split(" (", 1)[0]
     if not _MILESTONE.search(f.text[len(subject):].lower()):
         return ()

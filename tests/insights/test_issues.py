@@ -770,3 +770,13 @@ def test_a_forecast_short_of_a_tested_level_is_titled_by_its_figures_and_ranks_a
     assert top.title == ("Homes connected is forecast at 47,900 for 31 December 2025, below the 52,000 that the "
                          "Facility compliance requires that day."), top.title
     assert top.severity >= 0.9, top.severity
+
+
+def test_a_notes_cell_pressed_for_room_gives_the_sentence_that_says_what_is_wrong() -> None:
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = facts("| Ref | Area | Notes |\n|---|---|---|\n| AW-03 | Ashby West | Under-track directional drill, 42m. "
+                "No other crossing within 1.2km. AW RFS moves from 29 Aug to mid-December. |\n")[0]
+    src = Source(("Permits", 0, row.start, row.end), "Permits", "build", row.text, row)
+    said = _clause(src, limit=70)
+    assert "moves from 29 Aug to mid-December" in said and "drill" not in said, said

@@ -722,3 +722,10 @@ def test_an_opening_a_register_shows_in_hand_weighs_less_than_one_nobody_works()
 ])
 def test_what_is_missing_stopped_or_at_stake(text: str, cue: str) -> None:
     assert cue in _fact(text).cues, _fact(text).cues
+
+
+def test_a_date_moved_out_is_late_and_a_boring_drill_is_no_rehearsal() -> None:
+    f = _fact("Notes: Under-track directional drill, 42m. The RFS date moves from 29 Aug to mid-December; possession "
+              "not yet allocated.")
+    assert {"risk.late", "gap"} <= set(f.cues) and "benign" not in f.cues, f.cues
+    assert "benign" in _fact("The evacuation drill on 3 May cleared the building in 4 minutes.").cues

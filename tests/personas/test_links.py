@@ -586,3 +586,28 @@ def test_a_forecast_above_the_level_or_on_another_day_is_no_shortfall() -> None:
             "Build report": f"The year-end forecast has been re-baselined: {forecast}.\n",
         })
         assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "short-of-level"]
+
+
+def test_mid_month_is_that_month_and_a_year_named_on_one_side_only_reads_the_nearest_year() -> None:
+    (mid,) = spans("The date moves to mid-December.")
+    assert overlaps(mid, spans("in December")[0])
+    # a plan written in 2025: "mid-December" is not after a certificate due on 14 February 2026
+    assert not before(spans("due by 14 February 2026")[0], mid)
+    assert before(spans("due by 1 December 2025")[0], spans("on 20 December")[0])
+
+
+def test_a_contract_using_an_appointed_subcontractor_depends_on_it() -> None:
+    uses = _f("Installation is done using our appointed installation subcontractor, Quillby Installs Ltd (supplier "
+              "V-2204), named in Schedule 4 as the approved installer.")
+    trouble = _f("V-2204 faces a winding-up petition presented on 19 August; our prepayment of £310,000 is at risk.")
+    assert relate(uses, trouble, "V-2204")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
+def test_a_plan_row_whose_column_dates_a_need_meets_a_permit_that_moves_it_out() -> None:
+    (plan,) = [f for f in facts("## Areas\n\n| Area | Homes | Ready for service (per tracker, 1 August) | Target |\n"
+                                "|---|---|---|---|\n| Ashby West | 4,100 | End of August | 900 |\n")
+               if "Ashby" in f.text]
+    (permit,) = [f for f in facts("## Permits\n\n| Ref | Area | Notes |\n|---|---|---|\n| AW-03 | Ashby West | "
+                                  "Crossing not yet consented. AW RFS moves from 29 Aug to mid-December. |\n")
+                 if "AW-03" in f.text]
+    assert relate(plan, permit, "Ashby West")[:2] == ("risk", "timing")  # type: ignore[index]
