@@ -444,6 +444,9 @@ def _specifics(text: str) -> frozenset[str]:
     return frozenset(m.group(0).lower().rstrip(".,") for m in _SPECIFIC.finditer(text))
 
 
+_CAUSE = re.compile(r"\b(?:because|due to|driven by|as a result of|owing to|caused by)\b", re.IGNORECASE)
+
+
 def _informative(main: Source, cands: Sequence[Source], n: int,
                  prefer: frozenset[SpanKey] | set[SpanKey] = frozenset()) -> list[Source]:
     """Up to ``n`` of ``cands`` that tell the reader most about the same thing as ``main``: facts that share its
@@ -464,6 +467,9 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
         g *= 1 + 0.25 * min(4, shared)
         # a side of the issue the reader has not been told yet (no fallback, a deadline, nobody owns it)
         g += 0.3 * ("gap" in f.cues) + 0.3 * ("deadline" in f.cues) + 0.4 * bool(set(f.cues) & _DIMENSIONS - told)
+        # why it happens ("net debt rises in the September quarter because of the Tarnbrook purchase"): what a
+        # reader needs to act, where another row of the same table only repeats the pattern
+        g += 0.6 * bool(_CAUSE.search(s.text) and (new_specifics or new_names))
         return g * (1.2 if s.span in prefer else 1.0)
 
     while pool and len(chosen) < n:
@@ -501,7 +507,7 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
         # one side says next to nothing: the join would only retitle the other; but a plain date of a plan (a
         # milestone row) says nothing alone and everything against another team's end date
         if (low < 0.25 * high or not (_says_something(groups[ka]) and _says_something(groups[kb]))) and \
-                not any(x.relation == "timing" for x in ss):
+                not any(x.relation in _SILENT_SIDES for x in ss):
             continue
         if max(_rarity(x.entity, corpus) for x in ss) < _COMMON_NAME and \
                 _overlap(groups[ka], groups[kb], corpus) < 2 and not any(x.relation in _DECISIVE for x in ss):
@@ -642,6 +648,9 @@ def _rarity(entity: str, corpus: Corpus | None) -> float:
 # relations that are trouble in themselves, whatever each side says alone: a forecast below the level a covenant
 # tests on that day is a breach to come, though neither the forecast nor the covenant reads as a risk
 _GRAVE_JOIN = {"short-of-level": 0.9}
+# relations whose sides may each say nothing alone: a plan's date against another team's end date, a forecast row
+# against a covenant's level
+_SILENT_SIDES = frozenset({"timing", "short-of-level"})
 
 
 def _joined(a: float, b: float, relation: str) -> float:

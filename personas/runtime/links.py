@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
-from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys
+from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys, term_keys
 from personas.context.lexicon import CUES, RECEIVED_FROM, resources
 
 
@@ -85,7 +85,7 @@ _COMMITMENT = re.compile(r"\b(?:must|shall|commit(?:s|ted|ment)?|guarantee[sd]?|
 _SO = {
     "money": "the money counted on from {e} may not be paid",
     "depends": "trouble with {e} reaches what depends on it",
-    "short": "{e} is forecast to fall short of the level required on the day it is tested",
+    "short": "{e} is forecast to break the level required on the day it is tested",
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
@@ -522,25 +522,56 @@ def _amount(m: re.Match[str]) -> tuple[float, str]:
     return float(m.group("n").replace(",", "")), (m.group("unit") or "").lower()
 
 
+_FORECAST_DOC = re.compile(r"\b(?:forecasts?|reforecast|projections?|outlook|budget|business plan)\b", re.IGNORECASE)
+_RATIO = re.compile(r"(?<![\w.])(?P<n>\d{1,2}\.\d{1,2})\s?(?P<unit>x)\b")
+Level = tuple[str, float, str, "Span | None", str]
+
+
 @functools.lru_cache(maxsize=65_536)
-def _levels(f: Fact) -> tuple[tuple[str, float, str, Span], ...]:
-    """(side, value, unit, day) for each level ``f`` sets ("floor", "ceiling") or forecasts ("forecast") on one
-    day it names."""
-    if not f.dates or not f.figures:
+def _levels(f: Fact) -> tuple[Level, ...]:
+    """(side, value, unit, day, measure) for each level ``f`` sets ("floor", "ceiling") or forecasts ("forecast").
+    A level set on no day of its own ("Leverage: not to exceed 3.25x", tested every quarter) holds on every day
+    (``None``); a forecast is for the day it names, and every ratio in a forecast's row for the day the row opens
+    with ("30 Sep 2025 (Net debt / LTM EBITDA: 3.38x)"), its column naming what it measures."""
+    if not f.figures:
         return ()
     days = [s for s in spans(f.text) if s.first == s.last]
-    if not days:
-        return ()
     low = f.text.lower()
-    out: list[tuple[str, float, str, Span]] = []
+    out: list[Level] = []
     for side, rx in (("floor", _FLOOR_LEVEL), ("ceiling", _CEILING_LEVEL), ("forecast", _FORECAST_LEVEL)):
         for m in rx.finditer(low):
             value, unit = _amount(m)
             # the day the figure is for: the first named after it ("47,900 homes at 31 December"), else the nearest
             after = [d for d in days if m.start("n") < d.at <= m.end() + 80]
-            day = after[0] if after else min(days, key=lambda d: abs(d.at - m.start("n")))
-            out.append((side, value, unit, day))
+            day = after[0] if after else min(days, key=lambda d: abs(d.at - m.start("n")), default=None)
+            if day is None and (side == "forecast" or unit != "x"):
+                continue  # a forecast for no day, or a dayless level that is not a ratio, meets nothing
+            out.append((side, value, unit, day, ""))
+    if f.unit == "row" and f.path and _FORECAST_DOC.search(f.path[0]) and not out:
+        opening = [d for d in days if d.at < len(_row_key(f.text))]
+        if opening:
+            for head, cell, _ in _row_cells(f.text):
+                out += [("forecast", float(m.group("n")), "x", opening[0], head) for m in _RATIO.finditer(cell)]
     return tuple(out)
+
+
+def _breaches(x: Fact, y: Fact) -> tuple[str, float, float, str, Span | None, Span] | None:
+    """A level ``x`` sets that a figure ``y`` forecasts for a day it holds on breaks, within a factor of two (one
+    measure, not two figures that merely share a unit): (side, level, forecast, unit, level's day, forecast's
+    day), or ``None``."""
+    measured = set(term_keys(_row_key(x.text) if x.unit == "row" else x.text))
+    for side, bound, unit, day, _ in _levels(x):
+        if side == "forecast":
+            continue
+        for other, value, unit2, day2, measure in _levels(y):
+            if other != "forecast" or unit != unit2 or day2 is None or (day is not None and not overlaps(day, day2)):
+                continue
+            if measure and not set(term_keys(measure)) <= measured:
+                continue  # the column measures something else ("Net debt / LTM EBITDA" against interest cover)
+            if 0.5 <= value / max(bound, 1e-9) <= 2.0 and \
+                    ((side == "floor" and value < bound) or (side == "ceiling" and value > bound)):
+                return side, bound, value, unit, day, day2
+    return None
 
 
 def shortfall(a: Fact, b: Fact) -> tuple[str, str, str, str, bool] | None:
@@ -548,14 +579,11 @@ def shortfall(a: Fact, b: Fact) -> tuple[str, str, str, str, bool] | None:
     written ("floor", "47,900", "52,000", "31 December 2025"), and whether ``a`` sets the level, for a title that
     gives the figures."""
     for x, y in ((a, b), (b, a)):
-        for side, bound, unit, day in _levels(x):
-            if side == "forecast":
-                continue
-            for other, value, unit2, day2 in _levels(y):
-                if other == "forecast" and unit == unit2 and overlaps(day, day2) and \
-                        ((side == "floor" and value < bound) or (side == "ceiling" and value > bound)):
-                    return side, _written(y.text, value, unit), _written(x.text, bound, unit), \
-                        _day_text(x.text, day), x is a
+        hit = _breaches(x, y)
+        if hit is not None:
+            side, bound, value, unit, day, day2 = hit
+            when = _day_text(x.text, day) if day is not None else _day_text(y.text, day2)
+            return side, _written(y.text, value, unit), _written(x.text, bound, unit), when, x is a
     return None
 
 
@@ -576,33 +604,29 @@ def _day_text(text: str, day: Span) -> str:
 
 
 def _level_days(f: Fact) -> frozenset[str]:
-    """Keys ("#<day>") for the days on which ``f`` sets or forecasts a level, so that a covenant's test date meets
-    another team's forecast for that date although the two name nothing in common."""
-    return frozenset(f"#{d.first % 372 if d.dated else d.first}" for _, _, _, d in _levels(f))
+    """Keys for the days on which ``f`` sets or forecasts a level ("#<day>"), and for the ratios it bounds or
+    forecasts ("#x"), so that a covenant meets another team's forecast although the two name nothing in common."""
+    keys = {f"#{d.first % 372 if d.dated else d.first}" for _, _, _, d, _ in _levels(f) if d is not None}
+    keys |= {f"#{unit}" for _, _, unit, _, _ in _levels(f) if unit == "x"}
+    return frozenset(keys)
 
 
 def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
         -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
-    """A figure one team forecasts for the day another team's covenant, licence or contract tests a level, on the
-    wrong side of it (47,900 forecast against 52,000 required at 31 December), in one measure (the two share a word
-    not every document uses): (score, shared, (kind, relation, consequence)) or ``None``."""
+    """A figure one team forecasts for a day another team's covenant, licence or contract tests a level on, on
+    the wrong side of it (47,900 forecast against 52,000 required at 31 December; 3.38x against a leverage
+    ceiling of 3.25x), in one measure (the two share a word not every document uses): (score, shared, (kind,
+    relation, consequence)) or ``None``."""
     common = [t for t in set(a.terms) & set(b.terms) if corpus.term_df.get(t, 0) <= max(2, corpus.docs * 2 // 3)
               and len(t) >= 4 and not _CALENDAR.fullmatch(t)]
     if not common:
         return None
     for x, y in ((a, b), (b, a)):
-        for side, bound, unit, day in _levels(x):
-            if side == "forecast":
-                continue
-            for other, value, unit2, day2 in _levels(y):
-                if other != "forecast" or unit != unit2 or not overlaps(day, day2) or \
-                        not 0.5 <= value / max(bound, 1e-9) <= 2.0:
-                    continue
-                if (side == "floor" and value < bound) or (side == "ceiling" and value > bound):
-                    subject = _row_key(x.text) if x.unit == "row" else ""
-                    thing = subject.strip() or " ".join(sorted(common)[:2])
-                    score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
-                    return score, (thing.lower(),), ("risk", "short-of-level", _SO["short"].format(e=thing))
+        if _breaches(x, y) is not None:
+            subject = _row_key(x.text) if x.unit == "row" else ""
+            thing = subject.strip() or " ".join(sorted(common)[:2])
+            score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+            return score, (thing.lower(),), ("risk", "short-of-level", _SO["short"].format(e=thing))
     return None
 
 

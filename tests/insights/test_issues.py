@@ -764,7 +764,7 @@ def test_a_forecast_short_of_a_tested_level_is_titled_by_its_figures_and_ranks_a
     row = _span_of(said, "Homes connected")
     forecast = _span_of(said, "The year-end forecast")
     said = _link(said, forecast, row, "short-of-level",
-                 "Homes connected is forecast to fall short of the level required on the day it is tested",
+                 "Homes connected is forecast to break the level required on the day it is tested",
                  "Homes connected")
     (top,) = [i for i in build_issues(said, corpus) if len(i.documents) == 2]
     assert top.title == ("Homes connected is forecast at 47,900 for 31 December 2025, below the 52,000 that the "
@@ -780,3 +780,24 @@ def test_a_notes_cell_pressed_for_room_gives_the_sentence_that_says_what_is_wron
     src = Source(("Permits", 0, row.start, row.end), "Permits", "build", row.text, row)
     said = _clause(src, limit=70)
     assert "moves from 29 Aug to mid-December" in said and "drill" not in said, said
+
+
+def test_a_covenant_breach_on_silent_rows_is_an_issue_that_says_why() -> None:
+    """Seen on a company the code was not developed on: a covenant row and a forecast row each say nothing alone,
+    so their join was dropped as one that would only retitle the other; and its summary listed every row of the
+    forecast table but not the sentence saying why net debt rises (the acquisition)."""
+    covenant = ("## Financial covenants\n\n| Covenant | Requirement |\n|---|---|\n"
+                "| Leverage (Total Net Debt to LTM EBITDA) | Not to exceed 3.25x |\n")
+    forecast = ("# Rolling forecast FY2025/26\n\n## Net debt by quarter\n\n"
+                "| Quarter end | Net debt (£m) | Net debt / LTM EBITDA |\n|---|---|---|\n"
+                "| 30 Jun 2025 | 19.3 | 2.74x |\n| 30 Sep 2025 | 24.5 | 3.38x |\n| 31 Dec 2025 | 24.3 | 3.29x |\n\n"
+                "Net debt rises in the September quarter because the Tarnford consideration is drawn in July.\n")
+    corpus, said = _world({"Facility terms": covenant, "Rolling forecast FY2025/26": forecast})
+    row = _span_of(said, "Leverage")
+    sep = _span_of(said, "30 Sep 2025")
+    said = _link(said, sep, row, "short-of-level",
+                 "Leverage is forecast to break the level required on the day it is tested", "Leverage")
+    (top,) = [i for i in build_issues(said, corpus) if len(i.documents) == 2]
+    assert top.title == "Leverage is forecast at 3.38x for 30 Sep 2025, above the 3.25x that the Facility terms " \
+                        "requires that day.", top.title
+    assert "Tarnford" in top.summary, top.summary

@@ -611,3 +611,22 @@ def test_a_plan_row_whose_column_dates_a_need_meets_a_permit_that_moves_it_out()
                                   "Crossing not yet consented. AW RFS moves from 29 Aug to mid-December. |\n")
                  if "AW-03" in f.text]
     assert relate(plan, permit, "Ashby West")[:2] == ("risk", "timing")  # type: ignore[index]
+
+
+def test_a_forecast_tables_ratio_above_a_standing_covenant_ceiling_is_a_risk_in_its_own_measure_only() -> None:
+    """A covenant set on no day of its own (tested every quarter) against a forecast table's ratio column: a breach
+    in the measure the column names, none against another covenant on the same figures."""
+    corpus, stated = _stated({
+        "Facility terms": "## Financial covenants\n\n| Covenant | Requirement |\n|---|---|\n"
+                          "| Leverage (Total Net Debt to LTM EBITDA) | Not to exceed 3.25x |\n"
+                          "| Interest cover (LTM EBITDA to Net Finance Charges) | Not less than 4.00x |\n",
+        "Rolling forecast FY2025/26": "# Rolling forecast FY2025/26\n\n## Net debt by quarter\n\n"
+                                      "| Quarter end | Net debt (£m) | Net debt / LTM EBITDA |\n|---|---|---|\n"
+                                      "| 30 Jun 2025 | 19.3 | 2.74x |\n"
+                                      "| 30 Sep 2025 | 24.5 | 3.38x |\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "short-of-level"]
+    assert len(links) == 1 and "3.38x" in links[0].a.fact.text + links[0].b.fact.text, links
+    assert all("Interest cover" not in lk.a.fact.text + lk.b.fact.text for lk in links)
+    from personas.runtime.links import shortfall
+    assert shortfall(links[0].a.fact, links[0].b.fact)[:4] == ("ceiling", "3.38x", "3.25x", "30 Sep 2025")  # type: ignore[index]
