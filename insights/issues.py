@@ -197,25 +197,35 @@ def _issues(sources: dict[SpanKey, Source], links: dict[tuple[SpanKey, SpanKey],
                 owner[m.span] = g.seed.span
     from insights.issue_text import write  # the words are written last; no cycle at import time
 
+    singles: dict[SpanKey, Issue] = {}
+    for seed, g in groups.items():
+        if g.kind == "neutral" or not any(m.roles for m in g.members):
+            continue
+        singles[seed] = _single(g, corpus, max_supporting)
     issues = _linked(links, sources, groups, owner, corpus)
     consumed = {owner[s.span] for i in issues for s in i.sources if s.span in owner}
-    for seed, g in groups.items():
-        if seed in consumed or g.kind == "neutral" or not any(m.roles for m in g.members):
-            continue
-        main = main_of(g, g.kind)
-        shown = _informative(main, [m for m in g.members if m is not main], max_supporting)
-        # keyed by the group's first span, which later claims rarely change (its weightiest may)
-        key = min(m.span for m in g.members)
-        issue = Issue(f"span:{key[0]}:{key[1]}:{key[2]}", g.kind, [main, *shown])
-        issue.absorbed = len(g.members) - 1 - len(shown)
-        issue.members = sorted(g.members, key=lambda m: m.span)
-        _score(issue, [g], corpus)
-        issues.append(issue)
+    linked = {s.span for i in issues for s in i.sources[:2]}
+    # a group a join drew on still makes its own issue when its main sentence is not one the join linked: a
+    # register's other row (one contract's missed price uplift beside the one whose end date was joined)
+    issues += [i for seed, i in singles.items() if seed not in consumed or i.sources[0].span not in linked]
     issues = _one_per_subject(issues, corpus)
     for issue in issues:
         issue.title, issue.summary = write(issue)
     issues.sort(key=lambda i: (-i.score, i.key))
     return issues
+
+
+def _single(g: _Group, corpus: Corpus | None, max_supporting: int) -> Issue:
+    """The issue one group of one document makes on its own."""
+    main = main_of(g, g.kind)
+    shown = _informative(main, [m for m in g.members if m is not main], max_supporting)
+    # keyed by the group's first span, which later claims rarely change (its weightiest may)
+    key = min(m.span for m in g.members)
+    issue = Issue(f"span:{key[0]}:{key[1]}:{key[2]}", g.kind, [main, *shown])
+    issue.absorbed = len(g.members) - 1 - len(shown)
+    issue.members = sorted(g.members, key=lambda m: m.span)
+    _score(issue, [g], corpus)
+    return issue
 
 
 def _one_per_subject(issues: list[Issue], corpus: Corpus | None) -> list[Issue]:

@@ -274,6 +274,7 @@ def facts(text: str) -> list[Fact]:
     # a paragraph about a failing firm whose customers come to the business is about a competitor throughout
     rivals = {f.block for f in out if f.block in said and _their_customers_call(f, said[f.block])}
     out = [_rival(f) if f.block in rivals and f.unit != "row" and f.risk else f for f in out]
+    out = _stale_rows(out)
     # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
     # paragraph's other sentences part of a demand
     def around(f: Fact) -> set[str]:
@@ -287,6 +288,39 @@ def facts(text: str) -> list[Fact]:
 
 
 _LABEL = re.compile(r"^([A-Z][\w'’ /&-]{2,40}):\s")
+# a register's column that dates when something was last done ("Last uplift applied: April 2023")
+_LAST_DONE = re.compile(r"(?:^|[(;]\s*)(?P<head>last [^:;()]{2,40}?|[^:;()]{0,30}(?:last|latest|most recent) "
+                        r"[^:;()]{2,30}?):\s*[^;)]*?\b(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE)
+_PRICE_HEAD = re.compile(r"\b(?:uplift|increase|price|pricing|rate|fee|rent|indexation|review of charges)\b",
+                         re.IGNORECASE)
+
+
+def _stale_rows(out: list[Fact]) -> list[Fact]:
+    """A register row whose "last done" column lags the rest of its table by two years or more (one contract's
+    last price uplift in 2023 where every other was uplifted in 2025; one asset's last inspection years behind the
+    others): money not collected when the column is a price, something overdue otherwise. Needs three other rows
+    that are up to date."""
+    tables: dict[tuple[tuple[str, ...], str], list[int]] = {}
+    for i, f in enumerate(out):
+        if f.unit == "row":
+            tables.setdefault((f.path, f.heading), []).append(i)
+    for rows in tables.values():
+        dated: dict[str, list[tuple[int, int]]] = {}
+        for i in rows:
+            for m in _LAST_DONE.finditer(out[i].text):
+                dated.setdefault(m.group("head").strip().lower(), []).append((i, int(m.group("year"))))
+        for head, years in dated.items():
+            latest = max(y for _, y in years)
+            current = sum(1 for _, y in years if y >= latest - 1)
+            for i, year in years:
+                if latest - year < 2 or current < 3:
+                    continue
+                f = out[i]
+                cue, weight = ("opp.saving", 1.2) if _PRICE_HEAD.search(head) else ("risk.late", 1.2)
+                cues = tuple(dict.fromkeys((*f.cues, cue, "gap")))
+                out[i] = replace(f, cues=cues, risk=f.risk + (weight if cue.startswith("risk") else 0.0),
+                                 opportunity=f.opportunity + (weight if cue.startswith("opp") else 0.0))
+    return out
 
 
 def _their_customers_call(f: Fact, paragraph: list[str]) -> bool:
@@ -443,8 +477,11 @@ _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recr
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 # "the grant of a new tenancy" is a landlord's act, no money offered
 _BENEFIT = re.compile(r"\b(?:rebates?|grants?(?! of (?:a |the )?(?:new )?(?:tenancy|lease|licen[cs]e|permission|"
-                      r"planning|consent|rights?|access|easement|option)\b)|funds|funding|credits?|discounts?|levy|"
-                      r"allowances?|offers?|refunds?|incentives?|subsid\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
+                      r"planning|consent|rights?|access|easement|option)\b)|funds|funding|"
+                      # a credit given, not a credit insurer, limit or score ("credit insurer withdrew cover")
+                      r"credits?(?! (?:insur\w*|limits?|ratings?|scores?|watch|control|checks?|terms|risk|cards?|"
+                      r"agency|reference|notes?|controller))|discounts?|levy|"
+                      r"allowances?|offers?|refunds?|incentives?|subsid(?!iar)\w+|vouchers?|bonus(?:es)?|forgiveness|guarantee)\b")
 _WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|submissions?|bids?|proposals?|"
                      r"nominations?|tenders?) (?:\w+ ){0,2}(?:close[sd]?|closing|(?:are |is )?due)\b|\bapply by\b|"
                      r"\bmiss(?:es|ed)? the (?:window|deadline)\b|\bnext (?:apply|application window|round)\b")

@@ -58,8 +58,8 @@ STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4
 _NEED_WORDS = re.compile(r"\b(?:need(?:s|ed)?|requir\w+|must|due|deadline|set for|planned for|scheduled for|"
                          r"launch\w*|go(?:es)? live|live by|ready|rfs|start\w*|begin\w*|deliver\w*|intake|peak|"
                          r"expects?|"
-                         r"by|before|in time for|issued|ships?|opens?|arriv\w+|(?:planned|scheduled|due|expected) to|"
-                         r"return\w*|back)\W+(?:\w+\W+){0,3}$")
+                         r"by|before|in time for|ships?|opens?|arriv\w+|(?:planned|scheduled|due|expected) to|"
+                         r"return(?:s|ed|ing)? (?:to|on)|back)\W+(?:\w+\W+){0,3}$")  # not "waste returns Q3"
 _AWAY_WORDS = re.compile(r"\b(?:out of (?:service|action)|shut ?down|shutdown|closed?|offline|outage|unavailable|"
                          r"expir\w*|ends?|ended|laps\w*|terminat\w*|until|runs? to|mov(?:e|es|ed|ing) (?:in)?to|"
                          r"administration|receivership|insolven\w+|bankrupt\w*|ceased|"
@@ -177,7 +177,9 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     for x, y, cx, cy in pairs:
         # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
         # (a load that leaves room, "Peak 82G; Utilisation: 41%", is no demand going unmet)
-        if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk" and not cx & _UNUSED:
+        # (and a trouble of its own, "loads were delayed by the outage; stock peaked at 640 t", is no demand)
+        if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk" and not cx & _UNUSED and \
+                x.kind != "risk":
             return "risk", "demand-vs-capacity", _SO["unmet"].format(e=e)
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):

@@ -801,3 +801,20 @@ def test_a_covenant_breach_on_silent_rows_is_an_issue_that_says_why() -> None:
     assert top.title == "Leverage is forecast at 3.38x for 30 Sep 2025, above the 3.25x that the Facility terms " \
                         "requires that day.", top.title
     assert "Tarnford" in top.summary, top.summary
+
+
+def test_a_registers_other_row_keeps_its_own_issue_when_a_join_takes_one_row() -> None:
+    """Seen on a company the code was not developed on: a join on one contract's end date took the whole register
+    group, and with it the row that mattered (another contract's price uplift missed since 2023), which then
+    appeared in no insight."""
+    register = ("# Contracts register\n\n## Register\n\n| Ref | Council | Rate | End | Last uplift applied |\n"
+                "|---|---|---|---|---|\n| LA-01 | Harlow | £38.10/t | 31 Mar 2030 | April 2025 |\n"
+                "| LA-02 | Denby | £35.60/t | 31 Mar 2026 | April 2025 |\n"
+                "| LA-03 | Mossley | £33.20/t | 31 Mar 2029 | April 2025 |\n"
+                "| LA-04 | Fenwold | £41.20/t | 31 Mar 2028 | April 2023 |\n")
+    plan = "# Depot plan\n\n## Works\n\nThe Denby glass bay must be rebuilt by 1 June for the LA-02 tonnage.\n"
+    corpus, said = _world({"Contracts register": register, "Depot plan": plan})
+    said = _link(said, _span_of(said, "The Denby glass bay"), _span_of(said, "LA-02"), "timing",
+                 "LA-02 has ended before it is needed", "LA-02")
+    titles = [i.title for i in build_issues(said, corpus)]
+    assert any("LA-04" in t for t in titles), titles

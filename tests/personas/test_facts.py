@@ -729,3 +729,27 @@ def test_a_date_moved_out_is_late_and_a_boring_drill_is_no_rehearsal() -> None:
               "not yet allocated.")
     assert {"risk.late", "gap"} <= set(f.cues) and "benign" not in f.cues, f.cues
     assert "benign" in _fact("The evacuation drill on 3 May cleared the building in 4 minutes.").cues
+
+
+def test_a_register_row_whose_last_uplift_lags_the_others_is_money_not_collected() -> None:
+    table = ("# Contracts register\n\n## Register\n\n"
+             "| Ref | Council | Rate | Last uplift applied |\n|---|---|---|---|\n"
+             "| LA-01 | Harlow | £38.10/t | April 2025 |\n| LA-02 | Denby | £35.60/t | April 2025 |\n"
+             "| LA-03 | Mossley | £33.20/t | April 2024 |\n| LA-04 | Fenwold | £41.20/t | April 2023 |\n")
+    rows = {f.text.split(" ", 1)[0]: f for f in facts(table)}
+    assert rows["LA-04"].kind == "opportunity" and "gap" in rows["LA-04"].cues, rows["LA-04"].cues
+    assert "gap" not in rows["LA-03"].cues and "gap" not in rows["LA-01"].cues
+
+
+def test_a_last_inspection_years_behind_the_rest_is_overdue() -> None:
+    table = ("# Lifting register\n\n## Equipment\n\n| Asset | Site | Last thorough examination |\n|---|---|---|\n"
+             "| FL-01 | Yard | March 2025 |\n| FL-02 | Yard | May 2025 |\n| FL-03 | Depot | June 2024 |\n"
+             "| FL-04 | Depot | February 2022 |\n")
+    rows = {f.text.split(" ", 1)[0]: f for f in facts(table)}
+    assert "risk.late" in rows["FL-04"].cues and rows["FL-04"].kind == "risk", rows["FL-04"].cues
+
+
+def test_a_credit_insurer_or_a_subsidiary_is_no_benefit_that_lapses() -> None:
+    f = _fact("Tessmore Ltd (Signals: Winding-up petition presented on 2 September 2025. Credit insurer withdrew "
+              "cover on 10 September. UK company is a subsidiary of the parent.)", unit="row")
+    assert f.kind == "risk" and "opp.use-or-lose" not in f.cues, f.cues

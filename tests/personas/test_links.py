@@ -630,3 +630,18 @@ def test_a_forecast_tables_ratio_above_a_standing_covenant_ceiling_is_a_risk_in_
     assert all("Interest cover" not in lk.a.fact.text + lk.b.fact.text for lk in links)
     from personas.runtime.links import shortfall
     assert shortfall(links[0].a.fact, links[0].b.fact)[:4] == ("ceiling", "3.38x", "3.25x", "30 Sep 2025")  # type: ignore[index]
+
+
+def test_a_past_count_issued_or_a_waste_return_is_no_dated_need() -> None:
+    from personas.runtime.links import _needed
+    assert not _needed(_f("The bin hangers campaign has worked well: 148 tags issued in July, 96 in August."))
+    assert not _needed(_f("28 Oct (Item: Quarterly waste returns Q3 at both sites; Owner: Compliance)"))
+    assert _needed(_f("The press returns to service on 14 October after its overhaul."))
+
+
+def test_trouble_of_its_own_is_no_demand_going_unmet() -> None:
+    delayed = _f("There were two days in August when loads were delayed by the ERF's own outage; stock peaked at "
+                 "640 tonnes.")
+    planned = _f("Skelbrooke ERF has a planned outage in February 2026.")
+    rel = relate(planned, delayed, "ERF")
+    assert rel is None or rel[1] != "demand-vs-capacity", rel
