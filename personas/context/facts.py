@@ -531,7 +531,8 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
 
 # what an insurance row names as insured ("Cyber (incl. ransomware)", "Business interruption") is no harm done
 _PERILS = frozenset({"risk.safety", "risk.security", "risk.outage", "risk.failure", "risk.compliance"})
-_INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit)\b")
+_INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit|incurred|"
+                      r"claims? (?:history|experience|ratio|count)|loss ratio)\b")
 _COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")
 _PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"

@@ -753,3 +753,9 @@ def test_a_credit_insurer_or_a_subsidiary_is_no_benefit_that_lapses() -> None:
     f = _fact("Tessmore Ltd (Signals: Winding-up petition presented on 2 September 2025. Credit insurer withdrew "
               "cover on 10 September. UK company is a subsidiary of the parent.)", unit="row")
     assert f.kind == "risk" and "opp.use-or-lose" not in f.cues, f.cues
+
+
+def test_an_insurers_claims_history_row_is_no_harm_done_now() -> None:
+    f = _fact("2022/23 (Claims: 41; Incurred: £288k; Notes: Two larger claims (RCV rollback, pedestrian minor "
+              "injury))", unit="row")
+    assert f.kind == "neutral" and "risk.safety" not in f.cues, f.cues
