@@ -444,7 +444,10 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"liquidated damages|service credits?|break) (?:clauses?|terms?|provisions?)\s*:|"
                     r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
                     r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
-                    r"\b(?:either|each) party (?:may|can|shall)\b")
+                    r"\b(?:either|each) party (?:may|can|shall)\b|"
+                    # a right the business holds under a facility ("the group may cure a breach by an equity
+                    # injection"): a term, not an event
+                    r"\bmay (?:cure|remedy|elect to|request a waiver)\b")
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
 # a document's header lines: who wrote it, for whom, when (no claim about the business)
 _HEADER_LINE = re.compile(r"^\W*(?:from|to|cc|prepared by|maintained by|compiled by|authors?|owner|version|"
@@ -457,7 +460,7 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
                          r"interest|insurance|margin|ebitda|profit|"
                          # a line of what is sold as a share of a site's sales ("food at 58% of sales"): its mix
                          r"food|drinks?|wet|dry|beverages?|bar|kitchen|rooms?|online|retail|wholesale|"
-                         r"services?)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
+                         r"services?|bad debts?|write-?offs?|arrears)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
                          r"(?:revenue|sales|turnover|income)")
 # "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
@@ -520,6 +523,8 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     if cat in _PERILS and (_COVER.search((cells or scan)[max(0, at - 60):at]) or
                                  _INSURED.search(cells or scan)):
         return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
+    if cat == "risk.compliance" and scan.startswith("without", at) and _ALLOWED.search(scan[max(0, at - 140):at]):
+        return True  # "acquisitions of up to £8.0m are permitted without consent": leave given, no breach
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
     if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
@@ -531,6 +536,7 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
 
 # what an insurance row names as insured ("Cyber (incl. ransomware)", "Business interruption") is no harm done
 _PERILS = frozenset({"risk.safety", "risk.security", "risk.outage", "risk.failure", "risk.compliance"})
+_ALLOWED = re.compile(r"\b(?:permitted|allowed)\b[^;]{0,120}$")
 _INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit|incurred|"
                       r"claims? (?:history|experience|ratio|count)|loss ratio)\b")
 _COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")

@@ -759,3 +759,14 @@ def test_an_insurers_claims_history_row_is_no_harm_done_now() -> None:
     f = _fact("2022/23 (Claims: 41; Incurred: £288k; Notes: Two larger claims (RCV rollback, pedestrian minor "
               "injury))", unit="row")
     assert f.kind == "neutral" and "risk.safety" not in f.cues, f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "Checkpoint (Fridge: Vaccine fridge 1; Logger max (°C): 6.8; Excursions: 0; Manual checks completed: 100%)",
+    "Year to date bad debt is 0.7% of revenue, within the 1% target.",
+    "The group may cure a leverage breach by an equity injection within 20 business days of the certificate date.",
+    "Permitted acquisitions: up to £8.0m over the life of the facility without consent, provided no default continues.",
+])
+def test_a_column_a_ratio_a_right_or_a_leave_given_is_neither_calm_nor_trouble(text: str) -> None:
+    f = _fact(text, unit="row") if text.startswith("Checkpoint") else _fact(text)
+    assert f.kind == "neutral" and "benign" not in f.cues, f.cues
