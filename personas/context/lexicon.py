@@ -152,6 +152,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
                          r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)))|"
                          r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
+                         # a cold chain broken: "temperature excursions", "Excursions: 9", "out of range"
+                         r"temperature excursions?|excursions?(?=:)|out of (?:its |the )?(?:safe |permitted |"
+                         r"storage |temperature )?range|"
                          # a spill of sewage or water ("the wet well overflows", "a storm overflow event"), not a
                          # place or a contractor kept for what does not fit ("overflow store", "overflow civils")
                          r"overflow(?:ed|ing)\b|overflows\b(?! (?:car|parking|stores?|storage|areas?|yards?|bays?)\b)|"

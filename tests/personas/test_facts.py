@@ -770,3 +770,11 @@ def test_an_insurers_claims_history_row_is_no_harm_done_now() -> None:
 def test_a_column_a_ratio_a_right_or_a_leave_given_is_neither_calm_nor_trouble(text: str) -> None:
     f = _fact(text, unit="row") if text.startswith("Checkpoint") else _fact(text)
     assert f.kind == "neutral" and "benign" not in f.cues, f.cues
+
+
+def test_a_broken_cold_chain_is_a_safety_risk() -> None:
+    f = _fact("Hilltop (Fridge: Vaccine fridge 1; Logger max (°C): 11.4; Excursions: 9; Notes: Stock kept in use)",
+              unit="row")
+    assert "risk.safety" in f.cues and f.kind == "risk", f.cues
+    calm = fact("Moorside (Fridge: Vaccine fridge 1; Logger max (°C): 7.4; Excursions: 0)", unit="row")
+    assert calm is None or "risk.safety" not in calm.cues, calm
