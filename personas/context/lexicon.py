@@ -306,7 +306,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:[\w-]+ ){0,2}(?:subcontractor|contractor|supplier|installer|partner|provider|vendor|"
                         r"carrier|haulier|manufacturer)s?|named (?:in [\w .-]{1,20} )?as (?:the |our )?(?:approved|"
                         r"appointed|nominated|sole|only) \w+|"
-                        # a licence or a contract that names the one person or role it rests on
+                        # a licence or a contract that names the one person or role it rests on ("The appointed
+                        # Radiation Protection Supervisor for Bramblecote is the Head of Diagnostic Imaging")
+                        r"appointed (?:[\w-]+ ){1,4}(?:for [\w-]+ )?is (?:the |our )?|"
                         r"nominated (?:\w+ ){0,2}(?:manager|person|officer|holder|supervisor|engineer|contact|"
                         r"director|lead)|granted on condition|conditional on|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"

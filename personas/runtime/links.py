@@ -248,7 +248,8 @@ _DEPENDENCY_VERBS = (r"depend\w* on|reli\w* on|rely\w* on|sourced from|supplied 
                      r"served by|powered by|(?:handled|managed|maintained|done) by|"
                      r"using (?:our |the |an? |its )?(?:appointed|approved|nominated|sole|only|contracted) "
                      r"(?:[\w-]+ ){0,2}(?:subcontractor|contractor|supplier|installer|partner|provider|vendor|carrier|"
-                     r"haulier|manufacturer)s?|nominated (?:\w+ ){0,2}"
+                     r"haulier|manufacturer)s?|appointed (?:[\w-]+ ){1,4}(?:for [\w-]+ )?is (?:the |our )?|"
+                     r"nominated (?:\w+ ){0,2}"
                      r"(?:manager|person|officer|holder|supervisor|engineer|contact|director|lead)")
 _COUNTED_ON = re.compile(rf"\b{RECEIVED_FROM}\b")
 _DEPENDS = re.compile(rf"\b(?:{_DEPENDENCY_VERBS}|runs? on|run by|single[- ]source\w*|sole[- ]\w+|only|"

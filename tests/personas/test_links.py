@@ -645,3 +645,13 @@ def test_trouble_of_its_own_is_no_demand_going_unmet() -> None:
     planned = _f("Skelbrooke ERF has a planned outage in February 2026.")
     rel = relate(planned, delayed, "ERF")
     assert rel is None or rel[1] != "demand-vs-capacity", rel
+
+
+def test_a_leaver_in_the_role_a_rule_appoints_is_a_dependency_in_trouble() -> None:
+    (leaver,) = [f for f in facts("## Leavers\n\n| Name | Role | Reason | Last day |\n|---|---|---|---|\n"
+                                  "| Dr Ana Holt | Head of Imaging | Resignation | 28 March 2025 |\n")
+                  if "Holt" in f.text]
+    rule = _f("The appointed Radiation Protection Supervisor for Westgate is the Head of Imaging, with no deputy "
+              "since October 2024.")
+    assert "dependency" in rule.cues
+    assert relate(leaver, rule, "Head of Imaging")[:2] == ("risk", "dependency")  # type: ignore[index]
