@@ -278,8 +278,8 @@ def _depends_on(f: Fact, entity: str) -> bool:
     if at <= first:
         return True
     if re.search(rf"{re.escape(key)}\W+(?:\w+\W+){{0,2}}(?:is|are|was|remains?) (?:the |our )?(?:only|sole|single|"
-                 rf"main|primary)\b", low):
-        return True  # "..., and Kestrel is the only approved supplier of its parts"
+                 rf"main|primary)\b|{re.escape(key)} only\b", low):
+        return True  # "..., and Kestrel is the only approved supplier of its parts"; "support: SA-2291 only"
     return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
 
 
