@@ -658,7 +658,8 @@ def test_a_leaver_in_the_role_a_rule_appoints_is_a_dependency_in_trouble() -> No
 
 
 def test_equipment_supported_through_one_agreement_only_depends_on_it() -> None:
-    (row,) = [f for f in facts("## Spares\n\n| Equipment | Spares held | Support |\n|---|---|---|\n"
-                               "| Optical sorters OS-1, OS-2 | 1 sensor head | SA-3301 only |\n") if "OS-1" in f.text]
+    (row,) = [f for f in facts("## Spares\n\n| Equipment | Spares held | Lead time (no spare) | Support |\n"
+                               "|---|---|---|---|\n| Optical sorters OS-1, OS-2 | 1 sensor head | 10-14 weeks | "
+                               "SA-3301 only |\n") if "OS-1" in f.text]
     trouble = _f("Trevanna Ltd (agreement SA-3301) faces a winding-up petition presented on 2 September 2025.")
     assert relate(row, trouble, "SA-3301")[:2] == ("risk", "dependency")  # type: ignore[index]
