@@ -447,7 +447,9 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"\b(?:either|each) party (?:may|can|shall)\b|"
                     # a right the business holds under a facility ("the group may cure a breach by an equity
                     # injection"): a term, not an event
-                    r"\bmay (?:cure|remedy|elect to|request a waiver)\b")
+                    r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
+                    # a definition in a facility agreement ("A covenant breach is an Event of Default unless cured")
+                    r"\b(?:is|constitutes?) an event of default\b")
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
 # a document's header lines: who wrote it, for whom, when (no claim about the business)
 _HEADER_LINE = re.compile(r"^\W*(?:from|to|cc|prepared by|maintained by|compiled by|authors?|owner|version|"

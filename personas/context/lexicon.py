@@ -402,6 +402,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"nationwide|sector-wide|unrelated|not (?:a |one )?of ours"),
     # dampeners: resolved, rehearsed, not ours
     ("benign", 1.0, r"resolved|(?:judgments?|ccjs?|debts?)\b[^.;]{0,30}\b(?:satisfied|set aside|discharged)|"
+                    # a reading put right and the stock it touched checked ("reset, stock checked")
+                    r"(?:(?:was|were|been|and|then) |[;,] ?)reset\b(?! (?:the )?(?:target|baseline|date|"
+                    r"expectations?))|"
+                    r"stock (?:was |were )?checked|within (?:the )?manufacturer'?s? (?:guidance|limits?)|"
                     r"(?:was|were|been|is|are|now|and|already|quickly|since) (?:fixed|repaired|"
                     r"remediated|corrected|restored|replaced)|fixed (?:on|in|by|within|the same|fleet-wide)|"
                     r"remediated|closed out|(?:was|were|has been|have been|is|are|now) closed|"

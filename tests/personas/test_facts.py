@@ -778,3 +778,13 @@ def test_a_broken_cold_chain_is_a_safety_risk() -> None:
     assert "risk.safety" in f.cues and f.kind == "risk", f.cues
     calm = fact("Moorside (Fridge: Vaccine fridge 1; Logger max (°C): 7.4; Excursions: 0)", unit="row")
     assert calm is None or "risk.safety" not in calm.cues, calm
+
+
+@pytest.mark.parametrize("text", [
+    "Netherby (Fridge: Vaccine fridge 1; Logger max (°C): 6.9; Excursions: 1; Notes: Below 2°C for 50 min after the "
+    "thermostat was adjusted; reset, stock checked)",
+    "A covenant breach is an Event of Default unless it is cured by an equity injection.",
+])
+def test_a_reading_put_right_or_a_facility_definition_is_no_risk(text: str) -> None:
+    f = _fact(text, unit="row") if text.startswith("Netherby") else _fact(text)
+    assert f.kind == "neutral", (f.cues, f.risk, f.benign)
