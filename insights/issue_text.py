@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from personas.context.facts import FIGURE, entity_keys, fact
+from personas.context.passages import row_cells, row_split
 from personas.runtime.links import shortfall
 
 if TYPE_CHECKING:
@@ -212,20 +213,6 @@ def _surface(issue: Issue) -> str:
 
 # -- sentences from a document -----------------------------------------------------------------------------------
 
-def _row_parts(text: str) -> tuple[str, str] | None:
-    """(key, cells) of a row's reading: the cells are what the last bracket pair holds, matched from the end, so
-    brackets in the first cell or in a value stay where they are."""
-    if not text.endswith(")"):
-        return None
-    depth = 0
-    for i in range(len(text) - 1, -1, -1):
-        depth += (text[i] == ")") - (text[i] == "(")
-        if depth == 0:
-            key = text[:i].rstrip()
-            return (key, text[i + 1:-1]) if key and i > 0 and text[i - 1] == " " else None
-    return None
-
-
 def sentence(src: Source) -> str:
     """A fact as a sentence: a prose sentence cleaned up, a table row read out ("The supplier register lists X
     with sourcing single, ...")."""
@@ -242,10 +229,10 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
     text = text[:1].upper() + text[1:] if text[:1].islower() and src.text.strip()[:1].isupper() else text
     keep = 0  # a cut for room never falls inside what a row's reading opens with (a title may hold colons)
     if src.fact.unit == "row":
-        parts = _row_parts(text)
+        parts = row_split(text)
         if parts:
-            key, row_cells = parts
-            cells = [c.strip() for c in _cells(row_cells) if c.strip()]
+            key, rest = parts
+            cells = [c.strip() for c in row_cells(rest) if c.strip()]
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
@@ -317,19 +304,6 @@ def _telling_cells(cells: list[str], n: int) -> list[str]:
     if n == 1 or says(ranked[0]) < 2:
         return cells[:n]  # nothing stands out: the first columns, in order
     return [cells[i] for i in sorted((0, *ranked[:n - 1]))]
-
-
-def _cells(text: str) -> list[str]:
-    """The "Header: value" cells of a row read out, split at semicolons outside brackets."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += (ch == "(") - (ch == ")")
-        if ch == ";" and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    return [*out, cur]
 
 
 def _cell(cell: str) -> str:

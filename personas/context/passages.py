@@ -143,6 +143,34 @@ def _row(cells: list[str], header: list[str]) -> str:
     return f"{first} ({'; '.join(rest)})" if rest else first
 
 
+def row_split(statement: str) -> tuple[str, str] | None:
+    """(first cell, other cells) of a row read as "first cell (Header: value; ...)" (:func:`_row`'s reading),
+    matched from the end so that a bracket in the first cell stays in it ("Tanner's Gold (GA-01) (Claims: ...)");
+    ``None`` when ``statement`` is no such reading."""
+    if not statement.endswith(")"):
+        return None
+    depth = 0
+    for i in range(len(statement) - 1, -1, -1):
+        depth += (statement[i] == ")") - (statement[i] == "(")
+        if depth == 0:
+            key = statement[:i].rstrip()
+            return (key, statement[i + 1:-1]) if key and i > 0 and statement[i - 1] == " " else None
+    return None
+
+
+def row_cells(cells: str) -> list[str]:
+    """The "Header: value" cells of a row's other cells, split at semicolons outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in cells:
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*out, cur]
+
+
 def _sentences(text: str, start: int, end: int, heading: str, out: list[Unit], block: int,
                path: tuple[str, ...] = (), topic: str = "") -> None:
     body = text[start:end]

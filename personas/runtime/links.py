@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys, term_keys
 from personas.context.lexicon import CUES, RECEIVED_FROM, resources
+from personas.context.passages import row_cells, row_split
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,15 +197,10 @@ def _columns_only(a: Fact, b: Fact, entity: str) -> bool:
 
 
 def _row_key(text: str) -> str:
-    """A row's first cell: what stands before the bracket that holds its other cells, matched from the end, so a
-    bracket in the first cell stays in it ("Tanner's Gold (GA-01) (Allergens: ...)")."""
-    if text.endswith(")"):
-        depth = 0
-        for i in range(len(text) - 1, -1, -1):
-            depth += (text[i] == ")") - (text[i] == "(")
-            if depth == 0:
-                return text[:i]
-    return text.split(" (", 1)[0]
+    """A row's first cell ("Tanner's Gold (GA-01)" of "Tanner's Gold (GA-01) (Allergens: ...)"), or what a
+    sentence says before its first bracket."""
+    parts = row_split(text)
+    return parts[0] if parts else text.split(" (", 1)[0]
 
 
 # a change to how something is made or done: what stops, is replaced or is switched
@@ -316,28 +312,17 @@ _NEED_HEAD = re.compile(r"\b(?:ready|rfs|launch\w*|go[- ]live|live|start\w*|deli
                         r"opening|handover|in service)\b", re.IGNORECASE)
 
 
-def _row_cells(text: str) -> list[tuple[str, str, int]]:
-    """(column, value, offset) of a register row's cells, read from "first cell (Column: value; ...)"."""
-    key = _row_key(text)
-    if key == text or not text.endswith(")"):
-        return []
-    out, depth, start = [], 0, len(key) + 2
-    body = text[len(key) + 2:-1]
-    cur = ""
-    for i, ch in enumerate(body):
-        depth += (ch == "(") - (ch == ")")
-        if ch == ";" and depth == 0:
-            out.append((cur, start))
-            cur, start = "", len(key) + 3 + i
-        else:
-            cur += ch
-    out.append((cur, start))
+def _row_cells(text: str) -> list[tuple[str, str]]:
+    """(column, value) of a register row's cells, read from "first cell (Column: value; ...)"."""
+    parts = row_split(text)
     cells = []
-    for cell, at in out:
+    for cell in row_cells(parts[1]) if parts else ():
         head, colon, value = cell.partition(":")
         if colon and len(head) <= 60:
-            cells.append((head.strip(), value.strip(), at))
+            cells.append((head.strip(), value.strip()))
     return cells
+
+
 _OPENS_DATED = re.compile(r"(?:from|on|starting|beginning|w/c|week commencing)\s+(?=\d)", re.IGNORECASE)
 
 
@@ -353,7 +338,7 @@ def _needed(f: Fact) -> tuple[Span, ...]:
     if f.unit != "row":
         return ()
     # a register's cell whose column names a need: "Ready for service (per tracker): End of August"
-    cells = tuple(s for head, value, at in _row_cells(f.text) if _NEED_HEAD.search(head)
+    cells = tuple(s for head, value in _row_cells(f.text) if _NEED_HEAD.search(head)
                   for s in spans(value) if s.first or s.last)
     if cells:
         return cells
@@ -553,7 +538,7 @@ def _levels(f: Fact) -> tuple[Level, ...]:
     if f.unit == "row" and f.path and _FORECAST_DOC.search(f.path[0]) and not out:
         opening = [d for d in days if d.at < len(_row_key(f.text))]
         if opening:
-            for head, cell, _ in _row_cells(f.text):
+            for head, cell in _row_cells(f.text):
                 out += [("forecast", float(m.group("n")), "x", opening[0], head) for m in _RATIO.finditer(cell)]
     return tuple(out)
 

@@ -100,3 +100,15 @@ def test_a_passage_never_cuts_a_table_row_in_two() -> None:
     for s in starts:
         end = text.index("\n", s)
         assert any(a <= s and end <= b for a, b in spans), text[s:end]
+
+
+def test_a_rows_reading_splits_back_into_its_first_cell_and_its_cells() -> None:
+    from personas.context.passages import row_cells, row_split, units
+    table = ("| Product | Claim | Basis |\n|---|---|---|\n"
+             "| Pale Lager (PL-02) | Gluten free | Enzyme dosed at fill; tested (ELISA) below 20 ppm |\n")
+    (row,) = [u for u in units(table) if u.kind == "row"]
+    key, rest = row_split(row.statement) or ("", "")
+    assert key == "Pale Lager (PL-02)"
+    assert [c.strip() for c in row_cells(rest)] == ["Claim: Gluten free", "Basis: Enzyme dosed at fill",
+                                                    "tested (ELISA) below 20 ppm"]
+    assert row_split("A plain sentence (with an aside).") is None and row_split("No brackets here") is None
