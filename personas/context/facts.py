@@ -13,7 +13,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from personas.context.lexicon import BAD_METRIC, CUES, GOOD_METRIC, NEGATED, triggers, word_starts
+from personas.context.lexicon import (
+    BAD_METRIC,
+    CEILING_WORDS,
+    CUES,
+    FLOOR_WORDS,
+    GOOD_METRIC,
+    NEGATED,
+    triggers,
+    word_starts,
+)
 from personas.context.passages import units
 from workspace.text import STOPWORDS, stem
 
@@ -559,11 +568,10 @@ _YEAR = re.compile(r"\b(?:fy|cy)?(?:19|20)\d{2}(?:/\d{2})?\b")  # "in FY2027" be
 
 
 # a register row's bound in one cell ("Requirement: not more than 3.25x", "Minimum fill: 60%"), its figures in others
-_ROW_BOUND = re.compile(r"(?:^|[(;]\s?)[^;()]{0,40}?(?P<side>not more than|no more than|at most|maximum|max\.?|"
-                        r"not to exceed|limit|cap|ceiling|not less than|no less than|at least|minimum|min\.?|floor)"
+_ROW_BOUND = re.compile(rf"(?:^|[(;]\s?)[^;()]{{0,40}}?(?P<side>{CEILING_WORDS}|{FLOOR_WORDS})"
                         r"[^:;()\d]{0,30}?:?\s*(?:not more than|no more than|at most|not less than|no less than|"
                         r"at least)?\s*(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<unit>x|%|[a-z]+/[a-z]+)(?!\w)")
-_FLOOR_SIDE = frozenset(("not less than", "no less than", "at least", "minimum", "min", "min.", "floor"))
+_FLOOR_SIDE = re.compile(FLOOR_WORDS)
 
 
 def _row_breach(scan: str) -> bool:
@@ -573,7 +581,7 @@ def _row_breach(scan: str) -> bool:
         return False
     for m in _ROW_BOUND.finditer(scan):
         bound = float(m.group("n").replace(",", ""))
-        floor = m.group("side") in _FLOOR_SIDE
+        floor = _FLOOR_SIDE.fullmatch(m.group("side")) is not None
         unit = re.escape(m.group("unit"))
         for v in re.finditer(rf"(?<![\w.,-])(\d[\d,]*(?:\.\d+)?)\s?{unit}(?!\w)", scan):
             if m.start("n") <= v.start() < m.end():

@@ -452,6 +452,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
 )
 
 # Patterns whose match means the *opposite* when negated just before ("not resolved", "cannot be recovered").
+# the words that set a bound on a figure, for a register row's bound cell and a covenant's level alike
+FLOOR_WORDS = r"not less than|no less than|at least|minimum|min\.?|floor|level required|required level|" \
+              r"must (?:reach|be at least|exceed)"
+CEILING_WORDS = r"not more than|no more than|at most|maximum|max\.?|not to exceed|must not exceed|limit|cap|ceiling"
 NEGATED = re.compile(r"\b(?:not|never|cannot|can't|no longer|yet to be)\W+(?:\w+\W+){0,2}$|"
                      r"\b(?:if|when|whenever|once|unless|until|before)\W+(?:[\w-]+\W+){0,5}$")
 

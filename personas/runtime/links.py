@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys, term_keys
-from personas.context.lexicon import CUES, RECEIVED_FROM, resources
+from personas.context.lexicon import CEILING_WORDS, CUES, FLOOR_WORDS, RECEIVED_FROM, resources
 from personas.context.passages import row_cells, row_split
 
 
@@ -490,16 +490,14 @@ class _Keys:
                      _level_days(f))
 
 
-# a level a figure must reach or stay within on a date ("Level required: 52,000", "minimum 1.25x"), and a figure
-# forecast for a date ("we now forecast 47,900 homes passed at 31 December")
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
 _NUMBER = r"(?:(?:at |for |on |by )?\d{1,2}(?:st|nd|rd|th)? [a-z]{3,9}\.?(?: \d{4})?:?\s*)?(?P<n>\d[\d,]*(?:\.\d+)?)" \
           r"\s?(?P<unit>x\b|%|m\b|k\b|bn\b)?(?! ?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)"
-_FLOOR_LEVEL = re.compile(rf"(?:\b(?:level required|required level|minimum(?: level)?|min\.?|at least|"
-                          rf"not less than|no less than|floor|must (?:reach|be at least|exceed))\W{{0,3}}:?|"
-                          rf"(?:≥|>=))\s*(?:[a-z]+\s?(?:≥|>=)\s?)?(?:of\s)?[$£€]?{_NUMBER}")
-_CEILING_LEVEL = re.compile(rf"(?:\b(?:maximum(?: level)?|max\.?|not more than|no more than|at most|ceiling|"
-                            rf"must not exceed|not to exceed)\W{{0,3}}:?|(?:≤|<=))\s*(?:[a-z]+\s?(?:≤|<=)\s?)?"
+# a level a figure must reach or stay within ("Level required: 52,000", "Not to exceed 3.25x", "Cash ≥ £5.0m"), and
+# a figure forecast for a date ("we now forecast 47,900 homes passed at 31 December")
+_FLOOR_LEVEL = re.compile(rf"(?:\b(?:{FLOOR_WORDS})(?: level)?\W{{0,3}}:?|(?:≥|>=))\s*(?:[a-z]+\s?(?:≥|>=)\s?)?"
+                          rf"(?:of\s)?[$£€]?{_NUMBER}")
+_CEILING_LEVEL = re.compile(rf"(?:\b(?:{CEILING_WORDS})(?: level)?\W{{0,3}}:?|(?:≤|<=))\s*(?:[a-z]+\s?(?:≤|<=)\s?)?"
                             rf"(?:of\s)?[$£€]?{_NUMBER}")
 _FORECAST_LEVEL = re.compile(rf"\b(?:now |we |re-?baselined\W+(?:\w+\W+){{0,3}}?)?(?:forecasts?|expects?|projects?|"
                              rf"(?:is|are) (?:forecast|expected|projected) (?:to (?:be|reach) )?|outturn (?:of )?|"
