@@ -197,17 +197,16 @@ def _issues(sources: dict[SpanKey, Source], links: dict[tuple[SpanKey, SpanKey],
                 owner[m.span] = g.seed.span
     from insights.issue_text import write  # the words are written last; no cycle at import time
 
-    singles: dict[SpanKey, Issue] = {}
-    for seed, g in groups.items():
-        if g.kind == "neutral" or not any(m.roles for m in g.members):
-            continue
-        singles[seed] = _single(g, corpus, max_supporting)
     issues = _linked(links, sources, groups, owner, corpus)
     consumed = {owner[s.span] for i in issues for s in i.sources if s.span in owner}
     linked = {s.span for i in issues for s in i.sources[:2]}
-    # a group a join drew on still makes its own issue when its main sentence is not one the join linked: a
-    # register's other row (one contract's missed price uplift beside the one whose end date was joined)
-    issues += [i for seed, i in singles.items() if seed not in consumed or i.sources[0].span not in linked]
+    for seed, g in groups.items():
+        if g.kind == "neutral" or not any(m.roles for m in g.members):
+            continue
+        # a group a join drew on still makes its own issue when its main sentence is not one the join linked: a
+        # register's other row (one contract's missed price uplift beside the one whose end date was joined)
+        if seed not in consumed or main_of(g, g.kind).span not in linked:
+            issues.append(_single(g, corpus, max_supporting))
     issues = _one_per_subject(issues, corpus)
     for issue in issues:
         issue.title, issue.summary = write(issue)
