@@ -90,10 +90,11 @@ async def start(actor: Actor, key: bytes) -> dict[str, Any]:
             workspace=actor.workspace_id, status="running", started_by=actor.handle, started_at=_now(),
             heartbeat_at=_now(), total=total, checked=0))
     job_id = int(created[0]["id"])
-    _tasks[job_id] = asyncio.create_task(_run(actor, key, job_id), name=f"audit-verify-{job_id}")
-    _tasks[job_id].add_done_callback(lambda _: _tasks.pop(job_id, None))
+    # the job as started, read before its task can run: a short trail may be walked before a read after it
     view = await latest(actor)
     assert view is not None
+    _tasks[job_id] = asyncio.create_task(_run(actor, key, job_id), name=f"audit-verify-{job_id}")
+    _tasks[job_id].add_done_callback(lambda _: _tasks.pop(job_id, None))
     return view
 
 
