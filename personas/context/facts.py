@@ -477,7 +477,10 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
 # a right to end on notice ("may terminate without cause from April 2027 with six months' notice"): a term, dated
 # or not, until someone gives the notice
-_ON_NOTICE = re.compile(r"\bmay (?:terminate|suspend|cancel|end|exit)\b[^.;]{0,80}\bnotice\b")
+# a right to end on notice ("the buyer may terminate on 30 days' notice", a clause table's "Either party on 90 days'
+# notice after 31 March 2026"): a term, even with the date it starts from
+_ON_NOTICE = re.compile(r"\b(?:may (?:terminate|suspend|cancel|end|exit)|(?:either|each) party (?:may |can |shall )?"
+                        r"(?:on|by giving|with|upon|giving))\b[^.;]{0,80}\bnotice\b")
 _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
                         r"buyer|contract)s?\b")
 # "no injuries", "no reported injuries", "no brake or steering defects"

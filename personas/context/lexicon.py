@@ -192,7 +192,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            # an insurer excluding a peril or an asset: the loss it would have paid is uninsured
                            r"(?:insurers?|underwriters?|insurance|polic(?:y|ies)) (?:[\w-]+ ){0,4}excluded|"
                            r"excluded (?:[\w,-]+ ){0,6}(?:cover|damage|losses|claims|from (?:the )?(?:cover|policy|"
-                           r"insurance))|uninsured|not insured"),
+                           r"insurance))|uninsured|not insured|"
+                           # an insurer's condition not met: "would have no theft cover from 1 March"
+                           r"(?:would|will|could|may) (?:then )?(?:have|be left with|be left without|lose) "
+                           r"(?:no |its |their |the |any )?(?:[\w-]+ ){0,2}(?:cover|insurance)\b|"
+                           r"no longer (?:be )?(?:insured|covered)"),
     ("risk.rise", 0.6, r"ris(?:e|es|en|ing)|rose|increas\w+|climb\w*|jump\w*|doubl\w+|tripl\w+|"
                        r"surg(?:e|ed|es|ing)|spik(?:e|ed|es|ing)|grew|growing|higher|worse\w*|escalat\w+|up from"),
     # "declined" as a figure's fall ("declined by 12%"), not as business refused ("we declined the order")
@@ -465,7 +469,7 @@ BAD_METRIC = re.compile(r"\b(?:costs?|spend(?:ing)?|waste|scrap|defects?|rejects
                         r"incidents?|injur\w+|accidents?|churn|turnover|leavers|absence|sickness|downtime|losses|"
                         r"backlog|overtime|debt|arrears|days to pay|debtor days|lead times?|latency|delays?|"
                         r"returns|refunds|failures?|outages?|vacanc\w+|shrink\w*|markdowns?|premiums?|invoice|bill|"
-                        r"burn|claims?|estimates?|write-?offs?|cancell?ations?)\b")
+                        r"burn|claims?|estimates?|write-?offs?|cancell?ations?|disputes?|chargebacks?|queries)\b")
 GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|pipeline|"
                          r"share|utili[sz]ation|nps|satisfaction|retention|cash|runway|yield|throughput|"
                          r"uptime|availability|attendance|conversion|wishlists?|installs|members|membership|"

@@ -428,6 +428,15 @@ def test_a_customer_asking_for_a_product_is_still_demand() -> None:
 def test_a_right_to_end_on_notice_is_a_term_even_with_a_date() -> None:
     assert _fact("Hollins may terminate without cause from April 2027 with six months' notice.").kind == "neutral"
     assert _fact("Hollins gave six months' notice on 3 March 2025 and terminates in September.").kind == "risk"
+    # a clause table's row: the right and the date it starts from
+    assert _fact("17.1 (Subject: Termination; Summary: Either party on 90 days' notice after 31 March 2026; "
+                 "immediately for material breach)").kind == "neutral"
+
+
+def test_a_bad_metric_that_fell_is_good_news() -> None:
+    assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
+        != "risk"
+    assert _fact("Chargebacks rose 40% in the quarter after the new checkout went live.").kind == "risk"
 
 
 def test_the_top_twenty_suppliers_holding_most_spend_is_no_concentration() -> None:
@@ -477,6 +486,18 @@ def test_a_fix_that_is_only_a_condition_is_no_reassurance() -> None:
     f = _fact("The insurer has excluded fire damage at Castle Court (12 storeys, 70 flats, declared value £9.6m) "
               "until the laminate cladding panels on the north and west elevations are replaced.")
     assert f.kind == "risk", f
+
+
+@pytest.mark.parametrize("text", [
+    "The remaining 40 loaders, with a combined sum insured of £2.1m, would have no theft cover from 1 May 2026 "
+    "unless trackers are fitted before then.",
+    "From renewal the warehouse will no longer be insured against flood.",
+    "The fleet would lose its breakdown cover if the service log is not kept.",
+])
+def test_cover_that_will_be_lost_is_exposure(text: str) -> None:
+    # an insurer's condition: what it would have paid for becomes the company's own loss
+    f = _fact(text)
+    assert f.kind == "risk" and "risk.exposure" in f.cues, f
 
 
 @pytest.mark.parametrize("text", [
