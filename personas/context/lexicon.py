@@ -21,6 +21,9 @@ _DAY_MONTH = rf"\d{{1,2}}(?:st|nd|rd|th)? (?:of )?(?:{MONTHS})|(?:{MONTHS}) \d{{
 # money a plan counts on from someone: "receipts in week 46 include €640k from the Benelux distributor"
 RECEIVED_FROM = r"(?:receipts?|income|payments?|proceeds|remittances?) (?:[\w€£$.,()-]+ ){0,8}from"
 
+# the people a business sells to, as a pool ("lapsed customers", "dormant members")
+_POOL = r"(?:customers|clients|members|subscribers|donors|patrons|users|accounts|plan ?holders|policyholders)\b"
+
 # (category, weight, pattern). Patterns are matched on lower-cased text between word boundaries.
 CUES: tuple[tuple[str, float, str], ...] = (
     # risk: something that can hurt the business
@@ -72,7 +75,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"single shared|(?:would|could|will|can) (?:cut|sever|isolate|take out|knock out|disable|"
                          r"stop|break) (?:both |all (?:of )?(?:the |our )?)(?:\w+ ){0,3}(?:at once|together|"
                          r"at the same time|simultaneously)"),
-    ("risk.end", 1.1, r"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ed|ing)|terminat\w+|non-?renew\w*|"
+    ("risk.end", 1.1, rf"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ing)|lapsed(?! {_POOL})|terminat\w+|non-?renew\w*|"
                       r"not (?:be )?(?:renew|extend)\w*|will not renew|declin\w+ to (?:renew|extend)|"
                       r"(?:lease|contract|agreement|licen[cs]e|policy|"
                       r"certificate|warranty|support|cover|coverage|subscription|permit|term|tenancy|msa|sla):? "
@@ -288,6 +291,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"|about |around )?(?:[1-9]|[1-5]\d)(?:\.\d+)?%"),
     ("opp.growth", 0.9, r"new (?:market|segment|channel)|untapped|upsell|cross-?sell|resell|"
                         r"win (?:back|new)|eligible|"
+                        # people who bought once and stopped: a pool to win back ("1,140 lapsed customers"), and a
+                        # trial of winning them back that worked ("rang 40 as a trial, 11 took out a plan")
+                        rf"(?:lapsed|former|dormant|inactive) {_POOL}|(?:trial|pilot|test)\b[^.;]{{0,80}}\b\d+ "
+                        r"(?:\w+ ){0,2}(?:took out|signed up|bought|booked|renewed|converted|rejoined|joined|ordered|"
+                        r"subscribed|accepted|returned)\b|"
                         r"qualif(?:y|ies) for|opportunit(?:y|ies)|could (?:sell|offer|charge|earn|win|save|use|"
                         r"reuse|serve|add|rent|lease|license|licence|diverted|be (?:sold|diverted|reused|rented|"
                         r"let|leased|repurposed|redeployed|released|offered|repackaged|used|redirected))|"

@@ -433,6 +433,15 @@ def test_a_right_to_end_on_notice_is_a_term_even_with_a_date() -> None:
                  "immediately for material breach)").kind == "neutral"
 
 
+@pytest.mark.parametrize("text", [
+    "When the Leeds team rang 50 lapsed members in May as a trial, 14 rejoined on the phone.",
+    "Of the 2,300 lapsed subscribers, 1,900 have a valid email address on file.",
+])
+def test_lapsed_customers_are_a_pool_to_win_back(text: str) -> None:
+    f = _fact(text)
+    assert f.kind == "opportunity", f
+
+
 def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
