@@ -448,6 +448,7 @@ _WHY_LINK = {
     "short-of-level": "A figure one team forecasts misses a level another team's covenant, licence or contract "
                       "tests on that day.",
     "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
+    "breach": "One team's records show it doing what another team's rule forbids.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",
     "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",

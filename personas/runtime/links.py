@@ -51,6 +51,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
+            "breach": 1.4,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -88,6 +89,7 @@ _SO = {
     "depends": "trouble with {e} reaches what depends on it",
     "short": "{e} is forecast to break the level required on the day it is tested",
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
+    "breach": "what one team's rule forbids for {e} another team is doing",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "replace": "{e} already on hand could replace what is paid for outside",
@@ -138,6 +140,13 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 ("obligation" in cy or _COMMITMENT.search(y.text.lower())) and not _CHANGE_WORD.search(y.text.lower()) \
                 and _names_both(x, y, entity) and not _columns_only(x, y, entity):
             return "risk", "undercut", _SO["undercut"].format(e=e)
+    for x, y, _, _ in pairs:
+        # one team's rule forbids an act on a thing ("must not sell any affected vehicle") and another team's record
+        # shows it done ("Front line, advertised"): a breach neither document shows alone
+        # (a rule speaks of what its section is about: "any affected vehicle" under "RC-118: Brava water pump")
+        if _does_forbidden(x, y) and (entity.lower() in x.context or _names_both(x, x, entity)) and \
+                _names_both(y, y, entity):
+            return "risk", "breach", _SO["breach"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
         # sell or scrap: no cue says trouble on either side, the pair does
@@ -215,6 +224,51 @@ _PLANS_TO_USE = re.compile(r"\b(?:will|shall|plan(?:s|ned)? to|intend(?:s|ed)? t
 _DISPOSED = re.compile(r"\b(?:batch sale|sale (?:contract|agreement)|agreed (?:a |the )?(?:\w+ )?sale|"
                        r"(?:to be |will be |being |are |is )(?:sold|scrapped|disposed of)|dispos(?:e|al) of|"
                        r"for disposal|withdrawn from service)\b")
+# a rule that forbids an act on a thing ("retailers must not sell, deliver or hand over any affected vehicle", a
+# "stop-sale"), and the acts it names, each with the words another team's record uses for it done
+_FORBIDS = re.compile(r"\b(?:must not|may not|shall not|cannot be|are not to|is not to|(?:are|is) not permitted to|"
+                      r"(?:are|is) prohibited from|(?:are|is) barred from|(?:are|is) banned from)\s+(?:be\s+)?"
+                      r"((?:[\w-]+,?\s+(?:or\s+|and\s+)?){1,6})|(?<!not a )(?<!\bno )(?<!\bnon-)\bstop[- ]sales?\b")
+_DONE = {
+    "sell": r"sold|advertised|for sale|on sale|reserved|deposit taken|on the front line|front line",
+    "deliver": r"delivered|handed over|handover|collected by",
+    "use": r"in (?:daily |regular |routine |active )?use|used (?:daily|on|at|in|for)|operating|in service|on hire",
+    "hire": r"on hire|hired (?:out|to)|let to|rented (?:out )?to",
+    "ship": r"shipped|dispatched|supplied to|sent to",
+    "install": r"installed|fitted",
+}
+_ACT_OF = {"sell": "sell", "sold": "sell", "advertise": "sell", "market": "sell", "deliver": "deliver",
+           "hand": "deliver", "release": "deliver", "use": "use", "used": "use", "operate": "use", "drive": "use",
+           "hire": "hire", "rent": "hire", "let": "hire", "ship": "ship", "dispatch": "ship", "supply": "ship",
+           "install": "install", "fit": "install", "fitted": "install", "installed": "install"}
+_DONE_RX = {act: re.compile(rf"\b(?:{words})\b") for act, words in _DONE.items()}
+_NOT_DONE = re.compile(r"\b(?:not|never|no longer|cannot|must not|quarantin\w*|held back|withdrawn from sale|"
+                       r"on hold|off (?:sale|hire))\b")
+
+
+def _forbidden_acts(low: str) -> frozenset[str]:
+    """The acts a sentence forbids (``sell``, ``use``, ...): nothing when it forbids nothing."""
+    acts: set[str] = set()
+    for m in _FORBIDS.finditer(low):
+        if m.group(1) is None:
+            acts |= {"sell", "deliver"}  # a stop-sale
+            continue
+        for word in re.findall(r"[a-z]+", m.group(1)):
+            if word in _ACT_OF:
+                acts.add(_ACT_OF[word])
+    return frozenset(acts)
+
+
+def _does_forbidden(rule: Fact, done: Fact) -> bool:
+    """``done`` reports one of the acts ``rule`` forbids as done (a stock row "Sold, delivered 1 Oct", "Front line,
+    advertised"), and forbids nothing itself."""
+    acts = _forbidden_acts(rule.text.lower())
+    low = done.text.lower()
+    if not acts or _forbidden_acts(low) or _NOT_DONE.search(low):
+        return False
+    return any(_DONE_RX[a].search(low) for a in acts)
+
+
 _BECAUSE = re.compile(r"\b(?:because|since|as|while|whereas|although|though|so that)\b", re.IGNORECASE)
 
 

@@ -663,3 +663,29 @@ def test_equipment_supported_through_one_agreement_only_depends_on_it() -> None:
                                "SA-3301 only |\n") if "OS-1" in f.text]
     trouble = _f("Trevanna Ltd (agreement SA-3301) faces a winding-up petition presented on 2 September 2025.")
     assert relate(row, trouble, "SA-3301")[:2] == ("risk", "dependency")  # type: ignore[index]
+
+
+def test_doing_what_another_team_is_forbidden_to_do_is_a_breach() -> None:
+    """A supplier's notice forbids selling an affected product until it is fixed; another team's stock list shows
+    that product advertised and sold. Neither says trouble alone; together they say a rule is being broken."""
+    (rule,) = [f for f in facts("## 2. RC-118: Brava water pump\n\nKey points:\n\n- Stop-sale: until the remedy is "
+                                "done, dealers must not sell, deliver or hand over any affected vehicle.\n")
+               if "Stop-sale" in f.text]
+    head = "## Stock\n\n| Stock no. | Vehicle | Site | Price | Status |\n|---|---|---|---|---|\n"
+    (row,) = [f for f in facts(head + "| ST-4410 | Brava 1.0 Luxe | Leeds | £9,995 | Front line, advertised |\n")
+              if "ST-4410" in f.text]
+    (sold,) = [f for f in facts(head + "| ST-4412 | Brava 1.0 Core | York | £9,295 | Sold, delivered 1 Oct |\n")
+               if "ST-4412" in f.text]
+    assert relate(rule, row, "Brava")[:2] == ("risk", "breach")  # type: ignore[index]
+    assert relate(sold, rule, "Brava")[:2] == ("risk", "breach")  # type: ignore[index]
+    # the act not done: a vehicle held back, and a rule about something else
+    (held,) = [f for f in facts(head + "| ST-4413 | Brava 1.0 Core | York | £9,395 | Quarantined until the part "
+                                "arrives |\n") if "ST-4413" in f.text]
+    rel = relate(rule, held, "Brava")
+    assert rel is None or rel[1] != "breach", rel
+    policy = _f("Staff must not use personal email for Brava customer records.")
+    rel = relate(policy, row, "Brava")
+    assert rel is None or rel[1] != "breach", rel
+    not_one = _f("The Brava recall (RC-120, seatbelt check) is not a stop-sale campaign, so stock may be sold.")
+    rel = relate(not_one, row, "Brava")
+    assert rel is None or rel[1] != "breach", rel
