@@ -236,23 +236,38 @@ def _one_per_subject(issues: list[Issue], corpus: Corpus | None) -> list[Issue]:
     limit = max(2, corpus.docs // 5)
     kept: list[Issue] = []
     by_subject: dict[tuple[str, str], Issue] = {}
+    # a join is about the thing it names: what one of its documents says elsewhere about that thing, of the same
+    # kind, is the join's issue told again ("the insurer withdrew cover on Brantwood" beside "Brantwood's balance
+    # is 2.7 times its limit, while sales agreed 60-day terms")
+    joined = {(i.kind, i.entity.lower()): i for i in sorted(issues, key=lambda i: (i.score, i.key), reverse=True)
+              if len(i.documents) > 1 and i.entity and corpus.distinctive(i.entity.lower())}
     for issue in sorted(issues, key=lambda i: (-i.score, i.key)):
         if len(issue.documents) != 1:
             kept.append(issue)
             continue
-        names = [e for e in issue.sources[0].fact.entities
+        main = issue.sources[0].fact
+        names = [e for e in main.entities
                  if " " in e and corpus.is_name(e) and 2 <= corpus.entity_df.get(e, 0) <= limit]
+        join = next((j for (kind, e), j in joined.items() if kind == issue.kind and e in main.entities and
+                     issue.documents[0] in j.documents), None)
+        if join is not None:
+            _fold(issue, join)
+            continue
         home = next((by_subject[(issue.kind, e)] for e in names if (issue.kind, e) in by_subject), None)
         if home is not None and issue.documents[0] not in home.documents:
-            held = {m.span for m in home.members}
-            home.members = sorted([*home.members, *(m for m in issue.members if m.span not in held)],
-                                  key=lambda m: m.span)
-            home.absorbed += len(issue.members)
+            _fold(issue, home)
             continue
         kept.append(issue)
         for e in names:
             by_subject.setdefault((issue.kind, e), issue)
     return kept
+
+
+def _fold(issue: Issue, home: Issue) -> None:
+    """``issue`` told again: its claims become ``home``'s corroborating evidence."""
+    held = {m.span for m in home.members}
+    home.members = sorted([*home.members, *(m for m in issue.members if m.span not in held)], key=lambda m: m.span)
+    home.absorbed += len(issue.members)
 
 
 # -- one document: which sentences tell one issue ------------------------------------------------------------------

@@ -818,3 +818,26 @@ def test_a_registers_other_row_keeps_its_own_issue_when_a_join_takes_one_row() -
                  "LA-02 has ended before it is needed", "LA-02")
     titles = [i.title for i in build_issues(said, corpus)]
     assert any("LA-04" in t for t in titles), titles
+
+
+def test_what_a_join_already_says_about_its_entity_is_not_a_second_insight() -> None:
+    """A debtor review's other paragraph about the same customer the join names (its insurer withdrew cover) is
+    the join's issue told again; a paragraph about another customer stays an issue of its own."""
+    debt = ("## Accounts needing action\n\n"
+            "Brantwood Civils: the balance is now 2.7 times the credit limit and the account was placed on stop on "
+            "6 October.\n\n"
+            "Our credit insurer withdrew cover on Brantwood Civils with effect from 3 October after two county court "
+            "judgments.\n\n## Insolvencies\n\n"
+            "Skelby Drainage went into administration on 14 October owing us £84,000.\n")
+    sales = ("## Won\n\nBrantwood Civils awarded us the Marfleet package worth £430k; we agreed 60-day payment terms "
+             "for the duration of the scheme.\n")
+    corpus, said = _world({"Aged debt review": debt, "Sales pipeline": sales})
+    a = _span_of(said, "Brantwood Civils: the balance")
+    b = _span_of(said, "Brantwood Civils awarded")
+    issues = build_issues(_link(said, a, b, "exposure", "more business with Brantwood Civils puts more money at risk",
+                                "Brantwood Civils"), corpus)
+    about = [i for i in issues if "Brantwood" in i.title]
+    assert len(about) == 1, [i.title for i in about]
+    assert len(about[0].documents) == 2
+    assert any("credit insurer withdrew" in m.text for m in about[0].members)
+    assert any("Skelby" in i.title for i in issues)
