@@ -458,7 +458,11 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     # injection"): a term, not an event
                     r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
                     # a definition in a facility agreement ("A covenant breach is an Event of Default unless cured")
-                    r"\b(?:is|constitutes?) an event of default\b")
+                    r"\b(?:is|constitutes?) an event of default\b|"
+                    # what a law requires of everyone ("Under the UK GDPR, a breach must be reported within 72
+                    # hours"): the rule, not something that happened here
+                    r"^under (?:the )?(?:[\w()-]+ ){0,5}(?:act|acts|regulations?|gdpr|law|rules|code|directive)"
+                    r"(?: \d{4})?,? (?:[\w-]+ ){0,10}(?:must|may not|may only|shall|cannot|has to|have to)\b")
 # the run-in heading of a contract's clause ("Clause 11 — Product recall."): a label, not a statement
 # a document's header lines: who wrote it, for whom, when (no claim about the business)
 _HEADER_LINE = re.compile(r"^\W*(?:from|to|cc|prepared by|maintained by|compiled by|authors?|owner|version|"

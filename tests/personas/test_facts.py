@@ -442,6 +442,15 @@ def test_lapsed_customers_are_a_pool_to_win_back(text: str) -> None:
     assert f.kind == "opportunity", f
 
 
+@pytest.mark.parametrize("text", [
+    "Under the UK GDPR, a personal data breach must be reported to the regulator within 72 hours unless it is "
+    "unlikely to result in a risk to individuals.",
+    "Under the Working Time Regulations, drivers may not work more than 60 hours in a week.",
+])
+def test_what_a_law_says_is_a_standing_rule_not_an_event(text: str) -> None:
+    assert _fact(text).kind != "risk"
+
+
 def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
