@@ -366,7 +366,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:is|are|falls?|becomes?|comes?) due|"
                         r"clauses?|sla|service level|commit(?:ted|ment)s?|guarantee\w*|warrant(?:y|ies)|"
                         r"notice period|deadline|due (?:by|on|in)|no later than|by law|regulat\w+|mandat\w+|"
-                        r"entitled to|covenant\w*"),
+                        r"entitled to|covenant\w*|"
+                        # a maker's or regulator's instruction: "Broadwell instructs owners to remove affected
+                        # trailers from loading duties"
+                        r"instruct(?:s|ed|ions?)? (?:[\w-]+ ){0,3}to|prohibit\w*|forbid\w*|before (?:any )?further "
+                        r"use"),
     ("change", 0.4, r"will|plans? to|planned|scheduled|moving|moves? (?:to|into)|switch\w*|migrat\w+|replac\w+|"
                     r"upgrad\w+|starting|from \S+ to \S+|effective|begin\w*|launch\w*|introduc\w+|new"),
     ("deadline", 0.5, rf"(?:by|before|no later than|until|deadline(?: of| is)?|due(?: on| by)?|closes? on|"

@@ -225,10 +225,15 @@ _DISPOSED = re.compile(r"\b(?:batch sale|sale (?:contract|agreement)|agreed (?:a
                        r"(?:to be |will be |being |are |is )(?:sold|scrapped|disposed of)|dispos(?:e|al) of|"
                        r"for disposal|withdrawn from service)\b")
 # a rule that forbids an act on a thing ("retailers must not sell, deliver or hand over any affected vehicle", a
-# "stop-sale"), and the acts it names, each with the words another team's record uses for it done
+# "stop-sale", an instruction to take it out of service), and the acts it names, each with the words another
+# team's record uses for it done
 _FORBIDS = re.compile(r"\b(?:must not|may not|shall not|cannot be|are not to|is not to|(?:are|is) not permitted to|"
                       r"(?:are|is) prohibited from|(?:are|is) barred from|(?:are|is) banned from)\s+(?:be\s+)?"
-                      r"((?:[\w-]+,?\s+(?:or\s+|and\s+)?){1,6})|(?<!not a )(?<!\bno )(?<!\bnon-)\bstop[- ]sales?\b")
+                      r"((?:[\w-]+,?\s+(?:or\s+|and\s+)?){1,6})")
+_STOP_SALE = re.compile(r"(?<!not a )(?<!\bno )(?<!\bnon-)\bstop[- ]sales?\b")
+# "instructs owners to remove affected trailers from loading duties immediately", "before further use"
+_STOP_USE = re.compile(r"\b(?:remove|withdraw|take|stand down|ground)\s+(?:[\w-]+\s+){0,3}(?:from|out of)\s+"
+                       r"(?:[\w-]+\s+)?(?:service|duties|duty|use|operation|hire)\b|\bbefore (?:any )?further use\b")
 _DONE = {
     "sell": r"sold|advertised|for sale|on sale|reserved|deposit taken|on the front line|front line",
     "deliver": r"delivered|handed over|handover|collected by",
@@ -248,14 +253,12 @@ _NOT_DONE = re.compile(r"\b(?:not|never|no longer|cannot|must not|quarantin\w*|h
 
 def _forbidden_acts(low: str) -> frozenset[str]:
     """The acts a sentence forbids (``sell``, ``use``, ...): nothing when it forbids nothing."""
-    acts: set[str] = set()
-    for m in _FORBIDS.finditer(low):
-        if m.group(1) is None:
-            acts |= {"sell", "deliver"}  # a stop-sale
-            continue
-        for word in re.findall(r"[a-z]+", m.group(1)):
-            if word in _ACT_OF:
-                acts.add(_ACT_OF[word])
+    acts = {_ACT_OF[word] for m in _FORBIDS.finditer(low) for word in re.findall(r"[a-z]+", m.group(1))
+            if word in _ACT_OF}
+    if _STOP_SALE.search(low):
+        acts |= {"sell", "deliver"}
+    if _STOP_USE.search(low):
+        acts.add("use")
     return frozenset(acts)
 
 

@@ -689,3 +689,12 @@ def test_doing_what_another_team_is_forbidden_to_do_is_a_breach() -> None:
     not_one = _f("The Brava recall (RC-120, seatbelt check) is not a stop-sale campaign, so stock may be sold.")
     rel = relate(not_one, row, "Brava")
     assert rel is None or rel[1] != "breach", rel
+    # a maker's instruction to take a model out of use, and another team's register with one in daily service
+    (notice,) = [f for f in facts("## Note 1 - Tarvin notice\n\nTarvin has found cracking in the ramp pins of TX-9 "
+                                  "trailers. Tarvin instructs owners to remove affected trailers from loading duties "
+                                  "immediately and to fit the revised pin kit before further use.\n")
+                 if "instructs" in f.text]  # a sentence with no figure or date: still a claim
+    (trailer,) = [f for f in facts("## Trailers\n\n| Fleet no. | Make | Chassis | Year | Status |\n"
+                                   "|---|---|---|---|---|\n| LT-02 | Tarvin TX-9 | TV-20131 | 2019 | In service, "
+                                   "daily |\n") if "LT-02" in f.text]
+    assert relate(notice, trailer, "TX-9")[:2] == ("risk", "breach")  # type: ignore[index]
