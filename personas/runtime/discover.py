@@ -76,6 +76,8 @@ class Discovery:
     posts: LshDuplicateIndex = field(default_factory=LshDuplicateIndex)
     interest: dict[int, set[str]] = field(default_factory=dict)  # role -> words of what its agents read
     _eligible: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
+    _scopes: dict[tuple[int, int, int], Label] = field(default_factory=dict)  # (level, mask, channel) -> scope
+    _weights: dict[str, float] = field(default_factory=dict)  # fact key -> severity, -1 for a neutral fact
     claims_seen: int = 0  # claims on the blackboard: a claim is known by its place in message order
     _planned: dict[str, str] = field(default_factory=dict)  # this round's planned gists, by turn key
     system: Actor | None = None
@@ -297,8 +299,19 @@ class Discovery:
 
     def may_state(self, position: int, channel: int, span: FactSpan) -> bool:
         """The one check before an agent repeats a fact: the agent may read it and the channel may carry it."""
-        agent = self.scheme.from_ints(self.pop.level[position], self.pop.mask[position])
-        return agent_scope(agent, self.pop.channels[channel].label).dominates(span.label)
+        level, mask = self.pop.level[position], self.pop.mask[position]
+        scope = self._scopes.get((level, mask, channel))
+        if scope is None:  # the agents of one clearance share it: computed once per clearance and channel
+            agent = self.scheme.from_ints(level, mask)
+            scope = self._scopes[(level, mask, channel)] = agent_scope(agent, self.pop.channels[channel].label)
+        return scope.dominates(span.label)
+
+    def _weight(self, span: FactSpan) -> float:
+        """A fact's severity, or -1 when it is neutral (the planner asks of the same facts every turn)."""
+        w = self._weights.get(span.key)
+        if w is None:
+            w = self._weights[span.key] = -1.0 if span.fact.kind == "neutral" else span.fact.severity
+        return w
 
     def repeats(self, text: str, task: str, key: str) -> bool:
         """Whether a turn that is to say ``text`` (its gist: the facts it states) nearly repeats a post of this run or
@@ -328,12 +341,12 @@ class Discovery:
         best: tuple[float, int, Posted, int] | None = None
         for src in chans:
             for p in self.by_channel.get(src, ())[-50:]:
-                if p.span.fact.kind == "neutral" or p.span.key in self.carried:
+                score = self._weight(p.span)
+                if score < 0 or p.span.key in self.carried:
                     continue
                 for dst in chans:
                     if dst == src or (p.span.key, dst) in self.passed or not self.may_state(position, dst, p.span):
                         continue
-                    score = p.span.fact.severity
                     if best is None or (score, -p.id) > (best[0], -best[2].id):
                         best = (score, p.id, p, dst)
         return (best[2], best[3]) if best is not None else None

@@ -77,6 +77,7 @@ class ReadingPlanner:
     unplanned: list[tuple[int, int, Label]] = field(default_factory=list)
     _known: set[int] = field(default_factory=set)
     """Chunks some roles may read but no channel of theirs may carry (the runtime opens one, then plans them)."""
+    _read_enough: set[int] = field(default_factory=set)  # roles that found every chunk they may read read enough
 
     def may_read(self, label: Label) -> list[int]:
         """Positions of every agent of the roles whose clearance dominates ``label``."""
@@ -85,6 +86,7 @@ class ReadingPlanner:
     def channel_added(self) -> None:
         """A channel was opened: which roles may speak where is worked out again."""
         self._eligible.clear()
+        self._read_enough.clear()  # a role may speak of chunks it could not before
         for seat in self.seats.values():
             seat.channels = self.pop.channels_of(seat.positions[0])
 
@@ -133,6 +135,7 @@ class ReadingPlanner:
             if chunk not in self._known:
                 self._known.add(chunk)
                 self.by_label.setdefault((label.level, label.mask), []).append(chunk)
+                self._read_enough.clear()  # a new chunk: there is something to read again
             if not cands:
                 if self.may_read(label):  # readers exist but no channel of theirs may carry it: one is needed
                     self.unplanned.append((chunk, document, label))
@@ -173,8 +176,9 @@ class ReadingPlanner:
     def another_reading(self, position: int) -> tuple[int, int] | None:
         """For an agent with nothing planned left: the least-read chunk it may read and speak of, and its channel
         for it (``None`` when there is none). Counted as a reading, so the next agent takes another."""
-        seat = self.seats.get(self.pop.role[position])
-        if seat is None:
+        role = self.pop.role[position]
+        seat = self.seats.get(role)
+        if seat is None or role in self._read_enough:  # reads only grow: a role that found none finds none
             return None
         best: tuple[int, int, int] | None = None  # (reads, chunk, channel)
         for (level, mask), chunks in self.by_label.items():
@@ -189,6 +193,7 @@ class ReadingPlanner:
                     if n == 0:
                         break
         if best is None or best[0] >= MAX_READS:
+            self._read_enough.add(role)
             return None  # everything it may read has been read enough: a fourth reader would only repeat
         self.reads[best[1]] = best[0] + 1
         return best[1], best[2]
