@@ -6,8 +6,9 @@
 
 Each configuration loads Meridian (scaled) into a fresh database and runs the same seed: the planner in this
 process (it plans, dispatches one shard per channel and waits at each round's barrier), the shards carried out by N
-worker processes (``tests.personas.shard_worker``: ``chorus runs work`` with a provider whose cost per turn is
-``--latency-ms``, spent in a thread like the wait on an LLM endpoint; 0 = the offline writer alone, pure CPU).
+worker processes (``tests.personas.shard_worker``: ``chorus runs work`` with a provider that answers as an endpoint
+provider does: each turn waits ``--latency-ms``, awaited, with up to 8 calls in flight per worker, the default of
+``CHORUS_LLM_CONCURRENCY``; 0 = the offline writer alone, pure CPU).
 The baseline, measured in the same run, is one worker; ``speedup_N`` = the rounds' time with one worker / with N.
 The fault run kills (SIGKILL) one of two workers once it has stored part of round 2: the run must end with the
 message and turn counts of the uninterrupted run with one worker, 0 duplicated messages and 0 lost turns.
@@ -174,7 +175,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20.0,
-                        help="what a turn costs the provider, waited in a thread (0: the offline writer alone)")
+                        help="what a turn costs the provider, awaited as an endpoint's answer (0: the offline "
+                             "writer alone)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     args = parser.parse_args()
     pg = os.environ.get("CHORUS_TEST_POSTGRES_URL", "")
