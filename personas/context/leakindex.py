@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from math import ceil, log
+from math import ceil, fsum, log
 
 from personas.context.passages import units
 from personas.context.text import (
@@ -254,8 +254,8 @@ class LeakIndex:
         if len(shared) < self._needed(len(unit.stems)):
             return 0
         weight = self._weight
-        total = sum(weight(s) for s in unit.stems)
-        return len(shared) if sum(weight(s) for s in shared) >= WEIGHTED * total - 1e-9 else 0
+        total = fsum(weight(s) for s in unit.stems)  # fsum: exact, so a set's order (hashing) changes nothing
+        return len(shared) if fsum(weight(s) for s in shared) >= WEIGHTED * total - 1e-9 else 0
 
     def _explained(self, level: int, mask: int, stems: frozenset[str], window: frozenset[str]) -> bool:
         """Whether what ``window`` shares with the protected ``stems`` is mostly said by up to two sentences the
@@ -268,7 +268,8 @@ class LeakIndex:
             if len(rest) < 2:
                 break
             best, most = -1, 0
-            for s in sorted(rest, key=lambda s: len(full.get(s, ())))[:3]:
+            # ties broken by the stem: a set's order differs from process to process (string hashing is salted)
+            for s in sorted(rest, key=lambda s: (len(full.get(s, ())), s))[:3]:
                 for at in full.get(s, ()):
                     unit = units[at]
                     n = len(unit.stems & rest)
@@ -277,8 +278,8 @@ class LeakIndex:
             if best < 0:
                 break
             rest -= units[best].stems
-        left = sum(self._weight(s) for s in rest)
-        return len(rest) < 2 or left < UNEXPLAINED * sum(self._weight(s) for s in stems)
+        left = fsum(self._weight(s) for s in rest)
+        return len(rest) < 2 or left < UNEXPLAINED * fsum(self._weight(s) for s in stems)
 
     # -- the check ------------------------------------------------------------------------------------------------
 

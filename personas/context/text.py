@@ -12,6 +12,7 @@ import functools
 import hashlib
 import itertools
 import re
+import zlib
 
 from workspace.text import content_words, folded_words, normalized, squashed
 
@@ -55,10 +56,15 @@ def document_shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
 
 
 def window_hashes(sq: str) -> list[int]:
-    """The hash of every ``GRAM``-character window of squashed text, in order."""
-    # ``hash`` of a str is salted per process: the index and the posts it checks are hashed in the same process
-    # (the index is built from the protected text, never stored), and it is several times faster than a digest.
-    return [hash(sq[i : i + GRAM]) for i in range(len(sq) - GRAM + 1)]
+    """The hash of every ``GRAM``-character window of squashed text, in order: the same in every process (``hash``
+    of a str is salted per process, and winnowing keeps the smallest hashes, so a salted hash made which posts the
+    guard refused, and so a run's messages, differ from process to process for one seed). CRC-32 of the window's
+    UTF-32 bytes, the text encoded once (a chance collision is one window: a copy is a run of them)."""
+    n = len(sq) - GRAM + 1
+    if n <= 0:
+        return []
+    raw, width, crc = sq.encode("utf-32-le"), 4 * GRAM, zlib.crc32
+    return [crc(raw[i : i + width]) for i in range(0, 4 * n, 4)]
 
 
 def post_grams(text: str) -> list[int]:

@@ -725,7 +725,7 @@ def _scored(fa: Fact, fb: Fact, ka: _Keys, kb: _Keys, corpus: Corpus) -> tuple[f
     shared = sorted(k for k in ka.names & kb.names if " " in k or _alone(k, fa) or _alone(k, fb))
     # a multi-word name shared whole makes its single words redundant
     shared = [k for k in shared if not any(k != o and k in o.split() for o in shared)]
-    terms = list(ka.rare & kb.rare)
+    terms = sorted(ka.rare & kb.rare)  # summed in one order: a float sum's last bit must not depend on hashing
     if not shared and len(terms) < 2:
         return 0.0, ()
     s = sum(corpus.idf(k) * (1.0 if k in own_a and k in own_b else 0.6) for k in shared) + \
@@ -764,8 +764,10 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         cands: dict[int, Stated] = {}
         # rarest keys first; a key that hundreds of facts share is too common to pair on one by one
         k_s = keys(s)
-        postings = sorted((by_key.get(k, ()) for k in (*k_s.names, *("~" + t for t in k_s.rare), *k_s.months,
-                                                       *k_s.kinds, *k_s.levels)), key=len)
+        # (keys in sorted order: a set's order changes from process to process, and ties in length must not)
+        postings = sorted((by_key.get(k, ()) for k in (*sorted(k_s.names), *("~" + t for t in sorted(k_s.rare)),
+                                                       *sorted(k_s.months), *sorted(k_s.kinds),
+                                                       *sorted(k_s.levels))), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break

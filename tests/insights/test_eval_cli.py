@@ -148,3 +148,25 @@ def test_evaluations_in_one_process_start_from_nothing(invoke: Invoke) -> None:
     second = last_json(invoke("insights", "eval", *SMALL, "--json"))
     first.pop("seconds"), second.pop("seconds")
     assert first == second and first["insights"]
+
+
+def test_one_seed_gives_one_run_whatever_the_process_hashes_strings_with() -> None:
+    """Python salts string hashing per process: nothing a run decides (which posts the leak guard refuses, which
+    facts are linked) may follow a set's order or a salted hash, or the same seed gives another run in another
+    process (a worker, a replica, the next evaluation)."""
+    import os
+    import subprocess
+    import sys
+
+    def run(hash_seed: str) -> dict[str, object]:
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", "from workspace.app import main; main()", "insights", "eval",
+                               "--scenario", "meridian", "--agents", "1000", "--rounds", "20", "--seed", "5",
+                               "--json"], capture_output=True, text=True, env=env, check=True)
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        out.pop("seconds", None)  # how long it took is the one thing that may differ
+        return dict(out)
+
+    first, second = run("0"), run("5")
+    assert first["insights"] == second["insights"]
+    assert first == second
