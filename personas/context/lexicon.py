@@ -356,7 +356,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                    r"pupils|students|subscribers|clients|people|residents|accounts|properties|businesses)"),
     ("load", 0.0, r"demand|forecast\w*|peak\w*|expected (?:volume|orders|sales|load|intake)|projected|"
                   r"expan\w+|acquir\w+|took over|taking over|more (?:sites|stores|locations|branches|outlets)|"
-                  r"maximum day|intake|volumes?|throughput (?:needed|required)|orders? (?:of|for) \d|"
+                  # (not a product's class: "a large-volume pump")
+                  r"maximum day|intake|(?<!-)volumes?(?!-)|throughput (?:needed|required)|orders? (?:of|for) \d|"
                   # work won or ordered, counted in what the business makes
                   r"won (?:in|against|from)|(?:contract|order|job) value|(?:initial |first |new |firm )?orders? "
                   r"(?:is|are|was|were) (?:for )?(?:about |around |some )?\d|the (?:job|order|contract) is\b"),

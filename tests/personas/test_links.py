@@ -698,3 +698,13 @@ def test_doing_what_another_team_is_forbidden_to_do_is_a_breach() -> None:
                                    "|---|---|---|---|---|\n| LT-02 | Tarvin TX-9 | TV-20131 | 2019 | In service, "
                                    "daily |\n") if "LT-02" in f.text]
     assert relate(notice, trailer, "TX-9")[:2] == ("risk", "breach")  # type: ignore[index]
+
+
+def test_a_products_description_is_no_demand_a_shortage_leaves_unmet() -> None:
+    spec = _f("The TX-200 is a large-volume pump with a touch screen and a battery that runs for up to 10 hours at "
+              "25 mL per hour.")
+    short = _f("TX-200 latch kits are on backorder until 14 November; do not hold more than four per van.")
+    rel = relate(spec, short, "TX-200")
+    assert rel is None or rel[1] != "demand-vs-capacity", rel
+    busy = _f("Orders for the TX-200 are forecast at 900 units in November, a volume 40% above October.")
+    assert relate(busy, short, "TX-200")[1] == "demand-vs-capacity"  # type: ignore[index]
