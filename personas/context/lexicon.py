@@ -151,9 +151,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
     ("risk.safety", 1.2, r"injur\w+|hazard\w*|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
-                         # a recall, not recall cover or a rehearsal of one
+                         # a recall, not recall cover or a rehearsal of one, nor the paid work of carrying one out
+                         # ("recall labour claims: £14,820")
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
-                         r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)))|"
+                         r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)|"
+                         r"labou?r|claims?|income|revenue|hours))|"
                          r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
                          # a cold chain broken: "temperature excursions", "Excursions: 9", "out of range"
                          r"temperature excursions?|excursions?(?=:)|out of (?:its |the )?(?:safe |permitted |"

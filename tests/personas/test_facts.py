@@ -451,6 +451,11 @@ def test_what_a_law_says_is_a_standing_rule_not_an_event(text: str) -> None:
     assert _fact(text).kind != "risk"
 
 
+def test_the_paid_work_of_a_recall_is_no_safety_risk() -> None:
+    assert _fact("September recall labour claims: Brava £14,820, Kestrel £9,310.").kind != "risk"
+    assert _fact("Kestrel recalled 2,400 heaters in September after two fires.").kind == "risk"
+
+
 def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
