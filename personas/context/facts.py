@@ -432,6 +432,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # a contract's standing term ("either party may terminate for material breach", "if clause 9.2 is not
         # met, the buyer may suspend orders"): what could happen, with no clock on it, is no event
         risk *= 0.35
+    if _AIMS.search(heading.lower()) and _AIM_VERB.match(low):
+        # a plan's objective ("Generate 3,400 qualified enquiries", under "Objectives for Q4"): what the business
+        # means to do, not something it found
+        risk, opp = risk * 0.35, opp * 0.35
     if _MONEY.search(text):
         cats.append("money")
     if not (cats or figures or dates):
@@ -485,6 +489,10 @@ _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten
 # notice after 31 March 2026"): a term, even with the date it starts from
 _ON_NOTICE = re.compile(r"\b(?:may (?:terminate|suspend|cancel|end|exit)|(?:either|each) party (?:may |can |shall )?"
                         r"(?:on|by giving|with|upon|giving))\b[^.;]{0,80}\bnotice\b")
+_AIMS = re.compile(r"\b(?:objectives?|targets?|goals?|aims?|kpis?|priorities|okrs?)\b")
+_AIM_VERB = re.compile(r"^(?:[\d.]+\s+|[-*•]\s*)?(?:achieve|increase|reduce|grow|generate|deliver|hit|reach|keep|"
+                       r"maintain|improve|cut|lift|raise|clear|fill|win|launch|complete|secure|retain|sell|open|"
+                       r"double|halve|convert|attract|recruit)\b")
 _ONE_PARTY = re.compile(r"\b(?:largest|biggest|single|one|top)\b[^.;]{0,30}\b(?:customer|client|account|supplier|"
                         r"buyer|contract)s?\b")
 # "no injuries", "no reported injuries", "no brake or steering defects"

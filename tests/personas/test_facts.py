@@ -456,6 +456,16 @@ def test_the_paid_work_of_a_recall_is_no_safety_risk() -> None:
     assert _fact("Kestrel recalled 2,400 heaters in September after two fires.").kind == "risk"
 
 
+def test_a_plans_objective_is_no_finding() -> None:
+    doc = ("## 1. Objectives for Q4\n\n- Generate 3,400 qualified new and used car enquiries (Q4 2024: 3,050).\n"
+           "- Keep cost per sale under £160.\n\n## 2. Findings\n\n"
+           "We turned away 63 enquiries for electric vans in Q3 because we had none to hire.\n")
+    aim = next(f for f in facts(doc) if f.text.startswith("Generate"))
+    found = next(f for f in facts(doc) if f.text.startswith("We turned away"))
+    assert aim.kind == "neutral", aim
+    assert found.kind == "opportunity", found
+
+
 def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
