@@ -397,7 +397,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             cats.append("risk.compliance")
         weights["risk.compliance"] = _BREACH_WEIGHT
     if "risk.concentration" in weights and ((_COST_SHARE.search(scan) and not _ONE_PARTY.search(scan)) or
-                                            _MANY_PARTIES.search(scan)):
+                                            _MANY_PARTIES.search(scan) or _SHARE_AIMED.search(scan)):
         # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
         # depends on
         del weights["risk.concentration"]
@@ -489,6 +489,9 @@ _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten
 # notice after 31 March 2026"): a term, even with the date it starts from
 _ON_NOTICE = re.compile(r"\b(?:may (?:terminate|suspend|cancel|end|exit)|(?:either|each) party (?:may |can |shall )?"
                         r"(?:on|by giving|with|upon|giving))\b[^.;]{0,80}\bnotice\b")
+# a share a plan means to reach: "framework work will grow from 22% to 35% of revenue"
+_SHARE_AIMED = re.compile(r"\b(?:will|to|plan to|aim to|expect to) (?:grow|rise|increase|reach|double|be)\b[^.;]{0,40}"
+                          r"\bto \d+(?:\.\d+)?\s?% of\b")
 _AIMS = re.compile(r"\b(?:objectives?|targets?|goals?|aims?|kpis?|priorities|okrs?)\b")
 _AIM_VERB = re.compile(r"^(?:[\d.]+\s+|[-*•]\s*)?(?:achieve|increase|reduce|grow|generate|deliver|hit|reach|keep|"
                        r"maintain|improve|cut|lift|raise|clear|fill|win|launch|complete|secure|retain|sell|open|"

@@ -466,6 +466,12 @@ def test_a_plans_objective_is_no_finding() -> None:
     assert found.kind == "opportunity", found
 
 
+def test_a_share_a_plan_means_to_reach_is_no_concentration() -> None:
+    aim = _fact("Framework and tender work will grow from 22% to 35% of revenue, and we will strengthen the bid team.")
+    assert "risk.concentration" not in aim.cues and aim.kind != "risk", aim
+    assert "risk.concentration" in _fact("Halden Foods now accounts for 38% of revenue, up from 22%.").cues
+
+
 def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
