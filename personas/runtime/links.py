@@ -144,8 +144,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # one team's rule forbids an act on a thing ("must not sell any affected vehicle") and another team's record
         # shows it done ("Front line, advertised"): a breach neither document shows alone
         # (a rule speaks of what its section is about: "any affected vehicle" under "RC-118: Brava water pump")
-        if _does_forbidden(x, y) and (entity.lower() in x.context or _names_both(x, x, entity)) and \
-                _names_both(y, y, entity):
+        if _does_forbidden(x, y) and (entity.lower() in x.context or _names(x, entity)) and _names(y, entity):
             return "risk", "breach", _SO["breach"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
@@ -343,10 +342,14 @@ def _first_name(f: Fact) -> str:
 
 def _names_both(a: Fact, b: Fact, entity: str) -> bool:
     """Both sentences name the thing themselves (a date is about what its own sentence names)."""
+    return _names(a, entity) and _names(b, entity)
+
+
+def _names(f: Fact, entity: str) -> bool:
+    """The sentence names the thing itself, or speaks of what its section names without naming another thing."""
     key = entity.lower()
-    return all(key in f.entities or key in f.text.lower() or (key in f.context and not f.entities) or
-               (key in f.context and (_POINTS_BACK.match(f.text) is not None or not _opening_names(f.text)))
-               for f in (a, b))
+    return key in f.entities or key in f.text.lower() or (key in f.context and not f.entities) or \
+        (key in f.context and (_POINTS_BACK.match(f.text) is not None or not _opening_names(f.text)))
 
 
 def _opening_names(text: str) -> tuple[str, ...]:
