@@ -239,9 +239,12 @@ def _one_per_subject(issues: list[Issue], corpus: Corpus | None) -> list[Issue]:
     # a join is about the thing it names: what one of its documents says elsewhere about that thing, of the same
     # kind, is the join's issue told again ("the insurer withdrew cover on Brantwood" beside "Brantwood's balance
     # is 2.7 times its limit, while sales agreed 60-day terms")
-    joined = {(i.kind, i.entity.lower()): i for i in sorted(issues, key=lambda i: (i.score, i.key), reverse=True)
-              if len(i.documents) > 1 and i.entity and corpus.distinctive(i.entity.lower())}
-    for issue in sorted(issues, key=lambda i: (-i.score, i.key)):
+    ranked = sorted(issues, key=lambda i: (-i.score, i.key))
+    joined: dict[tuple[str, str], Issue] = {}
+    for i in ranked:  # the strongest join on a thing takes what its documents say of it elsewhere
+        if len(i.documents) > 1 and i.entity and corpus.distinctive(i.entity.lower()):
+            joined.setdefault((i.kind, i.entity.lower()), i)
+    for issue in ranked:
         if len(issue.documents) != 1:
             kept.append(issue)
             continue

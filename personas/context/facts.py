@@ -483,10 +483,8 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
                          r"(?:revenue|sales|turnover|income)")
 # "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
-# a right to end on notice ("may terminate without cause from April 2027 with six months' notice"): a term, dated
-# or not, until someone gives the notice
-# a right to end on notice ("the buyer may terminate on 30 days' notice", a clause table's "Either party on 90 days'
-# notice after 31 March 2026"): a term, even with the date it starts from
+# a right to end on notice ("may terminate without cause from April 2027 with six months' notice", a clause
+# table's "Either party on 90 days' notice after 31 March 2026"): a term, dated or not, until someone gives notice
 _ON_NOTICE = re.compile(r"\b(?:may (?:terminate|suspend|cancel|end|exit)|(?:either|each) party (?:may |can |shall )?"
                         r"(?:on|by giving|with|upon|giving))\b[^.;]{0,80}\bnotice\b")
 # a share a plan means to reach: "framework work will grow from 22% to 35% of revenue"
