@@ -17,6 +17,12 @@ def _f(text: str) -> Fact:
     return f
 
 
+def _in(doc: str, marker: str) -> Fact:
+    """The one fact of ``doc`` (read as a document: headings, tables) whose text holds ``marker``."""
+    (found,) = [f for f in facts(doc) if marker in f.text]
+    return found
+
+
 def test_dates_and_periods_are_read_as_comparable_ranges() -> None:
     (out,) = spans("The crane is out of service from 5 October to 13 November.")
     (need,) = spans("The roof lifts are set for 14 October.")
@@ -639,11 +645,16 @@ def test_a_past_count_issued_or_a_waste_return_is_no_dated_need() -> None:
     assert _needed(_f("The press returns to service on 14 October after its overhaul."))
 
 
-def test_trouble_of_its_own_is_no_demand_going_unmet() -> None:
-    delayed = _f("There were two days in August when loads were delayed by the ERF's own outage; stock peaked at "
-                 "640 tonnes.")
-    planned = _f("Skelbrooke ERF has a planned outage in February 2026.")
-    rel = relate(planned, delayed, "ERF")
+@pytest.mark.parametrize(("load", "short", "entity"), [
+    # trouble of its own
+    ("There were two days in August when loads were delayed by the ERF's own outage; stock peaked at 640 tonnes.",
+     "Skelbrooke ERF has a planned outage in February 2026.", "ERF"),
+    # a product's description ("a large-volume pump")
+    ("The TX-200 is a large-volume pump with a touch screen and a battery that runs for up to 10 hours at 25 mL per "
+     "hour.", "TX-200 latch kits are on backorder until 14 November; do not hold more than four per van.", "TX-200"),
+])
+def test_what_is_no_demand_goes_unmet_by_no_shortage(load: str, short: str, entity: str) -> None:
+    rel = relate(_f(short), _f(load), entity)
     assert rel is None or rel[1] != "demand-vs-capacity", rel
 
 
@@ -668,19 +679,16 @@ def test_equipment_supported_through_one_agreement_only_depends_on_it() -> None:
 def test_doing_what_another_team_is_forbidden_to_do_is_a_breach() -> None:
     """A supplier's notice forbids selling an affected product until it is fixed; another team's stock list shows
     that product advertised and sold. Neither says trouble alone; together they say a rule is being broken."""
-    (rule,) = [f for f in facts("## 2. RC-118: Brava water pump\n\nKey points:\n\n- Stop-sale: until the remedy is "
-                                "done, dealers must not sell, deliver or hand over any affected vehicle.\n")
-               if "Stop-sale" in f.text]
+    rule = _in("## 2. RC-118: Brava water pump\n\nKey points:\n\n- Stop-sale: until the remedy is done, dealers "
+               "must not sell, deliver or hand over any affected vehicle.\n", "Stop-sale")
     head = "## Stock\n\n| Stock no. | Vehicle | Site | Price | Status |\n|---|---|---|---|---|\n"
-    (row,) = [f for f in facts(head + "| ST-4410 | Brava 1.0 Luxe | Leeds | £9,995 | Front line, advertised |\n")
-              if "ST-4410" in f.text]
-    (sold,) = [f for f in facts(head + "| ST-4412 | Brava 1.0 Core | York | £9,295 | Sold, delivered 1 Oct |\n")
-               if "ST-4412" in f.text]
+    row = _in(head + "| ST-4410 | Brava 1.0 Luxe | Leeds | £9,995 | Front line, advertised |\n", "ST-4410")
+    sold = _in(head + "| ST-4412 | Brava 1.0 Core | York | £9,295 | Sold, delivered 1 Oct |\n", "ST-4412")
     assert relate(rule, row, "Brava")[:2] == ("risk", "breach")  # type: ignore[index]
     assert relate(sold, rule, "Brava")[:2] == ("risk", "breach")  # type: ignore[index]
     # the act not done: a vehicle held back, and a rule about something else
-    (held,) = [f for f in facts(head + "| ST-4413 | Brava 1.0 Core | York | £9,395 | Quarantined until the part "
-                                "arrives |\n") if "ST-4413" in f.text]
+    held = _in(head + "| ST-4413 | Brava 1.0 Core | York | £9,395 | Quarantined until the part arrives |\n",
+               "ST-4413")
     rel = relate(rule, held, "Brava")
     assert rel is None or rel[1] != "breach", rel
     policy = _f("Staff must not use personal email for Brava customer records.")
@@ -690,21 +698,15 @@ def test_doing_what_another_team_is_forbidden_to_do_is_a_breach() -> None:
     rel = relate(not_one, row, "Brava")
     assert rel is None or rel[1] != "breach", rel
     # a maker's instruction to take a model out of use, and another team's register with one in daily service
-    (notice,) = [f for f in facts("## Note 1 - Tarvin notice\n\nTarvin has found cracking in the ramp pins of TX-9 "
-                                  "trailers. Tarvin instructs owners to remove affected trailers from loading duties "
-                                  "immediately and to fit the revised pin kit before further use.\n")
-                 if "instructs" in f.text]  # a sentence with no figure or date: still a claim
-    (trailer,) = [f for f in facts("## Trailers\n\n| Fleet no. | Make | Chassis | Year | Status |\n"
-                                   "|---|---|---|---|---|\n| LT-02 | Tarvin TX-9 | TV-20131 | 2019 | In service, "
-                                   "daily |\n") if "LT-02" in f.text]
+    notice = _in("## Note 1 - Tarvin notice\n\nTarvin has found cracking in the ramp pins of TX-9 trailers. Tarvin "
+                 "instructs owners to remove affected trailers from loading duties immediately and to fit the revised "
+                 "pin kit before further use.\n", "instructs")  # a sentence with no figure or date: still a claim
+    trailer = _in("## Trailers\n\n| Fleet no. | Make | Chassis | Year | Status |\n|---|---|---|---|---|\n"
+                  "| LT-02 | Tarvin TX-9 | TV-20131 | 2019 | In service, daily |\n", "LT-02")
     assert relate(notice, trailer, "TX-9")[:2] == ("risk", "breach")  # type: ignore[index]
 
 
-def test_a_products_description_is_no_demand_a_shortage_leaves_unmet() -> None:
-    spec = _f("The TX-200 is a large-volume pump with a touch screen and a battery that runs for up to 10 hours at "
-              "25 mL per hour.")
-    short = _f("TX-200 latch kits are on backorder until 14 November; do not hold more than four per van.")
-    rel = relate(spec, short, "TX-200")
-    assert rel is None or rel[1] != "demand-vs-capacity", rel
+def test_a_forecast_volume_is_demand_a_shortage_leaves_unmet() -> None:
     busy = _f("Orders for the TX-200 are forecast at 900 units in November, a volume 40% above October.")
+    short = _f("TX-200 latch kits are on backorder until 14 November; do not hold more than four per van.")
     assert relate(busy, short, "TX-200")[1] == "demand-vs-capacity"  # type: ignore[index]
