@@ -391,7 +391,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["assurance"]
         cats[cats.index("assurance")] = "risk.loss"
         weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
-    if _breach(scan) and weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
+    if (_breach(scan) or (unit == "row" and _over_limit(cells))) and \
+            weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
         # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
         if "risk.compliance" not in weights:
             cats.append("risk.compliance")
@@ -411,6 +412,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # inquiries about a job, interest in a vacancy: applicants, not customers
         del weights["opp.demand"]
         cats.remove("opp.demand")
+    if "opp.unused" in weights and _VACANT_POST.search(scan):
+        # "post vacant since September": a post nobody holds is work nobody does, not capacity to put to use
+        del weights["opp.unused"]
+        cats.remove("opp.unused")
     _use_or_lose(scan, cats, weights)
     if unit == "row" and _OWNED.search(cells) and _NEXT_STEP.search(cells) and "gap" not in weights:
         # an opening a register shows in hand (an owner and a next step) is not one the business is missing
@@ -503,6 +508,8 @@ _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|
                      r"(?:not|never) (?:be |been |left |kept |stand |sit )?)\W*$")  # "so crews are not idle"
 _OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
                      r"enquired|inquired|request(?:ing)?|asking|sought)\b")
+_VACANT_POST = re.compile(r"\b(?:posts?|roles?|positions?|jobs?) (?:\w+ ){0,2}vacant|"
+                          r"\bvacant (?:posts?|roles?|positions?)")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")
 _NOBODY = re.compile(r"\b(?:no|not|never|nobody|no one|none)\W+(?:[\w-]+\W+){0,2}$")
 # "the grant of a new tenancy" is a landlord's act, no money offered
@@ -606,6 +613,27 @@ def _row_breach(scan: str) -> bool:
             if (floor and value < bound) or (not floor and value > bound):
                 return True
     return False
+
+
+# a register's money cells: what is owed or held, and the limit it must stay within ("Balance: £438,900; Credit
+# limit: £300,000"; "Stock held: £9.14m; Sum insured: £6.5m")
+_HELD_CELL = re.compile(r"(?:^|[(;]\s?)(?:current |total |account |ledger )?(?:balance|outstanding|owed|exposure|"
+                        r"amount due|debt|stock(?: value| held)?|value held)\s*:\s*[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)"
+                        r"\s?(?P<m>[km]\b|bn\b)?")
+_LIMIT_CELL = re.compile(r"(?:^|[(;]\s?)(?:credit |agreed |approved |account )?(?:limit|sum insured|cover limit)\s*:"
+                         r"\s*[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>[km]\b|bn\b)?")
+_SCALE = {"k": 1e3, "m": 1e6, "bn": 1e9}
+
+
+def _money_cell(m: re.Match[str]) -> float:
+    return float(m.group("n").replace(",", "")) * _SCALE.get(m.group("m") or "", 1.0)
+
+
+def _over_limit(cells: str) -> bool:
+    """A register's row whose balance (or stock held) is above the limit (or sum insured) in another of its
+    cells."""
+    held, limit = _HELD_CELL.search(cells), _LIMIT_CELL.search(cells)
+    return held is not None and limit is not None and _money_cell(held) > _money_cell(limit) > 0
 
 
 def _breach(scan: str) -> bool:

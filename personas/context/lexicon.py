@@ -63,6 +63,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"no (?:qualified |approved |second |other )?(?:alternative|alternate|backup|back-up|"
                          r"second|other) (?:source|supplier|vendor|provider|engineer|person|site)|"
                          r"no qualified alternate|not (?:yet )?(?:been )?qualified|"
+                         # a post nobody holds: its duties (a licence's renewal, a sign-off) rest on no one
+                         r"(?:posts?|roles?|positions?|jobs?) (?:\w+ ){0,2}vacant|vacant (?:posts?|roles?|positions?)|"
                          # "No other UK maltster we have qualified floor-malts at the volume we need"
                          r"no other (?:[\w-]+ ){0,2}(?:supplier|source|vendor|maker|manufacturer|provider|producer|"
                          r"contractor|subcontractor|installer|carrier|haulier|mill|lab|laboratory|[a-z]{3,}ster)s?\b|"
@@ -188,7 +190,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                            r"(?:review|reviewing) (?:its|their) (?:suppliers|vendors|options)|financial "
                            r"(?:distress|difficult\w*|trouble)|cash(?:flow)? (?:problems?|difficult\w*|crunch)|"
                            r"paying (?:late|slowly)|payment has slowed|slow(?:er)? pa(?:ying|yment)|"
-                           r"credit limit|below the (?:board's |agreed |minimum )?floor|"
+                           # a balance past its credit limit, or a limit raised; a limit alone is a term
+                           r"(?:over|above|exceed\w*|beyond|breach\w*|past|times) (?:its |their |the |our |his |her )?"
+                           r"(?:agreed |approved )?credit limits?|credit limits? (?:\w+ ){0,2}(?:exceeded|breached)|"
+                           r"(?:rais|increas|extend|lift|doubl)\w* (?:the |its |their |our )?(?:[\w-]+ ){0,2}"
+                           r"credit limits?|below the (?:board's |agreed |minimum )?floor|"
                            # a supplier or subcontractor asking to be paid sooner: cash strain, not demand
                            r"(?:ask|asks|asked|asking|request\w*) (?:\w+ ){0,8}(?:be )?paid (?:on submission|early|"
                            r"earlier|sooner|in advance|up-?front|before)|(?:ask|asks|asked|asking|request\w*) "
@@ -279,7 +285,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"unused|idle|unallocated|spare (?!parts\b|wheels?\b|keys?\b)[a-z]+s\b|"
                         r"spare (?:capacity|stock|units?|space|slots?|hours|room)|surplus|"
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
-                        r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant|empty (?:space|floor|slots?|units?|"
+                        r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant(?! (?:posts?|roles?|positions?|jobs?)\b)|"
+                        r"empty (?:space|floor|slots?|units?|"
                         r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"

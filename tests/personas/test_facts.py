@@ -848,3 +848,34 @@ def test_a_broken_cold_chain_is_a_safety_risk() -> None:
 def test_a_reading_put_right_or_a_facility_definition_is_no_risk(text: str) -> None:
     f = _fact(text, unit="row") if text.startswith("Netherby") else _fact(text)
     assert f.kind == "neutral", (f.cues, f.risk, f.benign)
+
+
+@pytest.mark.parametrize("text", [
+    "D. Okafor – Quality Compliance Officer (post vacant since 27 September 2024; recruitment on hold).",
+    "The transport planner role has been vacant since June and nobody covers the licence renewals.",
+    "Two vacant posts in the credit control team will not be filled until April.",
+])
+def test_a_vacant_post_is_work_nobody_holds_not_something_to_use(text: str) -> None:
+    f = _fact(text)
+    assert f.kind == "risk", f
+
+
+def test_vacant_space_is_still_something_to_use() -> None:
+    assert _fact("Unit 7 at the Leeds estate has stood vacant since March, 4,200 sq ft.").kind == "opportunity"
+
+
+def test_a_credit_limit_is_a_term_and_a_balance_over_it_is_exposure() -> None:
+    assert _fact("Credit limit reviews: quarterly for accounts over £100,000; next round in April.").kind != "risk"
+    assert "risk.exposure" in _fact("Brantwood Civils: the balance is now 2.7 times the credit limit and the account "
+                                    "was placed on stop on 3 March.").cues
+    assert "risk.exposure" in _fact("Harlow Fuels is £41,000 over its credit limit.").cues
+    assert "risk.exposure" in _fact("Raise the credit limit for Kestrel Care from £300,000 to £480,000.").cues
+
+
+def test_a_registers_balance_over_its_limit_is_a_breach() -> None:
+    doc = ("| Customer | Type | Balance | Credit limit | Over 90 days |\n|---|---|---|---|---|\n"
+           "| Kestrel Care Group | Care group | £438,900 | £300,000 | £212,400 |\n"
+           "| Dales Inns | Hotels | £41,200 | £95,000 | nil |\n")
+    over, within = facts(doc)
+    assert over.kind == "risk" and "risk.compliance" in over.cues, over
+    assert within.kind != "risk", within
