@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from personas.context.facts import FIGURE, entity_keys, fact
 from personas.context.passages import row_cells, row_split
-from personas.runtime.links import shortfall
+from personas.runtime.links import EVIDENCE, shortfall
 
 if TYPE_CHECKING:
     from insights.issues import Issue, Source
@@ -93,7 +93,8 @@ def _linked(issue: Issue) -> tuple[str, str]:
     each document says, why the pair matters, who put it together and who holds each half, what is unknown."""
     a = issue.sources[0]
     b = next(s for s in issue.sources if s.span[0] != a.span[0])
-    first, second = _clause(a, limit=120), _clause(b, limit=110)
+    stress = EVIDENCE.get(issue.relation)  # the cells of a row that carry what the pair means
+    first, second = _clause(a, limit=120, stress=stress), _clause(b, limit=110, stress=stress)
     consequence = issue.consequence.strip().rstrip(".")
     gap = shortfall(a.fact, b.fact) if issue.relation == "short-of-level" else None
     if gap is not None:
@@ -104,7 +105,7 @@ def _linked(issue: Issue) -> tuple[str, str]:
         title = f"{_capital(issue.entity or 'the figure')} is forecast at {forecast} for {day}, " \
                 f"{'below' if side == 'floor' else 'above'} the {level} that the {_doc(a)} requires that day."
     else:
-        title = _pair_title(a, b, first, second, consequence)
+        title = _pair_title(a, b, first, second, consequence, stress)
     title = _fit(title)
     extra = [(src, [s for s in issue.sources[2:] if s.span[0] == src.span[0]]) for src in (a, b)]
     details = []
@@ -135,7 +136,8 @@ _POINTING = re.compile(r"^(?:they|their|theirs|it|its|he|she|his|her)\b", re.IGN
 _ASIDE = re.compile(r"\s\([^()]{1,80}\)")
 
 
-def _pair_title(a: Source, b: Source, first: str, second: str, consequence: str) -> str:
+def _pair_title(a: Source, b: Source, first: str, second: str, consequence: str,
+                stress: re.Pattern[str] | None = None) -> str:
     """"A, while B, so C.", each side cut until the whole fits; when a side is too long to cut, what the two mean
     together and then the shorter side."""
     if consequence and not consequence.lower().startswith("so "):
@@ -144,13 +146,14 @@ def _pair_title(a: Source, b: Source, first: str, second: str, consequence: str)
     for la, lb in ((90, 80), (70, 60)):
         if len(title) <= TITLE_MAX:
             break
-        title = f"{_capital(_clause(a, limit=la))}, while {_lower_article(_clause(b, limit=lb))}" + \
+        title = f"{_capital(_clause(a, limit=la, stress=stress))}, while " \
+                f"{_lower_article(_clause(b, limit=lb, stress=stress))}" + \
             (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:
         # register rows under long document titles: each row by its own name and first cell (a sentence with no
         # clause boundary early enough stays as short as an earlier try made it)
-        first = min((first, _clause(a, limit=70, bare=True)), key=len)
-        second = min((second, _clause(b, limit=60, bare=True)), key=len)
+        first = min((first, _clause(a, limit=70, bare=True, stress=stress)), key=len)
+        second = min((second, _clause(b, limit=60, bare=True, stress=stress)), key=len)
         title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
         title = f"{_capital(first)}, while {_lower_article(second)}."
@@ -219,10 +222,12 @@ def sentence(src: Source) -> str:
     return _capital(_clause(src)) + "."
 
 
-def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False) -> str:
+def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False,
+            stress: re.Pattern[str] | None = None) -> str:
     """A fact as a clause without its final stop: prose as written (emphasis and wraps gone), a table row read
     out; ``short`` cuts a long sentence at its first clause boundary after the main point; ``bare`` reads a row
-    by its name and first cell alone, without its document's title (for a title pressed for room)."""
+    by its name and first cell alone, without its document's title (for a title pressed for room); a row cut for
+    room keeps first the cells ``stress`` finds (what a link's relation rests on: a leaver's fob and alarm code)."""
     text = re.sub(r"\s+", " ", src.text.strip().strip("*_`>")).strip()
     text = _NOTE.sub("", text)
     text = _OPENING_CONJUNCTION.sub("", text)  # "And it stays below the floor": the clause, not the link word
@@ -233,10 +238,14 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
         if parts:
             key, rest = parts
             cells = [c.strip() for c in row_cells(rest) if c.strip()]
+            if _ROW_NUMBER.fullmatch(key) and cells and cells[0].partition(":")[2].strip():
+                # "| 4 | Controlled drugs licence | ...": a number that counts the rows names nothing; the row is
+                # what its first column lists
+                key, cells = cells[0].partition(":")[2].strip(), cells[1:]
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
                 # whole row
-                cells = _telling_cells(cells, 1 if bare else 2 if 0 < limit <= 90 else 4)
+                cells = _telling_cells(cells, 1 if bare else 2 if 0 < limit <= 90 else 4, stress)
             if short or limit:
                 cells = [_telling_sentence(c) for c in cells]  # a notes cell's sentence that says something
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
@@ -261,6 +270,7 @@ _RELATIVE = re.compile(r"(?:which|who|whom|whose|that|where)\b", re.IGNORECASE)
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
+_ROW_NUMBER = re.compile(r"(?:#|no\.?\s?)?\d{1,3}\.?", re.IGNORECASE)
 _SEE = re.compile(r"^(?:see (?:note|below|above)\b.*|-|n/a)$", re.IGNORECASE)
 
 
@@ -280,7 +290,7 @@ def _telling_sentence(cell: str) -> str:
     return f"{head}: {pick}"
 
 
-def _telling_cells(cells: list[str], n: int) -> list[str]:
+def _telling_cells(cells: list[str], n: int, stress: re.Pattern[str] | None = None) -> list[str]:
     """``n`` of a row's cells for a title: the first (what the row is), then those that say something (a notes
     cell read as a risk or an opening, a sum of money) before the rest. When the first cell says nothing of what is
     wrong and another does, that one leads, so a lease row pressed for room reads "notes Landlord's notice opposes
@@ -294,7 +304,8 @@ def _telling_cells(cells: list[str], n: int) -> list[str]:
             return 0.0  # the rest of a notes cell that held a semicolon, not a column of its own
         f = fact(value)
         said = 0.0 if f is None else 3.0 if f.kind != "neutral" else 2.0 if f.risk or f.opportunity else 0.0
-        return said + bool(_MONEY.search(value))
+        return said + bool(_MONEY.search(value)) + (2.5 if stress is not None and stress.search(cells[i].lower())
+                                                    else 0.0)
 
     ranked = sorted(range(1, len(cells)), key=lambda i: (-says(i), i))
     if says(ranked[0]) >= 2 > says(0):
@@ -449,6 +460,7 @@ _WHY_LINK = {
                       "tests on that day.",
     "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
     "breach": "One team's records show it doing what another team's rule forbids.",
+    "leaver": "Someone one team's records show has left still holds access in another team's records.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",
     "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",

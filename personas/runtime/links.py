@@ -51,7 +51,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
-            "breach": 1.4,
+            "breach": 1.4, "leaver": 1.4,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -90,6 +90,7 @@ _SO = {
     "short": "{e} is forecast to break the level required on the day it is tested",
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "breach": "what one team's rule forbids for {e} another team is doing",
+    "leaver": "{e} has left, and another team's records still give {e} access",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "replace": "{e} already on hand could replace what is paid for outside",
@@ -146,6 +147,20 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # (a rule speaks of what its section is about: "any affected vehicle" under "RC-118: Brava water pump")
         if _does_forbidden(x, y) and (entity.lower() in x.context or _names(x, entity)) and _names(y, entity):
             return "risk", "breach", _SO["breach"].format(e=e)
+    for x, y, _, _ in pairs:
+        # one team's records say someone has left ("Leaving date: 6 December; summary dismissal") and another's
+        # still give them keys, codes or logins: an access to revoke that neither record shows alone
+        if _LEFT.search(x.text.lower()) and _HOLDS.search(y.text.lower()) and not _LEFT.search(y.text.lower()) \
+                and not _REVOKED.search(y.text.lower()) and entity.lower() in x.text.lower() and \
+                entity.lower() in y.text.lower():
+            return "risk", "leaver", _SO["leaver"].format(e=e)
+    for x, y, _, _ in pairs:
+        # one team gives a customer more credit ("raise the group credit limit to £480,000") that another team's
+        # records show cannot pay ("a county court judgment against its parent"): the request alone reads as a
+        # credit line, the judgment alone as a debt to chase
+        if _MORE_CREDIT.search(x.text.lower()) and _CANNOT_PAY.search(y.text.lower()) and y.kind == "risk" and \
+                _names(y, entity):
+            return "risk", "exposure", _SO["exposure"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
         # sell or scrap: no cue says trouble on either side, the pair does
@@ -212,6 +227,28 @@ def _row_key(text: str) -> str:
 
 
 # a change to how something is made or done: what stops, is replaced or is switched
+# someone who has left the business, and what gives a person access
+_LEFT = re.compile(r"\b(?:leaving date|date (?:of )?leaving|date left|left (?:the (?:company|business|firm)|us)\b|"
+                   r"leavers?\b|dismiss(?:ed|al)|resign(?:ed|ation)|last (?:working )?day|made redundant|retired|"
+                   r"employment (?:ended|terminated)|no longer (?:employed|works? (?:here|for us)))")
+_HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+|fobs?\b|alarm codes?|access (?:cards?|codes?|rights|"
+                    r"levels?)|swipe cards?|badges?|logins?|user (?:ids?|accounts?)|passwords?|signator(?:y|ies)|"
+                    r"authori[sz]ed (?:users?|signator(?:y|ies)|persons?)|named drivers?)\b")
+_REVOKED = re.compile(r"\b(?:revoked|cancell?ed|deactivated|disabled|removed|returned|withdrawn|handed (?:back|in)|"
+                      r"collected)\b")
+# what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
+EVIDENCE: dict[str, re.Pattern[str]] = {"leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}")}
+# more credit given to a party: a higher limit, longer terms, goods released on account
+_MORE_CREDIT = re.compile(r"\b(?:rais|increas|extend|lift|doubl)\w* (?:the |its |their |our |a )?(?:[\w-]+ ){0,2}"
+                          r"(?:credit(?: limit)?|limit|payment terms|terms)\b|"
+                          r"\bcredit limit (?:\w+ ){0,3}from [$£€]?[\d,.]+\w* to [$£€]?\d|"
+                          r"\b(?:agreed|offer\w*|grant\w*|move\w* (?:them |it )?to) \d+[- ]day (?:payment )?terms")
+# a party that cannot or does not pay
+_CANNOT_PAY = re.compile(r"\bcounty court judg(?:e)?ments?|\bccjs?\b|\binsolven\w+|\bin administration\b|"
+                         r"\badministrators?\b|\bliquidat\w+|\bwinding[- ]up\b|\breceivership|\barrears\b|"
+                         r"\bbounced\b|\breturned unpaid\b|\bmissed (?:\w+ )?payments?|\bpaying slowly\b|"
+                         r"\bdebt collect\w+|\b(?:payments? (?:are |were |is |was )?(?:delayed|late|stopped)|"
+                         r"stopped paying)\b|\bover (?:60|90|120) days\b")
 _CHANGES = re.compile(r"\b(?:stop(?:s|ped|ping)? (?:dosing|using|adding|buying|making|supplying|doing|running|"
                       r"testing|checking)|replac(?:e|es|ed|ing) (?:the |our |its )?\w+ (?:with|by)|"
                       r"switch(?:es|ed|ing)? (?:to|from)|no longer (?:use|add|dose|test|check|buy)|substitut\w+|"
@@ -845,8 +882,16 @@ _POINTS_BACK = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she|t
 def _leans_on(f: Fact, corpus: Corpus) -> tuple[str, ...]:
     """The names of its paragraph or section that a sentence speaks of: "It is single-source" under a paragraph
     about a sensor, a sentence that names nothing distinctive itself, or one that names its own thing (a
-    toolmaker) inside a paragraph about another (the supplier the tool makes parts for)."""
-    return f.context
+    toolmaker) inside a paragraph about another (the supplier the tool makes parts for). A sentence that names
+    nothing to link on, nor does its section, speaks of what its document is about: "raise the group credit limit
+    to £480,000" in a key account plan for one customer (the title's multi-word names or codes that other
+    documents name too)."""
+    if not f.path or any(corpus.entity_df.get(k, 0) >= 2 and _linkable(k, corpus) for k in (*f.entities,
+                                                                                             *f.context)):
+        return f.context
+    subject = tuple(k for k in entity_keys(f.path[0]) if (" " in k or any(c.isdigit() for c in k)) and
+                    k not in f.context and corpus.entity_df.get(k, 0) >= 2 and _linkable(k, corpus))
+    return (*f.context, *subject)
 
 
 def _alone(key: str, f: Fact) -> bool:

@@ -476,6 +476,18 @@ def test_a_title_pressed_for_room_reads_a_wide_row_by_its_first_two_columns() ->
     assert "start 2 May" in _clause(src, limit=120)
 
 
+def test_a_row_numbered_in_its_first_column_is_read_by_what_it_lists() -> None:
+    """Seen on a company the code was not developed on: a register whose first column numbers its rows read out as
+    "the register lists 1 with licence Wholesale Dealer's Authorisation"; the number names nothing."""
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    row = facts("| # | Licence | Site | Expiry |\n|---|---|---|---|\n"
+                "| 4 | Controlled drugs licence | Hessle | 30 April 2025 |\n")[0]
+    src = Source(("Register", 0, row.start, row.end), "Register", "ops", row.text, row)
+    assert _clause(src) == "the Register lists Controlled drugs licence with site Hessle and expiry 30 April 2025"
+    assert _clause(src, limit=70).startswith("the Register lists Controlled drugs licence with site Hessle")
+
+
 def test_a_row_cut_for_room_keeps_what_it_lists_when_the_document_title_has_a_colon() -> None:
     """Seen on a company the code was not developed on: a row of "Interconnection agreements: summary of key terms"
     cut at the title's own colon read "the Interconnection agreements", which says nothing."""

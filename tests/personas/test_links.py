@@ -246,6 +246,51 @@ def test_growing_business_with_a_counterparty_in_difficulty_is_exposure() -> Non
     assert (relate(tender, slow, "Harlow Fuels") or ("", ""))[1] != "exposure" or tender.kind != "risk"
 
 
+def test_more_credit_for_a_customer_that_cannot_pay_is_exposure() -> None:
+    """Sales asks to raise a customer's credit limit; credit control reports a judgment against its parent. The
+    request reads as a risk alone (a credit limit), and the pair is still more than two troubles sharing a name."""
+    more = _f("Credit limit: raise the group credit limit for Kestrel Care from £300,000 to £480,000 to cover the "
+              "added homes.")
+    judged = _f("On 20 January our agency reported a county court judgment for £38,700 against Kestrel Care "
+                "(Holdings) Ltd, the parent company.")
+    assert relate(more, judged, "Kestrel Care")[:2] == ("risk", "exposure")  # type: ignore[index]
+    paid = _f("Kestrel Care paid its January invoices on time and its balance is within terms.")
+    assert (relate(more, paid, "Kestrel Care") or ("", ""))[1] != "exposure"
+
+
+def test_a_leaver_who_still_holds_access_is_a_risk() -> None:
+    """HR's leavers log dismisses a team leader; the store's key register still lists her keys and alarm code.
+    Neither record is trouble alone."""
+    left = _f("Dana Whitlow (Role: Night Shift Team Leader; Site: Moor Road; Leaving date: 6 December 2024; "
+              "Reason: Summary dismissal – gross misconduct)")
+    keys = _f("6 (Name: Dana Whitlow; Role: Night Shift Team Leader; Key set: A and B; Fob no.: 0417; Alarm code "
+              "user: 07; Last reviewed: 2 January 2025)")
+    kind, relation, consequence = relate(left, keys, "Dana Whitlow") or ("", "", "")
+    assert (kind, relation) == ("risk", "leaver") and "Dana Whitlow" in consequence
+    revoked = _f("Dana Whitlow's fob 0417 and alarm code 07 were cancelled on 6 December 2024.")
+    assert (relate(left, revoked, "Dana Whitlow") or ("", ""))[1] != "leaver"
+    starter = _f("Dana Whitlow (Role: Night Shift Team Leader; Site: Moor Road; Start date: 6 December 2024; "
+                 "Notes: transferred from Hessle)")
+    assert (relate(starter, keys, "Dana Whitlow") or ("", ""))[1] != "leaver"
+
+
+def test_a_sentence_that_names_nothing_speaks_of_what_its_document_is_about() -> None:
+    """A key account plan for one customer asks for more credit in a sentence that never names the customer; the
+    credit control report names it. The plan's title says whom the sentence is about."""
+    corpus, stated = _stated({
+        "Key account plan": "# Key Account Plan 2025 – Kestrel Care Group\n\n## 5. Commercial proposal\n\n"
+                            "Credit limit: raise the group credit limit from £300,000 to £480,000 to cover the "
+                            "added homes.\n",
+        "Credit control": "# Credit Control Report – January\n\n## 4. Accounts of concern\n\n"
+                          "On 20 January our agency reported a county court judgment for £38,700 against Kestrel "
+                          "Care (Holdings) Ltd, the parent company.\n",
+        "Sales notes": "# Sales notes\n\nKestrel Care opened two homes in Selby in January.\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus)
+             if {lk.a.doc_title, lk.b.doc_title} == {"Key account plan", "Credit control"}]
+    assert lk.shared == ("kestrel care",) and lk.relation == "exposure"
+
+
 def test_the_only_approved_supplier_going_into_administration_before_it_is_needed() -> None:
     plan = _f("Replacement of the KX-50 is scheduled for 14 June, and Norvik is the only approved supplier of its "
               "parts.")
@@ -710,3 +755,9 @@ def test_a_forecast_volume_is_demand_a_shortage_leaves_unmet() -> None:
     busy = _f("Orders for the TX-200 are forecast at 900 units in November, a volume 40% above October.")
     short = _f("TX-200 latch kits are on backorder until 14 November; do not hold more than four per van.")
     assert relate(busy, short, "TX-200")[1] == "demand-vs-capacity"  # type: ignore[index]
+
+
+def test_keys_exchanged_with_a_bank_are_no_access_a_leaver_holds() -> None:
+    left = _f("Priya Natarajan, staff engineer, payments team, resigned on 22 January to join a bank's payments team.")
+    keys = _f("Status: keys exchanged with the bank on 21 January; Priya Natarajan to sign the file format change.")
+    assert (relate(left, keys, "Priya Natarajan") or ("", ""))[1] != "leaver"
