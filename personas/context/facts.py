@@ -398,7 +398,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             cats.append("risk.compliance")
         weights["risk.compliance"] = _BREACH_WEIGHT
     if "risk.concentration" in weights and ((_COST_SHARE.search(scan) and not _ONE_PARTY.search(scan)) or
-                                            _MANY_PARTIES.search(scan) or _SHARE_AIMED.search(scan)):
+                                            _MANY_PARTIES.search(scan) or _SHARE_AIMED.search(scan) or
+                                            _small_share(scan)):
         # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
         # depends on
         del weights["risk.concentration"]
@@ -463,6 +464,8 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
                     r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
                     r"\b(?:either|each) party (?:may|can|shall)\b|"
+                    # a cap on what either side owes ("Neither party's total liability ... shall exceed £1.5m")
+                    r"\b(?:neither|either|each) party(?:'s|’s)? (?:total |aggregate )?liability\b|"
                     # a right the business holds under a facility ("the group may cure a breach by an equity
                     # injection"): a term, not an event
                     r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
@@ -492,6 +495,18 @@ _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten
 # table's "Either party on 90 days' notice after 31 March 2026"): a term, dated or not, until someone gives notice
 _ON_NOTICE = re.compile(r"\b(?:may (?:terminate|suspend|cancel|end|exit)|(?:either|each) party (?:may |can |shall )?"
                         r"(?:on|by giving|with|upon|giving))\b[^.;]{0,80}\bnotice\b")
+# a party's share of the business: "31% of revenue"
+_SHARE_OF = re.compile(r"(\d+(?:\.\d+)?)\s?% of (?:[\w-]+(?:'s|’s) )?(?:our |total |annual |group |the company's )?"
+                       r"(?:revenue|sales|volume|orders|business|turnover|income|bookings|profit|margin)")
+
+
+def _small_share(scan: str) -> bool:
+    """Every share of the business the sentence gives is small ("our largest account, about 5% of turnover"):
+    the largest of many, not one the business depends on."""
+    shares = [float(m.group(1)) for m in _SHARE_OF.finditer(scan)]
+    return bool(shares) and max(shares) < 10
+
+
 # a share a plan means to reach: "framework work will grow from 22% to 35% of revenue"
 _SHARE_AIMED = re.compile(r"\b(?:will|to|plan to|aim to|expect to) (?:grow|rise|increase|reach|double|be)\b[^.;]{0,40}"
                           r"\bto \d+(?:\.\d+)?\s?% of\b")

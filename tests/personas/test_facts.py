@@ -879,3 +879,13 @@ def test_a_registers_balance_over_its_limit_is_a_breach() -> None:
     over, within = facts(doc)
     assert over.kind == "risk" and "risk.compliance" in over.cues, over
     assert within.kind != "risk", within
+
+
+def test_a_small_share_is_no_concentration_even_for_the_largest_account() -> None:
+    assert _fact("Annual value FY2024/25: £1,142,000 (our largest account, about 5% of turnover).").kind != "risk"
+    assert "risk.concentration" in _fact("Lakeshore is our largest customer at 31% of revenue in 2025.").cues
+
+
+def test_a_liability_cap_is_a_contracts_standing_term() -> None:
+    assert _fact("17.1 Neither party's total liability in any contract year shall exceed £1,500,000, except for "
+                 "death or personal injury caused by negligence.").kind == "neutral"
