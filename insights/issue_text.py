@@ -372,8 +372,9 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
     # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked")
     cut = text.rfind(", ", 0, limit)
     if cut > max(limit // 2, keep) and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
-            not _PREDICATE.match(text[cut + 2:]) and text[:cut].count("(") <= text[:cut].count(")"):
-        return text[:cut]
+            not _PREDICATE.match(text[cut + 2:]) and text[:cut].count("(") <= text[:cut].count(")") and \
+            re.search(rf"\b{_PREDICATE.pattern}", text[:cut]):  # "Spare capacity on the current two-shift, five-day pattern is ...": no
+        return text[:cut]  # verb before the comma, so the comma is inside the subject
     return text  # no clause ends early enough: the whole sentence, never a fragment
 
 

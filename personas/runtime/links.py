@@ -93,6 +93,7 @@ _SO = {
     "leaver": "{e} has left, and another team's records still give {e} access",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
+    "spare": "the spare {e} one team has could take the work another turned away",
     "replace": "{e} already on hand could replace what is paid for outside",
     "unplanned": "customers ask for {e}, and no plan provides it",
     "contradicted": "what one report says about {e} is contradicted by the other",
@@ -732,15 +733,49 @@ _WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|
 def _kinds(f: Fact) -> frozenset[str]:
     """Keys ("&space") for the kinds of resource a fact says is paid for outside or sits idle, so that one team's
     hired thing meets another team's idle thing of the same kind although the two name it differently."""
-    if f.kind == "risk" or not set(f.cues) & (_BOUGHT_IN | _UNUSED):
-        return frozenset()
-    return frozenset("&" + k for k in _resources(f))
+    low = f.text.lower()
+    out: set[str] = set()
+    if f.kind != "risk" and set(f.cues) & (_BOUGHT_IN | _UNUSED):
+        out.update("&" + k for k in _resources(f))
+    if (f.kind != "risk" and set(f.cues) & _UNUSED) or _TURNED_AWAY.search(low):
+        out.update(_rates(low))  # "%tonne/week": spare capacity, or work turned away, in one measure
+    return frozenset(out)
+
+
+# a rate of work in one measure ("11 tonnes a week", "15.5 tonnes per week", "40 covers a night")
+_RATE = re.compile(r"\b\d[\d,]*(?:\.\d+)?\s?(?P<u>tonnes?|t|kg|loads|pallets|pieces|units|hours|beds|covers|seats|"
+                   r"rooms|litres|cases|jobs|orders|deliveries|drops|patients|appointments|slots|journeys|trips)"
+                   r"\s?(?:a|per|/|each)\s?(?P<p>week|wk|day|night|month|shift|year)\b")
+# work turned away, or not bid for, for want of room to do it
+_TURNED_AWAY = re.compile(r"\b(?:declined to (?:bid|quote|tender)|turned (?:away|down)|(?:could|can|did) not (?:take|"
+                          r"accept|handle|quote|bid)|unable to (?:take|accept|handle|quote|bid)|at (?:full )?capacity|"
+                          r"no (?:spare )?capacity|(?:lack|shortage) of capacity|waiting list)")
+
+
+def _rate_key(m: re.Match[str]) -> str:
+    unit = "tonne" if m.group("u") in ("t", "tonne", "tonnes") else m.group("u").rstrip("s")
+    return f"%{unit}/{'week' if m.group('p') == 'wk' else m.group('p')}"
+
+
+def _rates(low: str) -> frozenset[str]:
+    """The measures a sentence states a rate of work in ("%tonne/week")."""
+    return frozenset(_rate_key(m) for m in _RATE.finditer(low))
 
 
 def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
     """One team pays outside for a kind of resource (a room, a van, lab tests) that another team's fact shows
     idle, with no name in common: (score, shared, (kind, relation, consequence)) or ``None``. Scored below a
     shared name, like a meeting in time."""
+    for x, y in ((a, b), (b, a)):
+        # work one team turned away for want of capacity, in the measure another team has spare ("11 tonnes a
+        # week" declined; "15.5 tonnes per week" spare at another plant)
+        low_x, low_y = x.text.lower(), y.text.lower()
+        common = _rates(low_x) & _rates(low_y)
+        if common and _TURNED_AWAY.search(low_x) and set(y.cues) & _UNUSED and y.kind != "risk" and \
+                not _TURNED_AWAY.search(low_y):
+            rate = next(m for m in _RATE.finditer(low_y) if _rate_key(m) in common)
+            measure = y.text[rate.start("u"):rate.end()]
+            return 0.9, (measure.lower(),), ("opportunity", "demand-meets-supply", _SO["spare"].format(e=measure))
     for x, y in ((a, b), (b, a)):
         if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and y.kind != "risk") or \
                 _SPARES_HIRE.search(y.text.lower()):
@@ -919,6 +954,10 @@ _HEADING_WORDS = frozenset((
     "attendees", "agenda", "sign-off", "approval", "approvals", "references", "contents", "commentary", "comment",
     "analysis", "discussion", "observations", "narrative", "highlights", "headlines", "headline", "update", "updates",
     "key messages", "at a glance", "key figures"))
+_REGION_WORDS = frozenset((
+    "england", "scotland", "wales", "ireland", "britain", "uk", "gb", "europe", "eu", "asia", "africa", "america",
+    "americas", "usa", "us", "canada", "australia", "north", "south", "east", "west", "midlands", "emea", "apac",
+    "latam", "international", "national", "regional", "global", "worldwide"))
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)
@@ -947,6 +986,10 @@ def _linkable(key: str, corpus: Corpus) -> bool:
         return False  # "Comments", "Next steps": the name of a section any document may have, not of a thing
     if _PERIOD.fullmatch(key) or _MONTH_KEY.fullmatch(key):
         return False  # "FY2025", "Q3 2026", "Apr 2024": the period a figure covers or a date; not a thing
+    if key in _REGION_WORDS:
+        return False  # "England", "Europe": where many things are, not one of them ("NHS England" still is)
+    if " " not in key and not any(c.isdigit() for c in key) and not corpus.entity_df.get(key, 0):
+        return False  # "Root" of a "Root cause" heading: a word no sentence names as a thing
     if corpus.distinctive(key):
         return True
     df = corpus.entity_df.get(key, 0)

@@ -853,3 +853,13 @@ def test_what_a_join_already_says_about_its_entity_is_not_a_second_insight() -> 
     assert len(about[0].documents) == 2
     assert any("credit insurer withdrew" in m.text for m in about[0].members)
     assert any("Skelby" in i.title for i in issues)
+
+
+def test_a_sentence_is_not_cut_before_its_verb() -> None:
+    """Seen on a company the code was not developed on: a title read "while Spare capacity on the current
+    two-shift, so ...", the figure and the verb cut off at a comma inside the subject."""
+    from insights.issue_text import _shorten
+    text = "Spare capacity on the current two-shift, five-day pattern is 15.5 tonnes per week, and more if a " \
+           "Saturday shift is added."
+    cut = _shorten(text, 60)
+    assert "15.5 tonnes" in cut, cut

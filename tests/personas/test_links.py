@@ -8,7 +8,7 @@ import pytest
 
 from personas.context.dates import before, overlaps, spans
 from personas.context.facts import Corpus, Fact, fact, facts
-from personas.runtime.links import Stated, find_links, relate
+from personas.runtime.links import Stated, find_links, index_keys, relate
 
 
 def _f(text: str) -> Fact:
@@ -761,3 +761,37 @@ def test_keys_exchanged_with_a_bank_are_no_access_a_leaver_holds() -> None:
     left = _f("Priya Natarajan, staff engineer, payments team, resigned on 22 January to join a bank's payments team.")
     keys = _f("Status: keys exchanged with the bank on 21 January; Priya Natarajan to sign the file format change.")
     assert (relate(left, keys, "Priya Natarajan") or ("", ""))[1] != "leaver"
+
+
+def test_a_country_or_a_headings_first_word_is_no_name_to_join_on() -> None:
+    """Seen on a company the code was not developed on: "NHS England" in a licence register and "the North of
+    England" in a supplier's letter, and two reports' "Root cause" headings, joined documents that share nothing."""
+    corpus, stated = _stated({
+        "Licences": "# Licences\n\n## 2. Register\n\nThe toolkit return to NHS England is due by 30 June 2025 and "
+                    "has not been started.\n",
+        "Supplier letter": "# Letter\n\nFrom 1 March your account manager will be Owen Pritchard, who covers the "
+                           "North of England and Scotland.\n",
+        "Chiller deviation": "# Deviation\n\n## 4. Root cause\n\nFailure of the defrost sensor on the chiller "
+                             "stopped the cycle on 3 January.\n",
+        "Stock discrepancy": "# Discrepancy\n\n## 5. Root cause and actions\n\nGoods-in booked stock from the "
+                             "advice note; the count must be done by two people from 13 January.\n",
+    })
+    shared = {k for lk in find_links(stated, [], corpus) for k in lk.shared}
+    assert not shared & {"england", "root"}, shared
+    keys = {k for st in stated for k in index_keys(st.fact, corpus)}
+    assert not keys & {"england", "root"} and {"nhs england", "owen pritchard"} <= keys, keys
+
+
+def test_work_turned_away_for_capacity_meets_spare_capacity_elsewhere() -> None:
+    """Sales declined a tender because one plant was full; operations' review shows another plant with spare
+    capacity of the same measure. The two name no common thing: the measure ("tonnes a week") joins them."""
+    corpus, stated = _stated({
+        "Tender log": "T24-11 (Opportunity: Moorfield Health Trust; Annual value: £640,000; Outcome: Declined to "
+                      "bid; Notes: about 11 tonnes a week of linen; operations advised Brackley is at capacity)\n",
+        "Capacity review": "## 3. Aldbury plant\n\nSpare capacity on the current two-shift pattern is 15.5 tonnes "
+                           "per week, and more if a Saturday shift is added.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Tender log", "Capacity review"} and lk.kind == "opportunity"
+    assert "tonnes a week" in lk.consequence or "tonnes per week" in lk.consequence, lk.consequence
