@@ -265,6 +265,7 @@ _PREDICATE = re.compile(r"(?:has|have|had|is|are|was|were|will|would|can|could|m
 # an aside that closes with a comma and then the verb of the sentence it interrupts (", would be eligible")
 _ASIDE_CLOSES = re.compile(r"^[^,;]{1,120}, (?:has|have|had|is|are|was|were|will|would|can|could|may|might|must|"
                            r"shall|should|does|do|did|said|says|called|asked|wrote|told|[a-z]+ed (?:to|that))\b")
+_VERB = re.compile(rf"\b{_PREDICATE.pattern}")
 _PARTICIPLE = re.compile(r"[a-z]+ing\b")
 _RELATIVE = re.compile(r"(?:which|who|whom|whose|that|where)\b", re.IGNORECASE)
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
@@ -369,12 +370,14 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
             if not _DANGLING.search(out + "."):
                 return out
     # last resort: the first comma after which nothing dangles and before which a sentence stands (not a name and
-    # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked")
+    # its apposition, whose verb comes after the comma: "Ravenhill, the studio making the series, has asked"), and
+    # with a verb before it (in "Spare capacity on the current two-shift, five-day pattern is ..." the comma is
+    # inside the subject)
     cut = text.rfind(", ", 0, limit)
     if cut > max(limit // 2, keep) and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
             not _PREDICATE.match(text[cut + 2:]) and text[:cut].count("(") <= text[:cut].count(")") and \
-            re.search(rf"\b{_PREDICATE.pattern}", text[:cut]):  # "Spare capacity on the current two-shift, five-day pattern is ...": no
-        return text[:cut]  # verb before the comma, so the comma is inside the subject
+            _VERB.search(text[:cut]):
+        return text[:cut]
     return text  # no clause ends early enough: the whole sentence, never a fragment
 
 

@@ -232,8 +232,9 @@ def _row_key(text: str) -> str:
 _LEFT = re.compile(r"\b(?:leaving date|date (?:of )?leaving|date left|left (?:the (?:company|business|firm)|us)\b|"
                    r"leavers?\b|dismiss(?:ed|al)|resign(?:ed|ation)|last (?:working )?day|made redundant|retired|"
                    r"employment (?:ended|terminated)|no longer (?:employed|works? (?:here|for us)))")
-_HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+|fobs?\b|alarm codes?|access (?:cards?|codes?|rights|"
-                    r"levels?)|swipe cards?|badges?|logins?|user (?:ids?|accounts?)|passwords?|signator(?:y|ies)|"
+_HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+|fobs?\b|alarm codes?|"
+                    r"access (?:cards?|codes?|rights|levels?)|swipe cards?|badges?|logins?|user (?:ids?|accounts?)|"
+                    r"passwords?|signator(?:y|ies)|"
                     r"authori[sz]ed (?:users?|signator(?:y|ies)|persons?)|named drivers?)\b")
 _REVOKED = re.compile(r"\b(?:revoked|cancell?ed|deactivated|disabled|removed|returned|withdrawn|handed (?:back|in)|"
                       r"collected)\b")
