@@ -40,6 +40,10 @@ _ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/
                         r"reported|received|raised|recorded|to report))?(?: (?:this|last|in the) (?:quarter|month|year|"
                         r"period))?)(?: as (?:at|of) [^;)]*)?"
                         r"\s*(?=[;).]|$)")
+_TYPE_CELL = re.compile(r"((?:(?<=[(;])|^)\s*(?:[a-z]+ )?(?:type|category|class|kind|sector|segment|format)\s*:)"
+                        r"([^;)]*)")
+# an item a list counts as nil ("temperature excursion nil, recall nil")
+_ZERO_ITEM = re.compile(r"(?<=[(,;])\s*[a-z][a-z /-]{1,40}? (?:nil|none)(?=\s*[,;)]|\s*$)")
 _METRIC_WINDOW = 60
 _CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
 _COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
@@ -365,8 +369,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if _CLAUSE_LABEL.match(low) or _HEADER_LINE.match(low):
         return None
     scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
+    if " nil" in scan or " none" in scan:
+        scan = _ZERO_ITEM.sub(" ", scan)  # "(expired £14,800, recall nil, ...)": what a list counts as nil
     cells = scan  # with its column names, for what a cell's heading says its value is ("Limit: ... (injury)")
     if unit == "row":
+        # what a type column classes the row as ("Type: Unlicensed specials") is its kind, not an event
+        scan = _TYPE_CELL.sub(lambda m: m.group(1) + " " * len(m.group(2)), scan)
         # a column's name is in every row ("Agreement ends: 2028"): only a count under it says something
         scan = _CELL.sub(lambda m: m.group(0) if _COUNT.fullmatch(m.group(2).strip()) else
                          " " * len(m.group(1)) + m.group(0)[len(m.group(1)):], scan)

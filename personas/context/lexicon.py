@@ -259,6 +259,14 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"(?:look|search)(?:ed|ing|s)? for (?:\w+ ){0,2}(?:space|premises|rooms?|sites?|units?|"
                         r"locations?|buildings?|warehous\w+|capacity)|looking for (?:a|an|new) "
                         r"(?:supplier|provider|partner|vendor)|searche[ds]? for|search(?:es|ing)? for"),
+    # an offer or a scheme open to the business until a date ("we will accept forward orders at current prices
+    # until 14 March", "the agreement is open to new facilities until 30 September"): an opening that lapses
+    ("opp.use-or-lose", 1.0, r"open to new (?:[\w-]+ ){0,2}?(?:\w+) (?:\w+ ){0,3}?until\b|"
+                             r"(?:will|we'll|to) (?:accept|honour|hold|take) (?:\w+ ){0,4}?at (?:current|today's|"
+                             r"existing|old|present) (?:list )?(?:prices?|rates?|terms) (?:\w+ ){0,2}?"
+                             r"(?:until|before)\b|"
+                             r"(?:lock|locks|locking) in (?:\w+ ){0,3}(?:prices?|rates?) (?:\w+ ){0,3}?"
+                             r"(?:until|before)\b"),
     ("opp.saving", 1.0, r"sav(?:e|es|ed|ing|ings)|cheaper|lower (?:cost|price|rate|fee)s?|reduc\w+ (?:\w+ ){0,2}"
                         r"(?:costs?|spend|bill|fees?|energy|waste)|cut (?:\w+ ){0,2}(?:costs?|spend|bill|waste)|"
                         r"rebates?|discounts?|(?:claim|reclaim|recover|obtain|receive|seek|get) (?:a |"

@@ -190,7 +190,9 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         troubled = y.kind == "risk" or (y.kind == "neutral" and set(y.around) & _TROUBLE)
         about = not x.topic or entity.lower() in x.topic.lower()
         if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
-                not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity):
+                not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity) and \
+                not (_ON_BUDGET.search(x.text.lower()) and not _OFF_BUDGET.search(y.text.lower())):
+            # (a spend "within budget" is contradicted by its being over budget, not by what it was spent on)
             return "risk", "contradiction", _SO["contradicted"].format(e=e)
     for x, y, cx, cy in pairs:
         if cx & {"load", "opp.demand"} and "risk.exposure" in cy and y.kind == "risk" and x.kind != "risk":
@@ -240,6 +242,9 @@ _REVOKED = re.compile(r"\b(?:revoked|cancell?ed|deactivated|disabled|removed|ret
                       r"collected)\b")
 # what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
 EVIDENCE: dict[str, re.Pattern[str]] = {"leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}")}
+# a reassurance that a spend is as budgeted, and what contradicts it
+_ON_BUDGET = re.compile(r"\b(?:within|in line with|under|below|on|inside) (?:the |its |our )?budget\b")
+_OFF_BUDGET = re.compile(r"\b(?:over|above|exceed\w*|beyond|outside) (?:the |its |our )?budget\b|\boverspen\w*")
 # more credit given to a party: a higher limit, longer terms, goods released on account
 _MORE_CREDIT = re.compile(r"\b(?:rais|increas|extend|lift|doubl)\w* (?:the |its |their |our |a )?(?:[\w-]+ ){0,2}"
                           r"(?:credit(?: limit)?|limit|payment terms|terms)\b|"

@@ -889,3 +889,32 @@ def test_a_small_share_is_no_concentration_even_for_the_largest_account() -> Non
 def test_a_liability_cap_is_a_contracts_standing_term() -> None:
     assert _fact("17.1 Neither party's total liability in any contract year shall exceed £1,500,000, except for "
                  "death or personal injury caused by negligence.").kind == "neutral"
+
+
+def test_what_a_list_counts_as_nil_is_no_trouble() -> None:
+    f = _fact("Write-offs in January: £21,300 (expired £14,800, damaged £4,100, temperature excursion nil, recall "
+              "nil, other £2,400).")
+    assert "risk.safety" not in f.cues, f
+    assert "risk.safety" in _fact("Write-offs in January: £21,300 (recall £6,100, other £2,400).").cues
+
+
+@pytest.mark.parametrize("text", [
+    "To support partners through the change, we will accept forward orders at current prices until 14 March 2025, "
+    "for delivery before 31 March 2025.",
+    "The sector umbrella agreement is open to new facilities until 30 September 2025 for the current target period.",
+])
+def test_an_offer_open_until_a_date_is_an_opening(text: str) -> None:
+    assert _fact(text).kind == "opportunity", _fact(text)
+
+
+def test_opening_hours_are_no_offer() -> None:
+    assert _fact("The Leeds trade counter is open until 8pm on Thursdays from 3 March 2025.").kind != "opportunity"
+
+
+def test_what_a_rows_type_column_classes_it_as_is_no_event() -> None:
+    doc = ("| Supplier | Type | Spend | Returns policy |\n|---|---|---|---|\n"
+           "| Corvale Specials | Unlicensed specials | £1.6m | No returns |\n"
+           "| Pellam Labs | Generics | £2.1m | Licence suspended by the regulator on 3 March |\n")
+    specials, suspended = facts(doc)
+    assert specials.kind != "risk", specials
+    assert suspended.kind == "risk", suspended

@@ -795,3 +795,14 @@ def test_work_turned_away_for_capacity_meets_spare_capacity_elsewhere() -> None:
     (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
     assert {lk.a.doc_title, lk.b.doc_title} == {"Tender log", "Capacity review"} and lk.kind == "opportunity"
     assert "tonnes a week" in lk.consequence or "tonnes per week" in lk.consequence, lk.consequence
+
+
+def test_spending_within_budget_is_not_contradicted_by_what_the_spend_was() -> None:
+    """Seen on a company the code was not developed on: "Short-dated stock is within budget" read as contradicted
+    by the month's write-offs; a budget says how much, not that nothing happened."""
+    calm = _f("Short-dated stock at Calder Park is within budget; returns to manufacturers in January £96,500.")
+    assert "assurance" in calm.cues
+    spent = _f("Write-offs at Calder Park in January: £21,300 (expired £14,800, damaged £4,100, other £2,400).")
+    assert (relate(calm, spent, "Calder Park") or ("", ""))[1] != "contradiction"
+    over = _f("Write-offs at Calder Park in January were £21,300, £9,000 over budget.")
+    assert relate(calm, over, "Calder Park")[:2] == ("risk", "contradiction")  # type: ignore[index]
