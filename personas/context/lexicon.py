@@ -355,6 +355,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"(?:room|plant|equipment|vehicle|van|storage|crane) (?:hire|rental)|couriers?|"
                        r"hotel (?:rooms?|nights?|stays?|accommodation|bills?|costs?)|b&b|bed and breakfast|"
                        r"serviced apartments?|"
+                       # room rented elsewhere for what does not fit at home ("overflow chilled storage")
+                       r"overflow (?:[\w-]+ ){0,2}(?:storage|space|capacity|warehous\w+|parking|pallets?)|"
                        # work carried to someone else's premises to be done there
                        r"(?:shuttled|sent|taken|shipped|trucked|transported|carried|delivered) to (?:their|its|"
                        r"an? (?:outside|external|partner|third[- ]party)|the (?:supplier|contractor|vendor)(?:'s|’s)"
@@ -513,7 +515,7 @@ GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|
 RESOURCES: tuple[tuple[str, str], ...] = (
     ("space", r"rooms?|space|suites?|venues?|halls?|classrooms?|conference (?:centre|center)|hot desks?|"
               r"warehous\w*|yards?|depots?|hangars?|bays?|premises|studios?|kitchens?|"
-              r"accommodation|apartments?|homes|flats|dwellings|houses"),
+              r"accommodation|apartments?|homes|flats|dwellings|houses|storage|pallet (?:positions|spaces)"),
     ("vehicle", r"vans?|trucks?|lorr(?:y|ies)|tankers?|couriers?|haulage|hauliers?|carriers?|vehicles?|minibus\w*|"
                 r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
     ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"

@@ -806,3 +806,17 @@ def test_spending_within_budget_is_not_contradicted_by_what_the_spend_was() -> N
     assert (relate(calm, spent, "Calder Park") or ("", ""))[1] != "contradiction"
     over = _f("Write-offs at Calder Park in January were £21,300, £9,000 over budget.")
     assert relate(calm, over, "Calder Park")[:2] == ("risk", "contradiction")  # type: ignore[index]
+
+
+def test_overflow_storage_paid_for_meets_a_cold_room_standing_part_empty() -> None:
+    """Finance pays a logistics firm for overflow chilled storage; the other site's report shows its own cold room
+    at 38%. The two name no common thing: one kind of space joins them."""
+    corpus, stated = _stated({
+        "Overheads": "Arctica Logistics, Normanton: overflow chilled storage for our fridge lines, 22 pallet "
+                     "positions at 2–8 °C, on a rolling monthly agreement since August at £8,450 per month.\n",
+        "Site report": "| Area | Capacity | Used | Utilisation |\n|---|---|---|---|\n"
+                       "| Cold Room 2 (2–8 °C) | 48 pallet positions | 18 | 38% |\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Overheads", "Site report"} and lk.kind == "opportunity", lk
