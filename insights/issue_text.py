@@ -465,6 +465,7 @@ _WHY_LINK = {
     "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
     "breach": "One team's records show it doing what another team's rule forbids.",
     "leaver": "Someone one team's records show has left still holds access in another team's records.",
+    "over-limit": "One team's figure for a thing is above the limit another team has set or insured for it.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",
     "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",

@@ -51,7 +51,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
-            "breach": 1.4, "leaver": 1.4,
+            "breach": 1.4, "leaver": 1.4, "over-limit": 1.4,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -91,6 +91,7 @@ _SO = {
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "breach": "what one team's rule forbids for {e} another team is doing",
     "leaver": "{e} has left, and another team's records still give {e} access",
+    "over-limit": "{e} is above the limit another team's records set for it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
@@ -585,13 +586,14 @@ class _Keys:
     months: frozenset[str]
     kinds: frozenset[str]
     levels: frozenset[str] = frozenset()
+    limits: frozenset[str] = frozenset()
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f),
-                     _level_days(f))
+                     _level_days(f), _money_terms(f))
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -717,6 +719,61 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
             thing = subject.strip() or " ".join(sorted(common)[:2])
             score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
             return score, (thing.lower(),), ("risk", "short-of-level", _SO["short"].format(e=thing))
+    return None
+
+
+# a sum of money a thing must stay within ("Sum insured / limit: £6.5m", "credit limit of £300,000"), and what the
+# thing holds or owes ("stock stands at £9.14m", "balance of £438,900")
+_MONEY_N = r"[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b|million\b|billion\b)?"
+_MONEY_LIMIT = re.compile(r"\b(?:sum insured|insured (?:for|up to|at)|cover(?:ed)? up to|(?:credit |facility |"
+                          r"overdraft |approved |authori[sz]ed )?limit)(?:\s*/\s*limit)?\s*(?:of|is|:)?\s*" + _MONEY_N)
+_MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value of|worth|balance(?: of| is| stands at|"
+                         r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?))\s*(?:about |"
+                         r"around |some |nearly |over )?" + _MONEY_N)
+_SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+
+
+def _money(m: re.Match[str]) -> float:
+    return float(m.group("n").replace(",", "")) * _SCALE.get((m.group("m") or "").lower(), 1.0)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _money_terms(f: Fact) -> frozenset[str]:
+    """Keys ("£" + word) for the words of a fact that sets a money limit on a thing or says what a thing holds or
+    owes, so that a limit meets another team's figure for the same thing although both name only a common site."""
+    low = f.text.lower()
+    if not (_MONEY_LIMIT.search(low) or _MONEY_HELD.search(low)):
+        return frozenset()
+    return frozenset("£" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
+
+
+def _thing_terms(f: Fact) -> frozenset[str]:
+    """The words that say what a fact's figure is for: a row's name ("Stock - Hessle", not its columns' "Balance"
+    and "Limit"), a sentence's words but those of money itself."""
+    terms = term_keys(_row_key(f.text)) if f.unit == "row" else f.terms
+    return frozenset(terms) - _MONEY_WORDS
+
+
+_MONEY_WORDS = frozenset(term_keys("balance limit credit sum insured insurance value held holds stands total amount "
+                                   "owed outstanding exposure cover covered"))
+
+
+def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """One team's records hold more of a thing than another team's limit on it allows ("Hessle stock stands at
+    £9.14m" against "Stock - Hessle: sum insured £6.5m"): the two share at least two words, the figure is above the
+    limit and within ten times it. (score, shared, (kind, relation, consequence)) or ``None``."""
+    for x, y in ((a, b), (b, a)):
+        lx, ly = x.text.lower(), y.text.lower()
+        limit, held = _MONEY_LIMIT.search(lx), _MONEY_HELD.search(ly)
+        if limit is None or held is None or _MONEY_LIMIT.search(ly):
+            continue
+        common = sorted({t for t in _thing_terms(x) & _thing_terms(y) if not _CALENDAR.fullmatch(t)})
+        if len(common) < 2 or not 1.0 < _money(held) / max(_money(limit), 1e-9) <= 10.0:
+            continue
+        subject = _row_key(x.text).strip() if x.unit == "row" else ""
+        thing = subject or " ".join(common[:2])
+        score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+        return score, (thing.lower(),), ("risk", "over-limit", _SO["over-limit"].format(e=thing))
     return None
 
 
@@ -848,7 +905,7 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         # (keys in sorted order: a set's order changes from process to process, and ties in length must not)
         postings = sorted((by_key.get(k, ()) for k in (*sorted(k_s.names), *("~" + t for t in sorted(k_s.rare)),
                                                        *sorted(k_s.months), *sorted(k_s.kinds),
-                                                       *sorted(k_s.levels))), key=len)
+                                                       *sorted(k_s.levels), *sorted(k_s.limits))), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -873,16 +930,16 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                 pre.append((max(level[0], sc) * (0.5 + severity(o)), level[1], o))
             elif sc > 0:
                 pre.append((sc * (0.5 + severity(o)), shared, o))
-            elif keys(s).months & keys(o).months and s.department != o.department:
-                period = _in_period(s.fact, o.fact, corpus)
-                if period is not None:
-                    periodic[o.key] = period
-                    pre.append((period[0] * (0.5 + severity(o)), period[1], o))
-            elif keys(s).kinds & keys(o).kinds and s.department != o.department:
-                alike = _in_kind(s.fact, o.fact, corpus)
-                if alike is not None:
-                    periodic[o.key] = alike
-                    pre.append((alike[0] * (0.5 + severity(o)), alike[1], o))
+            elif s.department != o.department:
+                # no name in common: a money limit and a figure for one thing, a meeting in time, one kind of
+                # resource hired and idle (the first that holds)
+                for common, judge in ((keys(s).limits & keys(o).limits, _over_limit),
+                                      (keys(s).months & keys(o).months, _in_period),
+                                      (keys(s).kinds & keys(o).kinds, _in_kind)):
+                    if common and (hit := judge(s.fact, o.fact, corpus)) is not None:
+                        periodic[o.key] = hit
+                        pre.append((hit[0] * (0.5 + severity(o)), hit[1], o))
+                        break
         pre.sort(key=lambda p: (-p[0], p[2].key))
         for weight, shared, o in pre[:_JUDGED_MAX]:
             sc = weight / (0.5 + severity(o))
@@ -978,6 +1035,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_months(f))
     keys += sorted(_kinds(f))
     keys += sorted(_level_days(f))
+    keys += sorted(_money_terms(f))
     return keys
 
 

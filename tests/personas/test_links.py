@@ -820,3 +820,32 @@ def test_overflow_storage_paid_for_meets_a_cold_room_standing_part_empty() -> No
     })
     (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
     assert {lk.a.doc_title, lk.b.doc_title} == {"Overheads", "Site report"} and lk.kind == "opportunity", lk
+
+
+def test_stock_held_above_its_sum_insured_is_a_risk_neither_team_sees() -> None:
+    """Finance's insurance summary insures one site's stock for £6.5m; purchasing's stock report has £9.14m there.
+    The site is named in every document, so only the thing and its two figures join them."""
+    docs = {
+        "Insurance summary": "| Cover | Basis | Sum insured / limit |\n|---|---|---|\n"
+                             "| Stock – Hessle | Cost price | £6.5m |\n| Stock – Leeds | Cost price | £11,000,000 |\n",
+        "Stock report": "Hessle stock stands at £9.14m, against £5.9m a year ago.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    }
+    docs |= {f"Hessle note {k}": f"Hessle team met on {k + 2} May about stock rotas.\n" for k in range(6)}
+    corpus, stated = _stated(docs)
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Insurance summary", "Stock report"} and lk.kind == "risk"
+    assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit" and "Leeds" in
+                lk.a.fact.text + lk.b.fact.text]
+
+
+def test_a_limit_and_a_balance_of_two_different_things_do_not_join() -> None:
+    # a customer's credit limit and the bank account's balance share only the columns' words
+    corpus, stated = _stated({
+        "Debtors": "| Customer | Balance | Credit limit | Notes |\n|---|---|---|---|\n"
+                   "| Kestrel Care Group | £438,900 | £300,000 | See 4.1 |\n",
+        "Treasury": "| Account | Bank | Balance | Notes |\n|---|---|---|---|\n"
+                    "| Main current account | Northern Bank | £1,180,000 | Receipts and payments |\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+    })
+    assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
