@@ -144,6 +144,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 and _names_both(x, y, entity) and not _columns_only(x, y, entity):
             return "risk", "undercut", _SO["undercut"].format(e=e)
     for x, y, _, _ in pairs:
+        # one team serves a place less often ("served on Monday and Thursday", "no longer runs daily") that another
+        # team has promised a customer there every day: the promise is broken from the day the change starts
+        if _LESS_OFTEN.search(x.text.lower()) and _EVERY_DAY.search(y.text.lower()) and \
+                not _EVERY_DAY.search(x.text.lower()) and _names_both(x, y, entity):
+            return "risk", "undercut", _SO["undercut"].format(e=e)
+    for x, y, _, _ in pairs:
         # one team's rule forbids an act on a thing ("must not sell any affected vehicle") and another team's record
         # shows it done ("Front line, advertised"): a breach neither document shows alone
         # (a rule speaks of what its section is about: "any affected vehicle" under "RC-118: Brava water pump")
@@ -262,6 +268,15 @@ _CHANGES = re.compile(r"\b(?:stop(?:s|ped|ping)? (?:dosing|using|adding|buying|m
                       r"switch(?:es|ed|ing)? (?:to|from)|no longer (?:use|add|dose|test|check|buy)|substitut\w+|"
                       r"reformulat\w+|"
                       r"drop(?:s|ped|ping)? (?:the )?\w+ (?:for|in favour of))\b")
+# a service cut to some days of the week, and a promise of every day
+_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_LESS_OFTEN = re.compile(rf"\b(?:(?:served|delivered|collected|visited|called at|run)\s(?:\w+ ){{0,2}}on (?:a )?{_DAY}"
+                         rf"(?:,? (?:and|or) {_DAY})?\b|on (?:one|two|three|1|2|3) days? (?:a|per|each) week|"
+                         rf"(?:once|twice) (?:a|per) week|(?:cut|reduced?|drop(?:s|ped)?|moves?|moved) (?:\w+ ){{0,2}}"
+                         rf"to (?:weekly|fortnightly|twice[- ]weekly|(?:once|twice|two|three) (?:a|per) week)|"
+                         rf"no longer (?:runs?|calls?|serves?|delivers?|visits?) (?:\w+ ){{0,3}}?(?:daily|every day))")
+_EVERY_DAY = re.compile(r"\b(?:daily|every (?:working )?day|each day|seven days a week|six days a week|"
+                        r"mon(?:day)?\s?(?:–|-|to)\s?(?:fri|sat)(?:urday|day)?)\b")
 _CHANGE_WORD = re.compile(rf"\bchang\w*|{_CHANGES.pattern}")  # a rule about changes is no commitment a change breaks
 _PLANS_TO_USE = re.compile(r"\b(?:will|shall|plan(?:s|ned)? to|intend(?:s|ed)? to|to be) (?:\w+ ){0,2}(?:resource|use|"
                            r"deploy|run|operate|allocate|assign|field|put)\b")

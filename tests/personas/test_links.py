@@ -849,3 +849,15 @@ def test_a_limit_and_a_balance_of_two_different_things_do_not_join() -> None:
         "Canteen notes": "The canteen menu changes on 14 October.\n",
     })
     assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+
+
+def test_fewer_deliveries_against_a_customers_daily_requirement_undercut_it() -> None:
+    """Transport merges a route so its drops are served twice a week; the accounts team's service summary says
+    the customer on it requires daily delivery (and that changes to delivery days need its agreement)."""
+    cut = _f("From 5 May Route 6 no longer runs as a separate route; its drops at Thirsk are served on Monday and "
+             "Thursday as part of Route 4.")
+    need = _f("St Wilfrid's Day Surgery, Thirsk (Service: Theatre linen; Delivery requirement: Daily, Monday–Saturday, "
+              "by 07:30; Changes to delivery days need the customer's written agreement)")
+    assert relate(cut, need, "Thirsk")[:2] == ("risk", "undercut")  # type: ignore[index]
+    weekly = _f("Holme Farm Shop, Thirsk (Service: Table linen; Delivery requirement: Weekly, Thursday)")
+    assert (relate(cut, weekly, "Thirsk") or ("", ""))[1] != "undercut"
