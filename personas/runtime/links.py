@@ -247,8 +247,6 @@ _HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+
                     r"authori[sz]ed (?:users?|signator(?:y|ies)|persons?)|named drivers?)\b")
 _REVOKED = re.compile(r"\b(?:revoked|cancell?ed|deactivated|disabled|removed|returned|withdrawn|handed (?:back|in)|"
                       r"collected)\b")
-# what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
-EVIDENCE: dict[str, re.Pattern[str]] = {"leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}")}
 # a reassurance that a spend is as budgeted, and what contradicts it
 _ON_BUDGET = re.compile(r"\b(?:within|in line with|under|below|on|inside) (?:the |its |our )?budget\b")
 _OFF_BUDGET = re.compile(r"\b(?:over|above|exceed\w*|beyond|outside) (?:the |its |our )?budget\b|\boverspen\w*")
@@ -746,6 +744,14 @@ _MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value 
                          r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?))\s*(?:about |"
                          r"around |some |nearly |over )?" + _MONEY_N)
 _SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+# what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
+EVIDENCE: dict[str, re.Pattern[str]] = {
+    "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}"),
+    "undercut": re.compile(f"{_LESS_OFTEN.pattern}|{_EVERY_DAY.pattern}"),
+    "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
+                             r"outstanding|exposure)\b"),
+    "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
+}
 
 
 def _money(m: re.Match[str]) -> float:

@@ -863,3 +863,16 @@ def test_a_sentence_is_not_cut_before_its_verb() -> None:
            "Saturday shift is added."
     cut = _shorten(text, 60)
     assert "15.5 tonnes" in cut, cut
+
+
+def test_a_link_title_reads_the_cells_its_relation_rests_on() -> None:
+    """A customer's row cut for a title's room keeps its delivery requirement when the link is about delivery days
+    (without the stress its code column would come first)."""
+    from insights.issue_text import _clause
+    from insights.issues import Source
+    from personas.runtime.links import EVIDENCE
+    row = facts("| Customer | Code | Annual value | Delivery requirement |\n|---|---|---|---|\n"
+                "| St Wilfrid's Day Surgery | CW-2291 | £48,000 | Daily, Monday–Saturday, by 07:30 |\n")[0]
+    src = Source(("Accounts", 0, row.start, row.end), "Accounts", "sales", row.text, row)
+    assert "Daily" not in _clause(src, limit=70, bare=True)
+    assert "delivery requirement Daily" in _clause(src, limit=70, bare=True, stress=EVIDENCE["undercut"])
