@@ -438,6 +438,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"nationwide|sector-wide|unrelated|not (?:a |one )?of ours"),
     # dampeners: resolved, rehearsed, not ours
     ("benign", 1.0, r"resolved|(?:judgments?|ccjs?|debts?)\b[^.;]{0,30}\b(?:satisfied|set aside|discharged)|"
+                    # a claim or case settled: paid and done ("Operative hand injury (settled)")
+                    r"(?<=\()(?:settled|closed)(?=\))|"
+                    r"(?:claims?|cases?|disputes?) (?:was |were |has been |now )?settled|"
                     # a reading put right and the stock it touched checked ("reset, stock checked")
                     r"(?:(?:was|were|been|and|then) |[;,] ?)reset\b(?! (?:the )?(?:target|baseline|date|"
                     r"expectations?))|"

@@ -606,7 +606,7 @@ class _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f),
-                     _level_days(f), _money_terms(f))
+                     _level_days(f), _money_terms(f) | _frequency_terms(f))
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -798,6 +798,61 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
     return None
 
 
+# how often something is done, as times a year
+_FREQUENCIES = (
+    (re.compile(r"\b(?:every|each|per) shift\b|\bend of (?:every|each) shift\b"), 1000),
+    (re.compile(r"\btwice (?:a |per )?day\b|\btwice daily\b"), 730),
+    (re.compile(r"\bdaily\b|\b(?:every|each) day\b|\bonce (?:a|per) day\b"), 365),
+    (re.compile(r"\bweekly\b|\b(?:every|each) week\b|\bonce (?:a|per) week\b"), 52),
+    (re.compile(r"\bfortnightly\b|\bevery (?:two|2) weeks\b"), 26),
+    (re.compile(r"\bmonthly\b|\b(?:every|each) month\b|\bonce a month\b"), 12),
+    (re.compile(r"\bquarterly\b|\bevery (?:three|3) months\b"), 4),
+    (re.compile(r"\bannually\b|\byearly\b|\b(?:every|each) year\b|\bonce a year\b"), 1),
+)
+# a rule on how often, and a change of how often ("moves to once daily", "reduced to weekly")
+_REQUIRED = re.compile(r"\b(?:shall|must|required|requires?|condition(?: precedent)?|warranty|are to be|is to be)\b")
+_NEW_PACE = re.compile(r"\b(?:moves?|moving|moved|reduced?|reducing|cut|changes?|changed|changing|drops?|dropped|"
+                       r"goes|going|switch(?:es|ed)?|will (?:now )?be (?:done|carried out|\w+ed))\b(?: \w+){0,3}? "
+                       r"(?:to )?(?P<rest>.{0,40})")
+
+
+def _times(low: str) -> int | None:
+    """How often ``low`` says something is done, as times a year (the most often it names)."""
+    return max((n for rx, n in _FREQUENCIES if rx.search(low)), default=None)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _frequency_terms(f: Fact) -> frozenset[str]:
+    """Keys ("^" + word) for a fact that requires something be done so often, or changes how often it is done."""
+    low = f.text.lower()
+    if _times(low) is None or not (_REQUIRED.search(low) or _NEW_PACE.search(low)):
+        return frozenset()
+    return frozenset("^" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
+
+
+def _less_often(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """One team's rule requires a thing be done so often ("cleaned at the end of every shift", a condition of
+    cover) and another team's change does it less often ("moves to once daily"): a breach neither shows alone.
+    The two share at least two words of what is done. (score, shared, (kind, relation, consequence))."""
+    for x, y in ((a, b), (b, a)):
+        lx, ly = x.text.lower(), y.text.lower()
+        pace = _NEW_PACE.search(ly)
+        need, now = _times(lx), _times(pace.group("rest")) if pace else None
+        if not _REQUIRED.search(lx) or need is None or now is None or now >= need or _REQUIRED.search(ly):
+            continue
+        common = sorted(t for t in set(x.terms) & set(y.terms) if len(t) >= 4 and not _CALENDAR.fullmatch(t) and
+                        _times(t) is None)
+        if len(common) < 2:
+            continue
+        # what is done, as the rule writes it: its rarest shared word ("dryers")
+        best = max(common, key=lambda t: (corpus.idf(t, entity=False), t))
+        m = re.search(rf"\b{re.escape(best)}\w*", x.text, re.IGNORECASE)
+        thing = m.group(0) if m else best
+        score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+        return score, (thing.lower(),), ("risk", "breach", _SO["breach"].format(e=thing))
+    return None
+
+
 _HIRED_OR_IDLE = tuple(re.compile(rf"\b(?:{p})(?:(?<=\W)|(?!\w))") for cat, _, p in CUES if cat in _BOUGHT_IN | _UNUSED)
 
 
@@ -944,18 +999,22 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             if pair in done:
                 continue
             sc, shared = _scored(s.fact, o.fact, keys(s), keys(o), corpus) if o.doc != s.doc else (0.0, ())
-            if keys(s).levels & keys(o).levels and s.department != o.department and \
+            apart = s.department != o.department
+            if keys(s).levels & keys(o).levels and apart and \
                     (level := _short_of_level(s.fact, o.fact, corpus)) is not None:
                 # a forecast that misses another team's tested level says more than any name the two share
                 periodic[o.key] = level
                 pre.append((max(level[0], sc) * (0.5 + severity(o)), level[1], o))
+            elif keys(s).limits & keys(o).limits and apart and \
+                    (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus)) is not None:
+                # so is a figure above another team's money limit on the thing, or a pace below its rule's
+                periodic[o.key] = hit
+                pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
             elif sc > 0:
                 pre.append((sc * (0.5 + severity(o)), shared, o))
-            elif s.department != o.department:
-                # no name in common: a money limit and a figure for one thing, a meeting in time, one kind of
-                # resource hired and idle (the first that holds)
-                for common, judge in ((keys(s).limits & keys(o).limits, _over_limit),
-                                      (keys(s).months & keys(o).months, _in_period),
+            elif apart:
+                # no name in common: a meeting in time, one kind of resource hired and idle (the first that holds)
+                for common, judge in ((keys(s).months & keys(o).months, _in_period),
                                       (keys(s).kinds & keys(o).kinds, _in_kind)):
                     if common and (hit := judge(s.fact, o.fact, corpus)) is not None:
                         periodic[o.key] = hit
@@ -1056,7 +1115,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_months(f))
     keys += sorted(_kinds(f))
     keys += sorted(_level_days(f))
-    keys += sorted(_money_terms(f))
+    keys += sorted(_money_terms(f) | _frequency_terms(f))
     return keys
 
 

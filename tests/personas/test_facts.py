@@ -918,3 +918,12 @@ def test_what_a_rows_type_column_classes_it_as_is_no_event() -> None:
     specials, suspended = facts(doc)
     assert specials.kind != "risk", specials
     assert suspended.kind == "risk", suspended
+
+
+def test_a_settled_claim_in_a_claims_history_is_past() -> None:
+    doc = ("| Year | Cover | Description | Paid / reserved |\n|---|---|---|---|\n"
+           "| 2023 | EL | Operative hand injury on ironer in-feed (settled) | £14,600 |\n"
+           "| 2025 | EL | Operative back injury moving a cage trolley, claim open, liability disputed | £48,000 |\n")
+    settled, open_claim = facts(doc)
+    assert settled.kind != "risk", settled
+    assert open_claim.kind == "risk", open_claim

@@ -861,3 +861,20 @@ def test_fewer_deliveries_against_a_customers_daily_requirement_undercut_it() ->
     assert relate(cut, need, "Thirsk")[:2] == ("risk", "undercut")  # type: ignore[index]
     weekly = _f("Holme Farm Shop, Thirsk (Service: Table linen; Delivery requirement: Weekly, Thursday)")
     assert (relate(cut, weekly, "Thirsk") or ("", ""))[1] != "undercut"
+
+
+def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() -> None:
+    """Finance's insurance summary makes dryer cleaning at the end of every shift a condition of cover; the
+    plant's labour memo moves it to once a day. Neither reads as trouble alone, and they share no name."""
+    corpus, stated = _stated({
+        "Insurance summary": "Condition precedent: the lint screens of all tumble dryers shall be cleaned at the end "
+                             "of every shift.\n",
+        "Labour memo": "From 28 April, dryer filter cleaning moves to once daily, done by the early-shift operator.\n",
+        "Canteen notes": "The canteen menu changes on 14 October.\n",
+        "Fleet notes": "Vans are washed weekly at the Leeds depot.\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "breach"]
+    assert {lk.a.doc_title, lk.b.doc_title} == {"Insurance summary", "Labour memo"} and lk.kind == "risk"
+    more = _f("From 28 April, dryer filter cleaning moves to every shift, done by each shift's operator.")
+    rule = stated[0].fact
+    assert (relate(rule, more, "dryer") or ("", ""))[1] != "breach"
