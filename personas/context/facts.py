@@ -722,7 +722,8 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
                      if " ".join(scan[m.start():m.end() + 40].split()[:2]).rstrip(".,;:") not in names]
         moves = [m for m in moves if not _NO_MOVE.search(scan, max(0, m.start() - 8), m.start())]
         for m in moves[:2]:
-            before = scan[max(0, m.start() - _METRIC_WINDOW):m.start()]
+            # what moved, past an aside in brackets ("accidents in the year (both slips, ...), down from five")
+            before = _BRACKETED.sub("", scan[max(0, m.start() - 3 * _METRIC_WINDOW):m.start()])[-_METRIC_WINDOW:]
             bad = [b.end() for b in BAD_METRIC.finditer(before)]
             good = [g.end() for g in GOOD_METRIC.finditer(before)]
             if not bad and not good:
@@ -743,6 +744,7 @@ def _polar(scan: str, cats: list[str], weights: dict[str, float], text: str = ""
             weights[cat] = min(1.5, weights.get(cat, 0.0) + w)
 
 
+_BRACKETED = re.compile(r"\([^()]*\)")
 _NO_MOVE = re.compile(r"\b(?:nil|no|zero)\s+$")  # "a nil increase", "no rise": nothing moved
 
 

@@ -117,7 +117,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"(?:moves?|moved|moving|slips?|slipped|pushed|shifts?|shifted|put back) (?:back )?from "
                        r"(?:[\w.-]+ ){1,3}to (?:the )?(?:mid|late|early|end|start|q[1-4]|jan|feb|mar|apr|may|jun|jul|"
                        r"aug|sep|oct|nov|dec|next|\d)|"
-                       r"slipp?(?:ed|ing|s)|postpon\w+|backlog|pushed (?:back|out)|rescheduled|"
+                       # a date that slips, not a slip on a wet floor ("both slips, both under the 7-day rule")
+                       r"slipp(?:ed|ing)|slips(?= (?:to|into|by|back|again|further|out|past|beyond)\b)|"
+                       r"postpon\w+|backlog|pushed (?:back|out)|rescheduled|"
                        r"not (?:be )?(?:available|ready|delivered|complete|finished|live|expected|due) "
                        r"(?:until|before)|too late|miss(?:es|ed|ing)? (?:the|its|our|their) (?:deadline|date|"
                        r"window|target|milestone|slot)"),
@@ -138,7 +140,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
     # a fine levied, not "fine at the lower dose"
     ("risk.compliance", 1.2, r"penalt(?:y|ies)|fines|fined|(?:a|the|any|civil|regulatory) fine\b|fine of|"
                              r"[$£€]\s?\d[\d,.]*\s?[km]?n? fine|finable|liquidated damages|violat\w+|non-?complian\w+|"
-                             r"downgrad\w+|revok\w+|revocation|suspen(?:d|ded|sion)|provisional|probation\w*|"
+                             r"downgrad\w+|revok\w+|revocation|suspen(?:d|ded|sion)|"
+                             r"provisional(?! (?:driving )?(?:entitlement|licen[cs]e))|probation\w*|"
                              r"breach(?:es|ed)?|citations?|warning letter|sanction\w*|enforcement|audit finding|"
                              r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
                              r"registered)|lawsuits?|litigation|dispute[ds]?|claims? against|"
@@ -152,7 +155,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"consent|clearance|rating)|(?:bond|insurance|guarantee|inspection|audit|check|review|"
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
-    ("risk.safety", 1.2, r"injur\w+|hazard\w*|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
+    ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception)|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
                          # a recall, not recall cover or a rehearsal of one, nor the paid work of carrying one out
                          # ("recall labour claims: £14,820")
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"

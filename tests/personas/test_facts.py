@@ -927,3 +927,16 @@ def test_a_settled_claim_in_a_claims_history_is_past() -> None:
     settled, open_claim = facts(doc)
     assert settled.kind != "risk", settled
     assert open_claim.kind == "risk", open_claim
+
+
+def test_a_driving_courses_content_is_no_finding() -> None:
+    assert _fact("Training through Roadcraft Driver Academy (Leeds): medical, provisional entitlement, theory and "
+                 "hazard perception, 5 days' practical training and test.").kind == "neutral"
+    assert _fact("The audit downgraded the Leeds site to provisional approval until the April re-audit.").kind == "risk"
+
+
+def test_fewer_accidents_than_last_year_and_slips_on_a_floor_are_no_delay() -> None:
+    f = _fact("Two reportable accidents in the year (both slips, both under the over-7-day rule), down from five.")
+    assert f.kind != "risk", f
+    assert "risk.late" in _fact("Commissioning slips to March because the valves are late.").cues
+    assert "risk.late" in _fact("The handover slipped by three weeks.").cues
