@@ -92,6 +92,7 @@ _SO = {
     "breach": "what one team's rule forbids for {e} another team is doing",
     "leaver": "{e} has left, and another team's records still give {e} access",
     "over-limit": "{e} is above the limit another team's records set for it",
+    "under-floor": "{e} falls short of the minimum another team's records set for it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
@@ -143,6 +144,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 ("obligation" in cy or _COMMITMENT.search(y.text.lower())) and not _CHANGE_WORD.search(y.text.lower()) \
                 and _names_both(x, y, entity) and not _columns_only(x, y, entity):
             return "risk", "undercut", _SO["undercut"].format(e=e)
+    for x, y, _, _ in pairs:
+        # one team's limit on a thing (a room's maximum occupancy, a visa's weekly hours, a promised minimum speed)
+        # and another team's figure for the same thing on the wrong side of it
+        side = _past_limit(x, y)
+        if side is not None and _names_both(x, y, entity):
+            return "risk", "over-limit", _SO["over-limit" if side == "ceiling" else "under-floor"].format(e=e)
     for x, y, _, _ in pairs:
         # one team serves a place less often ("served on Monday and Thursday", "no longer runs daily") that another
         # team has promised a customer there every day: the promise is broken from the day the change starts
@@ -798,6 +805,56 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
     return None
 
 
+# a limit on a quantity ("maximum occupancy ... is 1,200 persons", "limited to 20 hours per week", "not less than
+# 1 Gbps"), and a quantity with its unit
+_NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
+_UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
+        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms)"
+_CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit of|capacity of|occupancy (?:of|is|limit)|"
+                        r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
+                        r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
+                        r"\s?" + _UNIT)
+_FLOOR_Q = re.compile(r"\b(?:not less than|no less than|at least|minimum(?: of)?)\s" + _NUM + r"\s?" + _UNIT)
+_FIGURE_Q = re.compile(r"(?<![\w.,/:-])" + _NUM + r"(?![\d,])(?:\s?" + _UNIT + r")?(?![\w/:-]|\.\d)")
+_UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("people", 1.0),
+          "guests": ("people", 1.0), "delegates": ("people", 1.0), "visitors": ("people", 1.0),
+          "attendees": ("people", 1.0), "hour": ("hour", 1.0), "hours": ("hour", 1.0), "hrs": ("hour", 1.0),
+          "h": ("hour", 1.0), "minutes": ("hour", 1 / 60), "mins": ("hour", 1 / 60), "tonne": ("tonne", 1.0),
+          "tonnes": ("tonne", 1.0), "t": ("tonne", 1.0), "kg": ("tonne", 0.001), "kbps": ("bps", 1e3),
+          "mbps": ("bps", 1e6), "gbps": ("bps", 1e9), "kb/s": ("bps", 1e3), "mb/s": ("bps", 1e6),
+          "gb/s": ("bps", 1e9)}
+
+
+def _quantity(m: re.Match[str]) -> tuple[float, str]:
+    unit = (m.group("u") or "").lower()
+    kind, scale = _UNITS.get(unit, (unit, 1.0))
+    return float(m.group("n").replace(",", "")) * scale, kind
+
+
+def _past_limit(x: Fact, y: Fact) -> str | None:
+    """"ceiling" or "floor" when ``x`` sets a limit on a quantity that a figure ``y`` states is past (within three
+    times it, not a year, a date or a sum of money); a figure with no unit of its own counts in people or hours,
+    for a count or a row of weekly hours."""
+    lx, ly = x.text.lower(), y.text.lower()
+    if _CEILING_Q.search(ly) or _FLOOR_Q.search(ly):
+        return None  # two limits, not a limit and a figure
+    for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q)):
+        for m in rx.finditer(lx):
+            bound, unit = _quantity(m)
+            for f in _FIGURE_Q.finditer(ly):
+                value, unit2 = _quantity(f)
+                if unit2 != unit and not (unit2 == "" and unit in ("people", "hour")):
+                    continue
+                if unit2 == "" and (_A_YEAR_Q.fullmatch(f.group("n")) or ly[max(0, f.start() - 1):f.start()] in
+                                    "£$€"):
+                    continue
+                if (side == "ceiling" and bound < value <= 3 * bound) or \
+                        (side == "floor" and bound / 10 <= value < bound):
+                    return side
+    return None
+
+
+_A_YEAR_Q = re.compile(r"(?:19|20)\d\d")
 # how often something is done, as times a year
 _FREQUENCIES = (
     (re.compile(r"\b(?:every|each|per) shift\b|\bend of (?:every|each) shift\b"), 1000),

@@ -878,3 +878,25 @@ def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() 
     more = _f("From 28 April, dryer filter cleaning moves to every shift, done by each shift's operator.")
     rule = stated[0].fact
     assert (relate(rule, more, "dryer") or ("", ""))[1] != "breach"
+
+
+@pytest.mark.parametrize(("limit", "figure", "thing"), [
+    ("Recalculated maximum occupancy for Hall B is 1,200 persons at any one time, including exhibitors.",
+     "Their peak concurrent estimate on the Hall B floor is 1,450, on Wednesday between 11:00 and 14:00.", "Hall B"),
+    ("CS-0417 (Name: Ioana Petrescu; Right-to-work basis: student visa; Conditions: Work limited to 20 hours per "
+     "week in term time)",
+     "CS-0417 (Name: I. Petrescu; Role: Waiting staff; w/e 6 October: 16.0; w/e 13 October: 38.5; Total: 54.5)",
+     "CS-0417"),
+    ("The Venue shall provide dedicated symmetrical internet connectivity of not less than 1 Gbps at the Exchange.",
+     "Our internet line at the Exchange is still the 500 Mbps symmetrical circuit from Vantic Networks.",
+     "Exchange"),
+])
+def test_a_figure_past_another_teams_limit_on_the_same_thing_is_a_risk(limit: str, figure: str, thing: str) -> None:
+    rel = relate(_f(limit), _f(figure), thing)
+    assert rel is not None and rel[:2] == ("risk", "over-limit"), rel
+
+
+def test_a_figure_within_the_limit_is_no_risk() -> None:
+    limit = _f("Recalculated maximum occupancy for Hall B is 1,200 persons at any one time, including exhibitors.")
+    within = _f("Their peak concurrent estimate on the Hall B floor is 950, on Wednesday between 11:00 and 14:00.")
+    assert (relate(limit, within, "Hall B") or ("", ""))[1] != "over-limit"
