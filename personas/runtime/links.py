@@ -172,9 +172,11 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     for x, y, _, _ in pairs:
         # one team gives a customer more credit ("raise the group credit limit to £480,000") that another team's
         # records show cannot pay ("a county court judgment against its parent"): the request alone reads as a
-        # credit line, the judgment alone as a debt to chase
-        if _MORE_CREDIT.search(x.text.lower()) and _CANNOT_PAY.search(y.text.lower()) and y.kind == "risk" and \
-                _names(y, entity):
+        # credit line, the judgment alone as a debt to chase; so does new work committed for it ("selected as
+        # preferred contractor", "a non-cancellable production order") against a winding-up petition
+        if (_MORE_CREDIT.search(x.text.lower()) or _NEW_WORK.search(x.text.lower())) and \
+                _CANNOT_PAY.search(y.text.lower()) and not _CANNOT_PAY.search(x.text.lower()) and y.kind == "risk" \
+                and _names(y, entity):
             return "risk", "exposure", _SO["exposure"].format(e=e)
     for x, y, _, _ in pairs:
         # what one team plans to work with ("we will resource Lot 4 with the nine coaches") another has agreed to
@@ -262,6 +264,10 @@ _MORE_CREDIT = re.compile(r"\b(?:rais|increas|extend|lift|doubl)\w* (?:the |its 
                           r"(?:credit(?: limit)?|limit|payment terms|terms)\b|"
                           r"\bcredit limit (?:\w+ ){0,3}from [$£€]?[\d,.]+\w* to [$£€]?\d|"
                           r"\b(?:agreed|offer\w*|grant\w*|move\w* (?:them |it )?to) \d+[- ]day (?:payment )?terms")
+# new work for a party, or money committed to it
+_NEW_WORK = re.compile(r"\b(?:preferred (?:contractor|supplier|bidder|partner)|letter of intent|(?:been |was |were )?"
+                       r"awarded|won the (?:contract|tender|bid)|non-cancell?able|deposit on order|"
+                       r"(?:place|placed|placing) (?:a |an |the )?(?:[\w-]+ ){0,2}order)\b")
 # a party that cannot or does not pay
 _CANNOT_PAY = re.compile(r"\bcounty court judg(?:e)?ments?|\bccjs?\b|\binsolven\w+|\bin administration\b|"
                          r"\badministrators?\b|\bliquidat\w+|\bwinding[- ]up\b|\breceivership|\barrears\b|"

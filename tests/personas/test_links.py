@@ -900,3 +900,11 @@ def test_a_figure_within_the_limit_is_no_risk() -> None:
     limit = _f("Recalculated maximum occupancy for Hall B is 1,200 persons at any one time, including exhibitors.")
     within = _f("Their peak concurrent estimate on the Hall B floor is 950, on Wednesday between 11:00 and 14:00.")
     assert (relate(limit, within, "Hall B") or ("", ""))[1] != "over-limit"
+
+
+def test_new_work_for_a_client_facing_a_winding_up_petition_is_exposure() -> None:
+    won = _f("We have been selected as preferred contractor for four escalators at Eastgate for Thornbury Retail "
+             "Parks Ltd, and ask approval to place a non-cancellable production order.")
+    petition = _f("A winding-up petition against Thornbury Retail Parks Ltd was advertised in the Gazette on 19 "
+                  "February, with a hearing listed for 2 April.")
+    assert relate(won, petition, "Thornbury Retail Parks")[:2] == ("risk", "exposure")  # type: ignore[index]
