@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from personas.context.dates import spans
 from personas.context.lexicon import (
     BAD_METRIC,
     CEILING_WORDS,
@@ -42,6 +43,52 @@ _ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/
                         r"\s*(?=[;).]|$)")
 _TYPE_CELL = re.compile(r"((?:(?<=[(;])|^)\s*(?:[a-z]+ )?(?:type|category|class|kind|sector|segment|format)\s*:)"
                         r"([^;)]*)")
+# the day a document speaks for ("Review date: 25 October 2024", "As at 31 January"), and a date something is due
+_AS_OF = re.compile(r"\b(?:as at|as of|review date|report date|reporting date|updated|last updated|dated|issued|"
+                    r"prepared|date)\b\W{0,4}", re.IGNORECASE)
+_NUM_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)\b")
+_DUE_AT = re.compile(r"\b(?:next (?:due|inspection|examination|service|test|review|check|calibration)|due(?: date)?|"
+                     r"expir(?:es|y|y date)|valid (?:until|to)|renewal due|review due)\b\W{0,4}(?:on |by )?")
+_CHECKED = re.compile(r"\b(?:inspect\w*|examin\w*|tests?|tested|certificat\w*|licen[cs]e\w*|calibrat\w*|mot|"
+                      r"loler|pat|permit\w*|registration)\b")
+_OUT_OF_USE = re.compile(r"\b(?:renewed|completed|booked|passed|withdrawn|out of (?:service|use)|quarantined|"
+                         r"scrapped|disposed|decommissioned|removed|returned|cancelled|closed|sold)\b")
+
+
+def _day_number(text: str) -> int | None:
+    """The first date ``text`` opens with (within its first 40 characters), as a day count comparable across
+    years (a 372-day year, as :mod:`personas.context.dates` counts); a date without its year counts for nothing."""
+    head = text[:40]
+    m = _NUM_DATE.search(head)
+    found = [s.first for s in spans(head) if s.dated]
+    if m and (not found or m.start() <= head.find(m.group(0))):
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            return year * 372 + (month - 1) * 31 + day
+    return found[0] if found else None
+
+
+def _as_of(text: str) -> int | None:
+    """The day a document speaks for: a date its opening lines give as its review, report or as-at date."""
+    for m in _AS_OF.finditer(text[:800]):
+        day = _day_number(text[m.end():])
+        if day is not None:
+            return day
+    return None
+
+
+def _overdue(low: str, as_of: int) -> bool:
+    """The sentence or row gives a due, expiry or next-inspection date before the document's own date, and says
+    nothing of the thing being done, renewed or taken out of use."""
+    if _OUT_OF_USE.search(low):
+        return False
+    for m in _DUE_AT.finditer(low):
+        day = _day_number(low[m.end():])
+        if day is not None and day < as_of:
+            return True
+    return False
+
+
 # an item a list counts as nil ("temperature excursion nil, recall nil")
 _ZERO_ITEM = re.compile(r"(?<=[(,;])\s*[a-z][a-z /-]{1,40}? (?:nil|none)(?=\s*[,;)]|\s*$)")
 _METRIC_WINDOW = 60
@@ -263,12 +310,18 @@ def facts(text: str) -> list[Fact]:
     # paragraph only when they name nothing or something it names ("Contents cover is unaffected" does not calm
     # "fire cover at the tower is excluded")
     calming: dict[int, list[tuple[int, set[str], tuple[str, ...]]]] = {}
+    as_of = _as_of(text)
     for u in units(text):
         if u.kind == "heading":
             continue
         if u.block and u.kind != "row":
             said.setdefault(u.block, []).append(u.statement.lower())
         f = fact(u.statement, u.start, u.end, u.heading, u.topic, path=u.path, unit=u.kind)
+        if f is not None and as_of is not None and _overdue(f.text.lower(), as_of):
+            # "Next due: 14/05/2024" in a register reviewed on 25 October 2024, and still in use: overdue (a
+            # statutory inspection, a test or a certificate overdue is a compliance breach)
+            cue = "risk.compliance" if _CHECKED.search(f.text.lower()) else "risk.late"
+            f = replace(f, cues=(*f.cues, cue) if cue not in f.cues else f.cues, risk=round(f.risk + 1.2, 3))
         if f is not None:
             out.append(replace(f, block=u.block) if u.block else f)
             if u.block and u.kind != "row":

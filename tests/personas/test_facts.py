@@ -940,3 +940,15 @@ def test_fewer_accidents_than_last_year_and_slips_on_a_floor_are_no_delay() -> N
     assert f.kind != "risk", f
     assert "risk.late" in _fact("Commissioning slips to March because the valves are late.").cues
     assert "risk.late" in _fact("The handover slipped by three weeks.").cues
+
+
+def test_an_item_past_its_due_date_on_the_registers_own_date_is_overdue() -> None:
+    doc = ("# Rigging equipment register\n\n**Review date:** 25 October 2024\n\n"
+           "| Ref | Item | Last inspection | Next due | Status |\n|---|---|---|---|---|\n"
+           "| RG-CM-03 | Chain hoist 500 kg | LOLER 14/11/2023 | 14/05/2024 | In service |\n"
+           "| RG-CM-07 | Chain hoist 500 kg | LOLER 02/09/2024 | 02/03/2025 | In service |\n"
+           "| RG-CM-09 | Chain hoist 250 kg | LOLER 14/11/2023 | 14/05/2024 | Quarantined, out of service |\n")
+    late, current, withdrawn = [f for f in facts(doc) if f.text.startswith("RG-")]
+    assert late.kind == "risk" and "risk.compliance" in late.cues, late  # a statutory examination overdue
+    assert current.kind != "risk", current
+    assert "risk.late" not in withdrawn.cues, withdrawn  # taken out of use: not overdue (though out of service)
