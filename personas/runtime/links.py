@@ -821,7 +821,8 @@ _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit of|capacity 
                         r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)
 _FLOOR_Q = re.compile(r"\b(?:not less than|no less than|at least|minimum(?: of)?)\s" + _NUM + r"\s?" + _UNIT)
-_FIGURE_Q = re.compile(r"(?<![\w.,/:-])" + _NUM + r"(?![\d,])(?:\s?" + _UNIT + r")?(?![\w/:-]|\.\d)")
+_FIGURE_Q = re.compile(r"(?<![\w.,/:-])" + _NUM + r"(?![\d,])(?:\s?" + _UNIT + r")?(?![\w/:-]|\.\d)"
+                       r"(?!\s?(?:st|nd|rd|th)?\s?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)")
 _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("people", 1.0),
           "guests": ("people", 1.0), "delegates": ("people", 1.0), "visitors": ("people", 1.0),
           "attendees": ("people", 1.0), "hour": ("hour", 1.0), "hours": ("hour", 1.0), "hrs": ("hour", 1.0),
@@ -841,7 +842,7 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     """"ceiling" or "floor" when ``x`` sets a limit on a quantity that a figure ``y`` states is past (within three
     times it, not a year, a date or a sum of money); a figure with no unit of its own counts in people or hours,
     for a count or a row of weekly hours."""
-    lx, ly = x.text.lower(), y.text.lower()
+    lx, ly = x.text.lower(), _SUMMED_CELL.sub(" ", y.text.lower())  # a total of several weeks is no week's
     if _CEILING_Q.search(ly) or _FLOOR_Q.search(ly):
         return None  # two limits, not a limit and a figure
     for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q)):
@@ -860,6 +861,7 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     return None
 
 
+_SUMMED_CELL = re.compile(r"(?:(?<=[(;])|^)\s*(?:grand )?(?:total|sum|ytd|year to date|cumulative|to date)\b[^;)]*")
 _A_YEAR_Q = re.compile(r"(?:19|20)\d\d")
 # how often something is done, as times a year
 _FREQUENCIES = (

@@ -908,3 +908,11 @@ def test_new_work_for_a_client_facing_a_winding_up_petition_is_exposure() -> Non
     petition = _f("A winding-up petition against Thornbury Retail Parks Ltd was advertised in the Gazette on 19 "
                   "February, with a hearing listed for 2 April.")
     assert relate(won, petition, "Thornbury Retail Parks")[:2] == ("risk", "exposure")  # type: ignore[index]
+
+
+def test_a_rows_total_of_several_weeks_or_a_day_of_the_month_is_no_weeks_hours() -> None:
+    limit = _f("CS-0452 (Name: Chen Wei; Right-to-work basis: student visa; Conditions: Work limited to 20 hours per "
+               "week in term time)")
+    hours = _f("CS-0452 (Name: C. Wei; Role: Kitchen porter; w/e 6 October: 12.0; w/e 13 October: 18.5; w/e 27 "
+               "October: 14.0; Total: 44.5)")
+    assert (relate(limit, hours, "CS-0452") or ("", ""))[1] != "over-limit"
