@@ -82,6 +82,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"(?:lease|contract|agreement|licen[cs]e|policy|"
                       r"certificate|warranty|support|cover|coverage|subscription|permit|term|tenancy|msa|sla):? "
                       r"(?:ends|ended|runs out|ran out|is up|ceases)|"
+                      # a maker's service or a product line closing for good ("repair service ... closes on 31
+                      # March", "no new boards will be manufactured"), not a counter closing for a holiday
+                      r"(?:repair|exchange|support|maintenance|spares?|parts?) (?:service|scheme|programme|line) "
+                      r"(?:[\w-]+ ){0,5}?(?:closes|will close|is closing|ends|will end|ceases|will cease)\b|"
+                      r"no (?:new|further|more) (?:[\w-]+ ){0,2}will be (?:manufactured|made|produced|built)|"
                       r"end[- ]of[- ](?:life|support|sale)|(?:leaves?|out of|no longer in|end of) (?:extended )?"
                       r"support|no longer (?:supported|available|offered|made|sold)|unsupported|"
                       r"discontinu\w+|obsolete|phas(?:e|ed|ing) out|withdr(?:aw|aws|awing|ew|awn)|"

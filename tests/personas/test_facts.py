@@ -952,3 +952,10 @@ def test_an_item_past_its_due_date_on_the_registers_own_date_is_overdue() -> Non
     assert late.kind == "risk" and "risk.compliance" in late.cues, late  # a statutory examination overdue
     assert current.kind != "risk", current
     assert "risk.late" not in withdrawn.cues, withdrawn  # taken out of use: not overdue (though out of service)
+
+
+def test_a_repair_service_that_closes_on_a_date_is_an_end() -> None:
+    f = _fact("Vantek wrote on 12 February to confirm that their exchange and repair service for the VMC2 drive board "
+              "closes on 31 March 2025, and that no new boards will be manufactured.")
+    assert f.kind == "risk" and "risk.end" in f.cues, f
+    assert "risk.end" not in _fact("The Leeds trade counter closes on 24 December at 2pm for the holiday.").cues
