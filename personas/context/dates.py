@@ -138,6 +138,21 @@ def spans(text: str) -> list[Span]:
 _NEXT_YEAR = re.compile(r",?\s+(?:of\s+)?next year\b")
 
 
+_NUMERIC = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)\b")
+
+
+def first_day(text: str) -> int | None:
+    """The first day with its year that ``text`` names, written ("25 October 2024") or as a UK numeric date
+    ("14/05/2024"), counted as a dated :class:`Span`'s ``first``; ``None`` when it names none."""
+    found = [(s.at, s.first) for s in spans(text) if s.dated]
+    for m in _NUMERIC.finditer(text):
+        day, month = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            found.append((m.start(), int(m.group(3)) * 372 + (month - 1) * 31 + day))
+            break
+    return min(found)[1] if found else None
+
+
 def _next_year(span: Span, low: str, end: int) -> Span:
     """An unnamed year's date said to be "next year" ("30 June next year") falls after this year's dates."""
     if span.dated or not _NEXT_YEAR.match(low, end):

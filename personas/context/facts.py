@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from personas.context.dates import spans
+from personas.context.dates import first_day
 from personas.context.lexicon import (
     BAD_METRIC,
     CEILING_WORDS,
@@ -46,7 +46,6 @@ _TYPE_CELL = re.compile(r"((?:(?<=[(;])|^)\s*(?:[a-z]+ )?(?:type|category|class|
 # the day a document speaks for ("Review date: 25 October 2024", "As at 31 January"), and a date something is due
 _AS_OF = re.compile(r"\b(?:as at|as of|review date|report date|reporting date|updated|last updated|dated|issued|"
                     r"prepared|date)\b\W{0,4}", re.IGNORECASE)
-_NUM_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d\d)\b")
 _DUE_AT = re.compile(r"\b(?:next (?:due|inspection|examination|service|test|review|check|calibration)|due(?: date)?|"
                      r"expir(?:es|y|y date)|valid (?:until|to)|renewal due|review due)\b\W{0,4}(?:on |by )?")
 _CHECKED = re.compile(r"\b(?:inspect\w*|examin\w*|tests?|tested|certificat\w*|licen[cs]e\w*|calibrat\w*|mot|"
@@ -55,23 +54,10 @@ _OUT_OF_USE = re.compile(r"\b(?:renewed|completed|booked|passed|withdrawn|out of
                          r"scrapped|disposed|decommissioned|removed|returned|cancelled|closed|sold)\b")
 
 
-def _day_number(text: str) -> int | None:
-    """The first date ``text`` opens with (within its first 40 characters), as a day count comparable across
-    years (a 372-day year, as :mod:`personas.context.dates` counts); a date without its year counts for nothing."""
-    head = text[:40]
-    m = _NUM_DATE.search(head)
-    found = [s.first for s in spans(head) if s.dated]
-    if m and (not found or m.start() <= head.find(m.group(0))):
-        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            return year * 372 + (month - 1) * 31 + day
-    return found[0] if found else None
-
-
 def _as_of(text: str) -> int | None:
     """The day a document speaks for: a date its opening lines give as its review, report or as-at date."""
     for m in _AS_OF.finditer(text[:800]):
-        day = _day_number(text[m.end():])
+        day = first_day(text[m.end():m.end() + 40])
         if day is not None:
             return day
     return None
@@ -83,7 +69,7 @@ def _overdue(low: str, as_of: int) -> bool:
     if _OUT_OF_USE.search(low):
         return False
     for m in _DUE_AT.finditer(low):
-        day = _day_number(low[m.end():])
+        day = first_day(low[m.end():m.end() + 40])
         if day is not None and day < as_of:
             return True
     return False
@@ -452,7 +438,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["assurance"]
         cats[cats.index("assurance")] = "risk.loss"
         weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
-    if (_breach(scan) or (unit == "row" and _over_limit(cells))) and \
+    if (_breach(scan) or (unit == "row" and _row_over_limit(cells))) and \
             weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
         # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
         if "risk.compliance" not in weights:
@@ -691,25 +677,29 @@ def _row_breach(scan: str) -> bool:
     return False
 
 
-# a register's money cells: what is owed or held, and the limit it must stay within ("Balance: £438,900; Credit
-# limit: £300,000"; "Stock held: £9.14m; Sum insured: £6.5m")
-_HELD_CELL = re.compile(r"(?:^|[(;]\s?)(?:current |total |account |ledger )?(?:balance|outstanding|owed|exposure|"
-                        r"amount due|debt|stock(?: value| held)?|value held)\s*:\s*[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)"
-                        r"\s?(?P<m>[km]\b|bn\b)?")
-_LIMIT_CELL = re.compile(r"(?:^|[(;]\s?)(?:credit |agreed |approved |account )?(?:limit|sum insured|cover limit)\s*:"
-                         r"\s*[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>[km]\b|bn\b)?")
-_SCALE = {"k": 1e3, "m": 1e6, "bn": 1e9}
+# a sum of money a thing must stay within ("Sum insured / limit: £6.5m", "credit limit of £300,000"), and what the
+# thing holds or owes ("stock stands at £9.14m", "Balance: £438,900"), in a sentence or a register's cells
+_MONEY_N = r"[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b|million\b|billion\b)?"
+MONEY_LIMIT = re.compile(r"\b(?:sum insured|insured (?:for|up to|at)|cover(?:ed)? up to|(?:credit |facility |"
+                         r"overdraft |approved |authori[sz]ed |agreed |cover )?limit)(?:\s*/\s*limit)?\s*"
+                         r"(?:of|is|:)?\s*" + _MONEY_N)
+MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value of|worth|balance(?: of| is| stands at|"
+                        r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?)|"
+                        r"(?:amount due|debt|stock(?: value)?)\s*:)\s*(?:about |around |some |nearly |over )?"
+                        + _MONEY_N)
+_SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 
 
-def _money_cell(m: re.Match[str]) -> float:
-    return float(m.group("n").replace(",", "")) * _SCALE.get(m.group("m") or "", 1.0)
+def money_value(m: re.Match[str]) -> float:
+    """The sum a :data:`MONEY_LIMIT` or :data:`MONEY_HELD` match names, scaled ("£6.5m": 6,500,000)."""
+    return float(m.group("n").replace(",", "")) * _SCALE.get((m.group("m") or "").lower(), 1.0)
 
 
-def _over_limit(cells: str) -> bool:
+def _row_over_limit(cells: str) -> bool:
     """A register's row whose balance (or stock held) is above the limit (or sum insured) in another of its
     cells."""
-    held, limit = _HELD_CELL.search(cells), _LIMIT_CELL.search(cells)
-    return held is not None and limit is not None and _money_cell(held) > _money_cell(limit) > 0
+    held, limit = MONEY_HELD.search(cells), MONEY_LIMIT.search(cells)
+    return held is not None and limit is not None and money_value(held) > money_value(limit) > 0
 
 
 def _breach(scan: str) -> bool:

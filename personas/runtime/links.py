@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
-from personas.context.facts import TRADE_WORDS, Corpus, Fact, entity_keys, term_keys
+from personas.context.facts import (
+    MONEY_HELD,
+    MONEY_LIMIT,
+    TRADE_WORDS,
+    Corpus,
+    Fact,
+    entity_keys,
+    money_value,
+    term_keys,
+)
 from personas.context.lexicon import CEILING_WORDS, CUES, FLOOR_WORDS, RECEIVED_FROM, resources
 from personas.context.passages import row_cells, row_split
 
@@ -619,7 +628,7 @@ class _Keys:
         own = frozenset(k for k in f.entities if _linkable(k, corpus))
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f),
-                     _level_days(f), _money_terms(f) | _frequency_terms(f))
+                     _level_days(f), _limit_keys(f))
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -748,15 +757,6 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
     return None
 
 
-# a sum of money a thing must stay within ("Sum insured / limit: £6.5m", "credit limit of £300,000"), and what the
-# thing holds or owes ("stock stands at £9.14m", "balance of £438,900")
-_MONEY_N = r"[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b|million\b|billion\b)?"
-_MONEY_LIMIT = re.compile(r"\b(?:sum insured|insured (?:for|up to|at)|cover(?:ed)? up to|(?:credit |facility |"
-                          r"overdraft |approved |authori[sz]ed )?limit)(?:\s*/\s*limit)?\s*(?:of|is|:)?\s*" + _MONEY_N)
-_MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value of|worth|balance(?: of| is| stands at|"
-                         r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?))\s*(?:about |"
-                         r"around |some |nearly |over )?" + _MONEY_N)
-_SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 # what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
 EVIDENCE: dict[str, re.Pattern[str]] = {
     "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}"),
@@ -767,18 +767,17 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
 }
 
 
-def _money(m: re.Match[str]) -> float:
-    return float(m.group("n").replace(",", "")) * _SCALE.get((m.group("m") or "").lower(), 1.0)
-
-
 @functools.lru_cache(maxsize=65_536)
-def _money_terms(f: Fact) -> frozenset[str]:
-    """Keys ("£" + word) for the words of a fact that sets a money limit on a thing or says what a thing holds or
-    owes, so that a limit meets another team's figure for the same thing although both name only a common site."""
+def _limit_keys(f: Fact) -> frozenset[str]:
+    """Keys ("^" + word) for the words of a fact that sets a limit on a thing or says what it holds or owes (a sum
+    insured, a stock value), or that requires something be done so often or changes how often it is: a limit meets
+    another team's figure, and a rule another team's change, on the same thing, though both name only a common
+    site."""
     low = f.text.lower()
-    if not (_MONEY_LIMIT.search(low) or _MONEY_HELD.search(low)):
+    if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or
+            (_times(low) is not None and (_REQUIRED.search(low) or _NEW_PACE.search(low)))):
         return frozenset()
-    return frozenset("£" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
+    return frozenset("^" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
 
 
 def _thing_terms(f: Fact) -> frozenset[str]:
@@ -798,11 +797,11 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
     limit and within ten times it. (score, shared, (kind, relation, consequence)) or ``None``."""
     for x, y in ((a, b), (b, a)):
         lx, ly = x.text.lower(), y.text.lower()
-        limit, held = _MONEY_LIMIT.search(lx), _MONEY_HELD.search(ly)
-        if limit is None or held is None or _MONEY_LIMIT.search(ly):
+        limit, held = MONEY_LIMIT.search(lx), MONEY_HELD.search(ly)
+        if limit is None or held is None or MONEY_LIMIT.search(ly):
             continue
         common = sorted({t for t in _thing_terms(x) & _thing_terms(y) if not _CALENDAR.fullmatch(t)})
-        if len(common) < 2 or not 1.0 < _money(held) / max(_money(limit), 1e-9) <= 10.0:
+        if len(common) < 2 or not 1.0 < money_value(held) / max(money_value(limit), 1e-9) <= 10.0:
             continue
         subject = _row_key(x.text).strip() if x.unit == "row" else ""
         thing = subject or " ".join(common[:2])
@@ -884,15 +883,6 @@ _NEW_PACE = re.compile(r"\b(?:moves?|moving|moved|reduced?|reducing|cut|changes?
 def _times(low: str) -> int | None:
     """How often ``low`` says something is done, as times a year (the most often it names)."""
     return max((n for rx, n in _FREQUENCIES if rx.search(low)), default=None)
-
-
-@functools.lru_cache(maxsize=65_536)
-def _frequency_terms(f: Fact) -> frozenset[str]:
-    """Keys ("^" + word) for a fact that requires something be done so often, or changes how often it is done."""
-    low = f.text.lower()
-    if _times(low) is None or not (_REQUIRED.search(low) or _NEW_PACE.search(low)):
-        return frozenset()
-    return frozenset("^" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
 
 
 def _less_often(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
@@ -1180,7 +1170,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_months(f))
     keys += sorted(_kinds(f))
     keys += sorted(_level_days(f))
-    keys += sorted(_money_terms(f) | _frequency_terms(f))
+    keys += sorted(_limit_keys(f))
     return keys
 
 
