@@ -303,7 +303,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
                         r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant(?! (?:posts?|roles?|positions?|jobs?)\b)|"
                         r"empty (?:space|floor|slots?|units?|"
-                        r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?(?:used|needed)|"
+                        r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?used|"
+                        # a thing not needed stands idle; a check "not needed" (a notes cell) is waived, not idle
+                        r"(?:is|are|was|were|be|been|currently|now) not (?:being )?needed|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
                         r"utili[sz]ation:? (?:[1-9]|[1-4]\d)(?:\.\d+)?%|not in (?:routine |regular |active )?use|"

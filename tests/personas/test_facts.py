@@ -959,3 +959,17 @@ def test_a_repair_service_that_closes_on_a_date_is_an_end() -> None:
               "closes on 31 March 2025, and that no new boards will be manufactured.")
     assert f.kind == "risk" and "risk.end" in f.cues, f
     assert "risk.end" not in _fact("The Leeds trade counter closes on 24 December at 2pm for the holiday.").cues
+
+
+@pytest.mark.parametrize("text", [
+    "Northgate Electrical (Category: Lighting repairs; Since: 2019; Annual spend: £6,200; Notes: F-Gas certificate "
+    "not needed (no refrigerant work))",
+    "C-14 (Client: Harrow Estates; Value: £80,000; Signed by: P. Lund; Legal review: Not needed)",
+])
+def test_a_check_waived_as_not_needed_is_nothing_idle(text: str) -> None:
+    assert "opp.unused" not in _fact(text).cues, _fact(text).cues
+
+
+def test_a_thing_that_is_not_needed_still_stands_idle() -> None:
+    assert "opp.unused" in _fact("The second forklift is not needed until the spring and stands in the yard.").cues
+    assert "opp.unused" in _fact("Bay 4 racking is no longer needed since the move to Leeds.").cues
