@@ -7,6 +7,7 @@ reassurance contradicted. Pure; the runtime decides who states a link and where.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -625,9 +626,11 @@ class _Keys:
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
-        own = frozenset(k for k in f.entities if _linkable(k, corpus))
-        names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus))
-        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t)), _months(f), _kinds(f),
+        owners = _owners(f.text)
+        own = frozenset(k for k in f.entities if _linkable(k, corpus) and k not in owners)
+        names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus) and k not in owners)
+        return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t) and t not in _SEASON_TERMS),
+                     _months(f), _kinds(f),
                      _level_days(f), _limit_keys(f))
 
 
@@ -989,13 +992,24 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
     return None
 
 
+def _phrases(terms: Sequence[str], fa: Fact, fb: Fact) -> int:
+    """How many things the rare words two facts share say: plain words that stand next to each other in both
+    ("liquidated damages", "standby rota") are one phrase, one thing in common, not two ("certbot on ops-1" still
+    names two things: a code is no word of a phrase)."""
+    if len(terms) < 2:
+        return len(terms)
+    common = {t for t in terms if t.isalpha()}
+    pairs = [{(x, y) for x, y in itertools.pairwise(f.terms) if x in common and y in common} for f in (fa, fb)]
+    return len(terms) - len(pairs[0] & pairs[1])
+
+
 def _scored(fa: Fact, fb: Fact, ka: _Keys, kb: _Keys, corpus: Corpus) -> tuple[float, tuple[str, ...]]:
     own_a, own_b = ka.own, kb.own
     shared = sorted(k for k in ka.names & kb.names if " " in k or _alone(k, fa) or _alone(k, fb))
     # a multi-word name shared whole makes its single words redundant
     shared = [k for k in shared if not any(k != o and k in o.split() for o in shared)]
     terms = sorted(ka.rare & kb.rare)  # summed in one order: a float sum's last bit must not depend on hashing
-    if not shared and len(terms) < 2:
+    if not shared and _phrases(terms, fa, fb) < 2:
         return 0.0, ()
     s = sum(corpus.idf(k) * (1.0 if k in own_a and k in own_b else 0.6) for k in shared) + \
         0.4 * sum(corpus.idf(t, entity=False) for t in terms)
@@ -1156,6 +1170,11 @@ _REGION_WORDS = frozenset((
     "england", "scotland", "wales", "ireland", "britain", "uk", "gb", "europe", "eu", "asia", "africa", "america",
     "americas", "usa", "us", "canada", "australia", "north", "south", "east", "west", "midlands", "emea", "apac",
     "latam", "international", "national", "regional", "global", "worldwide"))
+SEASON_WORDS = frozenset((
+    "christmas", "xmas", "easter", "new year", "summer", "winter", "spring", "autumn", "half term", "half-term",
+    "bank holiday", "boxing day", "black friday", "whitsun", "ramadan", "diwali", "eid", "hogmanay", "peak season",
+    "high season", "low season", "festive season"))
+_SEASON_TERMS = frozenset(term_keys(" ".join(SEASON_WORDS)))
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)
@@ -1165,13 +1184,26 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     """The keys a fact is found by when linking: its distinctive names (and its paragraph's, when it leans on
     them), "~" + each rare word it uses (a lower-case tool or host name two documents share), and "@" + each month
     of a dated need or absence it states (:func:`_months`)."""
-    keys = [k for k in (*f.entities, *_leans_on(f, corpus)) if _linkable(k, corpus)]
-    keys += ["~" + t for t in f.terms if corpus.rare_term(t)]
+    owners = _owners(f.text)
+    keys = [k for k in (*f.entities, *_leans_on(f, corpus)) if _linkable(k, corpus) and k not in owners]
+    keys += ["~" + t for t in f.terms if corpus.rare_term(t) and t not in _SEASON_TERMS]
     keys += sorted(_months(f))
     keys += sorted(_kinds(f))
     keys += sorted(_level_days(f))
     keys += sorted(_limit_keys(f))
     return keys
+
+
+# who is to do something ("Action: Head of Depots to confirm by ...", "Owner: J. Patel"): the person or post an action
+# falls to, not the thing it is about
+_OWNER = re.compile(r"(?:^|[;:(]\s*)(?:actions?|action owner|owner|assigned to)\s*[:-]\s*"
+                    r"(?P<who>[^;:(),]{2,60}?)(?=\s+to\s+[a-z]|\s*[;),]|$)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _owners(text: str) -> frozenset[str]:
+    """The keys of whoever a sentence gives an action to."""
+    return frozenset(k for m in _OWNER.finditer(text) for k in entity_keys(m.group("who")))
 
 
 def _linkable(key: str, corpus: Corpus) -> bool:
@@ -1187,6 +1219,8 @@ def _linkable(key: str, corpus: Corpus) -> bool:
         return False  # "FY2025", "Q3 2026", "Apr 2024": the period a figure covers or a date; not a thing
     if key in _REGION_WORDS:
         return False  # "England", "Europe": where many things are, not one of them ("NHS England" still is)
+    if key in SEASON_WORDS:
+        return False  # "Christmas", "Easter": a time of year every team plans for, not one thing two teams share
     if " " not in key and not any(c.isdigit() for c in key) and not corpus.entity_df.get(key, 0):
         return False  # "Root" of a "Root cause" heading: a word no sentence names as a thing
     if corpus.distinctive(key):

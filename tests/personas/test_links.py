@@ -916,3 +916,45 @@ def test_a_rows_total_of_several_weeks_or_a_day_of_the_month_is_no_weeks_hours()
     hours = _f("CS-0452 (Name: C. Wei; Role: Kitchen porter; w/e 6 October: 12.0; w/e 13 October: 18.5; w/e 27 "
                "October: 14.0; Total: 44.5)")
     assert (relate(limit, hours, "CS-0452") or ("", ""))[1] != "over-limit"
+
+
+def test_a_season_or_a_holiday_is_no_name_to_join_on() -> None:
+    """Seen on a company the code was not developed on: a depot's last working day before Christmas and a
+    standby rota to confirm before Christmas were joined as a commitment on "Christmas"."""
+    corpus, stated = _stated({
+        "Depot calendar": "# Calendar\n\n## Closures\n\nThe Leeds depot closes at noon on 23 December and the last "
+                          "collection before Christmas is Tuesday 22 December.\n",
+        "Operations memo": "# Memo\n\n## Cover\n\nThe Christmas standby rota for call-outs must be confirmed by the "
+                           "area leads by 27 November.\n",
+        "Sales plan": "# Plan\n\n## Easter\n\nEaster trading starts on 28 March with the garden range.\n",
+        "Marketing": "# Marketing\n\n## Campaigns\n\nThe Easter campaign must launch by 14 March.\n",
+    })
+    keys = {k for st in stated for k in index_keys(st.fact, corpus)}
+    assert not keys & {"christmas", "easter"}, keys
+    assert not find_links(stated, [], corpus)
+
+
+def test_two_rare_words_of_one_phrase_count_as_one_word_in_common() -> None:
+    """Two contracts' "liquidated damages" clauses share one phrase, not two things: seen joined on a company the
+    code was not developed on as "the commitment on damag may be missed"."""
+    corpus, stated = _stated({
+        "Risk register": "# Risks\n\n## Delivery\n\nLate handover (mitigation: fixed-price terms with liquidated "
+                         "damages of £1,500 per day after day 5).\n",
+        "Customer contract": "# Contract\n\n## Terms\n\nLiquidated damages of £3,000 per day apply for each day "
+                             "the service starts late, capped at £30,000.\n",
+        "Other": "# Other\n\n## Notes\n\nThe canteen reopens on Monday after its refit.\n",
+        "More": "# More\n\n## Notes\n\nPayroll moves to the new system in April.\n",
+    })
+    assert not find_links(stated, [], corpus)
+
+
+def test_who_owns_an_action_is_no_thing_the_action_is_about() -> None:
+    """Seen on a company the code was not developed on: "Action: Head of Harbours to confirm by 30 November ..."
+    was joined with a leaver's row that mentions the same head of department, as a commitment on the head."""
+    corpus, stated = _stated({
+        "Leavers log": "# Leavers\n\n## Log\n\nMaria Keane (Post: Depot Supervisor, Hull; Leaving date: 31 January "
+                       "2027; Reason: Retirement; Replacement: Head of Depots to review the structure in spring).\n",
+        "Insurance": "# Insurance\n\n## Conditions\n\nAction: Head of Depots to confirm by 30 November which tanks "
+                     "need a test certificate, and send it to the broker.\n",
+    })
+    assert not find_links(stated, [], corpus)
