@@ -615,8 +615,29 @@ def _shown(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], e
     section or of its document about the linked thing, its own group first."""
     members = {m.span for m in group.members}
     rare = corpus is not None and corpus.entity_df.get(entity.lower(), 0) <= 2
-    return _informative(src, [m for m in _nearby(src, group, by_doc, entity, rare) if m is not src], 4,
-                        prefer=members)
+    shown = _informative(src, [m for m in _nearby(src, group, by_doc, entity, rare) if m is not src], 4,
+                         prefer=members)
+    pointed = [r for x in (src, *shown) for r in _pointed(x, by_doc) if r is not src and r not in shown]
+    return shown + list({r.span: r for r in pointed}.values())[:2]
+
+
+_ROW_CODE = re.compile(r"\b[A-Z][A-Z0-9]{0,5}-\d{2,6}[A-Z]?\b")
+
+
+def _pointed(src: Source, by_doc: Mapping[str, Sequence[Source]], n: int = 2) -> list[Source]:
+    """The rows of its own document a sentence points to by their codes ("requests for trailer parking (Q3-02,
+    Q3-06)", "the load was made up from the bays where HX-0917 was stacked"): what the reader needs to see what it
+    means, in the order it names them."""
+    own = _ROW_CODE.match(src.text)
+    codes = [c for c in dict.fromkeys(_ROW_CODE.findall(src.text)) if not (own and c == own.group(0))]
+    if not codes:
+        return []
+    rows: dict[str, Source] = {}
+    for s in by_doc.get(src.span[0], ()):
+        m = _ROW_CODE.match(s.text) if s.fact.unit == "row" else None
+        if m is not None and m.group(0) in codes and s.span != src.span:
+            rows.setdefault(m.group(0), s)
+    return [rows[c] for c in codes if c in rows][:n]
 
 
 def _nearby(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], entity: str = "",

@@ -876,3 +876,40 @@ def test_a_link_title_reads_the_cells_its_relation_rests_on() -> None:
     src = Source(("Accounts", 0, row.start, row.end), "Accounts", "sales", row.text, row)
     assert "Daily" not in _clause(src, limit=70, bare=True)
     assert "delivery requirement Daily" in _clause(src, limit=70, bare=True, stress=EVIDENCE["undercut"])
+
+
+YARD = """# Yard goods-out log, November
+
+## Batches received
+
+| Batch | Date in | Source | Quantity | Wall (measured) | Status |
+|---|---|---|---|---|---|
+| KB-0412 | 14 Oct | Tarrant Hire (in liquidation), auction lot 12 | 1,180 | 3.1 mm | In general stock |
+| KB-0413 | 14 Oct | Tarrant Hire, auction lot 13 | 320 | 4.0 mm | In general stock |
+
+## Loads
+
+The job 8812 load was made up on 31 October by the weekend crew from the bays nearest the gate, where KB-0412
+was stacked, and went out on 2 November.
+"""
+
+DESIGN = """# Design register, November
+
+## Issued designs
+
+The heavy-duty tower for job 8812 at Pellow Chemicals, issued on 5 November, must use tube of 4.0 mm wall only,
+with no substitution, and carries loads of 1.5 t at lift 4.
+"""
+
+
+def test_a_link_shows_the_rows_its_sentences_point_to_by_their_codes() -> None:
+    """Seen on a company the code was not developed on: the load "made up from the bays where HX-0917 was stacked"
+    was linked to the design that forbids thinner tube, but the reader never saw that HX-0917 is the thin auction
+    tube: the row the sentence points to by its code."""
+    corpus, said = _world({"Yard goods-out log": YARD, "Design register": DESIGN})
+    load = _span_of(said, "The job 8812 load")
+    tower = _span_of(said, "The heavy-duty tower")
+    (top, *_) = build_issues(_link(said, load, tower, "breach", "the load breaks what the design allows", "8812"),
+                             corpus)
+    assert top.documents == ["Yard goods-out log", "Design register"]
+    assert "Tarrant Hire (in liquidation)" in top.summary and "3.1 mm" in top.summary, top.summary
