@@ -817,8 +817,9 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
 # 1 Gbps"), and a quantity with its unit
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
-        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms)"
-_CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit of|capacity of|occupancy (?:of|is|limit)|"
+        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
+        r"litres|megalitres|ml\b|[km]wh\b|[km]w\b|mva\b)"
+_CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capacity of|occupancy (?:of|is|limit)|"
                         r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
                         r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)
@@ -831,7 +832,9 @@ _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("peo
           "h": ("hour", 1.0), "minutes": ("hour", 1 / 60), "mins": ("hour", 1 / 60), "tonne": ("tonne", 1.0),
           "tonnes": ("tonne", 1.0), "t": ("tonne", 1.0), "kg": ("tonne", 0.001), "kbps": ("bps", 1e3),
           "mbps": ("bps", 1e6), "gbps": ("bps", 1e9), "kb/s": ("bps", 1e3), "mb/s": ("bps", 1e6),
-          "gb/s": ("bps", 1e9)}
+          "gb/s": ("bps", 1e9), "m³": ("m3", 1.0), "m3": ("m3", 1.0), "cubic metres": ("m3", 1.0),
+          "litres": ("m3", 0.001), "megalitres": ("m3", 1000.0), "ml": ("m3", 1000.0), "kwh": ("wh", 1e3),
+          "mwh": ("wh", 1e6), "kw": ("w", 1e3), "mw": ("w", 1e6)}
 
 
 def _quantity(m: re.Match[str]) -> tuple[float, str]:
@@ -852,6 +855,8 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
             bound, unit = _quantity(m)
             for f in _FIGURE_Q.finditer(ly):
                 value, unit2 = _quantity(f)
+                if not unit2 and (cell := _UNIT_CELL.search(ly[:f.start()])) is not None:
+                    unit2 = _UNITS.get(cell.group("u"), (cell.group("u"), 1.0))[0]  # "Forecast (m³): 21,600"
                 if unit2 != unit and not (unit2 == "" and unit in ("people", "hour")):
                     continue
                 if unit2 == "" and (_A_YEAR_Q.fullmatch(f.group("n")) or ly[max(0, f.start() - 1):f.start()] in
@@ -863,6 +868,7 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     return None
 
 
+_UNIT_CELL = re.compile(r"\(" + _UNIT + r"\)\s*:\s*$")
 _SUMMED_CELL = re.compile(r"(?:(?<=[(;])|^)\s*(?:grand )?(?:total|sum|ytd|year to date|cumulative|to date)\b[^;)]*")
 _A_YEAR_Q = re.compile(r"(?:19|20)\d\d")
 # how often something is done, as times a year

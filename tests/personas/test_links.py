@@ -890,6 +890,9 @@ def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() 
     ("The Venue shall provide dedicated symmetrical internet connectivity of not less than 1 Gbps at the Exchange.",
      "Our internet line at the Exchange is still the 500 Mbps symmetrical circuit from Vantic Networks.",
      "Exchange"),
+    # a licence's annual limit in cubic metres, against a forecast whose column names the unit
+    ("W2 (Site: Dene Farm; Permit: Water abstraction licence (borehole); annual limit 12,000 m³ (1 April – 31 "
+     "March); daily limit 60 m³)", "Full year (Borehole forecast (m³): 14,400)", "borehole"),
 ])
 def test_a_figure_past_another_teams_limit_on_the_same_thing_is_a_risk(limit: str, figure: str, thing: str) -> None:
     rel = relate(_f(limit), _f(figure), thing)
