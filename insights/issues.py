@@ -577,6 +577,8 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
                 groups[other].seed.span[0] not in {d for _, d in prior}
             if len(taken) == 2 or not (second_need or (rel in _DECISIVE and rel not in {r for r, _ in prior})):
                 continue
+            if groups[other].seed.span[0] in {d for _, d in prior}:
+                continue  # the same two documents again, by another relation: one matter told twice
         ga, gb = key
         used.setdefault(ga, []).append((rel, groups[gb].seed.span[0]))
         used.setdefault(gb, []).append((rel, groups[ga].seed.span[0]))

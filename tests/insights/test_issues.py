@@ -913,3 +913,39 @@ def test_a_link_shows_the_rows_its_sentences_point_to_by_their_codes() -> None:
                              corpus)
     assert top.documents == ["Yard goods-out log", "Design register"]
     assert "Tarrant Hire (in liquidation)" in top.summary and "3.1 mm" in top.summary, top.summary
+
+
+INTAKE = """# Christmas stock build plan
+
+## Summary
+
+Christmas intake in weeks 45 and 46 is 2,800 pallets, the largest two-week intake in our history.
+
+## Weekly intake
+
+The canteen menu changes on 3 November, and the staff car park is resurfaced on 10 November.
+
+| Week | Christmas intake (pallets) | Normal intake (pallets) |
+|---|---|---|
+| 9 to 15 Nov | 1,260 | 650 |
+"""
+
+CHAMBER = """# Cold store operating limits
+
+## Goods-in
+
+Goods-in to Chamber F is limited to 1,100 pallets per week in total, arriving at -18°C or colder.
+"""
+
+
+def test_the_same_two_documents_linked_twice_by_two_relations_are_one_insight() -> None:
+    """Seen on the dev set: a plan's forecast and its weekly table row were each linked to one limit on a chamber,
+    by two relations, and the same matter took two places in the top ten."""
+    corpus, said = _world({"Christmas stock build plan": INTAKE, "Cold store operating limits": CHAMBER})
+    forecast = _span_of(said, "Christmas intake in weeks")
+    row = next(s for s in said if s.text.startswith("9 to 15 Nov"))
+    limit = _span_of(said, "Goods-in to Chamber F")
+    linked = _link(said, forecast, limit, "demand-vs-capacity", "the demand expected may not be met", "Chamber F")
+    linked = _link(linked, row, limit, "over-limit", "Chamber F is above the limit", "Chamber F")
+    joins = [i for i in build_issues(linked, corpus) if len(i.documents) > 1]
+    assert len(joins) == 1, [i.title for i in joins]
