@@ -777,7 +777,7 @@ def _limit_keys(f: Fact) -> frozenset[str]:
     another team's figure, and a rule another team's change, on the same thing, though both name only a common
     site."""
     low = f.text.lower()
-    if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or
+    if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or _measured(low) or
             (_times(low) is not None and (_REQUIRED.search(low) or _NEW_PACE.search(low)))):
         return frozenset()
     return frozenset("^" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
@@ -810,6 +810,35 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
         thing = subject or " ".join(common[:2])
         score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
         return score, (thing.lower(),), ("risk", "over-limit", _SO["over-limit"].format(e=thing))
+    return None
+
+
+def _measured(low: str) -> bool:
+    """Whether a sentence sets a limit on a quantity or states one in a unit ("annual limit 18,000 m³", "Borehole
+    forecast (m³): 21,600"), so that a limit meets a figure in another team's records though they share no name."""
+    if _CEILING_Q.search(low) or _FLOOR_Q.search(low):
+        return True
+    return any(m.group("u") or _UNIT_CELL.search(low[:m.start()]) for m in _FIGURE_Q.finditer(low))
+
+
+def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """A figure in one team's records past another team's limit on the same quantity, in the same unit, where the
+    two share no name but a rare word for the thing ("borehole"): (score, shared, (kind, relation, consequence))
+    or ``None``."""
+    for x, y in ((a, b), (b, a)):
+        side = _past_limit(x, y)
+        if side is None:
+            continue
+        common = sorted(t for t in set(x.terms) & set(y.terms) - _MONEY_WORDS
+                        if not _CALENDAR.fullmatch(t) and corpus.rare_term(t))
+        if not common:
+            continue
+        word = next((m.group(0) for f in (y, x) for m in [re.search(rf"\b{re.escape(common[0])}\w*", f.text,
+                                                                     re.IGNORECASE)] if m), common[0])
+        thing = f"the {word.lower()} figure"  # "the borehole figure": the word as written, not its stem
+        score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
+        key = "over-limit" if side == "ceiling" else "under-floor"
+        return score, (thing.lower(),), ("risk", "over-limit", _SO[key].format(e=thing))
     return None
 
 
@@ -853,6 +882,11 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q)):
         for m in rx.finditer(lx):
             bound, unit = _quantity(m)
+            before, after = lx[max(0, m.start() - 20):m.end()], lx[m.end():m.end() + 15].split(";")[0]
+            per = next((p for p, prx in _PER.items() if prx.search(before)), None) or \
+                next((p for p, prx in _PER.items() if prx.search(after)), None)
+            if per is not None and not _PER[per].search(ly):
+                continue  # a daily limit against a figure that is no day's (a 200 m³ store against 90 m³ a day)
             for f in _FIGURE_Q.finditer(ly):
                 value, unit2 = _quantity(f)
                 if not unit2 and (cell := _UNIT_CELL.search(ly[:f.start()])) is not None:
@@ -868,6 +902,11 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     return None
 
 
+# the period a limit holds for, and a figure's words for the same period ("per week" and "w/e 13 October")
+_PER = {"day": re.compile(r"\b(?:daily|per day|a day|each day|/day|per diem)\b"),
+        "week": re.compile(r"\b(?:weekly|per week|a week|each week|/week|w/e|week|wk)\b"),
+        "month": re.compile(r"\b(?:monthly|per month|a month|each month|/month|month)\b"),
+        "year": re.compile(r"\b(?:annual(?:ly)?|per (?:year|annum)|a year|each year|/year|year|p\.a\.|yearly)\b")}
 _UNIT_CELL = re.compile(r"\(" + _UNIT + r"\)\s*:\s*$")
 _SUMMED_CELL = re.compile(r"(?:(?<=[(;])|^)\s*(?:grand )?(?:total|sum|ytd|year to date|cumulative|to date)\b[^;)]*")
 _A_YEAR_Q = re.compile(r"(?:19|20)\d\d")
@@ -1081,7 +1120,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                 periodic[o.key] = level
                 pre.append((max(level[0], sc) * (0.5 + severity(o)), level[1], o))
             elif keys(s).limits & keys(o).limits and apart and \
-                    (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus)) is not None:
+                    (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus) or
+                             _over_quantity(s.fact, o.fact, corpus)) is not None:
                 # so is a figure above another team's money limit on the thing, or a pace below its rule's
                 periodic[o.key] = hit
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))

@@ -961,3 +961,30 @@ def test_who_owns_an_action_is_no_thing_the_action_is_about() -> None:
                      "need a test certificate, and send it to the broker.\n",
     })
     assert not find_links(stated, [], corpus)
+
+
+def test_a_forecast_past_another_teams_licensed_quantity_links_with_no_name_in_common() -> None:
+    """Seen on a company the code was not developed on: an abstraction licence's "annual limit 18,000 m³" in the
+    permits register, and the nursery's "Borehole forecast (m³): 21,600" once a new glasshouse runs: the two share
+    no name, only the rare word for the thing and the unit."""
+    corpus, stated = _stated({
+        "Permits register": "# Permits\n\n## Register\n\n| Ref | Site | Permit | Conditions |\n|---|---|---|---|\n"
+                            "| P7 | Dene Farm | Water abstraction licence (borehole) | annual limit 12,000 m³; daily "
+                            "limit 60 m³; monthly meter returns |\n",
+        "Irrigation plan": "# Irrigation plan\n\n## Forecast\n\n| Period | Borehole forecast (m³) | Basis |\n"
+                           "|---|---|---|\n| Full year | 14,400 | Tunnel 9 in full use from January |\n",
+        "Canteen": "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert links, [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
+    assert links[0].consequence.startswith("the borehole figure is above the limit"), links[0].consequence
+
+
+def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
+    """Seen on a company the code was not developed on: "daily limit 90 m³" on an abstraction licence against a
+    heat pump's "200 m³ thermal store" at the same site, read as the site above its limit."""
+    limit = _f("P7 (Site: Dene Farm; Permit: Water abstraction licence (borehole); Conditions: annual limit 12,000 m³; "
+               "daily limit 60 m³)")
+    store = _f("Dene Farm: replace the two gas boilers with air-source heat pumps and a 150 m³ thermal store by "
+               "March 2027.")
+    assert (relate(limit, store, "Dene Farm") or ("", ""))[1] != "over-limit"
