@@ -101,6 +101,7 @@ _SO = {
     "undercut": "a change one team makes to {e} may break what another has committed to about it",
     "breach": "what one team's rule forbids for {e} another team is doing",
     "leaver": "{e} has left, and another team's records still give {e} access",
+    "certified": "{e} is leaving, and another team's records count on {e}'s certificate to do the work",
     "over-limit": "{e} is above the limit another team's records set for it",
     "under-floor": "{e} falls short of the minimum another team's records set for it",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
@@ -179,6 +180,14 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 and not _REVOKED.search(y.text.lower()) and entity.lower() in x.text.lower() and \
                 entity.lower() in y.text.lower():
             return "risk", "leaver", _SO["leaver"].format(e=e)
+    for x, y, _, _ in pairs:
+        # HR's records say someone leaves ("Reason: Retirement; Last working day: 29 January 2027") and another
+        # team's count on their certificate ("Status: CTTS certified", "Authorised pilots: One: DM"): work only
+        # they may do, which neither record shows at risk alone
+        if _LEAVES.search(x.text.lower()) and _CERTIFIED.search(y.text.lower()) and \
+                not _LEAVES.search(y.text.lower()) and not _REVOKED.search(y.text.lower()) and \
+                _who_leaves(x, entity) and entity.lower() in y.text.lower():
+            return "risk", "leaver", _SO["certified"].format(e=e)
     for x, y, _, _ in pairs:
         # one team gives a customer more credit ("raise the group credit limit to £480,000") that another team's
         # records show cannot pay ("a county court judgment against its parent"): the request alone reads as a
@@ -260,6 +269,23 @@ def _row_key(text: str) -> str:
 _LEFT = re.compile(r"\b(?:leaving date|date (?:of )?leaving|date left|left (?:the (?:company|business|firm)|us)\b|"
                    r"leavers?\b|dismiss(?:ed|al)|resign(?:ed|ation)|last (?:working )?day|made redundant|retired|"
                    r"employment (?:ended|terminated)|no longer (?:employed|works? (?:here|for us)))")
+_LEAVES = re.compile(rf"{_LEFT.pattern}|\b(?:retir(?:es|ing|ement)|leaving|resigns|will leave|is leaving)\b")
+_CERTIFIED = re.compile(r"\b(?:certified|certificated|accredited|authori[sz]ed (?:pilots?|persons?|engineers?|"
+                        r"technicians?|operators?|signator(?:y|ies)|examiners?|inspectors?)|licensed (?:engineer|"
+                        r"operator|technician)s?|competent persons?|approved (?:installers?|engineers?|persons?))\b")
+_READ_ROW = re.compile(r"[^(;:]{2,60} \([\w /-]{2,30}:")  # a row read out: "S. Whitby (Role: Arranger; ..."
+_POST_CELL = r"(?:post|role|position|job(?: title)?)\s*:\s*[^;)]*"
+
+
+def _who_leaves(f: Fact, entity: str) -> bool:
+    """Whether ``entity`` names the one who leaves in a leaver's record: the row's name or post ("Duncan Mackinnon
+    (Post: Harbourmaster, Ardlinn; ...)"), not the place they worked ("Location: Telford Central")."""
+    key, low = entity.lower(), f.text.lower()
+    if f.unit != "row" and not _READ_ROW.match(f.text):
+        return key in low
+    return key in _row_key(f.text).lower() or re.search(_POST_CELL + re.escape(key), low) is not None
+
+
 _HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+|fobs?\b|alarm codes?|"
                     r"access (?:cards?|codes?|rights|levels?)|swipe cards?|badges?|logins?|user (?:ids?|accounts?)|"
                     r"passwords?|signator(?:y|ies)|"

@@ -988,3 +988,36 @@ def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
     store = _f("Dene Farm: replace the two gas boilers with air-source heat pumps and a 150 m³ thermal store by "
                "March 2027.")
     assert (relate(limit, store, "Dene Farm") or ("", ""))[1] != "over-limit"
+
+
+@pytest.mark.parametrize(("leaver", "holder", "entity"), [
+    ("K. Varley (Role: Senior Kiln Technician; Location: Stowe; Reason: Retirement (age 65); Last working day: 26 "
+     "February 2027)",
+     "Kath Varley (Status: ATS certified; Certified since: 2009; Notes: Senior Technician; trained on the scrubber)",
+     "Varley"),
+    ("Owen Pryce (Post: Dockmaster, Carrow; Service: 28 years; Leaving date: 31 March 2027; Reason: Retirement)",
+     "Authorised pilots (Position at 30 September 2026: One: OP (Dockmaster, Carrow))", "Dockmaster"),
+])
+def test_a_leaver_whose_certificate_another_team_counts_on_is_a_risk(
+        leaver: str, holder: str, entity: str) -> None:
+    """Seen on two companies the code was not developed on: HR's retirement row, and a rota that counts the same
+    person among the only certified technicians, or a safety system that lists them as the one authorised pilot."""
+    rel = relate(_f(leaver), _f(holder), entity)
+    assert rel is not None and rel[:2] == ("risk", "leaver"), rel
+    assert "certificate" in rel[2], rel
+
+
+def test_where_a_leaver_worked_is_not_who_leaves() -> None:
+    rel = relate(_f("S. Whitby (Role: Arranger; Location: Lydney Central; Reason: Resignation; Last working day: 4 "
+                    "December 2026)"),
+                 _f("The stack test at Lydney Central by Calder Testing Ltd (MCERTS accredited) must be repeated "
+                    "by 16 July 2027."), "Lydney")
+    assert rel is None or "certificate" not in rel[2], rel
+
+
+def test_a_certified_colleague_who_stays_is_no_leaver() -> None:
+    rel = relate(_f("K. Varley (Role: Senior Kiln Technician; Location: Stowe; Service: 16 years; Next review: 26 "
+                    "February 2027)"),
+                 _f("Kath Varley (Status: ATS certified; Certified since: 2009; Notes: trained on the scrubber)"),
+                 "Varley")
+    assert rel is None or "certificate" not in rel[2], rel
