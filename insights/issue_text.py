@@ -464,7 +464,10 @@ _WHY_LINK = {
                       "tests on that day.",
     "undercut": "One team is changing something another team has made a claim, a licence or a commitment on.",
     "breach": "One team's records show it doing what another team's rule forbids.",
-    "leaver": "Someone one team's records show has left still holds access in another team's records.",
+    "leaver": "Someone one team's records show leaving still holds access, or a certificate the work needs, in "
+              "another team's records.",
+    "threshold": "One team's figure passes the level at which another team's contract pays money back, and a "
+                 "rebate nobody claims is lost.",
     "over-limit": "One team's figure for a thing is above the limit another team has set or insured for it.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",

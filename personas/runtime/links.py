@@ -61,7 +61,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
-            "breach": 1.4, "leaver": 1.4, "over-limit": 1.4,
+            "breach": 1.4, "leaver": 1.4, "over-limit": 1.4, "threshold": 1.3,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -104,6 +104,7 @@ _SO = {
     "certified": "{e} is leaving, and another team's records count on {e}'s certificate to do the work",
     "over-limit": "{e} is above the limit another team's records set for it",
     "under-floor": "{e} falls short of the minimum another team's records set for it",
+    "threshold": "{e} passes the level another team's contract pays a rebate or discount for, to be claimed",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
@@ -160,7 +161,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # and another team's figure for the same thing on the wrong side of it
         side = _past_limit(x, y)
         if side is not None and _names_both(x, y, entity):
-            return "risk", "over-limit", _SO["over-limit" if side == "ceiling" else "under-floor"].format(e=e)
+            return _LIMIT_SIDE[side][0], _LIMIT_SIDE[side][1], _SO[_LIMIT_SIDE[side][2]].format(e=e)
     for x, y, _, _ in pairs:
         # one team serves a place less often ("served on Monday and Thursday", "no longer runs daily") that another
         # team has promised a customer there every day: the promise is broken from the day the change starts
@@ -842,9 +843,13 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
 def _measured(low: str) -> bool:
     """Whether a sentence sets a limit on a quantity or states one in a unit ("annual limit 18,000 m³", "Borehole
     forecast (m³): 21,600"), so that a limit meets a figure in another team's records though they share no name."""
-    if _CEILING_Q.search(low) or _FLOOR_Q.search(low):
+    if _CEILING_Q.search(low) or _FLOOR_Q.search(low) or _THRESHOLD_Q.search(low):
         return True
     return any(m.group("u") or _UNIT_CELL.search(low[:m.start()]) for m in _FIGURE_Q.finditer(low))
+
+
+_FIGURE_WORDS = frozenset(term_keys("full year total projected projection forecast actual estimate estimated "
+                                    "annual daily weekly monthly average peak figure figures volume volumes"))
 
 
 def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
@@ -855,16 +860,20 @@ def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, 
         side = _past_limit(x, y)
         if side is None:
             continue
-        common = sorted(t for t in set(x.terms) & set(y.terms) - _MONEY_WORDS
-                        if not _CALENDAR.fullmatch(t) and corpus.rare_term(t))
+        # what the figure is of may be said by its section ("Fuel": "Projected full year 2026: 236,000 litres")
+        around = [set(f.terms) | set(term_keys(f"{f.heading} {f.topic}")) for f in (x, y)]
+        common = sorted(t for t in around[0] & around[1] - _MONEY_WORDS - _FIGURE_WORDS
+                        if not _CALENDAR.fullmatch(t) and (corpus.rare_term(t) or side == "threshold"))
         if not common:
             continue
-        word = next((m.group(0) for f in (y, x) for m in [re.search(rf"\b{re.escape(common[0])}\w*", f.text,
+        said = [f"{f.text} {f.heading} {f.topic}" for f in (y, x)]  # the figure's own word for the thing first
+        common.sort(key=lambda t: (not re.search(rf"\b{re.escape(t)}", said[0], re.IGNORECASE), t))
+        word = next((m.group(0) for text in said for m in [re.search(rf"\b{re.escape(common[0])}\w*", text,
                                                                      re.IGNORECASE)] if m), common[0])
         thing = f"the {word.lower()} figure"  # "the borehole figure": the word as written, not its stem
         score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
-        key = "over-limit" if side == "ceiling" else "under-floor"
-        return score, (thing.lower(),), ("risk", "over-limit", _SO[key].format(e=thing))
+        kind, relation, so = _LIMIT_SIDE[side]
+        return score, (thing.lower(),), (kind, relation, _SO[so].format(e=thing))
     return None
 
 
@@ -878,6 +887,14 @@ _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capa
                         r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
                         r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)
+# what a figure on each side of a limit means: (kind, relation, consequence)
+_LIMIT_SIDE = {"ceiling": ("risk", "over-limit", "over-limit"), "floor": ("risk", "over-limit", "under-floor"),
+               "threshold": ("opportunity", "threshold", "threshold")}
+# a level past which a contract pays back ("a volume rebate of 5.5p a litre ... if the year's volume is 220,000
+# litres or more")
+_THRESHOLD_Q = re.compile(r"\b(?:rebates?|discounts?|bonus|refunds?|retrospective)\b(?:[^.;]|\.(?=\d)){0,120}?\b(?:if|"
+                          r"when|once|where|for|on|above|over|exceeds?)\b(?:[^.;]|\.(?=\d)){0,60}?" + _NUM + r"\s?" +
+                          _UNIT + r"\s?(?:or more|or above|and above|and over|or over|\+)")
 _FLOOR_Q = re.compile(r"\b(?:not less than|no less than|at least|minimum(?: of)?)\s" + _NUM + r"\s?" + _UNIT)
 _FIGURE_Q = re.compile(r"(?<![\w.,/:-])" + _NUM + r"(?![\d,])(?:\s?" + _UNIT + r")?(?![\w/:-]|\.\d)"
                        r"(?!\s?(?:st|nd|rd|th)?\s?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)")
@@ -903,9 +920,9 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
     times it, not a year, a date or a sum of money); a figure with no unit of its own counts in people or hours,
     for a count or a row of weekly hours."""
     lx, ly = x.text.lower(), _SUMMED_CELL.sub(" ", y.text.lower())  # a total of several weeks is no week's
-    if _CEILING_Q.search(ly) or _FLOOR_Q.search(ly):
+    if _CEILING_Q.search(ly) or _FLOOR_Q.search(ly) or _THRESHOLD_Q.search(ly):
         return None  # two limits, not a limit and a figure
-    for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q)):
+    for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q), ("threshold", _THRESHOLD_Q)):
         for m in rx.finditer(lx):
             bound, unit = _quantity(m)
             before, after = lx[max(0, m.start() - 20):m.end()], lx[m.end():m.end() + 15].split(";")[0]
@@ -923,7 +940,8 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
                                     "£$€"):
                     continue
                 if (side == "ceiling" and bound < value <= 3 * bound) or \
-                        (side == "floor" and bound / 10 <= value < bound):
+                        (side == "floor" and bound / 10 <= value < bound) or \
+                        (side == "threshold" and bound <= value <= 3 * bound):
                     return side
     return None
 

@@ -1021,3 +1021,26 @@ def test_a_certified_colleague_who_stays_is_no_leaver() -> None:
                  _f("Kath Varley (Status: ATS certified; Certified since: 2009; Notes: trained on the scrubber)"),
                  "Varley")
     assert rel is None or "certificate" not in rel[2], rel
+
+
+def test_a_volume_past_a_rebate_threshold_in_another_teams_contract_is_an_opening() -> None:
+    """Seen on a company the code was not developed on: procurement's fuel-card contract pays a rebate "if the year's
+    volume is 220,000 litres or more", and the fleet's register projects 236,000 litres for the year; neither team
+    sees the rebate to claim."""
+    corpus, stated = _stated({
+        "Contracts register": "# Contracts\n\n## Register\n\n| Ref | Supplier | Terms |\n|---|---|---|\n"
+                              "| K-12 | Brindle Fuel Cards | Volume rebate of 4.5p a litre on all diesel drawn in a "
+                              "contract year if the year's volume is 150,000 litres or more; claimed in writing |\n",
+        "Fleet report": "# Fleet report\n\n## Fuel\n\nProjected full year 2026: 171,000 litres of diesel (2025 "
+                        "full year: 139,800 litres).\n",
+        "Canteen": "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "threshold"]
+    assert links and links[0].kind == "opportunity", [(lk.relation, lk.kind) for lk in find_links(stated, [], corpus)]
+
+
+def test_a_volume_short_of_the_rebate_threshold_is_no_opening() -> None:
+    threshold = _f("K-12 (Supplier: Brindle Fuel Cards; Terms: Volume rebate of 4.5p a litre on all diesel drawn in a "
+                   "contract year if the year's volume is 150,000 litres or more)")
+    short = _f("Brindle Fuel Cards: projected full year 2026: 121,000 litres of diesel.")
+    assert (relate(threshold, short, "Brindle Fuel Cards") or ("", ""))[1] != "threshold"
