@@ -27,7 +27,9 @@ _POOL = r"(?:customers|clients|members|subscribers|donors|patrons|users|accounts
 # (category, weight, pattern). Patterns are matched on lower-cased text between word boundaries.
 CUES: tuple[tuple[str, float, str], ...] = (
     # risk: something that can hurt the business
-    ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?|faults?|faulty|malfunction\w*|breakdowns?|"
+    ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?|faults?|faulty|malfunction\w*|"
+                          # a breakdown, not the cover or service a hire price includes for one
+                          r"breakdowns?(?! (?:cover|service|assistance|callout|call-out|insurance)\b)|"
                           r"broken(?! out\b| down (?:by|into)\b)|broke down|reject(?:s|ed|ions?)?|scrap(?:ped)?|rework|"
                           r"out of (?:spec|specification|tolerance|service|order)|non-?conform\w*|deviation\w*|"
                           r"leak(?:s|ed|ing)?|corrosion|corroded|cracks?|cracked|reboot(?:s|ed|ing)?|"
@@ -532,7 +534,8 @@ RESOURCES: tuple[tuple[str, str], ...] = (
     ("vehicle", r"vans?|trucks?|lorr(?:y|ies)|tankers?|couriers?|haulage|hauliers?|carriers?|vehicles?|minibus\w*|"
                 r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
     ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"
-                r"ovens?|boilers?|chillers?|plant hire|equipment|rigs?"),
+                r"ovens?|boilers?|chillers?|plant hire|equipment|rigs?|hoists?|mewps?|cherry pickers?|telehandlers?|"
+                r"dumpers?|access platforms?"),
     ("lab", r"lab(?:orator(?:y|ies))?s?|tests?|testing|assays?|analys[ie]s|analy[sz]ers?|instruments?|"
             r"chromatograph\w*|hplc|spectromet\w*|scanners?|imaging|scans?|x-rays?"),
     ("people", r"agency (?:staff|workers|nurses|drivers|temps)|contractors?|temps|temporary staff|interims?|"

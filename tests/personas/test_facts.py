@@ -973,3 +973,10 @@ def test_a_check_waived_as_not_needed_is_nothing_idle(text: str) -> None:
 def test_a_thing_that_is_not_needed_still_stands_idle() -> None:
     assert "opp.unused" in _fact("The second forklift is not needed until the spring and stands in the yard.").cues
     assert "opp.unused" in _fact("Bay 4 racking is no longer needed since the move to Leeds.").cues
+
+
+def test_breakdown_cover_in_a_hire_price_is_no_failure() -> None:
+    f = _fact("The two cranes are priced as a cross-hire from Tamar Lifting at £1,900 per crane per week including "
+              "delivery, inspections and breakdown cover.")
+    assert "risk.failure" not in f.cues and "bought-in" in f.cues, f.cues
+    assert "risk.failure" in _fact("A breakdown of crane C3 on 4 May stopped the lift for two days.").cues
