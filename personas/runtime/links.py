@@ -212,7 +212,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     for x, y, cx, cy in pairs:
         # paying outside for what another team's register shows idle in house: the same kind of thing (a courier
         # to a site is no use of the meeting room idle there)
-        if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and y.kind != "risk" and _unused_is(y, entity) \
+        if cx & _BOUGHT_IN and x.kind != "risk" and cy & _UNUSED and _idle(y) and _unused_is(y, entity) \
                 and _alike(x, y) and not _SPARES_HIRE.search(y.text.lower()):
             thing = f"the {e}" if e.lower() in y.entities else "what is"  # shared words, not a name
             return "opportunity", "demand-meets-supply", _SO["replace"].format(e=thing)
@@ -1009,7 +1009,8 @@ def _resources(f: Fact) -> frozenset[str]:
     hired from", "Van V07 stands idle", not the yard it stands in)."""
     low = _WHERE_CELL.sub(" ", f.text.lower())  # where it stands is not what it is ("Location: Harmony yard")
     at = min((m.start() for rx in _HIRED_OR_IDLE for m in [rx.search(low)] if m), default=len(low))
-    return resources(low[:at]) or resources(low)
+    # "if the three units stand idle" names no kind; its document's title does ("Hoist fleet utilisation")
+    return resources(low[:at]) or resources(low) or resources(" ".join(f.path[:1]).lower())
 
 
 _WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?)\s*:\s*[^;)]*")
@@ -1021,7 +1022,7 @@ def _kinds(f: Fact) -> frozenset[str]:
     hired thing meets another team's idle thing of the same kind although the two name it differently."""
     low = f.text.lower()
     out: set[str] = set()
-    if f.kind != "risk" and set(f.cues) & (_BOUGHT_IN | _UNUSED):
+    if set(f.cues) & (_BOUGHT_IN | _UNUSED) and (f.kind != "risk" or (set(f.cues) & _UNUSED and _idle(f))):
         out.update("&" + k for k in _resources(f))
     if (f.kind != "risk" and set(f.cues) & _UNUSED) or _TURNED_AWAY.search(low):
         out.update(_rates(low))  # "%tonne/week": spare capacity, or work turned away, in one measure
@@ -1048,6 +1049,16 @@ def _rates(low: str) -> frozenset[str]:
     return frozenset(_rate_key(m) for m in _RATE.finditer(low))
 
 
+_IDLE_COST = frozenset({"risk.loss", "risk.fall"})
+
+
+def _idle(f: Fact) -> bool:
+    """Whether a fact shows a thing idle, its only trouble the income idleness loses ("lower hire revenue if the
+    three units stand idle: about £19,600 a month of lost revenue"): alone a risk, against another team's hire an
+    opening."""
+    return f.kind != "risk" or not {c for c in f.cues if c.startswith("risk.")} - _IDLE_COST
+
+
 def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
     """One team pays outside for a kind of resource (a room, a van, lab tests) that another team's fact shows
     idle, with no name in common: (score, shared, (kind, relation, consequence)) or ``None``. Scored below a
@@ -1063,7 +1074,7 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
             measure = y.text[rate.start("u"):rate.end()]
             return 0.9, (measure.lower(),), ("opportunity", "demand-meets-supply", _SO["spare"].format(e=measure))
     for x, y in ((a, b), (b, a)):
-        if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and y.kind != "risk") or \
+        if not (set(x.cues) & _BOUGHT_IN and set(y.cues) & _UNUSED and x.kind != "risk" and _idle(y)) or \
                 _SPARES_HIRE.search(y.text.lower()):
             continue
         if not _resources(x) & _resources(y):

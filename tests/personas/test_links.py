@@ -1044,3 +1044,19 @@ def test_a_volume_short_of_the_rebate_threshold_is_no_opening() -> None:
                    "contract year if the year's volume is 150,000 litres or more)")
     short = _f("Brindle Fuel Cards: projected full year 2026: 121,000 litres of diesel.")
     assert (relate(threshold, short, "Brindle Fuel Cards") or ("", ""))[1] != "threshold"
+
+
+def test_hired_in_kit_meets_own_kit_whose_idleness_is_reported_as_lost_revenue() -> None:
+    """Seen on a company the code was not developed on: a tender prices two hoists as a cross-hire (with their
+    breakdown cover) while the hoist division warns that three of its own units will stand idle, as lost revenue.
+    Alone the idle units are a risk; against the hire they are an opening."""
+    corpus, stated = _stated({
+        "Tender register": "# Tender register\n\n## Bid T-88\n\nCranes: our own cranes were said to be committed, "
+                           "so two cranes are priced as a cross-hire from Tamar Lifting at £1,900 per crane per week "
+                           "including breakdown cover.\n",
+        "Crane fleet utilisation and off-hire forecast": "# Crane fleet utilisation and off-hire forecast\n\n## "
+                           "Actions\n\nFinance to reflect lower Q1 hire revenue if the three units stand idle: about "
+                           "£14,200 a month of lost revenue at current TC-40 rates.\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert links and links[0].kind == "opportunity", [(lk.relation, lk.kind) for lk in find_links(stated, [], corpus)]
