@@ -511,6 +511,10 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"^(?:[\d.]+\s+)?(?:if|should|in the event|unless)\b[^;]{0,120}?,\s*(?:\w+\s+){1,4}?"
                     r"(?:may|can|shall|will be entitled to|is entitled to)\b|"
                     r"\b(?:either|each) party (?:may|can|shall)\b|"
+                    # what a contract pays per day late ("Liquidated damages of £4,000 per day apply for each day
+                    # the run is delayed"): the term, not a delay
+                    r"^(?:liquidated damages|service credits?|penalt(?:y|ies)|damages)\b[^;]{0,80}?\b(?:apply|applies|"
+                    r"are payable|is payable|will apply|are due|accrue)\b|"
                     # a cap on what either side owes ("Neither party's total liability ... shall exceed £1.5m")
                     r"\b(?:neither|either|each) party(?:'s|’s)? (?:total |aggregate )?liability\b|"
                     # a right the business holds under a facility ("the group may cure a breach by an equity

@@ -168,7 +168,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
                          r"tests?|drills?|exercises?|cover|readiness|simulations?|costs?|liabilit(?:y|ies)|"
                          r"labou?r|claims?|income|revenue|hours))|"
-                         r"near[- ]miss\w*|fatalit\w+|harm to|spill\w*|"
+                         r"near[- ]miss\w*|fatalit\w+|harm to|"
+                         # a spill, not the kit, store, plan or drill kept ready for one
+                         r"spill\w*(?! (?:response|kits?|stores?|equipment|drills?|exercises?|plans?|procedures?|"
+                         r"trays?|pallets?|training)\b)|"
                          # a cold chain broken: "temperature excursions", "Excursions: 9", "out of range"
                          r"temperature excursions?|excursions?(?=:)|out of (?:its |the )?(?:safe |permitted |"
                          r"storage |temperature )?range|"

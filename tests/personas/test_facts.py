@@ -980,3 +980,15 @@ def test_breakdown_cover_in_a_hire_price_is_no_failure() -> None:
               "delivery, inspections and breakdown cover.")
     assert "risk.failure" not in f.cues and "bought-in" in f.cues, f.cues
     assert "risk.failure" in _fact("A breakdown of crane C3 on 4 May stopped the lift for two days.").cues
+
+
+@pytest.mark.parametrize("text", [
+    "Each depot holds a spill response store: 100 m of boom, sorbent pads and two skimmers.",
+    "Liquidated damages of £2,000 per day apply for each day the service is delayed by us, capped at £20,000.",
+])
+def test_kit_kept_ready_for_a_spill_and_a_contracts_damages_term_are_no_events(text: str) -> None:
+    assert all(f.kind != "risk" for f in facts(text)), [f.cues for f in facts(text)]
+
+
+def test_a_spill_is_still_a_hazard() -> None:
+    assert "risk.safety" in _fact("A spill of 400 litres of diesel reached the harbour drain on 3 May.").cues
