@@ -163,6 +163,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
     ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception)|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
+                         # an allergen that can reach food sold as free of it
+                         r"cross-?contact|may contain (?:traces of )?[a-z]+|shared (?:production )?line with|"
                          # a recall, not recall cover or a rehearsal of one, nor the paid work of carrying one out
                          # ("recall labour claims: £14,820")
                          r"(?<!mock )(?<!test )recall(?:s|ed)?(?! (?:insurance|plans?|procedures?|polic(?:y|ies)|"
@@ -488,6 +490,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"not our (?:product|supplier|customer|site|system|model|brand)|"
                     r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)"),
     ("assurance", 1.0, r"within (?:target|tolerance|limits?|budget|spec|terms)|on (?:track|target|schedule|budget)|"
+                       # what customers or staff are told is safe ("the range is sesame-free", "Customer
+                       # reassurance:")
+                       r"(?:is|are) (?:all |entirely |completely |guaranteed )?[a-z]+-free\b|"
+                       r"(?:customer|staff) reassurance\s*:|"
                        r"(?:assessed|judged|deemed|classified|found|attributed) (?:as |to be |to )?(?:not reportable|"
                        r"user error|operator error|human error|isolated|not significant|low risk|acceptable)|"
                        r"no trend (?:was )?(?:identified|found|seen)|"

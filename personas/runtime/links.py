@@ -1335,7 +1335,9 @@ def _display(shared: Sequence[str], a: Fact, b: Fact) -> str:
     the key with capitals."""
     key = shared[0] if shared else ""
     for text in (a.text, b.text, a.heading, b.heading, *a.path, *b.path):
-        m = re.search(re.escape(key), text, re.IGNORECASE)
+        # a rare word is shared as its stem ("bakeri"): the whole word as written ("bakery")
+        stem = key[:-1] if key.endswith("i") else key  # "bakeri": "bakery", "bakeries"
+        m = re.search(rf"\b{re.escape(stem)}[\w-]*" if key.isalpha() else re.escape(key), text, re.IGNORECASE)
         if m:
             return m.group(0)
     return " ".join(w[:1].upper() + w[1:] for w in key.split())

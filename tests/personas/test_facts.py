@@ -992,3 +992,9 @@ def test_kit_kept_ready_for_a_spill_and_a_contracts_damages_term_are_no_events(t
 
 def test_a_spill_is_still_a_hazard() -> None:
     assert "risk.safety" in _fact("A spill of 400 litres of diesel reached the harbour drain on 3 May.").cues
+
+
+def test_what_customers_are_told_is_free_of_an_allergen_is_an_assurance() -> None:
+    f = _fact("Customer reassurance: the whole of our pastry range (pasties, tarts and rolls) is peanut-free, and "
+              "staff can confirm this to customers asking about nut allergies.")
+    assert "assurance" in f.cues, f.cues

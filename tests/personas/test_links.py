@@ -1060,3 +1060,19 @@ def test_hired_in_kit_meets_own_kit_whose_idleness_is_reported_as_lost_revenue()
     })
     links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
     assert links and links[0].kind == "opportunity", [(lk.relation, lk.kind) for lk in find_links(stated, [], corpus)]
+
+
+def test_an_allergen_promise_to_customers_is_contradicted_by_the_new_suppliers_shared_line() -> None:
+    """Seen on a company the code was not developed on: the menu tells customers the bakery range is sesame-free;
+    procurement's register says the new bakery bakes on a line shared with sesame. The two share no name, only the
+    rare words for the products, and the title names them as written, not by their stems."""
+    corpus, stated = _stated({
+        "Menu and allergens": "# Menu\n\n## Allergens\n\nCustomer reassurance: the whole of our pastry range "
+                              "(pasties, sausage rolls and tarts) is peanut-free, and staff can confirm this to "
+                              "customers.\n",
+        "Supplier register": "# Suppliers\n\n## Food\n\n| Supplier | Category | Since | Notes |\n|---|---|---|---|\n"
+                             "| Kerrow Pies Ltd | Pastry: pasties, sausage rolls and tarts | 3 Nov 2026 | Produced on "
+                             "a shared line with peanut products; cross-contact cannot be excluded |\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "contradiction"]
+    assert "pastr" not in lk.consequence.replace("pastry", ""), lk.consequence
