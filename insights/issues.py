@@ -537,7 +537,7 @@ def _linked(links: Mapping[tuple[SpanKey, SpanKey], list[Said]], sources: Mappin
         # one side says next to nothing: the join would only retitle the other; but a plain date of a plan (a
         # milestone row) says nothing alone and everything against another team's end date
         if (low < 0.25 * high or not (_says_something(groups[ka]) and _says_something(groups[kb]))) and \
-                not any(x.relation in _SILENT_SIDES for x in ss):
+                not any(x.relation in _SILENT_SIDES for x in ss) and not _reassured(ss):
             continue
         if max(_rarity(x.entity, corpus) for x in ss) < _COMMON_NAME and \
                 _overlap(groups[ka], groups[kb], corpus) < 2 and not any(x.relation in _DECISIVE for x in ss):
@@ -670,6 +670,13 @@ def _nearby(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], 
 
 _COMMON_WORDS = frozenset(("will", "also", "week", "month", "year", "plan", "team", "site", "work", "made", "said",
                            "need", "first", "last", "next", "new", "each", "from", "with", "have", "been"))
+
+
+def _reassured(ss: Sequence[Said]) -> bool:
+    """A contradiction whose calm side is a reassurance ("the bakery range is sesame-free"): what it says is that
+    all is well, which is the point when the other document shows it is not."""
+    return any(x.relation == "contradiction" and any(f is not None and "assurance" in f.cues
+                                                     for f in (x.fact, x.link_fact)) for x in ss)
 
 
 def _says_something(g: _Group) -> bool:

@@ -949,3 +949,32 @@ def test_the_same_two_documents_linked_twice_by_two_relations_are_one_insight() 
     linked = _link(linked, row, limit, "over-limit", "Chamber F is above the limit", "Chamber F")
     joins = [i for i in build_issues(linked, corpus) if len(i.documents) > 1]
     assert len(joins) == 1, [i.title for i in joins]
+
+
+MENU = """# Winter menu and allergens
+
+## Allergens
+
+Customer reassurance: the whole of our pastry range (pasties, sausage rolls and tarts) is peanut-free, and staff
+can confirm this to customers asking about nut allergies.
+"""
+
+SUPPLIERS = """# Approved supplier register
+
+## Food
+
+The new pastry supplier, Kerrow Pies, bakes pasties, sausage rolls and tarts on a shared line with peanut products
+from 3 November; cross-contact cannot be excluded, and the line failed its last allergen swab on 12 October.
+"""
+
+
+def test_a_reassurance_contradicted_by_another_teams_record_is_an_insight_though_it_is_calm() -> None:
+    """Seen on a company the code was not developed on: the menu's promise that the range is free of an allergen,
+    linked by an agent to the new supplier's shared line, was dropped as a join whose one side says nothing."""
+    corpus, said = _world({"Winter menu and allergens": MENU, "Approved supplier register": SUPPLIERS})
+    promise = _span_of(said, "Customer reassurance")
+    line = _span_of(said, "The new pastry supplier")
+    issues = build_issues(_link(said, promise, line, "contradiction",
+                                "what one report says about pastry is contradicted by the other", "pastry"), corpus)
+    assert any(i.documents == ["Winter menu and allergens", "Approved supplier register"] for i in issues), \
+        [(i.documents, i.title) for i in issues]
