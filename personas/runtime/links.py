@@ -235,7 +235,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             return "risk", "exposure", _SO["exposure"].format(e=e)
     for x, y, cx, cy in pairs:
         if ("deadline" in cx or _COMMITMENT.search(x.text.lower())) and cy & {"risk.late", "risk.end"} and \
-                y.kind == "risk":
+                y.kind == "risk" and not _only_where(y, entity):
             return "risk", "obligation", _SO["commitment"].format(e=e)
     for x, y, cx, cy in pairs:
         # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
@@ -249,6 +249,16 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
             return "risk", "compound", _SO["owner"].format(e=e)
         return "opportunity", "compound", _SO["opening"].format(e=e)
     return None
+
+
+def _only_where(f: Fact, entity: str) -> bool:
+    """Whether a fact names ``entity`` only as where it happens ("Location: Hereford", "(Inverness)" after a
+    firm's name): a leaver's branch or a supplier's town is no commitment a deadline elsewhere in it puts at risk."""
+    low, key = f.text.lower(), re.escape(entity.lower())
+    spots = [m.start() for m in re.finditer(rf"(?<![\w-]){key}(?![\w-])", low)]
+    where = [m.span() for m in re.finditer(r"\b(?:locations?|based at|branch|site|town|address|area)\s*:\s*[^;)]*|"
+                                            r"\([a-z][a-z' -]{2,30}\)", low)]
+    return bool(spots) and all(any(a <= p < b for a, b in where) for p in spots)
 
 
 def _columns_only(a: Fact, b: Fact, entity: str) -> bool:

@@ -1076,3 +1076,17 @@ def test_an_allergen_promise_to_customers_is_contradicted_by_the_new_suppliers_s
     })
     (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "contradiction"]
     assert "pastr" not in lk.consequence.replace("pastry", ""), lk.consequence
+
+
+@pytest.mark.parametrize(("deadline", "trouble", "place"), [
+    ("Diocese of Lydford churchyard rules: sales consultants must check each stone before the order is taken by "
+     "30 November.", "D. Marsh (Role: Service Operative; Location: Lydford; Reason: Resignation; Last working day: "
+     "4 December 2026)", "Lydford"),
+    ("Q3-02 (Date: 7 Jul; Enquirer: Ferlow Logistics Ltd (Dunmore); Request: hold their trailers by 30 November)",
+     "Kerrow Bakery Ltd (Dunmore) (Category: Bakery; Since: 3 Nov 2026; Notes: replaces Dunn's Bakehouse, owner "
+     "retired)", "Dunmore"),
+])
+def test_where_a_record_happens_is_no_commitment_a_deadline_there_puts_at_risk(deadline: str, trouble: str,
+                                                                                place: str) -> None:
+    rel = relate(_f(deadline), _f(trouble), place)
+    assert rel is None or rel[1] != "obligation", rel
