@@ -383,7 +383,14 @@ def _their_customers_call(f: Fact, paragraph: list[str]) -> bool:
     names = "|".join(re.escape(e) for e in f.entities)
     rx = re.compile(rf"\b(?:{names})(?:'s|’s|s'|’) (?:[\w-]+ )?(?:customers|clients|buyers|accounts)\b|"
                     rf"\b(?:customers|clients|buyers|accounts) of (?:{names})\b")
-    return any(rx.search(s) for s in paragraph)
+    # ... or whose administrators offer its business to firms like ours ("inviting expressions of interest in taking
+    # over the plan book")
+    return any(rx.search(s) or _OFFERED.search(s.lower()) for s in paragraph)
+
+
+_OFFERED = re.compile(r"\b(?:administrators?|liquidators?|receivers?)\b[^.]{0,160}\b(?:expressions? of interest|"
+                      r"invit\w+ (?:offers|bids)|(?:seeking|looking for) (?:a )?(?:buyers?|purchasers?|"
+                      r"(?:new |an? )?(?:providers?|partners?|operators?) to take (?:on|over)))")
 
 
 def _rival(f: Fact) -> Fact:

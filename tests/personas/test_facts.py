@@ -998,3 +998,15 @@ def test_what_customers_are_told_is_free_of_an_allergen_is_an_assurance() -> Non
     f = _fact("Customer reassurance: the whole of our pastry range (pasties, tarts and rolls) is peanut-free, and "
               "staff can confirm this to customers asking about nut allergies.")
     assert "assurance" in f.cues, f.cues
+
+
+def test_a_failed_firm_whose_administrators_offer_its_book_is_an_opening() -> None:
+    text = ("## Market\n\n- Harlow Care Plans Ltd (Ludlow) entered administration on 2 October 2026 after its partner "
+            "ended their arrangement. The administrators, Fenwick Restructuring LLP, have written to authorised "
+            "providers inviting expressions of interest in taking over the plan book for about 1,200 plan holders. "
+            "Expressions of interest are due by 9 February 2027.\n")
+    first = next(f for f in facts(text) if f.text.startswith("Harlow"))
+    assert first.kind == "opportunity", first.cues
+    alone = next(f for f in facts("## Market\n\n- Harlow Care Plans Ltd (Ludlow) entered administration on 2 October "
+                                  "2026 after its partner ended their arrangement.\n"))
+    assert alone.kind == "risk"
