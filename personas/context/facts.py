@@ -445,6 +445,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["assurance"]
         cats[cats.index("assurance")] = "risk.loss"
         weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
+    if unit == "row" and _row_past_threshold(cells) and "opp.saving" not in weights:
+        # spend past the threshold a rebate is paid at, in one row of a terms register: money to claim
+        cats.append("opp.saving")
+        weights["opp.saving"] = 1.0
     if (_breach(scan) or (unit == "row" and _row_over_limit(cells))) and \
             weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
         # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
@@ -711,6 +715,19 @@ def _row_over_limit(cells: str) -> bool:
     cells."""
     held, limit = MONEY_HELD.search(cells), MONEY_LIMIT.search(cells)
     return held is not None and limit is not None and money_value(held) > money_value(limit) > 0
+
+
+_SPENT = re.compile(r"\b(?:net |gross |total |actual )?(?:purchases|spend|volume|turnover|sales|orders)(?: \([^)]*\))?"
+                    r"\s*:\s*" + _MONEY_N)
+_THRESHOLD = re.compile(r"\b(?:rebate |bonus |discount )?(?:threshold|qualifying (?:spend|level)|tier)"
+                        r"(?: \([^)]*\))?\s*:\s*" + _MONEY_N)
+
+
+def _row_past_threshold(cells: str) -> bool:
+    """A register's row whose spend is at or above the threshold in another of its cells ("Net purchases:
+    £642,180; Threshold: £600,000")."""
+    spent, threshold = _SPENT.search(cells), _THRESHOLD.search(cells)
+    return spent is not None and threshold is not None and money_value(spent) >= money_value(threshold) > 0
 
 
 def _breach(scan: str) -> bool:

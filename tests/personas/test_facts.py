@@ -1010,3 +1010,13 @@ def test_a_failed_firm_whose_administrators_offer_its_book_is_an_opening() -> No
     alone = next(f for f in facts("## Market\n\n- Harlow Care Plans Ltd (Ludlow) entered administration on 2 October "
                                   "2026 after its partner ended their arrangement.\n"))
     assert alone.kind == "risk"
+
+
+def test_spend_past_a_rebate_threshold_in_a_row_is_money_to_claim() -> None:
+    text = ("## Spend summary\n\n| Supplier | Rebate year | Net purchases | Threshold | Notes |\n"
+            "|---|---|---|---|---|\n"
+            "| Dunmore Packaging | Oct 2025 – Sep 2026 | £512,400 | £500,000 | All sites on one group account |\n"
+            "| Kerrow Sundries | Oct 2025 – Sep 2026 | £212,000 | £250,000 | Below threshold |\n")
+    rows = {f.text.split(" (")[0]: f for f in facts(text)}
+    assert rows["Dunmore Packaging"].kind == "opportunity", rows["Dunmore Packaging"].cues
+    assert "Kerrow Sundries" not in rows or rows["Kerrow Sundries"].kind != "opportunity"
