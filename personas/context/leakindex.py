@@ -102,6 +102,29 @@ class Leak:
     how: str  # canary | copy | paraphrase
 
 
+@dataclass(slots=True)
+class Drafts:
+    """What the turns of one round are to say, before any of it is posted: fingerprints and sentences, each with the
+    labels of the channels that are to carry it. Drafts only protect (a post repeating the draft of a channel its
+    own may not carry leaks), never permit: what a channel may carry comes from stored text alone, so a round's
+    posts are judged the same whichever of them is stored first."""
+
+    grams: dict[int, list[Entry]] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    by_stems: dict[frozenset[str], int] = field(default_factory=dict)
+    index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_unit(self, stems: frozenset[str], label: Label2, src: int) -> None:
+        at = self.by_stems.get(stems)
+        if at is not None:
+            self.units[at].said.add(label)
+            return
+        self.by_stems[stems] = at = len(self.units)
+        self.units.append(Unit(stems, src, label, {label}))
+        for s in stems:
+            self.index[s].append(at)
+
+
 def _add_entry(table: dict[int, list[Entry]], h: int, entry: Entry) -> None:
     entries = table.get(h)
     if entries is None:
@@ -127,6 +150,7 @@ class LeakIndex:
         self._last: _Post | None = None
         self._derived: set[tuple[frozenset[str], int, int]] = set()  # message sentences said already at the label
         self.message_units = 0  # sentences of messages among the units (the owner rebuilds past a bound)
+        self.drafts: dict[object, Drafts] = {}  # a round's key -> what its turns are to say
 
     def __len__(self) -> int:
         return len(self.grams) + len(self.messages[0]) + len(self.messages[1]) + len(self.units)
@@ -204,6 +228,22 @@ class LeakIndex:
         for stems in own:
             if self.add_unit(stems, (level, mask), src):
                 self.message_units += 1
+
+    def add_draft(self, key: object, channel: int, level: int, mask: int, body: str) -> None:
+        """Protect what a turn of round ``key`` is to say in a channel labelled (``level``, ``mask``), for the posts
+        of that round only (see :class:`Drafts`): the parts a message of it would protect (:meth:`add_message`)."""
+        drafts = self.drafts.setdefault(key, Drafts())
+        src = self._source(MESSAGE, channel)
+        post = self._prepare(body)
+        known = [pos for pos, h in enumerate(post.grams) if h in self.grams]
+        for h in _winnowed_runs(_masked(post.grams, known)):
+            _add_entry(drafts.grams, h, (level, mask, src))
+        for stems in unit_stems(body):
+            if len(stems - FRAME_STEMS) >= MIN_STEMS and not self._explained(level, mask, stems, stems):
+                drafts.add_unit(stems, (level, mask), src)
+
+    def forget_drafts(self, key: object) -> None:
+        self.drafts.pop(key, None)
 
     def _prepare(self, body: str) -> _Post:
         """The post's squashed text, window hashes and sentence stems (the last one is kept: a post that passes
@@ -285,8 +325,9 @@ class LeakIndex:
 
     # -- the check ------------------------------------------------------------------------------------------------
 
-    def find(self, level: int, mask: int, body: str) -> Leak | None:
-        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None.
+    def find(self, level: int, mask: int, body: str, round: object = None) -> Leak | None:
+        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None; for a post of round ``round``,
+        the drafts of that round protect as well (:meth:`add_draft`).
 
         A canary marker from above the label leaks at once. A fingerprint counts only when no text the channel may
         carry has it too (shared boilerplate is not a leak); a source leaks when ``MIN_COPY`` characters of it are
@@ -297,13 +338,14 @@ class LeakIndex:
         for marker, (lvl, msk, src) in self.canaries.items():
             if marker in post.sq and not dominates_ints(level, mask, lvl, msk):
                 return Leak(lvl, msk, (self._owner(src),), len(marker), "canary")
-        return self._copy(level, mask, post) or self._paraphrase(level, mask, post)
+        drafts = self.drafts.get(round) if round is not None else None
+        return self._copy(level, mask, post, drafts) or self._paraphrase(level, mask, post, drafts)
 
     def _owner(self, src: int) -> tuple[str, int]:
         kind, ident = self.owners[src]
         return KINDS[kind], ident
 
-    def _copy(self, level: int, mask: int, post: _Post) -> Leak | None:
+    def _copy(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None) -> Leak | None:
         grams, sq = post.grams, post.sq
         if not grams:
             return None
@@ -314,6 +356,7 @@ class LeakIndex:
         tables = [t for t in (new, old) if t]
         outside = ~mask
         seen: set[int] = set()
+        drafted = drafts.grams if drafts is not None and drafts.grams else None
         for pos, h in enumerate(grams):  # the hot loop: dominance is inlined (see workspace.labels.dominates_ints)
             found = docs.get(h)
             if found:
@@ -322,6 +365,11 @@ class LeakIndex:
                 more = table.get(h)
                 if more:
                     found = [*found, *more] if found else more
+            if drafted is not None and h not in seen and (said := drafted.get(h)):
+                # drafts only protect: one the channel may carry permits nothing, one it may not is a source
+                said = [e for e in said if not (e[0] <= level and not e[1] & outside)]
+                if said and not (found and any(e[0] <= level and not e[1] & outside for e in found)):
+                    found = [*found, *said] if found else said
             if not found or h in seen:  # a phrase said twice is copied once
                 continue
             seen.add(h)
@@ -351,10 +399,10 @@ class LeakIndex:
         lvl, msk = labels[leaking[0]]
         return Leak(lvl, msk, tuple(self._owner(s) for s in leaking), copied[leaking[0]], "copy")
 
-    def _paraphrase(self, level: int, mask: int, post: _Post) -> Leak | None:
-        if not self.units:
+    def _paraphrase(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None) -> Leak | None:
+        if not self.units and (drafts is None or not drafts.units):
             return None
-        worst: tuple[int, int] | None = None
+        worst: tuple[int, int, Label2, int] | None = None  # stems shared, 0 stored or 1 a draft, label, unit
         outside = ~mask
         prefix, units = self._prefix, self.units
         for window in post_windows(post.stems):
@@ -371,11 +419,34 @@ class LeakIndex:
                     shared = self._paraphrased(unit, window)
                     if shared and (worst is None or shared > worst[0]) and not self._explained(
                             level, mask, unit.stems, window):
-                        worst = (shared, at)
+                        worst = (shared, 0, unit.label, at)
+            if drafts is None:
+                continue
+            # a draft of the round that the channel may not carry (drafts permit nothing, so the channel's own
+            # drafts do not count either way)
+            near: set[int] = set()
+            for s in window:
+                near.update(drafts.index.get(s, ()))
+            for at in sorted(near):
+                unit = drafts.units[at]
+                said = sorted(lb for lb in unit.said if not (lb[0] <= level and not lb[1] & outside))
+                if not said or len(unit.stems & window) < MIN_STEMS or any(
+                        lb[0] <= level and not lb[1] & outside for lb in self._said_of(unit.stems)):
+                    continue
+                shared = self._paraphrased(unit, window)
+                if shared and (worst is None or shared > worst[0]) and not self._explained(
+                        level, mask, unit.stems, window):
+                    worst = (shared, 1, said[0], at)
         if worst is None:
             return None
-        unit = self.units[worst[1]]
-        return Leak(unit.label[0], unit.label[1], (self._owner(unit.source),), worst[0], "paraphrase")
+        shared, kind, label, at = worst
+        unit = (drafts.units if kind and drafts is not None else self.units)[at]
+        return Leak(label[0], label[1], (self._owner(unit.source),), shared, "paraphrase")
+
+    def _said_of(self, stems: frozenset[str]) -> set[Label2]:
+        """The labels stored text says these stems at (none: said by no stored text)."""
+        at = self._by_stems.get(stems)
+        return self.units[at].said if at is not None else set()
 
 
 def _masked(grams: list[int], hits: list[int]) -> list[int | None]:
