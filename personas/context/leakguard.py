@@ -114,10 +114,11 @@ async def index_for(workspace_id: int) -> Index:
 
 async def protect_round(workspace_id: int, key: tuple[int, int], said: Sequence[Said]) -> None:
     """Protect what the turns of a round (``key``: run, round) are to say, each at its channel's label, before any
-    of them is posted, for the posts of that round (checked under :func:`posting_round`): a post that repeats
-    another channel's post of its round is then refused whichever shard stores its posts first, in whichever
-    process. The index is brought up to date first (every earlier round is stored by now). Once per round and
-    process; re-added when the index is rebuilt."""
+    of them is posted, for the posts of that round (checked under :func:`posting_round`): a post that repeats the
+    post of a channel before its own in the plan (by id) that its own may not carry is then refused whichever shard
+    stores its posts first, in whichever process, as if the shards had posted one after another. The index is
+    brought up to date first (every earlier round is stored by now). Once per round and process; re-added when the
+    index is rebuilt."""
     async with _protecting[workspace_id]:  # a second shard of the round in this process waits until it is done
         rounds = _rounds(workspace_id)
         if key not in rounds:
@@ -240,10 +241,10 @@ def posting_round(key: tuple[int, int]) -> Iterator[None]:
 
 
 def find_leak(index: Index, scheme: LabelScheme, channel_label: Label, body: str,
-              round: tuple[int, int] | None = None) -> Leak | None:
-    """The leak in ``body`` for a channel labelled ``channel_label`` (a post of ``round``: its drafts protect too),
-    or None. Pure (no I/O)."""
-    leak = index.index.find(channel_label.level, channel_label.mask, body, round)
+              round: tuple[int, int] | None = None, channel: int = 0) -> Leak | None:
+    """The leak in ``body`` for a channel labelled ``channel_label`` (a post of ``round`` in ``channel``: the
+    round's drafts in channels before it protect too), or None. Pure (no I/O)."""
+    leak = index.index.find(channel_label.level, channel_label.mask, body, round, channel)
     if leak is not None:
         scheme.from_ints(leak.level, leak.mask)  # raises LabelOutsideScheme for a label newer than the scheme
     return leak
@@ -271,12 +272,12 @@ async def check_post(*, actor: Actor, channel: Mapping[str, Any], body: str, **_
     level, mask = int(channel["label_level"]), int(channel["label_mask"])
     label = actor.scheme.from_ints(level, mask)
     scheme = actor.scheme
-    rnd = _round.get()
+    rnd, at = _round.get(), int(channel.get("id", 0))
     try:
-        leak = find_leak(idx, scheme, label, body, rnd)
+        leak = find_leak(idx, scheme, label, body, rnd, at)
     except LabelOutsideScheme:  # text labelled after the poster's copy of the scheme: the block is recorded
         scheme = await get_scheme(actor.workspace_id)
-        leak = find_leak(idx, scheme, label, body, rnd)
+        leak = find_leak(idx, scheme, label, body, rnd, at)
     if leak is None:
         if "id" in channel:  # it will be said at this label: protected from now on, in this process at once
             idx.index.add_message(int(channel["id"]), level, mask, body)

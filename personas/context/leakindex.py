@@ -105,24 +105,26 @@ class Leak:
 @dataclass(slots=True)
 class Drafts:
     """What the turns of one round are to say, before any of it is posted: fingerprints and sentences, each with the
-    labels of the channels that are to carry it. Drafts only protect (a post repeating the draft of a channel its
-    own may not carry leaks), never permit: what a channel may carry comes from stored text alone, so a round's
-    posts are judged the same whichever of them is stored first."""
+    label and the id of the channel that is to carry it. The round's channels are in plan order (by id): a post
+    repeating the draft of a channel before its own that its own may not carry leaks, whichever is stored first,
+    as if the round's shards had posted one after another. Drafts only protect, never permit (a draft may be
+    refused): what a channel may carry comes from stored text."""
 
     grams: dict[int, list[Entry]] = field(default_factory=dict)
     units: list[Unit] = field(default_factory=list)
+    by: list[set[tuple[Label2, int]]] = field(default_factory=list)  # each unit's (label, channel)
     by_stems: dict[frozenset[str], int] = field(default_factory=dict)
     index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
-    def add_unit(self, stems: frozenset[str], label: Label2, src: int) -> None:
+    def add_unit(self, stems: frozenset[str], label: Label2, src: int, channel: int) -> None:
         at = self.by_stems.get(stems)
-        if at is not None:
-            self.units[at].said.add(label)
-            return
-        self.by_stems[stems] = at = len(self.units)
-        self.units.append(Unit(stems, src, label, {label}))
-        for s in stems:
-            self.index[s].append(at)
+        if at is None:
+            self.by_stems[stems] = at = len(self.units)
+            self.units.append(Unit(stems, src, label, set()))
+            self.by.append(set())
+            for s in stems:
+                self.index[s].append(at)
+        self.by[at].add((label, channel))
 
 
 def _add_entry(table: dict[int, list[Entry]], h: int, entry: Entry) -> None:
@@ -240,7 +242,7 @@ class LeakIndex:
             _add_entry(drafts.grams, h, (level, mask, src))
         for stems in unit_stems(body):
             if len(stems - FRAME_STEMS) >= MIN_STEMS and not self._explained(level, mask, stems, stems):
-                drafts.add_unit(stems, (level, mask), src)
+                drafts.add_unit(stems, (level, mask), src, channel)
 
     def forget_drafts(self, key: object) -> None:
         self.drafts.pop(key, None)
@@ -325,9 +327,9 @@ class LeakIndex:
 
     # -- the check ------------------------------------------------------------------------------------------------
 
-    def find(self, level: int, mask: int, body: str, round: object = None) -> Leak | None:
-        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None; for a post of round ``round``,
-        the drafts of that round protect as well (:meth:`add_draft`).
+    def find(self, level: int, mask: int, body: str, round: object = None, channel: int = 0) -> Leak | None:
+        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None; for a post of round ``round``
+        in channel ``channel``, the drafts of that round in channels before it protect as well (:class:`Drafts`).
 
         A canary marker from above the label leaks at once. A fingerprint counts only when no text the channel may
         carry has it too (shared boilerplate is not a leak); a source leaks when ``MIN_COPY`` characters of it are
@@ -339,13 +341,15 @@ class LeakIndex:
             if marker in post.sq and not dominates_ints(level, mask, lvl, msk):
                 return Leak(lvl, msk, (self._owner(src),), len(marker), "canary")
         drafts = self.drafts.get(round) if round is not None else None
-        return self._copy(level, mask, post, drafts) or self._paraphrase(level, mask, post, drafts)
+        return (self._copy(level, mask, post, drafts, channel)
+                or self._paraphrase(level, mask, post, drafts, channel))
 
     def _owner(self, src: int) -> tuple[str, int]:
         kind, ident = self.owners[src]
         return KINDS[kind], ident
 
-    def _copy(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None) -> Leak | None:
+    def _copy(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None, channel: int = 0
+              ) -> Leak | None:
         grams, sq = post.grams, post.sq
         if not grams:
             return None
@@ -366,8 +370,9 @@ class LeakIndex:
                 if more:
                     found = [*found, *more] if found else more
             if drafted is not None and h not in seen and (said := drafted.get(h)):
-                # drafts only protect: one the channel may carry permits nothing, one it may not is a source
-                said = [e for e in said if not (e[0] <= level and not e[1] & outside)]
+                # drafts only protect: one the channel may carry permits nothing, one it may not (of a channel
+                # before this one in the plan) is a source
+                said = [e for e in said if not (e[0] <= level and not e[1] & outside) and owners[e[2]][1] < channel]
                 if said and not (found and any(e[0] <= level and not e[1] & outside for e in found)):
                     found = [*found, *said] if found else said
             if not found or h in seen:  # a phrase said twice is copied once
@@ -399,7 +404,8 @@ class LeakIndex:
         lvl, msk = labels[leaking[0]]
         return Leak(lvl, msk, tuple(self._owner(s) for s in leaking), copied[leaking[0]], "copy")
 
-    def _paraphrase(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None) -> Leak | None:
+    def _paraphrase(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None, channel: int = 0
+                    ) -> Leak | None:
         if not self.units and (drafts is None or not drafts.units):
             return None
         worst: tuple[int, int, Label2, int] | None = None  # stems shared, 0 stored or 1 a draft, label, unit
@@ -422,14 +428,15 @@ class LeakIndex:
                         worst = (shared, 0, unit.label, at)
             if drafts is None:
                 continue
-            # a draft of the round that the channel may not carry (drafts permit nothing, so the channel's own
-            # drafts do not count either way)
+            # a draft of the round, in a channel before this one, that the channel may not carry (drafts permit
+            # nothing)
             near: set[int] = set()
             for s in window:
                 near.update(drafts.index.get(s, ()))
             for at in sorted(near):
                 unit = drafts.units[at]
-                said = sorted(lb for lb in unit.said if not (lb[0] <= level and not lb[1] & outside))
+                said = sorted(lb for lb, ch in drafts.by[at] if ch < channel and not (
+                    lb[0] <= level and not lb[1] & outside))
                 if not said or len(unit.stems & window) < MIN_STEMS or any(
                         lb[0] <= level and not lb[1] & outside for lb in self._said_of(unit.stems)):
                     continue

@@ -3,8 +3,9 @@ everything a turn needs: who speaks, the provider request, the facts it may cite
 carrying them out in two passes over the round: :func:`draft` (the provider calls; nothing is posted) for every
 shard, then :func:`execute` (the leak guard first protects every draft of the round, then posts through
 ``channels``' ``post_batch``, every check of ``post_message`` applying, with claims, readings, ``context.read`` and
-the turns' rows, committed per chunk). So a post that repeats another channel's post of its round is refused
-whichever shard stores its posts first: a round's outcome depends on its plan, not on timing.
+the turns' rows, committed per chunk). So a post that repeats the post of a channel before its own in the plan (by
+id) that its own may not carry is refused whichever shard stores its posts first: a round's outcome depends on its
+plan, not on timing.
 
 Idempotent: every turn has a key (run, round, shard, member and its ordinal there); a chunk's posts and rows commit
 together and turns whose rows exist are skipped, so a shard retried after a crash posts nothing twice, and a

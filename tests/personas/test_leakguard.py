@@ -126,9 +126,10 @@ def test_find_leak_is_pure_and_needs_more_than_a_coincidence() -> None:
     assert leakguard.find_leak(index, scheme, public, short) is not None, "a short post that is all copy"
 
 
-def test_a_rounds_drafts_protect_its_posts_and_permit_nothing() -> None:
-    """What the turns of a round are to say protects the posts of that round (whichever is stored first), at the
-    label of the channel each is for; a draft the channel may carry permits nothing, and other posts ignore them."""
+def test_a_rounds_drafts_protect_its_later_channels_posts_and_permit_nothing() -> None:
+    """What the turns of a round are to say protects the posts of that round in channels after it in the plan
+    (whichever is stored first), at the label of the channel it is for; a draft the channel may carry permits
+    nothing, and other posts ignore drafts."""
     scheme = LabelScheme(compartments=("ops", "finance"))
     ops, top = scheme.parse("internal/ops"), scheme.parse("confidential/ops+finance")
     said = ("Our steering group meets the Harwick auditors next Thursday about the Marlow pallet yard lease and "
@@ -136,16 +137,17 @@ def test_a_rounds_drafts_protect_its_posts_and_permit_nothing() -> None:
     index = LeakIndex()
     index.add_draft((1, 2), 10, top.level, top.mask, said)
     index.add_draft((1, 2), 11, ops.level, ops.mask, said)  # the post's own: permits nothing
-    leak = index.find(ops.level, ops.mask, said, (1, 2))
+    leak = index.find(ops.level, ops.mask, said, (1, 2), 11)
     assert leak is not None and (leak.level, leak.mask) == (top.level, top.mask)
     reworded = "Next Thursday the Harwick auditors meet our steering group on the Penrose overtime settlement and " \
                "the Marlow pallet yard lease."
-    assert index.find(ops.level, ops.mask, reworded, (1, 2)) is not None, "a paraphrase of the draft too"
-    assert index.find(top.level, top.mask, said, (1, 2)) is None, "the channel may carry it"
-    assert index.find(ops.level, ops.mask, said) is None, "not a post of that round: a draft is no stored text"
-    assert index.find(ops.level, ops.mask, said, (1, 3)) is None, "nor of another round"
+    assert index.find(ops.level, ops.mask, reworded, (1, 2), 11) is not None, "a paraphrase of the draft too"
+    assert index.find(top.level, top.mask, said, (1, 2), 10) is None, "the channel may carry it"
+    assert index.find(ops.level, ops.mask, said, (1, 2), 9) is None, "a channel before it in the plan: first"
+    assert index.find(ops.level, ops.mask, said, None, 11) is None, "not a post of that round: a draft is no text"
+    assert index.find(ops.level, ops.mask, said, (1, 3), 11) is None, "nor of another round"
     index.forget_drafts((1, 2))
-    assert index.find(ops.level, ops.mask, said, (1, 2)) is None
+    assert index.find(ops.level, ops.mask, said, (1, 2), 11) is None
 
 
 async def test_canaries_never_appear_below_their_label(db: Database) -> None:
