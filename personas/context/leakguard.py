@@ -37,6 +37,7 @@ from workspace.services import get_scheme
 REFRESH_S = 2.0
 BATCH = 5000
 MESSAGE_BACKLOG = 20_000
+SEEN_MAX = 200_000
 """Messages a fresh index starts from (the latest); newer ones join as they are posted."""
 PERSONA_PARTS = {"traits": 0, "goals": 1000, "concerns": 2000}
 ROUNDS_KEPT = 4
@@ -57,6 +58,8 @@ class Index:
     canaries: frozenset[str] = frozenset()
     checked: float = 0.0
     mine: set[tuple[int, int]] = field(default_factory=set)  # (channel, hash of body) added since the last refresh
+    settled: int = 0  # every message up to this id is in (or older than the backlog)
+    seen: set[int] = field(default_factory=set)  # ids above ``settled`` read since
     rounds: set[tuple[int, int]] = field(default_factory=set)  # (run, round) whose drafts are in
 
 
@@ -117,16 +120,19 @@ async def protect_round(workspace_id: int, key: tuple[int, int], said: Sequence[
     of them is posted, for the posts of that round (checked under :func:`posting_round`): a post that repeats the
     post of a channel before its own in the plan (by id) that its own may not carry is then refused whichever shard
     stores its posts first, in whichever process, as if the shards had posted one after another. The index is
-    brought up to date first (every earlier round is stored by now). Once per round and process; re-added when the
-    index is rebuilt."""
+    brought up to date first, messages that committed after the cursor passed them included (every earlier round
+    is stored by now). Once per round and process; re-added when the index is rebuilt."""
     async with _protecting[workspace_id]:  # a second shard of the round in this process waits until it is done
         rounds = _rounds(workspace_id)
-        if key not in rounds:
+        new = key not in rounds
+        if new:
             rounds[key] = list(said)
             while len(rounds) > ROUNDS_KEPT:
                 del rounds[next(iter(rounds))]
             invalidate(workspace_id)
         idx = await index_for(workspace_id)
+        if new:
+            await _settle(workspace_id, idx)
         if key not in idx.rounds:
             _add_said(idx, key, rounds[key])
 
@@ -160,7 +166,7 @@ async def _refresh(workspace_id: int, idx: Index | None) -> Index:
     if idx is None or idx.database() is not database or roles_key != idx.roles or not grown:
         idx = Index(database=weakref.ref(database), roles=roles_key)
         _add_roles(idx.index, roles)
-        idx.messages = await message_id_back(workspace_id, MESSAGE_BACKLOG)
+        idx.messages = idx.settled = await message_id_back(workspace_id, MESSAGE_BACKLOG)
     if chunks[1] > idx.chunks[1]:
         await _add_chunks(workspace_id, idx)
     idx.chunks = chunks
@@ -220,13 +226,35 @@ async def _add_messages(workspace_id: int, idx: Index) -> None:
     while True:
         rows = await messages_after(workspace_id, idx.messages, BATCH)
         for r in rows:
+            idx.seen.add(int(r["id"]))
             if not r["deleted"] and (int(r["channel"]), hash(r["body"])) not in mine:  # else in already
                 idx.index.add_message(int(r["channel"]), int(r["label_level"]), int(r["label_mask"]),
                                       str(r["body"]))
         if rows:
             idx.messages = int(rows[-1]["id"])
+        if len(idx.seen) > SEEN_MAX:  # nobody settles this index (no runs here): forget the oldest gaps
+            idx.settled, idx.seen = idx.messages, set()
         if len(rows) < BATCH:
             return
+
+
+async def _settle(workspace_id: int, idx: Index) -> None:
+    """Read again the messages between ``settled`` and the cursor that were not read: a transaction that committed
+    after the cursor passed its ids (posts of another process). Called when every earlier round of a run is
+    stored, so what a round's posts are checked against does not depend on when this process last refreshed."""
+    after, top = idx.settled, idx.messages
+    while after < top:
+        rows = await messages_after(workspace_id, after, BATCH)
+        for r in rows:
+            if int(r["id"]) > top:
+                break
+            if int(r["id"]) not in idx.seen and not r["deleted"]:
+                idx.index.add_message(int(r["channel"]), int(r["label_level"]), int(r["label_mask"]),
+                                      str(r["body"]))
+        if len(rows) < BATCH:
+            break
+        after = int(rows[-1]["id"])
+    idx.settled, idx.seen = top, {i for i in idx.seen if i > top}
 
 
 @contextlib.contextmanager
