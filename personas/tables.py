@@ -316,7 +316,7 @@ class Shard(Table, tablename="personas_shard"):
     round = Integer(default=0)
     shard = BigInt(default=0)  # the channel's id
     turns = Integer(default=0)
-    status = Varchar(length=16, default="queued")  # queued | done
+    status = Varchar(length=16, default="queued")  # queued | drafted (its payload carries the drafts) | done
     payload = Text(default="")
     error = Text(default="")
     created_at = Timestamptz()

@@ -6,17 +6,21 @@ is refused with ``leak_blocked`` and audited as ``post.blocked``.
 The matching lives in :mod:`.leakindex` (pure); here the index of each workspace is loaded and kept current: built
 from the database on the first check, then brought up to date incrementally (new chunks, claims and messages by
 id; roles and canaries when they change), at most every ``REFRESH_S`` seconds or at once after an ingest. A post
-that passes is added to the index straight away, so this process protects it before the next refresh.
+that passes is added to the index straight away, so this process protects it before the next refresh. A run's round
+protects all its drafts (:func:`protect_round`) before any of them is posted, in every process that posts for it, so
+that what is refused does not depend on which shard stores its posts first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +37,13 @@ from workspace.services import get_scheme
 REFRESH_S = 2.0
 BATCH = 5000
 MESSAGE_BACKLOG = 20_000
+SEEN_MAX = 200_000
 """Messages a fresh index starts from (the latest); newer ones join as they are posted."""
 PERSONA_PARTS = {"traits": 0, "goals": 1000, "concerns": 2000}
+ROUNDS_KEPT = 4
+"""Rounds whose drafts a process keeps re-adding to a rebuilt index (the rounds in progress; older ones are stored)."""
+Said = tuple[int, int, int, str]
+"""What a round's turn is to say: (channel, label level, label mask, text)."""
 
 @dataclass
 class Index:
@@ -49,16 +58,41 @@ class Index:
     canaries: frozenset[str] = frozenset()
     checked: float = 0.0
     mine: set[tuple[int, int]] = field(default_factory=set)  # (channel, hash of body) added since the last refresh
+    settled: int = 0  # every message up to this id is in (or older than the backlog)
+    seen: set[int] = field(default_factory=set)  # ids above ``settled`` read since
+    rounds: set[tuple[int, int]] = field(default_factory=set)  # (run, round) whose drafts are in
+
+
+@dataclass
+class _Rounds:
+    """A workspace's rounds in progress in this process, and the database they belong to (a weak reference)."""
+
+    database: Any
+    said: dict[tuple[int, int], list[Said]] = field(default_factory=dict)
+
+
+_said: dict[int, _Rounds] = {}
+
+
+def _rounds(workspace_id: int) -> dict[tuple[int, int], list[Said]]:
+    database = dbmod.current()
+    rounds = _said.get(workspace_id)
+    if rounds is None or rounds.database() is not database:
+        rounds = _said[workspace_id] = _Rounds(weakref.ref(database))
+    return rounds.said
 
 
 _indexes: dict[int, Index] = {}
+_round: ContextVar[tuple[int, int] | None] = ContextVar("chorus_leakguard_round", default=None)
 _locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+_protecting: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
 
 def invalidate(workspace_id: int | None = None) -> None:
     """Make the next check refresh the index of one workspace (after an ingest), or forget every index."""
     if workspace_id is None:
         _indexes.clear()
+        _said.clear()
     elif (idx := _indexes.get(workspace_id)) is not None:
         idx.checked = 0.0
 
@@ -75,7 +109,45 @@ async def index_for(workspace_id: int) -> Index:
         idx = await _refresh(workspace_id, idx)
         idx.checked = time.monotonic()
         _indexes[workspace_id] = idx
+        for key, said in _rounds(workspace_id).items():  # a rebuilt index: the rounds in progress again
+            if key not in idx.rounds:
+                _add_said(idx, key, said)
         return idx
+
+
+async def protect_round(workspace_id: int, key: tuple[int, int], said: Sequence[Said]) -> None:
+    """Protect what the turns of a round (``key``: run, round) are to say, each at its channel's label, before any
+    of them is posted, for the posts of that round (checked under :func:`posting_round`): a post that repeats the
+    post of a channel before its own in the plan (by id) that its own may not carry is then refused whichever shard
+    stores its posts first, in whichever process, as if the shards had posted one after another. The index is
+    brought up to date first, messages that committed after the cursor passed them included (every earlier round
+    is stored by now). Once per round and process; re-added when the index is rebuilt."""
+    async with _protecting[workspace_id]:  # a second shard of the round in this process waits until it is done
+        rounds = _rounds(workspace_id)
+        new = key not in rounds
+        if new:
+            rounds[key] = list(said)
+            while len(rounds) > ROUNDS_KEPT:
+                del rounds[next(iter(rounds))]
+            invalidate(workspace_id)
+        idx = await index_for(workspace_id)
+        if new:
+            await _settle(workspace_id, idx)
+        if key not in idx.rounds:
+            _add_said(idx, key, rounds[key])
+
+
+def _add_said(idx: Index, key: tuple[int, int], said: Sequence[Said]) -> None:
+    for channel, level, mask, text in said:
+        idx.index.add_draft(key, channel, level, mask, text)
+    idx.rounds.add(key)
+    kept = _rounds_kept()
+    for old in [k for k in idx.index.drafts if k not in kept]:
+        idx.index.forget_drafts(old)
+
+
+def _rounds_kept() -> set[object]:
+    return {key for rounds in _said.values() for key in rounds.said}
 
 
 async def _refresh(workspace_id: int, idx: Index | None) -> Index:
@@ -94,7 +166,7 @@ async def _refresh(workspace_id: int, idx: Index | None) -> Index:
     if idx is None or idx.database() is not database or roles_key != idx.roles or not grown:
         idx = Index(database=weakref.ref(database), roles=roles_key)
         _add_roles(idx.index, roles)
-        idx.messages = await message_id_back(workspace_id, MESSAGE_BACKLOG)
+        idx.messages = idx.settled = await message_id_back(workspace_id, MESSAGE_BACKLOG)
     if chunks[1] > idx.chunks[1]:
         await _add_chunks(workspace_id, idx)
     idx.chunks = chunks
@@ -154,18 +226,53 @@ async def _add_messages(workspace_id: int, idx: Index) -> None:
     while True:
         rows = await messages_after(workspace_id, idx.messages, BATCH)
         for r in rows:
+            idx.seen.add(int(r["id"]))
             if not r["deleted"] and (int(r["channel"]), hash(r["body"])) not in mine:  # else in already
                 idx.index.add_message(int(r["channel"]), int(r["label_level"]), int(r["label_mask"]),
                                       str(r["body"]))
         if rows:
             idx.messages = int(rows[-1]["id"])
+        if len(idx.seen) > SEEN_MAX:  # nobody settles this index (no runs here): forget the oldest gaps
+            idx.settled, idx.seen = idx.messages, set()
         if len(rows) < BATCH:
             return
 
 
-def find_leak(index: Index, scheme: LabelScheme, channel_label: Label, body: str) -> Leak | None:
-    """The leak in ``body`` for a channel labelled ``channel_label``, or None. Pure (no I/O)."""
-    leak = index.index.find(channel_label.level, channel_label.mask, body)
+async def _settle(workspace_id: int, idx: Index) -> None:
+    """Read again the messages between ``settled`` and the cursor that were not read: a transaction that committed
+    after the cursor passed its ids (posts of another process). Called when every earlier round of a run is
+    stored, so what a round's posts are checked against does not depend on when this process last refreshed."""
+    after, top = idx.settled, idx.messages
+    while after < top:
+        rows = await messages_after(workspace_id, after, BATCH)
+        for r in rows:
+            if int(r["id"]) > top:
+                break
+            if int(r["id"]) not in idx.seen and not r["deleted"]:
+                idx.index.add_message(int(r["channel"]), int(r["label_level"]), int(r["label_mask"]),
+                                      str(r["body"]))
+        if len(rows) < BATCH:
+            break
+        after = int(rows[-1]["id"])
+    idx.settled, idx.seen = top, {i for i in idx.seen if i > top}
+
+
+@contextlib.contextmanager
+def posting_round(key: tuple[int, int]) -> Iterator[None]:
+    """Posts made inside are a run's round ``key`` (run, round): the round's drafts (:func:`protect_round`) are
+    checked too."""
+    token = _round.set(key)
+    try:
+        yield
+    finally:
+        _round.reset(token)
+
+
+def find_leak(index: Index, scheme: LabelScheme, channel_label: Label, body: str,
+              round: tuple[int, int] | None = None, channel: int = 0) -> Leak | None:
+    """The leak in ``body`` for a channel labelled ``channel_label`` (a post of ``round`` in ``channel``: the
+    round's drafts in channels before it protect too), or None. Pure (no I/O)."""
+    leak = index.index.find(channel_label.level, channel_label.mask, body, round, channel)
     if leak is not None:
         scheme.from_ints(leak.level, leak.mask)  # raises LabelOutsideScheme for a label newer than the scheme
     return leak
@@ -193,11 +300,12 @@ async def check_post(*, actor: Actor, channel: Mapping[str, Any], body: str, **_
     level, mask = int(channel["label_level"]), int(channel["label_mask"])
     label = actor.scheme.from_ints(level, mask)
     scheme = actor.scheme
+    rnd, at = _round.get(), int(channel.get("id", 0))
     try:
-        leak = find_leak(idx, scheme, label, body)
+        leak = find_leak(idx, scheme, label, body, rnd, at)
     except LabelOutsideScheme:  # text labelled after the poster's copy of the scheme: the block is recorded
         scheme = await get_scheme(actor.workspace_id)
-        leak = find_leak(idx, scheme, label, body)
+        leak = find_leak(idx, scheme, label, body, rnd, at)
     if leak is None:
         if "id" in channel:  # it will be said at this label: protected from now on, in this process at once
             idx.index.add_message(int(channel["id"]), level, mask, body)

@@ -104,6 +104,31 @@ class Leak:
     how: str  # canary | copy | paraphrase
 
 
+@dataclass(slots=True)
+class Drafts:
+    """What the turns of one round are to say, before any of it is posted: fingerprints and sentences, each with the
+    label and the id of the channel that is to carry it. The round's channels are in plan order (by id): a post
+    repeating the draft of a channel before its own that its own may not carry leaks, whichever is stored first,
+    as if the round's shards had posted one after another. Drafts only protect, never permit (a draft may be
+    refused): what a channel may carry comes from stored text."""
+
+    grams: dict[int, list[Entry]] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    by: list[set[tuple[Label2, int]]] = field(default_factory=list)  # each unit's (label, channel)
+    by_stems: dict[frozenset[str], int] = field(default_factory=dict)
+    index: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_unit(self, stems: frozenset[str], label: Label2, src: int, channel: int) -> None:
+        at = self.by_stems.get(stems)
+        if at is None:
+            self.by_stems[stems] = at = len(self.units)
+            self.units.append(Unit(stems, src, label, set()))
+            self.by.append(set())
+            for s in stems:
+                self.index[s].append(at)
+        self.by[at].add((label, channel))
+
+
 def _add_entry(table: dict[int, list[Entry]], h: int, entry: Entry) -> None:
     entries = table.get(h)
     if entries is None:
@@ -129,6 +154,7 @@ class LeakIndex:
         self._last: _Post | None = None
         self._derived: set[tuple[frozenset[str], int, int]] = set()  # message sentences said already at the label
         self.message_units = 0  # sentences of messages among the units (the owner rebuilds past a bound)
+        self.drafts: dict[object, Drafts] = {}  # a round's key -> what its turns are to say
 
     def __len__(self) -> int:
         return len(self.grams) + len(self.messages[0]) + len(self.messages[1]) + len(self.units)
@@ -206,6 +232,22 @@ class LeakIndex:
         for stems in own:
             if self.add_unit(stems, (level, mask), src):
                 self.message_units += 1
+
+    def add_draft(self, key: object, channel: int, level: int, mask: int, body: str) -> None:
+        """Protect what a turn of round ``key`` is to say in a channel labelled (``level``, ``mask``), for the posts
+        of that round only (see :class:`Drafts`): the parts a message of it would protect (:meth:`add_message`)."""
+        drafts = self.drafts.setdefault(key, Drafts())
+        src = self._source(MESSAGE, channel)
+        post = self._prepare(body)
+        known = [pos for pos, h in enumerate(post.grams) if h in self.grams]
+        for h in _winnowed_runs(_masked(post.grams, known)):
+            _add_entry(drafts.grams, h, (level, mask, src))
+        for stems in unit_stems(body):
+            if len(stems - FRAME_STEMS) >= MIN_STEMS and not self._explained(level, mask, stems, stems):
+                drafts.add_unit(stems, (level, mask), src, channel)
+
+    def forget_drafts(self, key: object) -> None:
+        self.drafts.pop(key, None)
 
     def _prepare(self, body: str) -> _Post:
         """The post's squashed text, window hashes and sentence stems (the last one is kept: a post that passes
@@ -287,8 +329,9 @@ class LeakIndex:
 
     # -- the check ------------------------------------------------------------------------------------------------
 
-    def find(self, level: int, mask: int, body: str) -> Leak | None:
-        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None.
+    def find(self, level: int, mask: int, body: str, round: object = None, channel: int = 0) -> Leak | None:
+        """The leak in ``body`` for a channel labelled (``level``, ``mask``), or None; for a post of round ``round``
+        in channel ``channel``, the drafts of that round in channels before it protect as well (:class:`Drafts`).
 
         A canary marker from above the label leaks at once. A fingerprint counts only when no text the channel may
         carry has it too (shared boilerplate is not a leak); a source leaks when ``MIN_COPY`` characters of it are
@@ -299,13 +342,16 @@ class LeakIndex:
         for marker, (lvl, msk, src) in self.canaries.items():
             if marker in post.sq and not dominates_ints(level, mask, lvl, msk):
                 return Leak(lvl, msk, (self._owner(src),), len(marker), "canary")
-        return self._copy(level, mask, post) or self._paraphrase(level, mask, post)
+        drafts = self.drafts.get(round) if round is not None else None
+        return (self._copy(level, mask, post, drafts, channel)
+                or self._paraphrase(level, mask, post, drafts, channel))
 
     def _owner(self, src: int) -> tuple[str, int]:
         kind, ident = self.owners[src]
         return KINDS[kind], ident
 
-    def _copy(self, level: int, mask: int, post: _Post) -> Leak | None:
+    def _copy(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None, channel: int = 0
+              ) -> Leak | None:
         grams, sq = post.grams, post.sq
         if not grams:
             return None
@@ -316,6 +362,7 @@ class LeakIndex:
         tables = [t for t in (new, old) if t]
         outside = ~mask
         seen: set[int] = set()
+        drafted = drafts.grams if drafts is not None and drafts.grams else None
         for pos, h in enumerate(grams):  # the hot loop: dominance is inlined (see workspace.labels.dominates_ints)
             found = docs.get(h)
             if found:
@@ -324,6 +371,12 @@ class LeakIndex:
                 more = table.get(h)
                 if more:
                     found = [*found, *more] if found else more
+            if drafted is not None and h not in seen and (said := drafted.get(h)):
+                # drafts only protect: one the channel may carry permits nothing, one it may not (of a channel
+                # before this one in the plan) is a source
+                said = [e for e in said if not (e[0] <= level and not e[1] & outside) and owners[e[2]][1] < channel]
+                if said and not (found and any(e[0] <= level and not e[1] & outside for e in found)):
+                    found = [*found, *said] if found else said
             if not found or h in seen:  # a phrase said twice is copied once
                 continue
             seen.add(h)
@@ -353,10 +406,11 @@ class LeakIndex:
         lvl, msk = labels[leaking[0]]
         return Leak(lvl, msk, tuple(self._owner(s) for s in leaking), copied[leaking[0]], "copy")
 
-    def _paraphrase(self, level: int, mask: int, post: _Post) -> Leak | None:
-        if not self.units:
+    def _paraphrase(self, level: int, mask: int, post: _Post, drafts: Drafts | None = None, channel: int = 0
+                    ) -> Leak | None:
+        if not self.units and (drafts is None or not drafts.units):
             return None
-        worst: tuple[int, int] | None = None
+        worst: tuple[int, int, Label2, int] | None = None  # stems shared, 0 stored or 1 a draft, label, unit
         outside = ~mask
         prefix, units = self._prefix, self.units
         for window in post_windows(post.stems):
@@ -373,11 +427,35 @@ class LeakIndex:
                     shared = self._paraphrased(unit, window)
                     if shared and (worst is None or shared > worst[0]) and not self._explained(
                             level, mask, unit.stems, window):
-                        worst = (shared, at)
+                        worst = (shared, 0, unit.label, at)
+            if drafts is None:
+                continue
+            # a draft of the round, in a channel before this one, that the channel may not carry (drafts permit
+            # nothing)
+            near: set[int] = set()
+            for s in window:
+                near.update(drafts.index.get(s, ()))
+            for at in sorted(near):
+                unit = drafts.units[at]
+                said = sorted(lb for lb, ch in drafts.by[at] if ch < channel and not (
+                    lb[0] <= level and not lb[1] & outside))
+                if not said or len(unit.stems & window) < MIN_STEMS or any(
+                        lb[0] <= level and not lb[1] & outside for lb in self._said_of(unit.stems)):
+                    continue
+                shared = self._paraphrased(unit, window)
+                if shared and (worst is None or shared > worst[0]) and not self._explained(
+                        level, mask, unit.stems, window):
+                    worst = (shared, 1, said[0], at)
         if worst is None:
             return None
-        unit = self.units[worst[1]]
-        return Leak(unit.label[0], unit.label[1], (self._owner(unit.source),), worst[0], "paraphrase")
+        shared, kind, label, at = worst
+        unit = (drafts.units if kind and drafts is not None else self.units)[at]
+        return Leak(label[0], label[1], (self._owner(unit.source),), shared, "paraphrase")
+
+    def _said_of(self, stems: frozenset[str]) -> set[Label2]:
+        """The labels stored text says these stems at (none: said by no stored text)."""
+        at = self._by_stems.get(stems)
+        return self.units[at].said if at is not None else set()
 
 
 def _masked(grams: list[int], hits: list[int]) -> list[int | None]:

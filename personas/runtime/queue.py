@@ -1,8 +1,10 @@
 """A round's shards shared by the workers through procrastinate, the PostgreSQL task queue (``FOR UPDATE SKIP
 LOCKED`` to take a job, LISTEN/NOTIFY to wake workers, retries, workers' heartbeats): the planner stores each
-shard's payload in ``personas_shard`` and defers one job per shard; any ``chorus worker`` takes the job and carries
-the shard out (shards.py); the planner waits at the round's barrier until every shard is done, handing the jobs of
-a worker that went silent (killed, partitioned) back to the queue, so that another carries them out. The queue
+shard's payload in ``personas_shard`` and defers one job per shard for each of the round's two passes (shards.py):
+any ``chorus worker`` takes a job and drafts the shard (the payload is stored again with its drafts, status
+``drafted``), then, once every shard is drafted, posts it (``done``); the planner waits at a barrier after each
+pass, handing the jobs of a worker that went silent (killed, partitioned) back to the queue, so that another
+carries them out. The queue
 lives in the deployment's PostgreSQL (its schema is applied by a personas migration); SQLite has none and carries
 shards out inline (turns.py).
 """
@@ -53,6 +55,7 @@ class ShardQueue:
     executor: Executor | None = None
     app: procrastinate.App = field(init=False)
     _opened: bool = False
+    _drafted: tuple[tuple[int, int], list[ShardPlan]] = ((0, 0), [])
 
     def __post_init__(self) -> None:
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
@@ -69,22 +72,40 @@ class ShardQueue:
             self._opened = False
             await self.app.close_async()
 
-    async def _run_shard(self, run: int, round: int, shard: int) -> int:
-        """The task: carry out one stored shard (nothing when it is done already, e.g. a retry that came late)."""
+    async def _run_shard(self, run: int, round: int, shard: int, phase: str = "post") -> int:
+        """The task: draft one stored shard, or post it (nothing when that pass is done already, e.g. a retry that
+        came late); returns the turns carried out."""
         assert self.executor is not None, "this process carries no shards out (no executor)"
         rows = await dbmod.current().fetch(
             "SELECT status, payload FROM personas_shard WHERE run = {} AND round = {} AND shard = {}", run, round,
             shard)
-        if not rows or rows[0]["status"] == "done":
+        if not rows or rows[0]["status"] == "done" or (phase == "draft" and rows[0]["status"] != "queued"):
             return 0
         try:
-            return await shard_mod.execute(shard_mod.decode(str(rows[0]["payload"])), self.executor)
+            plan = shard_mod.decode(str(rows[0]["payload"]))
+            if rows[0]["status"] == "queued":
+                plan = await shard_mod.draft(plan, self.executor)
+                await dbmod.current().fetch(
+                    "UPDATE personas_shard SET payload = {}, status = {} WHERE run = {} AND round = {} AND shard = {} "
+                    "AND status = {}", shard_mod.encode(plan), "drafted", run, round, shard, "queued")
+                if phase == "draft":
+                    return len(plan.drafts)
+            return await shard_mod.execute(plan, self.executor, await self._round(run, round))
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await dbmod.current().fetch(
                     "UPDATE personas_shard SET error = {} WHERE run = {} AND round = {} AND shard = {}",
                     f"{type(exc).__name__}: {exc}"[:2000], run, round, shard)
             raise
+
+    async def _round(self, run: int, rnd: int) -> list[ShardPlan]:
+        """Every shard of the round with its drafts (read once per round and process: the posting pass starts only
+        once every shard is drafted)."""
+        if self._drafted[0] != (run, rnd):
+            rows = await dbmod.current().fetch(
+                "SELECT payload FROM personas_shard WHERE run = {} AND round = {} ORDER BY shard", run, rnd)
+            self._drafted = ((run, rnd), [shard_mod.decode(str(r["payload"])) for r in rows])
+        return self._drafted[1]
 
     async def work(self) -> None:
         """The worker loop (a background job of ``chorus worker``): take shard jobs until cancelled."""
@@ -113,19 +134,22 @@ class ShardQueue:
                 await database.fetch(
                     f"INSERT INTO personas_shard (run, round, shard, turns, status, payload, error, created_at) "
                     f"VALUES {values} ON CONFLICT (run, round, shard) DO NOTHING", *[v for r in part for v in r])
-        pending = await _not_done(ctx.run_id, rnd)
-        if pending:
-            jobs: list[dict[str, JSONValue]] = [{"run": ctx.run_id, "round": rnd, "shard": s} for s in sorted(pending)]
-            await self.app.configure_task(TASK).batch_defer_async(*jobs)
-        await self.barrier(ctx, rnd)
+        for phase, left in (("draft", ("queued",)), ("post", ("queued", "drafted"))):
+            pending = await _not_done(ctx.run_id, rnd, left)
+            if pending:
+                jobs: list[dict[str, JSONValue]] = [{"run": ctx.run_id, "round": rnd, "shard": s, "phase": phase}
+                                                    for s in sorted(pending)]
+                await self.app.configure_task(TASK).batch_defer_async(*jobs)
+            await self.barrier(ctx, rnd, left)
 
-    async def barrier(self, ctx: RunContext, rnd: int) -> None:
-        """Wait until every shard of the round is done. Meanwhile: the run's ownership and stop flag (through
-        ``ctx.should_stop``), shards whose worker went silent (their jobs go back to the queue), and shards whose
-        job failed for good (the round, and the run, fail with its error)."""
+    async def barrier(self, ctx: RunContext, rnd: int, left: Sequence[str] = ("queued", "drafted")) -> None:
+        """Wait until no shard of the round has a status in ``left`` (the first pass: every shard drafted; the
+        second: done). Meanwhile: the run's ownership and stop flag (through ``ctx.should_stop``), shards whose
+        worker went silent (their jobs go back to the queue), and shards whose job failed for good (the round, and
+        the run, fail with its error)."""
         checked = rescued = time.monotonic()
         while True:
-            pending = await _not_done(ctx.run_id, rnd)
+            pending = await _not_done(ctx.run_id, rnd, left)
             if not pending:
                 return
             now = time.monotonic()
@@ -174,7 +198,9 @@ def _queued(plan: ShardPlan) -> ShardPlan:
     return msgspec.structs.replace(plan, queued=True)
 
 
-async def _not_done(run_id: int, rnd: int) -> set[int]:
+async def _not_done(run_id: int, rnd: int, left: Sequence[str]) -> set[int]:
+    marks = ", ".join("{}" for _ in left)
     rows = await dbmod.current().fetch(
-        "SELECT shard FROM personas_shard WHERE run = {} AND round = {} AND status <> {}", run_id, rnd, "done")
+        f"SELECT shard FROM personas_shard WHERE run = {{}} AND round = {{}} AND status IN ({marks})", run_id, rnd,
+        *left)
     return {int(r["shard"]) for r in rows}

@@ -1,7 +1,11 @@
 """A round's shards: the turns of one channel in one round, as the planner hands them over (:class:`ShardPlan`,
 everything a turn needs: who speaks, the provider request, the facts it may cite, where it posts, its key), and
-carrying one out (:func:`execute`): provider calls, posts through ``channels``' ``post_batch`` (every check of
-``post_message`` applies), claims, readings, ``context.read`` and the turns' rows, committed per chunk.
+carrying them out in two passes over the round: :func:`draft` (the provider calls; nothing is posted) for every
+shard, then :func:`execute` (the leak guard first protects every draft of the round, then posts through
+``channels``' ``post_batch``, every check of ``post_message`` applying, with claims, readings, ``context.read`` and
+the turns' rows, committed per chunk). So a post that repeats the post of a channel before its own in the plan (by
+id) that its own may not carry is refused whichever shard stores its posts first: a round's outcome depends on its
+plan, not on timing.
 
 Idempotent: every turn has a key (run, round, shard, member and its ordinal there); a chunk's posts and rows commit
 together and turns whose rows exist are skipped, so a shard retried after a crash posts nothing twice, and a
@@ -27,6 +31,7 @@ import msgspec
 
 from channels.services import Post, deferred_events, post_batch, react
 from personas.bulk import insert_rows
+from personas.context import leakguard
 from personas.context.passages import plain
 from personas.llm.base import ClaimOut, ContextMessage, Provider, TurnRequest, TurnResult
 from personas.runtime.plan import mark_read
@@ -106,8 +111,18 @@ class ShardTurn(msgspec.Struct, frozen=True):
     link: ShardLink | None = None
 
 
+class Draft(msgspec.Struct, array_like=True, frozen=True):
+    """A turn's provider answer between the two passes (or why there is none: ``outcome`` error)."""
+
+    result: TurnResult | None
+    outcome: str = ""
+    reason: str = ""
+    latency_ms: float = 0.0
+
+
 class ShardPlan(msgspec.Struct, frozen=True):
-    """One channel's turns of a round, in plan order (their order in the channel's ``seq``)."""
+    """One channel's turns of a round, in plan order (their order in the channel's ``seq``); ``drafts`` by turn key
+    once :func:`draft` has run."""
 
     run: int
     workspace: int
@@ -120,6 +135,7 @@ class ShardPlan(msgspec.Struct, frozen=True):
     facts: dict[str, ShardFact]
     turns: tuple[ShardTurn, ...]
     queued: bool = False  # carried by the queue: marks its personas_shard row done with its last chunk
+    drafts: dict[str, Draft] = msgspec.field(default_factory=dict)
 
 
 def encode(plan: ShardPlan) -> str:
@@ -153,8 +169,38 @@ class _Done:
     stated: tuple[ShardFact, ...] = ()
 
 
-async def execute(plan: ShardPlan, ex: Executor) -> int:
-    """Carry out the shard's turns not done yet, a chunk at a time; returns how many were carried out now."""
+async def draft(plan: ShardPlan, ex: Executor) -> ShardPlan:
+    """The first pass: the provider calls of the turns not recorded (nor drafted) yet; posts nothing. Returns the
+    plan with its drafts (a stop between chunks leaves the rest undrafted: those turns are not carried out)."""
+    seen = await existing_keys([t.key for t in plan.turns])
+    todo = [_Done(t) for t in plan.turns if t.request is not None and t.key not in seen and t.key not in plan.drafts]
+    checked = time.monotonic()
+    drafts = dict(plan.drafts)
+    for start in range(0, len(todo), CHUNK):
+        if ex.stop_requested is not None and time.monotonic() - checked >= STOP_CHECK_S:
+            checked = time.monotonic()
+            if await ex.stop_requested(plan.run):
+                break
+        part = todo[start:start + CHUNK]
+        await _call_all(plan, part, ex)
+        drafts.update((d.turn.key, Draft(d.result, d.outcome, d.reason, d.latency_ms)) for d in part)
+    return msgspec.structs.replace(plan, drafts=drafts)
+
+
+async def protect(plans: Sequence[ShardPlan]) -> None:
+    """Protect every draft of the round (all its shards, ``plans``) in this process's leak guard, each at its
+    channel's label, before any of them is posted; in channel order, then plan order (the same in every process)."""
+    if not plans:
+        return
+    said = [(p.channel, p.level, p.mask, d.result.text) for p in sorted(plans, key=lambda p: p.channel)
+            for t in p.turns if (d := p.drafts.get(t.key)) is not None and d.result is not None]
+    await leakguard.protect_round(plans[0].workspace, (plans[0].run, plans[0].round), said)
+
+
+async def execute(plan: ShardPlan, ex: Executor, round_plans: Sequence[ShardPlan]) -> int:
+    """The second pass: post the shard's drafted turns not done yet, a chunk at a time, once the drafts of the whole
+    round (``round_plans``, every shard's :func:`draft`) are protected; returns how many were carried out now."""
+    await protect(round_plans)
     scheme = await get_scheme(plan.workspace)
     channel_label = scheme.from_ints(plan.level, plan.mask)
     done = 0
@@ -166,7 +212,7 @@ async def execute(plan: ShardPlan, ex: Executor) -> int:
             if await ex.stop_requested(plan.run):
                 await _mark_done(plan)
                 return done
-        done += await _chunk(plan, scheme, channel_label, chunk, ex, last=n == len(chunks) - 1)
+        done += await _chunk(plan, scheme, channel_label, chunk, last=n == len(chunks) - 1)
     return done
 
 
@@ -194,10 +240,20 @@ async def existing_keys(keys: Sequence[str]) -> set[str]:
 
 
 async def _chunk(plan: ShardPlan, scheme: LabelScheme, channel_label: Label, turns: Sequence[ShardTurn],
-                 ex: Executor, last: bool) -> int:
+                 last: bool) -> int:
     seen = await existing_keys([t.key for t in turns])
-    todo = [_Done(t) for t in turns if t.key not in seen]
-    await _call_all(plan, [d for d in todo if d.turn.request is not None], ex)
+    todo: list[_Done] = []
+    for t in turns:
+        if t.key in seen:
+            continue
+        d = _Done(t)
+        if t.request is not None:
+            drafted = plan.drafts.get(t.key)
+            if drafted is None:
+                continue  # not drafted (the run stopped in the first pass): not carried out, as after a stop
+            d.result, d.outcome, d.reason, d.latency_ms = (drafted.result, drafted.outcome, drafted.reason,
+                                                           drafted.latency_ms)
+        todo.append(d)
     actors = {d.turn.member: Actor(workspace_id=plan.workspace, kind="agent", handle=d.turn.handle,
                                    label=scheme.from_ints(d.turn.level, d.turn.mask), scheme=scheme,
                                    member_id=d.turn.member) for d in todo}
@@ -222,7 +278,8 @@ async def _chunk(plan: ShardPlan, scheme: LabelScheme, channel_label: Label, tur
                 continue
             d.stated = _stated(plan, channel_label, actor.label, d)
             posts.append((d, Post(actor, d.result.text, t.key, thread_of=t.root)))
-        await post_batch(plan.channel, [p for _, p in posts])
+        with leakguard.posting_round((plan.run, plan.round)):  # the round's drafts protect its posts
+            await post_batch(plan.channel, [p for _, p in posts])
         for d, p in posts:
             t = d.turn
             if t.chunks:

@@ -71,16 +71,17 @@ class RunContext:
 
 
 async def inline(ctx: RunContext, rnd: int, plans: Sequence[ShardPlan]) -> None:
-    """The embedded way (no queue): every shard carried out here, one after another, through the same payload a
-    worker would receive."""
+    """The embedded way (no queue): every shard carried out here, one after another, through the same payloads a
+    worker would receive: first every shard's drafts, then every shard's posts."""
     stop = ctx.should_stop
 
     async def stop_requested(run_id: int) -> bool:
         return bool(await stop()) if stop is not None else False
 
     ex = Executor(ctx.provider, ctx.semaphore, stop_requested)
-    for plan in plans:
-        await shard_mod.execute(shard_mod.decode(shard_mod.encode(plan)), ex)
+    drafted = [await shard_mod.draft(shard_mod.decode(shard_mod.encode(plan)), ex) for plan in plans]
+    for plan in drafted:
+        await shard_mod.execute(shard_mod.decode(shard_mod.encode(plan)), ex, drafted)
 
 
 async def run_round(ctx: RunContext, rnd: int) -> RoundStats:

@@ -4,6 +4,7 @@ channel may carry, goes through. Canary markers never reach a channel below thei
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -11,10 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
-from channels.services import member_channels, post_message, read_messages
+from channels.services import Post, deferred_events, member_channels, post_batch, post_message, read_messages
 from personas.context import leakguard
 from personas.context.documents import NewDocument, ingest_documents, plant_canaries
-from personas.context.leakindex import DOCUMENT
+from personas.context.leakindex import DOCUMENT, LeakIndex
 from personas.domain import register_hooks
 from personas.errors import LeakBlocked
 from personas.services_agents import page_agents
@@ -126,6 +127,30 @@ def test_find_leak_is_pure_and_needs_more_than_a_coincidence() -> None:
     assert leakguard.find_leak(index, scheme, public, short) is not None, "a short post that is all copy"
 
 
+def test_a_rounds_drafts_protect_its_later_channels_posts_and_permit_nothing() -> None:
+    """What the turns of a round are to say protects the posts of that round in channels after it in the plan
+    (whichever is stored first), at the label of the channel it is for; a draft the channel may carry permits
+    nothing, and other posts ignore drafts."""
+    scheme = LabelScheme(compartments=("ops", "finance"))
+    ops, top = scheme.parse("internal/ops"), scheme.parse("confidential/ops+finance")
+    said = ("Our steering group meets the Harwick auditors next Thursday about the Marlow pallet yard lease and "
+            "the Penrose overtime settlement.")
+    index = LeakIndex()
+    index.add_draft((1, 2), 10, top.level, top.mask, said)
+    index.add_draft((1, 2), 11, ops.level, ops.mask, said)  # the post's own: permits nothing
+    leak = index.find(ops.level, ops.mask, said, (1, 2), 11)
+    assert leak is not None and (leak.level, leak.mask) == (top.level, top.mask)
+    reworded = "Next Thursday the Harwick auditors meet our steering group on the Penrose overtime settlement and " \
+               "the Marlow pallet yard lease."
+    assert index.find(ops.level, ops.mask, reworded, (1, 2), 11) is not None, "a paraphrase of the draft too"
+    assert index.find(top.level, top.mask, said, (1, 2), 10) is None, "the channel may carry it"
+    assert index.find(ops.level, ops.mask, said, (1, 2), 9) is None, "a channel before it in the plan: first"
+    assert index.find(ops.level, ops.mask, said, None, 11) is None, "not a post of that round: a draft is no text"
+    assert index.find(ops.level, ops.mask, said, (1, 3), 11) is None, "nor of another round"
+    index.forget_drafts((1, 2))
+    assert index.find(ops.level, ops.mask, said, (1, 2), 11) is None
+
+
 async def test_canaries_never_appear_below_their_label(db: Database) -> None:
     """Traffic from every agent in every channel it belongs to: quotes of every document and every canary
     marker, in sentences of chatter. Afterwards no channel holds a marker its label does not dominate."""
@@ -170,3 +195,40 @@ async def test_canaries_never_appear_below_their_label(db: Database) -> None:
     assert leaks_found == 0
     assert allowed_seen > 0, "markers do get through where the label allows: the check above could fail"
     assert await AuditEvent.count().where(AuditEvent.action == "post.blocked") == blocked
+
+
+async def test_a_message_that_commits_after_the_cursor_passed_it_is_protected_from_the_next_round(
+        db: Database) -> None:
+    """Another process's post whose transaction commits after this process's index read past its id (a later id
+    committed first) is read when a run's next round starts, so that round's posts are checked against it."""
+    if db.is_sqlite:
+        pytest.skip("one writer at a time on SQLite: a later id cannot commit first")
+    register_hooks()
+    acme = await load_acme()
+    said = ("Our steering group meets the Harwick auditors next Thursday about the Marlow pallet yard lease and "
+            "the Penrose overtime settlement.")
+    boardroom = await acme.channel("boardroom")
+    counsel, other = await acme.agent("counsel-0001"), await acme.agent("counsel-0002")
+    stored, release = asyncio.Event(), asyncio.Event()
+    stored_id: list[int] = []
+
+    async def slow() -> None:  # another process's shard: its chunk's transaction stays open a while
+        async with deferred_events(), db.transaction():
+            posts = await post_batch(int(boardroom["id"]), [Post(counsel, said, uuid.uuid4().hex)])
+            assert posts[0].message is not None
+            stored_id.append(int(posts[0].message["id"]))
+            stored.set()
+            await release.wait()
+
+    task = asyncio.create_task(slow())
+    await stored.wait()
+    leakguard.invalidate()  # this process never saw that post checked: another process did
+    await post_message(counsel, "money", "The Kestrel invoices are reconciled for October.", uuid.uuid4().hex)
+    leakguard.invalidate(acme.ws)
+    idx = await leakguard.index_for(acme.ws)  # reads past the open transaction's id
+    assert idx.messages > int(stored_id[0])
+    release.set()
+    await task
+    await leakguard.protect_round(acme.ws, (1, 2), [])  # the next round starts here
+    with leakguard.posting_round((1, 2)), pytest.raises(LeakBlocked):
+        await post_message(other, "ops-floor", said, uuid.uuid4().hex)

@@ -91,13 +91,15 @@ async def test_a_shard_retried_after_a_crash_posts_nothing_twice(db: Database, m
 
     async def crashing(ctx: RunContext, rnd: int, plans: Sequence[ShardPlan]) -> None:
         ex = Executor(ctx.provider, ctx.semaphore)
-        for i, plan in enumerate(plans):
+        drafted = [await shards.draft(plan, ex) for plan in plans]
+        for i, plan in enumerate(drafted):
             payload = shards.encode(plan)
             if rnd >= 2 and len(plan.turns) > shards.CHUNK and i % 2 == 0:
                 mode["now"] = "arm-between" if rnd == 2 else "inside"
                 with pytest.raises(Crash):
-                    await shards.execute(shards.decode(payload), ex)
-            await shards.execute(shards.decode(payload), ex)  # the retry: the same payload, from the start
+                    await shards.execute(shards.decode(payload), ex, drafted)
+            # the retry: the same payload, from the start
+            await shards.execute(shards.decode(payload), ex, drafted)
 
     actor = await _actor("crashing")
     crashed = await simulate(actor, meridian, AGENTS, ROUNDS, seed=5, options=RunOptions(dispatch=crashing))
@@ -161,9 +163,12 @@ async def test_the_planners_state_after_a_round_is_the_same_whether_shards_ran_i
             # another executor, another provider, only the payload in common; the shards in reverse order, and
             # two at a time, so that their commits (and the ids of what they store) interleave
             ex = Executor(OfflineProvider(), asyncio.Semaphore(4))
-            payloads = [shards.encode(p) for p in reversed(plans)]
+            drafted = list(await asyncio.gather(*(shards.draft(shards.decode(shards.encode(p)), ex)
+                                                  for p in reversed(plans))))
+            payloads = [shards.encode(p) for p in drafted]
             for start in range(0, len(payloads), 2):
-                await asyncio.gather(*(shards.execute(shards.decode(p), ex) for p in payloads[start:start + 2]))
+                await asyncio.gather(*(shards.execute(shards.decode(p), ex, drafted)
+                                       for p in payloads[start:start + 2]))
     else:  # the queue: a worker with its own connections and provider takes the jobs
         worker = ShardQueue(database_url, stall_s=5, concurrency=3,
                             executor=Executor(OfflineProvider(), asyncio.Semaphore(4), stop_requested))
