@@ -1023,7 +1023,9 @@ def _resources(f: Fact) -> frozenset[str]:
     return resources(low[:at]) or resources(low) or resources(" ".join(f.path[:1]).lower())
 
 
-_WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?)\s*:\s*[^;)]*")
+# where a thing stands, and whom it came from ("Source: Hexley Plant Hire"): neither is what the thing is
+_WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?|sources?|suppliers?|"
+                         r"vendors?|sellers?|bought from|purchased from)\s*:\s*[^;)]*")
 
 
 @functools.lru_cache(maxsize=65_536)

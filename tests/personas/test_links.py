@@ -1090,3 +1090,17 @@ def test_where_a_record_happens_is_no_commitment_a_deadline_there_puts_at_risk(d
                                                                                 place: str) -> None:
     rel = relate(_f(deadline), _f(trouble), place)
     assert rel is None or rel[1] != "obligation", rel
+
+
+def test_whom_a_thing_was_bought_from_is_not_what_it_is() -> None:
+    """Seen on a company the code was not developed on: tube bought at a plant-hire firm's auction
+    ("Source: Hexley Plant Hire — auction lot 44") was read as hired machinery, and met the idle hoists."""
+    corpus, stated = _stated({
+        "Yard batch log": "# Yard batch log\n\n## Batches\n\n| Batch | Date in | Source | Quantity | Status |\n"
+                          "|---|---|---|---|---|\n| TB-0417 | 14 Oct | Carrow Plant Hire (in liquidation), bought at "
+                          "auction, lot 44 | 1,180 | In general stock |\n",
+        "Crane fleet utilisation and off-hire forecast": "# Crane fleet utilisation and off-hire forecast\n\n## "
+                          "Actions\n\nFinance to reflect lower Q1 hire revenue if the three units stand idle: about "
+                          "£14,200 a month of lost revenue at current TC-40 rates.\n",
+    })
+    assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
