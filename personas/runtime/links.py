@@ -892,7 +892,7 @@ def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, 
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
         r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
-        r"litres|megalitres|ml\b|[km]wh\b|[km]w\b|mva\b)"
+        r"litres|megalitres|[km]wh\b|[km]w\b|mva\b)"
 _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capacity of|occupancy (?:of|is|limit)|"
                         r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
                         r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
@@ -915,7 +915,7 @@ _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("peo
           "tonnes": ("tonne", 1.0), "t": ("tonne", 1.0), "kg": ("tonne", 0.001), "kbps": ("bps", 1e3),
           "mbps": ("bps", 1e6), "gbps": ("bps", 1e9), "kb/s": ("bps", 1e3), "mb/s": ("bps", 1e6),
           "gb/s": ("bps", 1e9), "m³": ("m3", 1.0), "m3": ("m3", 1.0), "cubic metres": ("m3", 1.0),
-          "litres": ("m3", 0.001), "megalitres": ("m3", 1000.0), "ml": ("m3", 1000.0), "kwh": ("wh", 1e3),
+          "litres": ("m3", 0.001), "megalitres": ("m3", 1000.0), "kwh": ("wh", 1e3),
           "mwh": ("wh", 1e6), "kw": ("w", 1e3), "mw": ("w", 1e6)}
 
 
