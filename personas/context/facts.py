@@ -199,6 +199,8 @@ _GENERIC = frozenset((
     # function words no stop list holds: "whether" shared by two questions is no shared subject
     "whether", "either", "neither", "together", "rather", "however", "whatever", "whenever", "wherever", "another",
     "others", "otherwise", "therefore", "although", "though", "unless", "whose", "itself", "themselves",
+    # modal verbs: "shall" in a licence's clause and in a report's is no subject the two share
+    "shall", "should", "might", "would", "could", "ought",
 ))
 
 

@@ -357,6 +357,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"appointed (?:[\w-]+ ){1,4}(?:for [\w-]+ )?is (?:the |our )?|"
                         r"nominated (?:\w+ ){0,2}(?:manager|person|officer|holder|supervisor|engineer|contact|"
                         r"director|lead)|granted on condition|conditional on|"
+                        # the person a statutory task rests on ("R717 authorised person: isolation ...", "Appointed
+                        # person (lifting operations)")
+                        r"(?:authori[sz]ed|appointed|competent|responsible) persons?\b|"
                         r"(?:needs|need|requires|require) (?:the|a|an|its|our|both) |in time for|drives? the|"
                         + RECEIVED_FROM),
     # paying someone outside for what the business might have in house: renting, hiring, referring out,

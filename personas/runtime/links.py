@@ -175,20 +175,21 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         if _does_forbidden(x, y) and (entity.lower() in x.context or _names(x, entity)) and _names(y, entity):
             return "risk", "breach", _SO["breach"].format(e=e)
     for x, y, _, _ in pairs:
-        # one team's records say someone has left ("Leaving date: 6 December; summary dismissal") and another's
-        # still give them keys, codes or logins: an access to revoke that neither record shows alone
-        if _LEFT.search(x.text.lower()) and _HOLDS.search(y.text.lower()) and not _LEFT.search(y.text.lower()) \
-                and not _REVOKED.search(y.text.lower()) and entity.lower() in x.text.lower() and \
-                entity.lower() in y.text.lower():
-            return "risk", "leaver", _SO["leaver"].format(e=e)
-    for x, y, _, _ in pairs:
-        # HR's records say someone leaves ("Reason: Retirement; Last working day: 29 January 2027") and another
+        # HR's records say someone leaves (before the access check: an authorised person's row is a certificate
+        # to count on, not a key to take back) ("Reason: Retirement; Last working day: 29 January 2027") and another
         # team's count on their certificate ("Status: CTTS certified", "Authorised pilots: One: DM"): work only
         # they may do, which neither record shows at risk alone
         if _LEAVES.search(x.text.lower()) and _CERTIFIED.search(y.text.lower()) and \
                 not _LEAVES.search(y.text.lower()) and not _REVOKED.search(y.text.lower()) and \
                 _who_leaves(x, entity) and entity.lower() in y.text.lower():
             return "risk", "leaver", _SO["certified"].format(e=e)
+    for x, y, _, _ in pairs:
+        # one team's records say someone has left ("Leaving date: 6 December; summary dismissal") and another's
+        # still give them keys, codes or logins: an access to revoke that neither record shows alone
+        if _LEFT.search(x.text.lower()) and _HOLDS.search(y.text.lower()) and not _LEFT.search(y.text.lower()) \
+                and not _REVOKED.search(y.text.lower()) and entity.lower() in x.text.lower() and \
+                entity.lower() in y.text.lower():
+            return "risk", "leaver", _SO["leaver"].format(e=e)
     for x, y, _, _ in pairs:
         # one team gives a customer more credit ("raise the group credit limit to £480,000") that another team's
         # records show cannot pay ("a county court judgment against its parent"): the request alone reads as a
@@ -282,8 +283,11 @@ _LEFT = re.compile(r"\b(?:leaving date|date (?:of )?leaving|date left|left (?:th
                    r"employment (?:ended|terminated)|no longer (?:employed|works? (?:here|for us)))")
 _LEAVES = re.compile(rf"{_LEFT.pattern}|\b(?:retir(?:es|ing|ement)|leaving|resigns|will leave|is leaving)\b")
 _CERTIFIED = re.compile(r"\b(?:certified|certificated|accredited|authori[sz]ed (?:pilots?|persons?|engineers?|"
-                        r"technicians?|operators?|signator(?:y|ies)|examiners?|inspectors?)|licensed (?:engineer|"
-                        r"operator|technician)s?|competent persons?|approved (?:installers?|engineers?|persons?))\b")
+                        r"technicians?|operators?|examiners?|inspectors?)|licensed (?:engineer|"
+                        r"operator|technician)s?|competent persons?|approved (?:installers?|engineers?|persons?)|"
+                        # the one a statutory role rests on ("Appointed person (lifting operations)"), and a row
+                        # that gives a person's qualification ("Qualification: CPCS A61 card, valid to 2028")
+                        r"appointed persons?|qualifications?\s*:)")
 _READ_ROW = re.compile(r"[^(;:]{2,60} \([\w /-]{2,30}:")  # a row read out: "S. Whitby (Role: Arranger; ..."
 _POST_CELL = r"(?:post|role|position|job(?: title)?)\s*:\s*[^;)]*"
 
@@ -853,7 +857,7 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
 def _measured(low: str) -> bool:
     """Whether a sentence sets a limit on a quantity or states one in a unit ("annual limit 18,000 m³", "Borehole
     forecast (m³): 21,600"), so that a limit meets a figure in another team's records though they share no name."""
-    if _CEILING_Q.search(low) or _FLOOR_Q.search(low) or _THRESHOLD_Q.search(low):
+    if _CEILING_Q.search(low) or _ROOM_Q.search(low) or _FLOOR_Q.search(low) or _THRESHOLD_Q.search(low):
         return True
     return any(m.group("u") or _UNIT_CELL.search(low[:m.start()]) for m in _FIGURE_Q.finditer(low))
 
@@ -874,6 +878,11 @@ def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, 
         around = [set(f.terms) | set(term_keys(f"{f.heading} {f.topic}")) for f in (x, y)]
         common = sorted(t for t in around[0] & around[1] - _MONEY_WORDS - _FIGURE_WORDS
                         if not _CALENDAR.fullmatch(t) and (corpus.rare_term(t) or side == "threshold"))
+        if not common and side == "ceiling" and _LOAD_LIMIT.search(x.text.lower()) and \
+                _WEIGHT.search(y.text.lower()):
+            common = ["weight"]  # a lifting machine's safe working load against a load's weight: the unit says it
+        if not common and side == "room" and _COMMITTED.search(y.text.lower()):
+            common = ["space"]  # the room left in a period against what another team has committed to take in
         if not common:
             continue
         said = [f"{f.text} {f.heading} {f.topic}" for f in (y, x)]  # the figure's own word for the thing first
@@ -887,18 +896,29 @@ def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, 
     return None
 
 
+# the load a lifting machine may take, and the weight of a load to lift
+_LOAD_LIMIT = re.compile(r"\b(?:safe working load|swl|derated to|rated (?:load|capacity)|(?:load|lifting) (?:limit|"
+                         r"capacity))\b")
+_COMMITTED = re.compile(r"\b(?:commit\w*|reserv\w*|booked|contracted|guarantee\w*)\b")
+_WEIGHT = re.compile(r"\b(?:weigh(?:s|t|ts|ing)?|wt|displacement|lift weight|mass|laden)\b")
 # a limit on a quantity ("maximum occupancy ... is 1,200 persons", "limited to 20 hours per week", "not less than
 # 1 Gbps"), and a quantity with its unit
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
         r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
-        r"litres|megalitres|[km]wh\b|[km]w\b|mva\b)"
+        r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
 _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capacity of|occupancy (?:of|is|limit)|"
+                        r"safe working load|swl|derated to|rated (?:load|capacity)|(?:weight|load|lifting) (?:limit|"
+                        r"capacity)|"
                         r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
-                        r"cap(?:ped)? at|restricted to)\b(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
+                        r"cap(?:ped)? at|restricted to|(?:contract|annual|included|allowed) mileage|"
+                        r"mileage allowance)\b:?(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)
+# the room left, a ceiling on what more can come in: "Free working positions: 1,900"
+_ROOM_Q = re.compile(r"\b(?:free|spare|available|unallocated|remaining)\b[\w -]{0,30}?\b" + _UNIT + r"\s*:\s*" + _NUM)
 # what a figure on each side of a limit means: (kind, relation, consequence)
-_LIMIT_SIDE = {"ceiling": ("risk", "over-limit", "over-limit"), "floor": ("risk", "over-limit", "under-floor"),
+_LIMIT_SIDE = {"ceiling": ("risk", "over-limit", "over-limit"), "room": ("risk", "over-limit", "over-limit"),
+               "floor": ("risk", "over-limit", "under-floor"),
                "threshold": ("opportunity", "threshold", "threshold")}
 # a level past which a contract pays back ("a volume rebate of 5.5p a litre ... if the year's volume is 220,000
 # litres or more")
@@ -916,7 +936,8 @@ _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("peo
           "mbps": ("bps", 1e6), "gbps": ("bps", 1e9), "kb/s": ("bps", 1e3), "mb/s": ("bps", 1e6),
           "gb/s": ("bps", 1e9), "m³": ("m3", 1.0), "m3": ("m3", 1.0), "cubic metres": ("m3", 1.0),
           "litres": ("m3", 0.001), "megalitres": ("m3", 1000.0), "kwh": ("wh", 1e3),
-          "mwh": ("wh", 1e6), "kw": ("w", 1e3), "mw": ("w", 1e6)}
+          "mwh": ("wh", 1e6), "kw": ("w", 1e3), "mw": ("w", 1e6), "positions": ("position", 1.0),
+          "pallet positions": ("position", 1.0), "miles": ("mile", 1.0), "mileage": ("mile", 1.0)}
 
 
 def _quantity(m: re.Match[str]) -> tuple[float, str]:
@@ -926,13 +947,13 @@ def _quantity(m: re.Match[str]) -> tuple[float, str]:
 
 
 def _past_limit(x: Fact, y: Fact) -> str | None:
-    """"ceiling" or "floor" when ``x`` sets a limit on a quantity that a figure ``y`` states is past (within three
-    times it, not a year, a date or a sum of money); a figure with no unit of its own counts in people or hours,
-    for a count or a row of weekly hours."""
+    """"ceiling", "room" (the free space left), "floor" or "threshold" when ``x`` sets a limit on a quantity that a
+    figure ``y`` states is past (within three times it, not a year, a date or a sum of money); a figure with no unit
+    of its own counts in people or hours, for a count or a row of weekly hours."""
     lx, ly = x.text.lower(), _SUMMED_CELL.sub(" ", y.text.lower())  # a total of several weeks is no week's
-    if _CEILING_Q.search(ly) or _FLOOR_Q.search(ly) or _THRESHOLD_Q.search(ly):
+    if _CEILING_Q.search(ly) or _ROOM_Q.search(ly) or _FLOOR_Q.search(ly) or _THRESHOLD_Q.search(ly):
         return None  # two limits, not a limit and a figure
-    for side, rx in (("ceiling", _CEILING_Q), ("floor", _FLOOR_Q), ("threshold", _THRESHOLD_Q)):
+    for side, rx in (("ceiling", _CEILING_Q), ("room", _ROOM_Q), ("floor", _FLOOR_Q), ("threshold", _THRESHOLD_Q)):
         for m in rx.finditer(lx):
             bound, unit = _quantity(m)
             before, after = lx[max(0, m.start() - 20):m.end()], lx[m.end():m.end() + 15].split(";")[0]
@@ -943,13 +964,17 @@ def _past_limit(x: Fact, y: Fact) -> str | None:
             for f in _FIGURE_Q.finditer(ly):
                 value, unit2 = _quantity(f)
                 if not unit2 and (cell := _UNIT_CELL.search(ly[:f.start()])) is not None:
-                    unit2 = _UNITS.get(cell.group("u"), (cell.group("u"), 1.0))[0]  # "Forecast (m³): 21,600"
-                if unit2 != unit and not (unit2 == "" and unit in ("people", "hour")):
+                    named = cell.group("u") or cell.group("c")  # "Forecast (m³): 21,600", "Annual mileage: 27,400"
+                    unit2 = _UNITS.get(named, (named, 1.0))[0]
+                # a figure with no unit counts as people or hours only as a value ("Headcount: 14", "estimate ...
+                # is 1,450"), not as an item or paragraph number in running text ("(item 7)", "paragraph 6")
+                if unit2 != unit and not (unit2 == "" and unit in ("people", "hour") and
+                                          _CELL_VALUE.search(ly[:f.start()])):
                     continue
                 if unit2 == "" and (_A_YEAR_Q.fullmatch(f.group("n")) or ly[max(0, f.start() - 1):f.start()] in
                                     "£$€"):
                     continue
-                if (side == "ceiling" and bound < value <= 3 * bound) or \
+                if (side in ("ceiling", "room") and bound < value <= 3 * bound) or \
                         (side == "floor" and bound / 10 <= value < bound) or \
                         (side == "threshold" and bound <= value <= 3 * bound):
                     return side
@@ -961,9 +986,12 @@ _PER = {"day": re.compile(r"\b(?:daily|per day|a day|each day|/day|per diem)\b")
         "week": re.compile(r"\b(?:weekly|per week|a week|each week|/week|w/e|week|wk)\b"),
         "month": re.compile(r"\b(?:monthly|per month|a month|each month|/month|month)\b"),
         "year": re.compile(r"\b(?:annual(?:ly)?|per (?:year|annum)|a year|each year|/year|year|p\.a\.|yearly)\b")}
-_UNIT_CELL = re.compile(r"\(" + _UNIT + r"\)\s*:\s*$")
+_UNIT_CELL = re.compile(r"\(" + _UNIT + r"\)\s*:\s*$|"
+                        r"\b(?P<c>mileage|(?:pallet )?positions)\b[^;:()]{0,30}(?:\([^)]*\))?\s*:\s*$")
 _SUMMED_CELL = re.compile(r"(?:(?<=[(;])|^)\s*(?:grand )?(?:total|sum|ytd|year to date|cumulative|to date)\b[^;)]*")
 _A_YEAR_Q = re.compile(r"(?:19|20)\d\d")
+_CELL_VALUE = re.compile(r"(?::|\b(?:is|are|was|were|of|at|reach(?:es|ed)?|to|estimated?|forecast|expected|peaks?|"
+                         r"peaked|total(?:s|led)?))\s*(?:about |around |some |c\.\s?)?$")
 # how often something is done, as times a year
 _FREQUENCIES = (
     (re.compile(r"\b(?:every|each|per) shift\b|\bend of (?:every|each) shift\b"), 1000),

@@ -8,6 +8,7 @@ import pytest
 
 from personas.context.dates import before, overlaps, spans
 from personas.context.facts import Corpus, Fact, fact, facts
+from personas.runtime import links as links_module
 from personas.runtime.links import Stated, find_links, index_keys, relate
 
 
@@ -980,6 +981,36 @@ def test_a_forecast_past_another_teams_licensed_quantity_links_with_no_name_in_c
     assert links[0].consequence.startswith("the borehole figure is above the limit"), links[0].consequence
 
 
+def test_a_weight_past_a_machines_derated_safe_working_load_links_with_no_word_in_common() -> None:
+    """Seen on a company the code was not developed on: an examination report derates a lifting machine ("the safe
+    working load of the machine is derated to 28 tonnes") and another team's booking lifts a 31.5-tonne load; the
+    two share only the unit."""
+    corpus, stated = _stated({
+        "Examination report": "# Thorough examination: gantry GC-2\n\n## Defects\n\nUntil the chain is replaced, "
+                              "the safe working load of the machine is derated to 18 tonnes.\n",
+        "Bookings": "# Bookings\n\n## Notes\n\nKestrel Star (new customer from June): the owner's surveyor confirms "
+                    "a lift weight of 21.5 tonnes with the tanks empty.\n",
+        "Canteen": "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert links, [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
+    heavy = _f("Bookings from 21 October onwards are all under 12 tonnes and lift on the standard slings.")
+    limit = _f("Until the chain is replaced, the safe working load of the machine is derated to 18 tonnes.")
+    assert links_module._past_limit(limit, heavy) is None
+
+
+@pytest.mark.parametrize(("limit", "figure"), [
+    ("Contract mileage: 15,000 miles per vehicle per annum, i.e. 60,000 miles over a 48-month term.",
+     "Priya Nair (Home base: Ely; Van: KV-12; Estimated annual mileage (46 working weeks): 27,400)"),
+    ("Week 49 (Forecast occupied: 18,100; Free working positions: 1,900)",
+     "The seasonal reserve of 3,100 positions is a firm commitment in the contract from week 47."),
+])
+def test_a_figure_past_an_allowance_or_the_free_space_left_is_past_the_limit(limit: str, figure: str) -> None:
+    """Seen on a company the code was not developed on: a hire contract's mileage allowance against a plan's
+    estimated mileage per van, and a warehouse's free positions in its peak week against a new customer's reserve."""
+    assert links_module._past_limit(_f(limit), _f(figure)) in ("ceiling", "room")
+
+
 def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
     """Seen on a company the code was not developed on: "daily limit 90 m³" on an abstraction licence against a
     heat pump's "200 m³ thermal store" at the same site, read as the site above its limit."""
@@ -990,6 +1021,17 @@ def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
     assert (relate(limit, store, "Dene Farm") or ("", ""))[1] != "over-limit"
 
 
+def test_a_notice_period_is_not_passed_by_an_item_number() -> None:
+    """Seen on a company the code was not developed on: a licence's "at least 24 hours' notice" against an
+    examination's defect row ("item 7", "paragraph 6"), read as a figure short of the minimum."""
+    rule = _f("11.4 The Holder shall give the Office at least 24 hours' notice of the vehicle's return.")
+    row = _f("D1 (Defect: Chain set B worn (item 7); Category: Defect which could become a danger (Schedule 1, "
+             "paragraph 6); Action required: Replace chain set B. Until replacement, the safe working load is derated "
+             "to 8 tonnes)")
+    assert (relate(rule, row, "shall") or ("", ""))[1] != "over-limit"
+    assert links_module._past_limit(rule, row) is None
+
+
 @pytest.mark.parametrize(("leaver", "holder", "entity"), [
     ("K. Varley (Role: Senior Kiln Technician; Location: Stowe; Reason: Retirement (age 65); Last working day: 26 "
      "February 2027)",
@@ -997,6 +1039,11 @@ def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
      "Varley"),
     ("Owen Pryce (Post: Dockmaster, Carrow; Service: 28 years; Leaving date: 31 March 2027; Reason: Retirement)",
      "Authorised pilots (Position at 30 September 2026: One: OP (Dockmaster, Carrow))", "Dockmaster"),
+    ("Martin Hale (Role: Plant Foreman; Department: Depot; Reason: Resignation; Last working day: 14 November 2026)",
+     "Appointed person (lifting operations) (Person(s): Martin H., Plant Foreman; Qualification: CPCS A61 Appointed "
+     "Person card, valid to 2028)", "Martin"),
+    ("Tomasz Wrobel (Role: Senior Boiler Technician; Reason: Retiring; Last working day: 30 April 2027)",
+     "Steam system authorised person: isolation and draining (Anna K.: -; Tomasz W.: A; Ben R.: S)", "Tomasz"),
 ])
 def test_a_leaver_whose_certificate_another_team_counts_on_is_a_risk(
         leaver: str, holder: str, entity: str) -> None:
