@@ -1163,6 +1163,15 @@ def test_a_practice_that_falls_foul_of_an_insurance_exclusion_is_uninsured(insur
      "insurer has agreed in writing.",
      "Loaded trailers must not be parked in Zone D for more than two days while the new dock is built.",
      "Insurance schedule"),
+    # a limit is fallen foul of only past it: the perils cover keeps, or a rate, are no stay past it
+    ("Cover for any building left unoccupied for more than 45 consecutive days is restricted to fire, lightning "
+     "and explosion.",
+     "The fire escape plan for the Northfield building will be reviewed before the re-roofing starts.",
+     "Insurance schedule"),
+    ("Condition 9: loaded trailers left as static storage for more than 72 hours are not covered unless the "
+     "insurer has agreed in writing.",
+     "Loaded trailers in Zone D are watched by CCTV 24 hours a day while the new dock is built.",
+     "Insurance schedule"),
 ])
 def test_a_practice_that_complies_or_shares_little_with_an_exclusion_is_not_uninsured(insurance: str, practice: str,
                                                                                        title: str) -> None:
