@@ -468,6 +468,8 @@ _WHY_LINK = {
               "another team's records.",
     "threshold": "One team's figure passes the level at which another team's contract pays money back, and a "
                  "rebate nobody claims is lost.",
+    "uninsured": "What one team does falls under an exclusion or condition of another team's insurance, so a loss "
+                 "from it would not be paid.",
     "over-limit": "One team's figure for a thing is above the limit another team has set or insured for it.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",

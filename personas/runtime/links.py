@@ -61,7 +61,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # what each relation is worth when ranking links: a clash in time or between demand and supply says more than
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
-            "breach": 1.4, "leaver": 1.4, "over-limit": 1.4, "threshold": 1.3,
+            "breach": 1.4, "leaver": 1.4, "over-limit": 1.4, "threshold": 1.3, "uninsured": 1.4,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -105,6 +105,7 @@ _SO = {
     "over-limit": "{e} is above the limit another team's records set for it",
     "under-floor": "{e} falls short of the minimum another team's records set for it",
     "threshold": "{e} passes the level another team's contract pays a rebate or discount for, to be claimed",
+    "uninsured": "what one team does with {e} falls outside what the insurance covers",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
@@ -664,6 +665,7 @@ class _Keys:
     kinds: frozenset[str]
     levels: frozenset[str] = frozenset()
     limits: frozenset[str] = frozenset()
+    cover: frozenset[str] = frozenset()  # the keys of insurance exclusions it may fall foul of (or its own words)
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
@@ -672,7 +674,7 @@ class _Keys:
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus) and k not in owners)
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t) and t not in _SEASON_TERMS),
                      _months(f), _kinds(f),
-                     _level_days(f), _limit_keys(f))
+                     _level_days(f), _limit_keys(f), _cover_keys(f, corpus, find=True))
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -1132,6 +1134,145 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
     return None
 
 
+# an insurance document, section or sentence, and a clause of it that excludes or conditions cover ("Exclusion:",
+# "not covered", "cover does not extend to", "condition precedent", "warranted", "restricted to", "unless")
+_INSURANCE = re.compile(r"\b(?:insur(?:ance|ed|er|ers)|underwrit\w*|reinsur\w*|endorsements?|"
+                        r"policy (?:schedule|wording|conditions?|exclusions?)|schedule of cover|"
+                        r"(?:public|employers'?|product|motor|property|"
+                        r"liability|marine|fleet) (?:liability )?(?:cover|policy))\b")
+_EXCLUDES = re.compile(r"\b(?:exclu(?:ded|des|sions?)|not (?:be )?covered|no cover|uninsured|not (?:be )?insured|"
+                       r"not be liable|cover (?:does|will|shall) not|covered only|only covered|restricted to|"
+                       r"limited to|other than)\b")
+# a condition that only sets what cover asks for ("plant to be maintained", "notify insurers"): a practice falls foul
+# of it only past a limit it sets ("unoccupied for more than 45 consecutive days")
+_CONDITIONS = re.compile(r"\b(?:conditions? (?:precedent|\d+)|warrant(?:ed|y)|provided that|unless|subject to|"
+                         r"notify (?:the )?insurers?)\b")
+# what the exclusion itself allows: the words after "other than", "unless", "except", "only in"
+_EXCEPT = re.compile(r"\b(?:other than|unless|except|save|provided that|(?:limited|restricted) to|"
+                     r"only (?:in|inside|within|while|where|if|when))\b(?P<rest>[^.;]{0,80})")
+# a practice a sentence says is not done, or a rule against it: no practice that falls foul of cover
+_NOT_PRACTISED = re.compile(r"\b(?:not|never|no longer|must not|may not|shall not|prohibited|forbidden|banned)\b")
+# the words of cover itself, no thing cover is for
+_COVER_WORDS = frozenset(term_keys("insurance insured insurer insurers cover covered exclusion excluded exclusions "
+                                   "condition conditions policy schedule loss damage arising notify written writing "
+                                   "agreed unless subject provided restricted liability public shall will must may "
+                                   "would should could only other limited maximum more than exceed excess period "
+                                   "term terms key"))
+# a measure that is a rate, not how long or how high ("24 hours a day", "8 hours per shift") or a notice
+_RATE_AFTER = re.compile(r"\s*(?:'|’)?\s*(?:(?:a|an|per|each|every|/)\s*(?:day|week|month|year|shift|hour|night|"
+                         r"annum)\b|notice\b)")
+_STAY = re.compile(r"(?:\b(?:for|dwell|up to|lasting|period of|duration of|over)\s+(?:(?:a|the|about|around|some|"
+                   r"approximately|at least|up to)\s+)?|\(\s*)$")
+_DURATION = {"minute": 1 / 60, "hour": 1.0, "day": 24.0, "night": 24.0, "week": 168.0, "month": 730.0,
+             "year": 8760.0, "weekend": 48.0}
+_LENGTH = {"m": 1.0, "metre": 1.0, "meter": 1.0, "ft": 0.3048, "feet": 0.3048, "foot": 0.3048}
+_WORD_N = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+           "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14}
+_MEASURE_UNIT = r"(?P<u>minutes?|hours?|hrs?|days?|nights?|weeks?|months?|years?|weekends?|metres?|meters?|m|ft|" \
+                r"feet|foot)\b"
+_MEASURE = re.compile(r"(?<![\w.£$€])(?:(?P<lo>\d+(?:\.\d+)?)\s?(?:-|–|to)\s?)?(?P<n>\d+(?:\.\d+)?|"
+                      + "|".join(_WORD_N) + r")\s?(?:consecutive\s|working\s|calendar\s)?" + _MEASURE_UNIT)
+_BOUND = re.compile(r"\b(?:more than|over|exceeding|in excess of|above|maximum of|max\.?|longer than|beyond|"
+                    r"greater than|up to|no more than|not exceeding|(?:a )?period of)\s+(?:[\w-]+\s+)?$")
+
+
+def _measure(m: re.Match[str]) -> tuple[str, float] | None:
+    """(dimension, value in hours or metres) of one measure ("72 hours", "five days", "8-10 m")."""
+    n = m.group("n").lower()
+    value = float(n) if n[0].isdigit() else float(_WORD_N[n])
+    unit = m.group("u").lower().rstrip("s")
+    unit = {"hr": "hour", "h": "hour", "meter": "metre"}.get(unit, unit)
+    if unit in _DURATION:
+        return "time", value * _DURATION[unit]
+    if unit in _LENGTH:
+        return "length", value * _LENGTH[unit]
+    return None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _exclusion(f: Fact) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, float, frozenset[str]], ...]] | None:
+    """What an insurance exclusion or condition of cover is about: (its words, the words of the exception it
+    allows, the limits it sets in time or length), or ``None`` when ``f`` is none."""
+    low = f.text.lower()
+    where = " ".join((*f.path, f.heading, f.topic, f.text)).lower()
+    if not (_EXCLUDES.search(low) or _CONDITIONS.search(low)) or not _INSURANCE.search(where):
+        return None
+    allowed: set[str] = set()
+    for m in _EXCEPT.finditer(low):
+        allowed |= set(term_keys(m.group("rest")))
+    main = set(term_keys(_EXCEPT.sub(" ", low)))
+    # each limit, with the words of the clause it governs ("trailer ... parked ... for a maximum of 72 hours")
+    bounds = tuple((*dim, frozenset(term_keys(_EXCEPT.sub(" ", low[max(0, m.start() - 100):m.start()]))))
+                   for m in _MEASURE.finditer(low) if _BOUND.search(low[max(0, m.start() - 30):m.start()])
+                   and (dim := _measure(m)) is not None)
+    if not bounds and not _EXCLUDES.search(low):
+        return None
+    return frozenset(main - _COVER_WORDS), frozenset(allowed - main), bounds
+
+
+def _uncommon(t: str, corpus: Corpus) -> bool:
+    """Whether few documents use a word: the thing an exclusion is about ("trailer" in a haulier's few yard and
+    fleet papers), a looser test than :meth:`Corpus.rare_term`."""
+    return len(t) >= 4 and not _CALENDAR.fullmatch(t) and 2 <= corpus.term_df.get(t, 0) <= max(3, corpus.docs // 3)
+
+
+def _cover_keys(f: Fact, corpus: Corpus, find: bool = False) -> frozenset[str]:
+    """The keys that join an insurance exclusion and a practice: "!" + each uncommon word of an exclusion, "?" +
+    each uncommon word of any other fact (its sentence and its paragraph's opening); ``find``: the keys to look up
+    (the other side's)."""
+    excl = _exclusion(f)
+    if excl is not None:
+        return frozenset(("?" if find else "!") + t for t in excl[0] if _uncommon(t, corpus))
+    terms = set(f.terms) | set(term_keys(f.topic))
+    return frozenset(("!" if find else "?") + t for t in terms if _uncommon(t, corpus))
+
+
+def _uninsured(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """One team's insurance excludes or conditions cover for a thing ("loss arising from the charging of
+    lithium-ion batteries other than in a purpose-built cabinet", "loaded trailers left for more than 72 hours"),
+    and another team's practice does it ("the eFoil batteries will be charged overnight in stockroom B", "parked for
+    up to five days"): the two share two rare words, or a rare word and a measure past the limit, and the practice
+    is not the exception the exclusion allows. (score, shared, (kind, relation, consequence)) or ``None``."""
+    for x, y in ((a, b), (b, a)):
+        excl = _exclusion(x)
+        if excl is None:
+            continue
+        words, allowed, bounds = excl
+        ly = y.text.lower()
+        where_y = " ".join((y.path[0] if y.path else "", y.heading, ly)).lower()
+        if _INSURANCE.search(where_y) or _EXCLUDES.search(ly) or _CONDITIONS.search(ly) or _NOT_PRACTISED.search(ly):
+            continue
+        # words few documents use: the thing excluded ("trailer" in a haulier's few yard and fleet papers), in the
+        # practice's sentence or the one that opens its paragraph ("Each eFoil has two battery packs"), and no word
+        # of a name ("Fenmoor Park" is not "parked")
+        named = {w for k in (*x.entities, *y.entities) if " " in k for w in term_keys(k)}
+        own = set(y.terms)
+        common = sorted(t for t in words & (own | set(term_keys(y.topic))) if t not in named and _uncommon(t, corpus))
+        if not common or not own & set(common):
+            continue
+        # how long or how high the practice goes ("for up to five days", "dwell 10 days", "(twelve weeks)", "at
+        # 8-10 m"), not a deadline ("within 90 days") or a rate ("24 hours a day")
+        figures = [dim for m in _MEASURE.finditer(ly) if not _RATE_AFTER.match(ly, m.end()) and
+                   (dim := _measure(m)) is not None and (dim[0] == "length" or _STAY.search(ly[:m.start()]))]
+        near = [(dim, bound) for dim, bound, clause in bounds if clause & set(common)]
+        past = any(d == dim and v > bound for dim, bound in near for d, v in figures)
+        within = any(d == dim and v <= bound for dim, bound in near for d, v in figures)
+        if within and not past:
+            continue  # the practice keeps within the limit
+        # an exclusion that sets a limit is fallen foul of only past it; one that sets none, by the act it
+        # excludes ("the charging of lithium-ion batteries") done on the thing, not the exception it allows
+        acts = [t for t in common if re.search(rf"\b{re.escape(t)}\w*ing\b", x.text.lower())]
+        if not past and (bounds or y.unit != "sentence" or not acts or _phrases(common, x, y) < 2 or
+                         allowed & set(y.terms)):
+            continue
+        best = max(common, key=lambda t: (corpus.idf(t, entity=False), t))
+        m = re.search(rf"\b{re.escape(best)}[\w-]*", x.text, re.IGNORECASE)
+        thing = m.group(0) if m else best
+        score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common) + 0.3 * past
+        return score, (thing.lower(),), ("risk", "uninsured", _SO["uninsured"].format(e=thing))
+    return None
+
+
 def _phrases(terms: Sequence[str], fa: Fact, fb: Fact) -> int:
     """How many things the rare words two facts share say: plain words that stand next to each other in both
     ("liquidated damages", "standby rota") are one phrase, one thing in common, not two ("certbot on ops-1" still
@@ -1190,7 +1331,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         # (keys in sorted order: a set's order changes from process to process, and ties in length must not)
         postings = sorted((by_key.get(k, ()) for k in (*sorted(k_s.names), *("~" + t for t in sorted(k_s.rare)),
                                                        *sorted(k_s.months), *sorted(k_s.kinds),
-                                                       *sorted(k_s.levels), *sorted(k_s.limits))), key=len)
+                                                       *sorted(k_s.levels), *sorted(k_s.limits),
+                                                       *sorted(k_s.cover))), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -1218,6 +1360,10 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                     (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus) or
                              _over_quantity(s.fact, o.fact, corpus)) is not None:
                 # so is a figure above another team's money limit on the thing, or a pace below its rule's
+                periodic[o.key] = hit
+                pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
+            elif apart and (hit := _uninsured(s.fact, o.fact, corpus)) is not None:
+                # so is a practice that falls foul of another team's insurance exclusion or condition
                 periodic[o.key] = hit
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
             elif sc > 0:
@@ -1332,6 +1478,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_kinds(f))
     keys += sorted(_level_days(f))
     keys += sorted(_limit_keys(f))
+    keys += sorted(_cover_keys(f, corpus))
     return keys
 
 

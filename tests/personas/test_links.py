@@ -1151,3 +1151,75 @@ def test_whom_a_thing_was_bought_from_is_not_what_it_is() -> None:
                           "£14,200 a month of lost revenue at current TC-40 rates.\n",
     })
     assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+
+
+def _uninsured(insurance: str, practice: str, title: str = "Insurance schedule") -> list:
+    corpus, stated = _stated({
+        title: f"# {title}\n\n## Exclusions and conditions\n\n{insurance}\n",
+        "Operations plan": f"# Operations plan\n\n## Practice\n\n{practice}\n",
+        "Canteen": "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+    })
+    return [lk for lk in find_links(stated, [], corpus) if lk.relation == "uninsured"]
+
+
+@pytest.mark.parametrize(("insurance", "practice"), [
+    # two rare words of the exclusion in the practice, the practice not the exception the exclusion allows
+    ("Exclusion 4: loss or damage arising from the charging of lithium-ion batteries other than in a purpose-built "
+     "charging cabinet is not covered.",
+     "From 1 June the eFoil batteries will be charged overnight in stockroom B, 12 at a time."),
+    # a rare word and a duration past the condition's limit
+    ("Condition 9: loaded trailers left as static storage for more than 72 hours are not covered unless the "
+     "insurer has agreed in writing.",
+     "Loaded trailers may be parked in Zone D for up to five days while the new dock is built."),
+    ("Cover for any building left unoccupied for more than 45 consecutive days is restricted to fire, lightning "
+     "and explosion.",
+     "The Northfield building will be closed and left unoccupied for 14 weeks from 3 March for re-roofing."),
+    ("Work at height above 3 metres is excluded from the public liability cover for grounds maintenance.",
+     "Grounds maintenance crews carry out crown reductions at height, typically 8-10 metres, from April."),
+])
+def test_a_practice_that_falls_foul_of_an_insurance_exclusion_is_uninsured(insurance: str, practice: str) -> None:
+    """An exclusion or condition of cover in the insurance schedule, and another team's practice that does what it
+    excludes: neither reads as trouble alone, together the practice is not insured."""
+    links = _uninsured(insurance, practice)
+    assert links, insurance
+    assert {links[0].a.doc_title, links[0].b.doc_title} == {"Insurance schedule", "Operations plan"}
+    assert links[0].kind == "risk" and "insurance covers" in links[0].consequence
+
+
+@pytest.mark.parametrize(("insurance", "practice", "title"), [
+    # the practice complies: charged in the cabinet the exclusion allows
+    ("Exclusion 4: loss or damage arising from the charging of lithium-ion batteries other than in a purpose-built "
+     "charging cabinet is not covered.",
+     "From 1 June the eFoil batteries will be charged overnight in the purpose-built cabinet, 12 at a time.",
+     "Insurance schedule"),
+    # within the condition's limit
+    ("Condition 9: loaded trailers left as static storage for more than 72 hours are not covered unless the "
+     "insurer has agreed in writing.",
+     "Loaded trailers may be parked in Zone D for up to 48 hours while the new dock is built.",
+     "Insurance schedule"),
+    # one common word only
+    ("Exclusion 4: loss or damage arising from the charging of lithium-ion batteries other than in a purpose-built "
+     "charging cabinet is not covered.",
+     "The stockroom will be repainted from 1 June at a cost of £4,000.", "Insurance schedule"),
+    # the same words in a document that is no insurance: a rule, not cover
+    ("Exclusion 4: loss or damage arising from the charging of lithium-ion batteries other than in a purpose-built "
+     "cabinet is the supplier's liability.",
+     "From 1 June the eFoil batteries will be charged overnight in stockroom B, 12 at a time.", "Supply contract"),
+    # the practice says it is not done
+    ("Condition 9: loaded trailers left as static storage for more than 72 hours are not covered unless the "
+     "insurer has agreed in writing.",
+     "Loaded trailers must not be parked in Zone D for more than two days while the new dock is built.",
+     "Insurance schedule"),
+    # a limit is fallen foul of only past it: the perils cover keeps, or a rate, are no stay past it
+    ("Cover for any building left unoccupied for more than 45 consecutive days is restricted to fire, lightning "
+     "and explosion.",
+     "The fire escape plan for the Northfield building will be reviewed before the re-roofing starts.",
+     "Insurance schedule"),
+    ("Condition 9: loaded trailers left as static storage for more than 72 hours are not covered unless the "
+     "insurer has agreed in writing.",
+     "Loaded trailers in Zone D are watched by CCTV 24 hours a day while the new dock is built.",
+     "Insurance schedule"),
+])
+def test_a_practice_that_complies_or_shares_little_with_an_exclusion_is_not_uninsured(insurance: str, practice: str,
+                                                                                       title: str) -> None:
+    assert not _uninsured(insurance, practice, title)
