@@ -414,7 +414,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if len(text.split()) < 5:
         return None
     low = text.lower()
-    if _CLAUSE_LABEL.match(low) or _HEADER_LINE.match(low):
+    if _CLAUSE_LABEL.match(low) or _HEADER_LINE.match(low) or (_LEGEND.match(low) and len(_ITEMS.findall(low)) >= 2):
         return None
     scan = _ZERO_CELL.sub(" ", low) if ":" in low else low
     if " nil" in scan or " none" in scan:
@@ -544,6 +544,10 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
 _HEADER_LINE = re.compile(r"^\W*(?:from|to|cc|prepared by|maintained by|compiled by|authors?|owner|version|"
                           r"classification|distribution|circulation|last updated|reviewed by|approved by|"
                           r"contributors?)\W*:")
+# a legend: what the grades or codes of a table mean ("Grading: Good (no action), Fair (...), Poor (...)")
+_LEGEND = re.compile(r"^\W*(?:key|legend|grading|grades|ratings?|rating scale|scale|scoring|categories|definitions?|"
+                     r"abbreviations|codes)\s*:")
+_ITEMS = re.compile(r"[,;]\s")
 _CLAUSE_LABEL = re.compile(r"^(?:clause|section|article|schedule|annex|appendix|part)\s+[\w.]+\s*[—–:-]\s*"
                            r"(?:\w+\W*){1,5}$")
 _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff costs?|labou?r|costs?|spend|repairs|"
@@ -702,7 +706,8 @@ MONEY_LIMIT = re.compile(r"\b(?:sum insured|insured (?:for|up to|at)|cover(?:ed)
                          r"(?:of|is|:)?\s*" + _MONEY_N)
 MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value of|worth|balance(?: of| is| stands at|"
                         r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?)|"
-                        r"(?:amount due|debt|stock(?: value)?)\s*:)\s*(?:about |around |some |nearly |over )?"
+                        r"(?:amount due|debt|stock(?: value)?|total(?: balance| due| owed| outstanding)?)\s*:)\s*"
+                        r"(?:about |around |some |nearly |over )?"
                         + _MONEY_N)
 _SCALE = {"k": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 
@@ -712,11 +717,21 @@ def money_value(m: re.Match[str]) -> float:
     return float(m.group("n").replace(",", "")) * _SCALE.get((m.group("m") or "").lower(), 1.0)
 
 
+# how long a balance has gone unpaid, in a register's cell ("Days: 214 days", "Days overdue: 190")
+_DAYS_UNPAID = re.compile(r"\b(?:days(?: overdue| outstanding| old| unpaid)?|age(?: in days)?)\s*:\s*(?P<d>\d{1,4})\b")
+_LONG_UNPAID_DAYS = 180
+_MATERIAL_DEBT = 5_000  # a balance below which a long-unpaid account is a reminder to send, not a risk to raise
+
+
 def _row_over_limit(cells: str) -> bool:
     """A register's row whose balance (or stock held) is above the limit (or sum insured) in another of its
-    cells."""
+    cells, or a balance left unpaid for half a year or more."""
     held, limit = MONEY_HELD.search(cells), MONEY_LIMIT.search(cells)
-    return held is not None and limit is not None and money_value(held) > money_value(limit) > 0
+    if held is not None and limit is not None and money_value(held) > money_value(limit) > 0:
+        return True
+    days = _DAYS_UNPAID.search(cells)
+    return held is not None and money_value(held) >= _MATERIAL_DEBT and days is not None and \
+        int(days.group("d")) >= _LONG_UNPAID_DAYS
 
 
 _SPENT = re.compile(r"\b(?:net |gross |total |actual )?(?:purchases|spend|volume|turnover|sales|orders)(?: \([^)]*\))?"

@@ -1023,3 +1023,39 @@ def test_spend_past_a_rebate_threshold_in_a_row_is_money_to_claim() -> None:
     rows = {f.text.split(" (")[0]: f for f in facts(text)}
     assert rows["Dunmore Packaging"].kind == "opportunity", rows["Dunmore Packaging"].cues
     assert "Kerrow Sundries" not in rows or rows["Kerrow Sundries"].kind != "opportunity"
+
+
+@pytest.mark.parametrize("row", [
+    # a debtor's total far past its credit limit
+    "Harrow Fine Foods Ltd (Credit limit: £15,000; Current: £2,400; Over 90: £33,100; Total: £48,800; Account status: "
+    "Active; Notes: promised payment by end of month)",
+    # a balance left unpaid for over half a year
+    "C2231 (Name: Osprey Charters Ltd; Balance: £27,900; Oldest item: Storage invoices, Jan 2025; Days: 205 days; "
+    "Type: Trade account; Notes: Boats relaunched in May)",
+])
+def test_a_debtor_past_its_limit_or_long_unpaid_is_a_risk(row: str) -> None:
+    """Seen on two companies the code was not developed on: an aged-debt row whose total is three times its credit
+    limit, and one 214 days old, read as neutral money rows below a £1,320 disputed invoice."""
+    assert _fact(row, unit="row").kind == "risk"
+
+
+@pytest.mark.parametrize("row", [
+    "Soar Dairies (Credit limit: £40,000; Current: £16,070; 1–30: £8,040; Total: £24,110; Account status: Active)",
+    "C0951 (Name: D. Ng; Balance: £1,440; Oldest item: Antifouling, April; Days: 52; Type: Berth holder)",
+])
+def test_a_debtor_within_its_limit_and_terms_is_no_risk(row: str) -> None:
+    assert _fact(row, unit="row").kind != "risk"
+
+
+@pytest.mark.parametrize("text", [
+    "Grading: Good (no action), Fair (planned maintenance), Poor (repair within 12 months), Unsafe (close).",
+    "Key: A = authorised to work alone; S = may work under supervision; T = in training; X = not authorised.",
+])
+def test_a_legend_is_no_claim(text: str) -> None:
+    """Seen on a company the code was not developed on: a survey's grading key ranked tenth as a safety risk."""
+    assert fact(text) is None
+
+
+def test_a_small_balance_long_unpaid_is_no_risk_of_its_own() -> None:
+    assert _fact("C0650 (Name: Estate of P. Hale; Balance: £1,910; Oldest item: Storage, March; Days: 190; Type: "
+                 "Berth holder)", unit="row").kind != "risk"
