@@ -257,6 +257,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"inquir(?:y|ies)|"
                         r"would (?:contribute|fund|co-fund|send|refer|redirect)|"
                         r"offer(?:s|ed|ing)? to (?:fund|pay|buy|contribute|send|refer|purchase|take)|"
+                        # asked for and not on the shelf: "What we told them: Not stocked"
+                        r"not stocked|(?:we )?(?:do not|don't) stock|"
                         r"enquir(?:y|ies)|interest(?:ed)? in|want(?:s|ed)? (?:to (?:buy|order|use|switch|rent|"
                         r"lease|license|licence)|a |an |more )|would (?:\w+ly )?(?:pay|buy|order|sign|switch|commit|"
                         r"take|rent)|willing to (?:pay|buy|commit|sign)|pre-?orders?|letters? of (?:intent|interest)|"
@@ -282,7 +284,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"(?:until|before)\b|"
                              r"(?:lock|locks|locking) in (?:\w+ ){0,3}(?:prices?|rates?) (?:\w+ ){0,3}?"
                              r"(?:until|before)\b"),
-    ("opp.saving", 1.0, r"sav(?:e|es|ed|ing|ings)|cheaper|lower (?:cost|price|rate|fee)s?|reduc\w+ (?:\w+ ){0,2}"
+    ("opp.saving", 1.0, r"deemed (?:rates?|tariffs?|prices?)|out of contract since|"
+                        r"sav(?:e|es|ed|ing|ings)|cheaper|lower (?:cost|price|rate|fee)s?|reduc\w+ (?:\w+ ){0,2}"
                         r"(?:costs?|spend|bill|fees?|energy|waste)|cut (?:\w+ ){0,2}(?:costs?|spend|bill|waste)|"
                         r"rebates?|discounts?|(?:claim|reclaim|recover|obtain|receive|seek|get) (?:a |"
                         r"the |\w+ )?refunds?|"

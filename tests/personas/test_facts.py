@@ -1059,3 +1059,19 @@ def test_a_legend_is_no_claim(text: str) -> None:
 def test_a_small_balance_long_unpaid_is_no_risk_of_its_own() -> None:
     assert _fact("C0650 (Name: Estate of P. Hale; Balance: £1,910; Oldest item: Storage, March; Days: 190; Type: "
                  "Berth holder)", unit="row").kind != "risk"
+
+
+def test_what_customers_ask_for_and_is_not_stocked_is_demand() -> None:
+    """Seen on a company the code was not developed on: a shop's requests log, whose most asked-for line (58
+    requests, "Not stocked; nearest exchange is 6 miles away") read as a neutral row."""
+    row = _fact("Butane cylinder exchange (Apr: 3; May: 8; Jun: 11; Total: 41; What we told them: Not stocked; nearest "
+                "exchange is Bridge Garage, 5 miles)", unit="row")
+    assert "opp.demand" in row.cues and row.kind == "opportunity"
+
+
+def test_a_supply_billed_at_deemed_rates_is_money_to_save() -> None:
+    """Seen on a company the code was not developed on: a meter out of contract and billed at the supplier's deemed
+    rate (41.8p against 23.6p fixed) read as a neutral row."""
+    row = _fact("M3 (Serves: Workshop and yard lighting; Supplier: Eastfield Power; Contract status: Out of contract "
+                "since 1 June 2026; billed at deemed rates; Unit rate: 39.2p; Annual kWh: 310,000)", unit="row")
+    assert "opp.saving" in row.cues and row.kind == "opportunity"
