@@ -447,6 +447,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["assurance"]
         cats[cats.index("assurance")] = "risk.loss"
         weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
+    if unit == "row" and _ENQUIRY_CELL.search(cells) and _OPEN_STATUS.search(cells):
+        # an enquiry row nobody has picked up ("Enquirer: ...; Status: Awaiting owner"): demand that no one works
+        for cue, w in (("opp.demand", 1.1), ("gap", 0.6)):
+            if cue not in weights:
+                cats.append(cue)
+            weights[cue] = max(weights.get(cue, 0.0), w)
     if unit == "row" and _row_past_threshold(cells) and "opp.saving" not in weights:
         # spend past the threshold a rebate is paid at, in one row of a terms register: money to claim
         cats.append("opp.saving")
@@ -717,6 +723,10 @@ def money_value(m: re.Match[str]) -> float:
     return float(m.group("n").replace(",", "")) * _SCALE.get((m.group("m") or "").lower(), 1.0)
 
 
+# an enquiry's row in a tracker, and a status saying no one has answered it yet
+_ENQUIRY_CELL = re.compile(r"\b(?:enquirer|enquiry from|inquirer|prospect|lead)\s*:")
+_OPEN_STATUS = re.compile(r"\bstatus\s*:\s*(?:new\b|awaiting (?:owner|response|reply|allocation)|unassigned|"
+                          r"not (?:yet )?(?:answered|assigned|contacted|actioned)|no (?:owner|response|reply))")
 # how long a balance has gone unpaid, in a register's cell ("Days: 214 days", "Days overdue: 190")
 _DAYS_UNPAID = re.compile(r"\b(?:days(?: overdue| outstanding| old| unpaid)?|age(?: in days)?)\s*:\s*(?P<d>\d{1,4})\b")
 _LONG_UNPAID_DAYS = 180

@@ -152,7 +152,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"breach(?:es|ed)?|citations?|warning letter|sanction\w*|enforcement|audit finding|"
                              r"(?:not|un)(?:-| )?(?:certified|licensed|accredited|compliant|approved|bonded|insured|"
                              r"registered)|lawsuits?|litigation|dispute[ds]?|claims? against|"
-                             r"barred|under-?pa(?:id|yment\w*)|prohibit\w*|forbid(?:s|den)?|forbade|"
+                             r"barred(?! list)|under-?pa(?:id|yment\w*)|prohibit\w*|forbid(?:s|den)?|forbade|"
                              r"no statutory excuse|not (?:permitted|allowed)|"
                              r"contrary to (?:the |our |its |their )?(?:agreement|contract|terms|policy|licen[cs]e)|"
                              r"may not be (?:launched|sold|used|shipped|released)|refuse-to-accept|"

@@ -1075,3 +1075,21 @@ def test_a_supply_billed_at_deemed_rates_is_money_to_save() -> None:
     row = _fact("M3 (Serves: Workshop and yard lighting; Supplier: Eastfield Power; Contract status: Out of contract "
                 "since 1 June 2026; billed at deemed rates; Unit rate: 39.2p; Annual kWh: 310,000)", unit="row")
     assert "opp.saving" in row.cues and row.kind == "opportunity"
+
+
+def test_an_enquiry_nobody_has_picked_up_is_an_opening_nobody_works() -> None:
+    """Seen on a company the code was not developed on: a corporate enquiry for 240 staff, "Awaiting owner" for
+    three months, read as a neutral row of the enquiries tracker."""
+    row = _fact("19/08 (Source: Email; Enquirer: Hartwell Motors (HR lead); Request: Quote for corporate membership "
+                "for 180 staff across their two sites; Owner: —; Status: Awaiting owner; Notes: Forwarded to inbox)",
+                unit="row")
+    assert row.kind == "opportunity" and "gap" in row.cues, row.cues
+    done = _fact("12/08 (Source: Web form; Enquirer: Bowls Club; Request: Use of community room for AGM; Owner: RK; "
+                 "Status: Closed — won; Notes: Invoiced £60)", unit="row")
+    assert "gap" not in done.cues
+
+
+def test_a_clear_barred_list_check_is_no_compliance_risk() -> None:
+    row = _fact("Amira Shah (Role: Swim Teacher; Site: Riverside; Hours: 12 h; Start date: 11/11/2024; DBS: Enhanced "
+                "with barred list — clear; Notes: STA Level 2)", unit="row")
+    assert row.kind != "risk", row.cues
