@@ -438,6 +438,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                  r"decide|register|include|tell|inform|notify)\w*|never (?:been )?(?:received|configured|"
                  r"registered|claimed|filed|submitted|signed|checked|tested|reviewed|updated|renewed|covered|"
                  r"included|told)|unresolved|still open|remains open|deferred|on hold|no response|parked|"
+                 r"(?:still )?to be (?:scheduled|arranged|booked)|"
                  r"holding reply|no date (?:has been|was) given|nobody noticed|(?:is|was|were) not (?:flagged|"
                  r"picked up|tracked|recorded)|no follow-?ups?\b(?! (?:is|was) (?:needed|required))|"
                  r"(?:never |not (?:yet )?(?:been )?)followed up|"

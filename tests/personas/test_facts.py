@@ -1093,3 +1093,11 @@ def test_a_clear_barred_list_check_is_no_compliance_risk() -> None:
     row = _fact("Amira Shah (Role: Swim Teacher; Site: Riverside; Hours: 12 h; Start date: 11/11/2024; DBS: Enhanced "
                 "with barred list — clear; Notes: STA Level 2)", unit="row")
     assert row.kind != "risk", row.cues
+
+
+def test_a_failed_check_whose_recheck_is_still_to_be_scheduled_is_a_gap() -> None:
+    """Seen on a company the code was not developed on: a control probe failing calibration by 1.6°C, "Re-check to
+    be scheduled" six weeks on, ranked 35th."""
+    row = _fact("T-21 (Location: Chamber 2 rear wall (control probe); Display reading: +1.9; Reference reading: +3.6; "
+                "Deviation: -1.7°C; Result: Fail; Notes: Logged 4 August. Re-check to be scheduled)", unit="row")
+    assert "gap" in row.cues and row.kind == "risk", row.cues
