@@ -648,6 +648,13 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
         return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
     if cat == "risk.compliance" and scan.startswith("without", at) and _ALLOWED.search(scan[max(0, at - 140):at]):
         return True  # "acquisitions of up to £8.0m are permitted without consent": leave given, no breach
+    if (cat == "risk.compliance" and (
+            (scan.startswith("breach", at) and _IF_CLAUSE.search(scan[max(0, at - 60):at])) or
+            (scan.startswith("may not", at) and _WITHOUT_LEAVE.match(scan, at)))) or \
+            (cat == "risk.end" and _UNLESS.search(scan[max(0, at - 30):at])):
+        # "unless termination follows a breach", "may not be used for commercial purposes without written consent":
+        # a term about what may happen, not something that has
+        return True
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None
     if cat == "opp.demand":  # "no customer has asked for", "nobody requested": nobody wants it
@@ -660,6 +667,12 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
 # what an insurance row names as insured ("Cyber (incl. ransomware)", "Business interruption") is no harm done
 _PERILS = frozenset({"risk.safety", "risk.security", "risk.outage", "risk.failure", "risk.compliance"})
 _ALLOWED = re.compile(r"\b(?:permitted|allowed)\b[^;]{0,120}$")
+# "unless termination", "may (immediately) terminate": an end that may come, on a term's conditions
+_UNLESS = re.compile(r"\bunless\b[^;.:]*$|(?<!\d )\bmay (?:[a-z]+ )?$")
+_IF_CLAUSE = re.compile(r"\b(?:unless|if|in the event (?:of|that)|should|where|may (?:terminate|end|cancel|suspend|"
+                        r"withdraw))\b[^;.:]*$")
+_WITHOUT_LEAVE = re.compile(r"may not be [^;.]{0,80}?\bwithout (?:the )?(?:(?:prior|written|express|our|their) )*"
+                            r"(?:consent|approval|permission|agreement)\b")
 _INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit|incurred|"
                       r"claims? (?:history|experience|ratio|count)|loss ratio)\b")
 _COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")

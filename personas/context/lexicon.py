@@ -95,7 +95,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"stop(?:s|ped|ping)? (?:offering|selling|making|supplying|supporting|producing|serving|"
                       r"operating|stocking|carrying)|ceas(?:e|es|ed|ing) (?:trading|operations|to)|"
                       r"exit(?:s|ing)?|pull(?:ed|ing)? out|wind(?:ing)? down|insolven\w+|bankrupt\w*|"
-                      r"administration|receivership|chapter 11|sunset(?:s|ting|ted)?|"
+                      r"administration(?! (?:fees?|charges?|costs?|team|staff|office|assistant|manager|time|work))|"
+                      r"receivership|chapter 11|sunset(?:s|ting|ted)?|"
                       # a firm heading for insolvency: a petition to wind it up, judgments for unpaid debts
                       r"winding[- ]up (?:petition|order)|wound up|(?:went|gone|going|enter\w*|placed) into "
                       r"liquidation|liquidators?|county court judg(?:e)?ments?|\bccjs?\b|"

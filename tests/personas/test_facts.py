@@ -1101,3 +1101,17 @@ def test_a_failed_check_whose_recheck_is_still_to_be_scheduled_is_a_gap() -> Non
     row = _fact("T-21 (Location: Chamber 2 rear wall (control probe); Display reading: +1.9; Reference reading: +3.6; "
                 "Deviation: -1.7°C; Result: Fail; Notes: Logged 4 August. Re-check to be scheduled)", unit="row")
     assert "gap" in row.cues and row.kind == "risk", row.cues
+
+
+@pytest.mark.parametrize("text", [
+    "Fees paid in advance will be refunded pro rata, less a £150 administration fee, unless termination follows a "
+    "breach by the Holder.",
+    "Vessels must be kept in a seaworthy condition and may not be used for commercial purposes without written "
+    "consent.",
+    "12.2 The Company may terminate immediately for serious breach, including non-payment for 60 days.",
+])
+def test_a_standing_term_about_a_breach_that_may_happen_is_no_risk(text: str) -> None:
+    """Seen on a company the code was not developed on: a licence's refund clause and its rule on commercial use
+    ranked third and eighth as legal exposure; neither says anything has happened."""
+    f = fact(text)
+    assert f is None or f.kind != "risk", f.cues
