@@ -646,12 +646,17 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
     if cat in _PERILS and (_COVER.search((cells or scan)[max(0, at - 60):at]) or
                                  _INSURED.search(cells or scan)):
         return True  # "liability cover for injury", "Limit: unlimited (injury)": the peril insured, not a harm
+    if cat == "risk.loss" and _COVER.search((cells or scan)[max(0, at - 60):at]):
+        return True  # "£500,000 aggregate for indirect losses": a cap on what a party pays, not a loss
+    if cat.startswith("risk.") and _DEFINES_BREACH.search(scan):
+        return True  # "failure to meet SL4 ... is a material breach entitling the Customer to terminate": a term
     if cat == "risk.compliance" and scan.startswith("without", at) and _ALLOWED.search(scan[max(0, at - 140):at]):
         return True  # "acquisitions of up to £8.0m are permitted without consent": leave given, no breach
     if (cat == "risk.compliance" and (
             (scan.startswith("breach", at) and _IF_CLAUSE.search(scan[max(0, at - 60):at])) or
             (scan.startswith("may not", at) and _WITHOUT_LEAVE.match(scan, at)))) or \
-            (cat == "risk.end" and _UNLESS.search(scan[max(0, at - 30):at])):
+            (cat == "risk.end" and _UNLESS.search(scan[max(0, at - 30):at])) or \
+            (cat.startswith("risk.") and _REMEDY_WORD.match(scan, at) and _MAY_REMEDY.search(scan[max(0, at - 30):at])):
         # "unless termination follows a breach", "may not be used for commercial purposes without written consent":
         # a term about what may happen, not something that has
         return True
@@ -670,12 +675,18 @@ _ALLOWED = re.compile(r"\b(?:permitted|allowed)\b[^;]{0,120}$")
 # "unless termination", "may (immediately) terminate": an end that may come, on a term's conditions
 _UNLESS = re.compile(r"\bunless\b[^;.:]*$|(?<!\d )\bmay (?:[a-z]+ )?$")
 _IF_CLAUSE = re.compile(r"\b(?:unless|if|in the event (?:of|that)|should|where|may (?:terminate|end|cancel|suspend|"
-                        r"withdraw))\b[^;.:]*$")
+                        r"withdraw))\b[^;.:]*$|\bfailure to\b[^;.:]*\b(?:is|constitutes|shall be|will be)\b[^;.:]*$")
+# a remedy a term allows ("Services may be suspended after 90 days overdue"), not one taken
+_MAY_REMEDY = re.compile(r"(?<!\d )\bmay (?:\w+ )?(?:be )?$")
+_REMEDY_WORD = re.compile(r"suspen|terminat|cancel|withdr")
 _WITHOUT_LEAVE = re.compile(r"may not be [^;.]{0,80}?\bwithout (?:the )?(?:(?:prior|written|express|our|their) )*"
                             r"(?:consent|approval|permission|agreement)\b")
 _INSURED = re.compile(r"\b(?:insurers?|premiums?|excess|sum insured|underwriters?|indemnity limit|incurred|"
                       r"claims? (?:history|experience|ratio|count)|loss ratio)\b")
-_COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?)\b[^.;]{0,40}$")
+_COVER = re.compile(r"\b(?:liability|insur\w*|indemnit\w*|cover(?:ed|age)?|limits?|unlimited|capped|aggregate)\b"
+                    r"[^.;]{0,40}$")
+_DEFINES_BREACH = re.compile(r"\bfailure to\b[^;.:]*\b(?:is|constitutes|shall (?:be|constitute)|will be) an? "
+                             r"(?:material |serious |fundamental )?(?:breach|default|event of default)\b")
 _PENDING = re.compile(r"\b(?:until|unless|pending|subject to)\b[^;.]*$")
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?)"
 _VERSUS = re.compile(rf"{_NUMBER}\s?(?:x|%|times|[a-z]+/[a-z]+)?(?:[^.;\d]{{0,50}}?)\b(?:against|versus|vs\.?|compared "

@@ -1109,6 +1109,11 @@ def test_a_failed_check_whose_recheck_is_still_to_be_scheduled_is_a_gap() -> Non
     "Vessels must be kept in a seaworthy condition and may not be used for commercial purposes without written "
     "consent.",
     "12.2 The Company may terminate immediately for serious breach, including non-payment for 60 days.",
+    "Clause 18.2(c): failure to meet SL3 in two consecutive quarters is a material breach entitling the Customer to "
+    "terminate the Agreement on 30 days' notice.",
+    "Services may be suspended after 90 days overdue, except where the Finance Director agrees a payment plan.",
+    "Liability cap: £2m per claim for property damage; unlimited for death or personal injury; £500,000 aggregate for "
+    "indirect losses.",
 ])
 def test_a_standing_term_about_a_breach_that_may_happen_is_no_risk(text: str) -> None:
     """Seen on a company the code was not developed on: a licence's refund clause and its rule on commercial use
