@@ -27,7 +27,8 @@ _POOL = r"(?:customers|clients|members|subscribers|donors|patrons|users|accounts
 # (category, weight, pattern). Patterns are matched on lower-cased text between word boundaries.
 CUES: tuple[tuple[str, float, str], ...] = (
     # risk: something that can hurt the business
-    ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?|faults?|faulty|malfunction\w*|"
+    ("risk.failure", 1.0, r"fail(?:s|ed|ing|ures?)?|defect(?:s|ive)?(?! reporting| report form)|faults?(?! reporting)|"
+                          r"faulty|malfunction\w*|"
                           # a breakdown, not the cover or service a hire price includes for one
                           r"breakdowns?(?! (?:cover|service|assistance|callout|call-out|insurance)\b)|"
                           r"broken(?! out\b| down (?:by|into)\b)|broke down|reject(?:s|ed|ions?)?|scrap(?:ped)?|rework|"
@@ -146,7 +147,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"below (?:the |its |our )?(?:target|plan|budget|forecast)|short of (?:the |its |our )?"
                        r"(?:target|plan|budget|forecast)"),
     # a fine levied, not "fine at the lower dose"
-    ("risk.compliance", 1.2, r"penalt(?:y|ies)|fines|fined|(?:a|the|any|civil|regulatory) fine\b|fine of|"
+    ("risk.compliance", 1.2, r"penalt(?:y|ies)(?! (?:charge notices|points))|fines|fined|"
+                             r"(?:a|the|any|civil|regulatory) fine\b|fine of|"
                              r"[$£€]\s?\d[\d,.]*\s?[km]?n? fine|finable|liquidated damages|violat\w+|non-?complian\w+|"
                              r"downgrad\w+|revok\w+|revocation|suspen(?:d|ded|sion)|"
                              r"provisional(?! (?:driving )?(?:entitlement|licen[cs]e))|probation\w*|"

@@ -1120,3 +1120,15 @@ def test_a_standing_term_about_a_breach_that_may_happen_is_no_risk(text: str) ->
     ranked third and eighth as legal exposure; neither says anything has happened."""
     f = fact(text)
     assert f is None or f.kind != "risk", f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "Fleet Coordinator (Lee Grant) manages day-to-day matters: driver allocation, defect reporting, service bookings, "
+    "penalty charge notices.",
+    "Licences are checked every 6 months; drivers with 6 or more penalty points are checked every 3 months.",
+])
+def test_who_handles_penalty_notices_and_a_cap_on_penalty_points_are_no_penalty(text: str) -> None:
+    """Seen on a company the code was not developed on: a fleet policy's duties and licence rule ranked seventh
+    and eighth as compliance risks."""
+    f = fact(text)
+    assert f is None or f.kind != "risk", f.cues
