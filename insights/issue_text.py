@@ -468,6 +468,8 @@ _WHY_LINK = {
               "another team's records.",
     "threshold": "One team's figure passes the level at which another team's contract pays money back, and a "
                  "rebate nobody claims is lost.",
+    "consolidate": "Spend another team places with a second supplier for the same goods would, moved, take the year "
+                   "past the tier at which the contracted supplier pays a rebate on all of it.",
     "uninsured": "What one team does falls under an exclusion or condition of another team's insurance, so a loss "
                  "from it would not be paid.",
     "over-limit": "One team's figure for a thing is above the limit another team has set or insured for it.",

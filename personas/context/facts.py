@@ -24,7 +24,7 @@ from personas.context.lexicon import (
     triggers,
     word_starts,
 )
-from personas.context.passages import units
+from personas.context.passages import row_cells, row_split, units
 from workspace.text import STOPWORDS, stem
 
 # -- cues (the lexicon lives in personas.context.lexicon) --------------------------------------------------------
@@ -781,6 +781,42 @@ def _row_past_threshold(cells: str) -> bool:
     return spent is not None and threshold is not None and money_value(spent) >= money_value(threshold) > 0
 
 
+# spend with a supplier: a cell that says so ("Net purchases: £176,000", "Spend: £94,700"), a row under a heading
+# that does ("Spend by supplier"), and a rebate or discount a contract pays on it
+_PURCHASES = re.compile(r"\b(?:net |gross |total |annual )?(?:purchases|spend)(?: \([^)]*\))?\s*:\s*" + _MONEY_N)
+_SPEND_WORDS = re.compile(r"\b(?:spend|spent|purchases|purchasing|bought|what we buy|suppliers?)\b")
+_REBATE = re.compile(r"\b(?:rebates?|retrospective discounts?|volume discounts?)\b")
+_NO_PARTY = re.compile(r"^(?:total|sub-?total|other|others|various|sundry|misc\w*|all)\b")
+
+
+def spend_row(f: Fact) -> tuple[tuple[str, ...], float, frozenset[str]] | None:
+    """(the supplier's multi-word names, the spend, the words for what is bought) of a register's row that states
+    what the business spends with a supplier ("Hamble Trade Marine (What we buy: Antifouling, primers, anodes;
+    Spend: £94,700; ...)", a row of a "Spend by supplier" table), or ``None``. The spend is the first sum of money
+    in the row; the goods are the words of its cells but the name and the sums."""
+    if f.unit != "row":
+        return None
+    parts = row_split(f.text)
+    if parts is None:
+        return None
+    key, rest = parts
+    low_key = key.lower()
+    if "£" in key or "$" in key or "€" in key or _NO_PARTY.match(low_key):
+        return None
+    cells = row_cells(rest)
+    heads = " ".join(c.split(":", 1)[0] for c in cells if ":" in c).lower()
+    if not (_SPEND_WORDS.search(heads) or _SPEND_WORDS.search(f" {f.heading} {f.topic}".lower())):
+        return None
+    money = next((m for c in cells for m in [re.search(_MONEY_N, c)] if m), None)
+    if money is None:
+        return None
+    names = tuple(e for e in f.entities if " " in e and e in low_key)
+    if not names:
+        return None
+    goods = frozenset(t for c in cells if not re.search(_MONEY_N, c) for t in term_keys(c.split(":", 1)[-1]))
+    return names, money_value(money), goods - frozenset(term_keys(key))
+
+
 def _breach(scan: str) -> bool:
     """A figure set against a floor it falls below ("1.17x, against the 1.25x rate covenant", "14 nurses, below
     the required minimum of 16") or a ceiling it exceeds ("1.9 mg/L against a limit of 1.4 mg/L"). The floor or
@@ -979,6 +1015,10 @@ class Corpus:
         self.lower: set[str] = set()
         self.calm: dict[str, float] = {}
         self._distinct: dict[str, tuple[int, bool]] = {}  # key -> (documents when judged, distinctive)
+        # what the business spends with a supplier: its name (a multi-word key: "barrowby supplies") or the title
+        # of a document of terms with it -> the largest sum stated, and the words for what is bought from it
+        self.spend: dict[str, float] = {}
+        self.goods: dict[str, frozenset[str]] = {}
 
     def damping(self, doc: str) -> float:
         """How much a document's facts should count, from how much of it is resolved, rehearsed or about
@@ -999,10 +1039,28 @@ class Corpus:
         if _CALM_TITLE.search(title):
             calm = max(calm, 0.8)
         self.calm[doc] = calm
+        self._add_spend(text, facts)
         terms.update(term_keys(text))
         self.entity_df.update(ents)
         self.term_df.update(terms)
         self.lower.update(m.group(1) for m in _LOWER_WORD.finditer(text))
+
+    def _add_spend(self, text: str, facts: list[Fact]) -> None:
+        """Record what a document says the business spends with each supplier (:func:`spend_row`), and, in a
+        document of terms with one supplier that states the purchases on the account ("Net purchases: £176,000"),
+        under the document's title; a rebate document's words say what the supplier sells."""
+        title = next((f.path[0] for f in facts if f.path), "")
+        for f in facts:
+            row = spend_row(f)
+            if row is not None:
+                names, value, goods = row
+                for n in names:
+                    self.spend[n] = max(self.spend.get(n, 0.0), value)
+                    self.goods[n] = self.goods.get(n, frozenset()) | goods
+            elif title and f.unit == "row" and (m := _PURCHASES.search(f.text.lower())) is not None:
+                self.spend[title] = max(self.spend.get(title, 0.0), money_value(m))
+        if title and any(_REBATE.search(f.text.lower()) for f in facts):
+            self.goods[title] = self.goods.get(title, frozenset()) | frozenset(term_keys(text))
 
     def is_name(self, key: str) -> bool:
         """A key names a particular thing: a code or a multi-word name, or a single word never written in lower

@@ -21,6 +21,7 @@ from personas.context.facts import (
     Fact,
     entity_keys,
     money_value,
+    spend_row,
     term_keys,
 )
 from personas.context.lexicon import CEILING_WORDS, CUES, FLOOR_WORDS, RECEIVED_FROM, resources
@@ -62,6 +63,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
             "breach": 1.4, "leaver": 1.4, "over-limit": 1.4, "threshold": 1.3, "uninsured": 1.4,
+            "consolidate": 1.3,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -106,6 +108,8 @@ _SO = {
     "under-floor": "{e} falls short of the minimum another team's records set for it",
     "threshold": "{e} passes the level another team's contract pays a rebate or discount for, to be claimed",
     "uninsured": "what one team does with {e} falls outside what the insurance covers",
+    "consolidate": "spend placed with {e} for the same goods would take the year past the rebate tier another "
+                   "team's contract pays at",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
@@ -666,6 +670,7 @@ class _Keys:
     levels: frozenset[str] = frozenset()
     limits: frozenset[str] = frozenset()
     cover: frozenset[str] = frozenset()  # the keys of insurance exclusions it may fall foul of (or its own words)
+    tiers: frozenset[str] = frozenset()  # the keys of rebate tiers its spend may reach (or of spend that reaches it)
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
@@ -674,7 +679,8 @@ class _Keys:
         names = own | frozenset(k for k in _leans_on(f, corpus) if _linkable(k, corpus) and k not in owners)
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t) and t not in _SEASON_TERMS),
                      _months(f), _kinds(f),
-                     _level_days(f), _limit_keys(f), _cover_keys(f, corpus, find=True))
+                     _level_days(f), _limit_keys(f), _cover_keys(f, corpus, find=True),
+                     _tier_keys(f, corpus, find=True))
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -810,6 +816,8 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
                              r"outstanding|exposure)\b"),
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
+    # the tier's rebate and the other supplier's spend: the sums the move rests on
+    "consolidate": re.compile(r"[$£€]\s?\d|\b(?:rebate|spend|purchases)\b"),
 }
 
 
@@ -1273,6 +1281,93 @@ def _uninsured(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...]
     return None
 
 
+# a band of a rebate table ("£250,000 to £349,999 (Rebate on total spend: 4%)", "£250,000 and above") or a
+# sentence that pays a rebate once spend reaches a sum ("a rebate of 3% once the year's spend reaches £150,000"),
+# and the rate it pays
+_TIER_REBATE = re.compile(r"\b(?:rebates?|retrospective|discounts?|bonus)\b")
+_TIER_BAND = re.compile(r"^\s*(?:from |over |above )?[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b)?")
+_TIER_SAID = re.compile(r"\b(?:reach(?:es|ed)?|exceeds?|passes|at least|over|above|of|is)\s+[$£€]\s?(?P<n>\d[\d,]*"
+                        r"(?:\.\d+)?)\s?(?P<m>m\b|k\b)?(?:\s?(?:or more|or above|and above|or over|\+))?")
+_TIER_RATE = re.compile(r"(?<![\d.])(?P<r>\d{1,2}(?:\.\d+)?)\s?%")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _tier(f: Fact) -> tuple[float, float] | None:
+    """(the spend a rebate tier starts at, the rate it pays) of a band of a rebate table or a sentence that pays a
+    rebate once spend reaches a sum, or ``None``."""
+    where = " ".join((f.heading, f.topic, f.text)).lower()
+    if not _TIER_REBATE.search(where):
+        return None
+    if f.unit == "row":
+        parts = row_split(f.text)
+        if parts is None or (m := _TIER_BAND.match(parts[0])) is None:
+            return None
+        said = parts[1]
+    else:
+        low = f.text.lower()
+        if not _TIER_REBATE.search(low) or (m := _TIER_SAID.search(low)) is None:
+            return None
+        said = low
+    rate = _TIER_RATE.search(said)
+    if rate is None or float(rate.group("r")) <= 0:
+        return None
+    return money_value(m), float(rate.group("r"))
+
+
+def _tier_parties(f: Fact, corpus: Corpus) -> list[str]:
+    """The keys of :attr:`Corpus.spend` a rebate tier's contract is with: the title of its document, and each
+    supplier name with a spend on record that the title names."""
+    title = f.path[0] if f.path else ""
+    if not title:
+        return []
+    low = title.lower()
+    return sorted(k for k in corpus.spend if k == title or (" " in k and re.search(rf"\b{re.escape(k)}\b", low)))
+
+
+def _tier_keys(f: Fact, corpus: Corpus, find: bool = False) -> frozenset[str]:
+    """The keys that join a rebate tier and spend with another supplier: "$" + each uncommon word of what the
+    contracted supplier sells, for a tier; "¤" + each uncommon word of what a spend row buys; ``find``: the keys to
+    look up (the other side's)."""
+    if _tier(f) is not None:
+        goods = frozenset().union(*(corpus.goods.get(k, frozenset()) for k in _tier_parties(f, corpus)))
+        return frozenset(("¤" if find else "$") + t for t in goods if _uncommon(t, corpus))
+    row = spend_row(f)
+    if row is None:
+        return frozenset()
+    return frozenset(("$" if find else "¤") + t for t in row[2] if _uncommon(t, corpus))
+
+
+def _consolidate(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """A supplier's contract pays a rebate once the year's spend reaches a tier ("£250,000 to £349,999: 4%"), the
+    spend on record with that supplier is below the tier, and another team's spend analysis shows spend with
+    another supplier on the same goods (two uncommon words of what each sells) that, moved, would reach it:
+    (score, shared, (kind, relation, consequence)) or ``None``."""
+    for x, y in ((a, b), (b, a)):
+        tier = _tier(x)
+        if tier is None:
+            continue
+        level, rate = tier
+        parties = _tier_parties(x, corpus)
+        row = spend_row(y)
+        if not parties or row is None or (y.path and x.path and y.path[0] == x.path[0]):
+            continue
+        names, spend, goods = row
+        if any(n in corpus.spend and n in parties for n in names) or \
+                any(" " in p and p in " ".join(names) for p in parties):
+            continue  # the same supplier on another account
+        current = max(corpus.spend[p] for p in parties)
+        if not current < level <= current + spend:
+            continue
+        sold = frozenset().union(*(corpus.goods.get(p, frozenset()) for p in parties))
+        common = sorted(t for t in goods & sold if _uncommon(t, corpus))
+        if len(common) < 2:
+            continue
+        name = _row_key(y.text).strip()
+        score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common) + 0.05 * rate
+        return score, (name.lower(),), ("opportunity", "consolidate", _SO["consolidate"].format(e=name))
+    return None
+
+
 def _phrases(terms: Sequence[str], fa: Fact, fb: Fact) -> int:
     """How many things the rare words two facts share say: plain words that stand next to each other in both
     ("liquidated damages", "standby rota") are one phrase, one thing in common, not two ("certbot on ops-1" still
@@ -1332,7 +1427,7 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         postings = sorted((by_key.get(k, ()) for k in (*sorted(k_s.names), *("~" + t for t in sorted(k_s.rare)),
                                                        *sorted(k_s.months), *sorted(k_s.kinds),
                                                        *sorted(k_s.levels), *sorted(k_s.limits),
-                                                       *sorted(k_s.cover))), key=len)
+                                                       *sorted(k_s.cover), *sorted(k_s.tiers))), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -1364,6 +1459,11 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
             elif apart and (hit := _uninsured(s.fact, o.fact, corpus)) is not None:
                 # so is a practice that falls foul of another team's insurance exclusion or condition
+                periodic[o.key] = hit
+                pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
+            elif keys(s).tiers and (hit := _consolidate(s.fact, o.fact, corpus)) is not None:
+                # so is spend with another supplier that would take a contracted supplier past its rebate tier
+                # (two documents, whoever states them: one reader may hold both the terms and the spend analysis)
                 periodic[o.key] = hit
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))
             elif sc > 0:
@@ -1479,6 +1579,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_level_days(f))
     keys += sorted(_limit_keys(f))
     keys += sorted(_cover_keys(f, corpus))
+    keys += sorted(_tier_keys(f, corpus))
     return keys
 
 

@@ -1223,3 +1223,54 @@ def test_a_practice_that_falls_foul_of_an_insurance_exclusion_is_uninsured(insur
 def test_a_practice_that_complies_or_shares_little_with_an_exclusion_is_not_uninsured(insurance: str, practice: str,
                                                                                        title: str) -> None:
     assert not _uninsured(insurance, practice, title)
+
+
+def _consolidate(ledger_rows: str, own_row: str = "") -> list:
+    """A supplier's rebate tiers (procurement) and another team's spend by supplier (finance)."""
+    corpus, by_doc = _stated({
+        "Supply agreement": "# Supply agreement — Quillfield Trade Ltd\n\n## Scope\n\nSupply of marking paints, "
+                            "line tapes, floor sealants, anti-slip coatings and degreasers to all depots.\n\n"
+                            "## Rebate\n\nA retrospective rebate is paid on total spend in each calendar year:\n\n"
+                            "| Annual spend | Rebate on all spend |\n|---|---|\n| Below £120,000 | Nil |\n"
+                            "| £120,000 to £199,999 | 3% |\n| £200,000 and above | 5% |\n",
+        "Spend analysis": "# Spend analysis\n\n## Spend by supplier\n\n| Supplier | What we buy | Spend | Notes |\n"
+                          "|---|---|---|---|\n" + (own_row or "| Quillfield Trade Ltd | Marking paints, line tapes, "
+                                                            "floor sealants, degreasers | £96,500 | Main account |\n")
+                          + ledger_rows,
+        "Canteen": "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+        "Depot safety": "# Depot safety\n\n## Floors\n\nThe depots repaint floor markings with marking paints each "
+                        "spring; anti-slip coatings are checked monthly.\n",
+    })
+    # one key per fact: two rows of one table are two facts
+    stated = [Stated(i, s.doc, s.doc_title, s.department, s.label_key, s.fact) for i, s in enumerate(by_doc)]
+    return [lk for lk in find_links(stated, [], corpus, limit=10) if lk.relation == "consolidate"]
+
+
+def test_spend_with_another_supplier_of_the_same_goods_would_pass_a_rebate_tier() -> None:
+    """Procurement's supplier pays a rebate once the year's spend reaches £120,000; finance's analysis shows
+    £96,500 with it and £41,200 of the same goods bought elsewhere: moved, the spend passes the tier."""
+    links = _consolidate("| Drayhurst Coatings | Marking paints, anti-slip coatings, line tapes | £41,200 | Depot "
+                         "accounts |\n")
+    assert links, "no consolidate link"
+    lk = links[0]
+    assert lk.kind == "opportunity"
+    texts = {lk.a.fact.text, lk.b.fact.text}
+    assert any("Drayhurst" in t and "£41,200" in t for t in texts), texts
+    assert any("£120,000" in t for t in texts), texts
+    assert "drayhurst" in lk.consequence.lower() and "rebate" in lk.consequence
+
+
+def test_spend_past_the_tier_already_or_far_below_or_on_other_goods_is_no_consolidation() -> None:
+    # spend with the supplier already past the top tier
+    assert not _consolidate("| Drayhurst Coatings | Marking paints, anti-slip coatings, line tapes | £41,200 | |\n",
+                            own_row="| Quillfield Trade Ltd | Marking paints, line tapes, floor sealants | £212,000 "
+                                    "| Main account |\n")
+    # far below the first tier even with the other supplier's spend
+    assert not _consolidate("| Drayhurst Coatings | Marking paints, anti-slip coatings, line tapes | £4,200 | |\n",
+                            own_row="| Quillfield Trade Ltd | Marking paints, line tapes, floor sealants | £31,000 "
+                                    "| Main account |\n")
+    # another supplier of unrelated goods
+    assert not _consolidate("| Hexmoor Workwear | PPE, gloves, hand tools, ladders | £41,200 | Card spend |\n")
+    # the same supplier on another account
+    assert not _consolidate("| Quillfield Trade Ltd (depot account) | Marking paints, anti-slip coatings, line "
+                            "tapes | £41,200 | Depot accounts |\n")
