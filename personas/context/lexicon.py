@@ -165,7 +165,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"consent|clearance|rating)|(?:bond|insurance|guarantee|inspection|audit|check|review|"
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
-    ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception)|unsafe|contaminat\w+|toxic|fire risk|adverse events?|"
+    ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception| waste|\s*\((?:[\w-]+,? ){0,2}waste)|unsafe|"
+                         r"contaminat\w+|toxic|fire risk|adverse events?|"
                          # an allergen that can reach food sold as free of it
                          r"cross-?contact|may contain (?:traces of )?[a-z]+|shared (?:production )?line with|"
                          # a recall, not recall cover or a rehearsal of one, nor the paid work of carrying one out

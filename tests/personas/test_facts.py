@@ -1132,3 +1132,11 @@ def test_who_handles_penalty_notices_and_a_cap_on_penalty_points_are_no_penalty(
     and eighth as compliance risks."""
     f = fact(text)
     assert f is None or f.kind != "risk", f.cues
+
+
+def test_a_hazardous_waste_stream_on_a_cost_line_is_no_hazard() -> None:
+    """Seen on a company the code was not developed on: the cost row of a waste contract ranked tenth as safety."""
+    row = _fact("Hazardous (oily waste, filters, paint tins) (Contractor: Coastal Waste Ltd; Annual cost: £7,900)",
+                unit="row")
+    assert "risk.safety" not in row.cues, row.cues
+    assert "risk.safety" in _fact("A hazardous spill of diesel reached the slipway drain on 3 June.").cues
