@@ -9,7 +9,7 @@ import pytest
 from personas.context.dates import before, overlaps, spans
 from personas.context.facts import Corpus, Fact, fact, facts
 from personas.runtime import links as links_module
-from personas.runtime.links import Stated, find_links, index_keys, relate
+from personas.runtime.links import Link, Stated, find_links, index_keys, relate
 
 
 def _f(text: str) -> Fact:
@@ -1153,7 +1153,7 @@ def test_whom_a_thing_was_bought_from_is_not_what_it_is() -> None:
     assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
 
 
-def _uninsured(insurance: str, practice: str, title: str = "Insurance schedule") -> list:
+def _uninsured(insurance: str, practice: str, title: str = "Insurance schedule") -> list[Link]:
     corpus, stated = _stated({
         title: f"# {title}\n\n## Exclusions and conditions\n\n{insurance}\n",
         "Operations plan": f"# Operations plan\n\n## Practice\n\n{practice}\n",
@@ -1225,7 +1225,7 @@ def test_a_practice_that_complies_or_shares_little_with_an_exclusion_is_not_unin
     assert not _uninsured(insurance, practice, title)
 
 
-def _consolidate(ledger_rows: str, own_row: str = "") -> list:
+def _consolidate(ledger_rows: str, own_row: str = "") -> list[Link]:
     """A supplier's rebate tiers (procurement) and another team's spend by supplier (finance)."""
     corpus, by_doc = _stated({
         "Supply agreement": "# Supply agreement — Quillfield Trade Ltd\n\n## Scope\n\nSupply of marking paints, "
