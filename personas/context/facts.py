@@ -17,9 +17,12 @@ from personas.context.dates import first_day
 from personas.context.lexicon import (
     BAD_METRIC,
     CEILING_WORDS,
+    CONDITIONS,
     CUES,
+    EXCLUDES,
     FLOOR_WORDS,
     GOOD_METRIC,
+    INSURANCE,
     NEGATED,
     triggers,
     word_starts,
@@ -1004,6 +1007,13 @@ _CALM_TITLE = re.compile(r"\b(?:drills?|exercises?|simulations?|tabletop|rehears
 _LOWER_WORD = re.compile(r"(?<![\w.-])([a-z][a-z0-9-]{2,})")
 
 
+def insurance_clause(f: Fact) -> bool:
+    """Whether a sentence of an insurance document, section or sentence excludes or conditions cover."""
+    low = f.text.lower()
+    return bool((EXCLUDES.search(low) or CONDITIONS.search(low)) and
+                INSURANCE.search(" ".join((*f.path, f.heading, f.topic, low)).lower()))
+
+
 class Corpus:
     """Document frequencies of entity keys and terms over a workspace's documents, and the words that occur in
     lower case (so a capitalised sentence opener such as "Forklifts" is not taken for a name)."""
@@ -1019,6 +1029,8 @@ class Corpus:
         # of a document of terms with it -> the largest sum stated, and the words for what is bought from it
         self.spend: dict[str, float] = {}
         self.goods: dict[str, frozenset[str]] = {}
+        # the words of insurance exclusions and conditions of cover: what a practice may fall foul of
+        self.covered: set[str] = set()
 
     def damping(self, doc: str) -> float:
         """How much a document's facts should count, from how much of it is resolved, rehearsed or about
@@ -1040,6 +1052,7 @@ class Corpus:
             calm = max(calm, 0.8)
         self.calm[doc] = calm
         self._add_spend(text, facts)
+        self.covered.update(t for f in facts if insurance_clause(f) for t in term_keys(f.text))
         terms.update(term_keys(text))
         self.entity_df.update(ents)
         self.term_df.update(terms)

@@ -522,6 +522,20 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"accidents?)"),
 )
 
+# an insurance document, section or sentence, and a clause of it that excludes or conditions cover ("Exclusion:",
+# "not covered", "cover does not extend to", "condition precedent", "warranted", "restricted to", "unless")
+INSURANCE = re.compile(r"\b(?:insur(?:ance|ed|er|ers)|underwrit\w*|reinsur\w*|endorsements?|"
+                       r"policy (?:schedule|wording|conditions?|exclusions?)|schedule of cover|"
+                       r"(?:public|employers'?|product|motor|property|"
+                       r"liability|marine|fleet) (?:liability )?(?:cover|policy))\b")
+EXCLUDES = re.compile(r"\b(?:exclu(?:ded|des|sions?)|not (?:be )?covered|no cover|uninsured|not (?:be )?insured|"
+                      r"not be liable|cover (?:does|will|shall) not|covered only|only covered|restricted to|"
+                      r"limited to|other than)\b")
+# a condition that only sets what cover asks for ("plant to be maintained", "notify insurers"): a practice falls foul
+# of it only past a limit it sets ("unoccupied for more than 45 consecutive days")
+CONDITIONS = re.compile(r"\b(?:conditions? (?:precedent|\d+)|warrant(?:ed|y)|provided that|unless|subject to|"
+                        r"notify (?:the )?insurers?)\b")
+
 # Patterns whose match means the *opposite* when negated just before ("not resolved", "cannot be recovered").
 # the words that set a bound on a figure, for a register row's bound cell and a covenant's level alike
 FLOOR_WORDS = r"not less than|no less than|at least|minimum|min\.?|floor|level required|required level|" \

@@ -17,7 +17,7 @@ from personas.context.documents import documents_for_reading
 from personas.context.facts import Corpus, Fact, facts
 from personas.context.passages import plain
 from personas.llm.base import ClaimOut, FactRef
-from personas.runtime.links import Link, Stated, find_links, index_keys
+from personas.runtime.links import Link, Stated, cover_keys, find_links, index_keys
 from personas.tables import Claim
 from workspace import db as dbmod
 from workspace.db_sql import in_batches
@@ -147,11 +147,20 @@ class Blackboard:
     first_post: dict[str, Posted] = field(default_factory=dict)  # span key -> the first claim that stated it
     linked: set[tuple[str, str]] = field(default_factory=set)
     cursor: int = 0
+    stated: list[Stated] = field(default_factory=list)
+    covered: frozenset[str] = frozenset()  # the corpus's words of insurance exclusions when last indexed
 
     def add(self, claims: Iterable[Posted]) -> list[Stated]:
         """Index new claims; returns the newly stated spans (a span stated again adds nothing to link on)."""
         fresh: list[Stated] = []
         corpus = self.library.corpus
+        if len(corpus.covered) != len(self.covered):
+            # an insurance document ingested since: claims already posted may fall foul of its exclusions
+            grown = frozenset(corpus.covered - self.covered)
+            self.covered = frozenset(corpus.covered)
+            for s in self.stated:
+                for k in cover_keys(s.fact, corpus, grown):
+                    self.by_key.setdefault(k, []).append(s)
         for c in claims:
             self.posted[c.id] = c
             if c.span.key in self.first_post:
@@ -160,6 +169,7 @@ class Blackboard:
             s = Stated(c.id, str(c.span.document), c.span.source, c.department or str(c.span.document),
                        (c.span.label.level, c.span.label.mask), c.span.fact)
             fresh.append(s)
+            self.stated.append(s)
             for k in index_keys(c.span.fact, corpus):  # the keys find_links looks facts up by
                 self.by_key.setdefault(k, []).append(s)
         return fresh

@@ -20,11 +20,21 @@ from personas.context.facts import (
     Corpus,
     Fact,
     entity_keys,
+    insurance_clause,
     money_value,
     spend_row,
     term_keys,
 )
-from personas.context.lexicon import CEILING_WORDS, CUES, FLOOR_WORDS, RECEIVED_FROM, resources
+from personas.context.lexicon import (
+    CEILING_WORDS,
+    CONDITIONS,
+    CUES,
+    EXCLUDES,
+    FLOOR_WORDS,
+    INSURANCE,
+    RECEIVED_FROM,
+    resources,
+)
 from personas.context.passages import row_cells, row_split
 
 
@@ -1142,19 +1152,6 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
     return None
 
 
-# an insurance document, section or sentence, and a clause of it that excludes or conditions cover ("Exclusion:",
-# "not covered", "cover does not extend to", "condition precedent", "warranted", "restricted to", "unless")
-_INSURANCE = re.compile(r"\b(?:insur(?:ance|ed|er|ers)|underwrit\w*|reinsur\w*|endorsements?|"
-                        r"policy (?:schedule|wording|conditions?|exclusions?)|schedule of cover|"
-                        r"(?:public|employers'?|product|motor|property|"
-                        r"liability|marine|fleet) (?:liability )?(?:cover|policy))\b")
-_EXCLUDES = re.compile(r"\b(?:exclu(?:ded|des|sions?)|not (?:be )?covered|no cover|uninsured|not (?:be )?insured|"
-                       r"not be liable|cover (?:does|will|shall) not|covered only|only covered|restricted to|"
-                       r"limited to|other than)\b")
-# a condition that only sets what cover asks for ("plant to be maintained", "notify insurers"): a practice falls foul
-# of it only past a limit it sets ("unoccupied for more than 45 consecutive days")
-_CONDITIONS = re.compile(r"\b(?:conditions? (?:precedent|\d+)|warrant(?:ed|y)|provided that|unless|subject to|"
-                         r"notify (?:the )?insurers?)\b")
 # what the exclusion itself allows: the words after "other than", "unless", "except", "only in"
 _EXCEPT = re.compile(r"\b(?:other than|unless|except|save|provided that|(?:limited|restricted) to|"
                      r"only (?:in|inside|within|while|where|if|when))\b(?P<rest>[^.;]{0,80})")
@@ -1201,10 +1198,9 @@ def _measure(m: re.Match[str]) -> tuple[str, float] | None:
 def _exclusion(f: Fact) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, float, frozenset[str]], ...]] | None:
     """What an insurance exclusion or condition of cover is about: (its words, the words of the exception it
     allows, the limits it sets in time or length), or ``None`` when ``f`` is none."""
-    low = f.text.lower()
-    where = " ".join((*f.path, f.heading, f.topic, f.text)).lower()
-    if not (_EXCLUDES.search(low) or _CONDITIONS.search(low)) or not _INSURANCE.search(where):
+    if not insurance_clause(f):
         return None
+    low = f.text.lower()
     allowed: set[str] = set()
     for m in _EXCEPT.finditer(low):
         allowed |= set(term_keys(m.group("rest")))
@@ -1213,7 +1209,7 @@ def _exclusion(f: Fact) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str
     bounds = tuple((*dim, frozenset(term_keys(_EXCEPT.sub(" ", low[max(0, m.start() - 100):m.start()]))))
                    for m in _MEASURE.finditer(low) if _BOUND.search(low[max(0, m.start() - 30):m.start()])
                    and (dim := _measure(m)) is not None)
-    if not bounds and not _EXCLUDES.search(low):
+    if not bounds and not EXCLUDES.search(low):
         return None
     return frozenset(main - _COVER_WORDS), frozenset(allowed - main), bounds
 
@@ -1226,13 +1222,20 @@ def _uncommon(t: str, corpus: Corpus) -> bool:
 
 def _cover_keys(f: Fact, corpus: Corpus, find: bool = False) -> frozenset[str]:
     """The keys that join an insurance exclusion and a practice: "!" + each uncommon word of an exclusion, "?" +
-    each uncommon word of any other fact (its sentence and its paragraph's opening); ``find``: the keys to look up
-    (the other side's)."""
+    each uncommon word of any other fact (its sentence and its paragraph's opening) that some exclusion of the
+    corpus uses (:attr:`Corpus.covered`); ``find``: the keys to look up (the other side's)."""
     excl = _exclusion(f)
     if excl is not None:
         return frozenset(("?" if find else "!") + t for t in excl[0] if _uncommon(t, corpus))
-    terms = set(f.terms) | set(term_keys(f.topic))
+    terms = (set(f.terms) | set(term_keys(f.topic))) & corpus.covered
     return frozenset(("!" if find else "?") + t for t in terms if _uncommon(t, corpus))
+
+
+def cover_keys(f: Fact, corpus: Corpus, words: frozenset[str]) -> list[str]:
+    """The "?" keys a fact indexed earlier gains when exclusions using ``words`` join the corpus."""
+    if _exclusion(f) is not None:
+        return []
+    return sorted("?" + t for t in (set(f.terms) | set(term_keys(f.topic))) & words if _uncommon(t, corpus))
 
 
 def _uninsured(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
@@ -1248,7 +1251,7 @@ def _uninsured(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...]
         words, allowed, bounds = excl
         ly = y.text.lower()
         where_y = " ".join((y.path[0] if y.path else "", y.heading, ly)).lower()
-        if _INSURANCE.search(where_y) or _EXCLUDES.search(ly) or _CONDITIONS.search(ly) or _NOT_PRACTISED.search(ly):
+        if INSURANCE.search(where_y) or EXCLUDES.search(ly) or CONDITIONS.search(ly) or _NOT_PRACTISED.search(ly):
             continue
         # words few documents use: the thing excluded ("trailer" in a haulier's few yard and fleet papers), in the
         # practice's sentence or the one that opens its paragraph ("Each eFoil has two battery packs"), and no word

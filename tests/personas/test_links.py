@@ -1186,6 +1186,54 @@ def test_a_practice_that_falls_foul_of_an_insurance_exclusion_is_uninsured(insur
     assert links[0].kind == "risk" and "insurance covers" in links[0].consequence
 
 
+def test_a_fact_is_indexed_on_an_uncommon_word_only_when_an_exclusion_uses_it() -> None:
+    # every fact keyed on every uncommon word it has would double the index for a join few facts make
+    practice = "From 1 June the eFoil batteries will be charged overnight in stockroom B, 12 at a time."
+    corpus, stated = _stated({
+        "Operations plan": f"# Operations plan\n\n## Practice\n\n{practice}\n",
+        "Stock list": "# Stock list\n\n12 eFoil boards and their batteries are in stockroom B.\n"})
+    plain = next(s for s in stated if "charged" in s.fact.text)
+    assert not [k for k in index_keys(plain.fact, corpus) if k.startswith("?")]
+    corpus, stated = _stated({
+        "Insurance schedule": "# Insurance schedule\n\n## Exclusions\n\nExclusion 4: loss arising from the charging "
+                              "of lithium-ion batteries other than in a purpose-built cabinet is not covered.\n",
+        "Operations plan": f"# Operations plan\n\n## Practice\n\n{practice}\n"})
+    plain = next(s for s in stated if "charged" in s.fact.text)
+    assert {k for k in index_keys(plain.fact, corpus) if k.startswith("?")} == {"?batteri", "?charg"}
+
+
+def test_a_practice_posted_before_the_insurance_document_arrives_still_meets_its_exclusion() -> None:
+    # a continuous run ingests the insurance schedule after the practice was posted and indexed
+    from personas.runtime.claims import Blackboard, Library, Posted
+    from workspace.labels import LabelScheme
+
+    library = Library(LabelScheme(compartments=("ops",)))
+    label = library.scheme.parse("internal/ops")
+    docs = {
+        1: "# Operations plan\n\n## Practice\n\nFrom 1 June the eFoil batteries will be charged overnight in "
+           "stockroom B, 12 at a time.\n",
+        2: "# Canteen\n\n## Hours\n\nThe canteen opens at 07:00 from 4 May and serves 120 staff.\n",
+        3: "# Insurance schedule\n\n## Exclusions\n\nExclusion 4: loss or damage arising from the charging of "
+           "lithium-ion batteries other than in a purpose-built charging cabinet is not covered.\n",
+        4: "# Battery log\n\nThe spare batteries were counted on 3 May.\n",
+    }
+    for k in range(5, 12):
+        docs[k] = f"# Note {k}\n\nThe team met on {k} May and agreed the rota for week {k + 2}.\n"
+    board = Blackboard(library)
+
+    def post(doc: int) -> list[Stated]:
+        library.add_document(doc, docs[doc].split("\n")[0][2:], docs[doc], label,
+                             [{"id": doc, "start": 0, "text": docs[doc]}])
+        spans = [library.facts[k] for k in library.by_document[doc]]
+        return board.add(Posted(len(board.posted) + i, s, 0, 0, 0, "role", f"dept{doc}", 1)
+                         for i, s in enumerate(spans))
+
+    for doc in (1, 2, 4, *range(5, 12)):
+        post(doc)
+    fresh = post(3)
+    assert [lk.relation for lk in board.links(fresh)] == ["uninsured"]
+
+
 @pytest.mark.parametrize(("insurance", "practice", "title"), [
     # the practice complies: charged in the cabinet the exclusion allows
     ("Exclusion 4: loss or damage arising from the charging of lithium-ion batteries other than in a purpose-built "
