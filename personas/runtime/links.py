@@ -877,7 +877,8 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
 def _measured(low: str) -> bool:
     """Whether a sentence sets a limit on a quantity or states one in a unit ("annual limit 18,000 m³", "Borehole
     forecast (m³): 21,600"), so that a limit meets a figure in another team's records though they share no name."""
-    if _CEILING_Q.search(low) or _ROOM_Q.search(low) or _FLOOR_Q.search(low) or _THRESHOLD_Q.search(low):
+    if _CEILING_Q.search(low) or _ROOM_Q.search(low) or _FLOOR_Q.search(low) or _THRESHOLD_Q.search(low) or \
+            _TEMP.search(low):
         return True
     return any(m.group("u") or _UNIT_CELL.search(low[:m.start()]) for m in _FIGURE_Q.finditer(low))
 
@@ -966,11 +967,70 @@ def _quantity(m: re.Match[str]) -> tuple[float, str]:
     return float(m.group("n").replace(",", "")) * scale, kind
 
 
+# a temperature ("-22°C", "minus 25 °C", "5 degrees C"), a limit a temperature must stay at or under ("at or below
+# -25°C", "-25°C or colder", "not to exceed 8°C") or at or over ("no colder than 2°C", "5°C or above")
+_TEMP_N = r"(?P<n>(?:minus\s?|[-−–]\s?)?\d+(?:\.\d+)?)"
+_DEG = r"\s?(?:°|º|degrees?\s?)\s?c(?:elsius)?\b"
+_TEMP = re.compile(r"(?<![\w.])" + _TEMP_N + _DEG)
+_TEMP_CEILING = re.compile(r"(?:\b(?:at or below|at or under|or below|no warmer than|not warmer than|maximum(?: of)?|"
+                           r"max\.?|not (?:to )?exceed(?:ing)?|colder than|below)|≤|<=)\s*(?:of\s)?$|"
+                           r"^\s?(?:or (?:colder|below|lower|less)|and (?:colder|below)|max(?:imum)?)\b")
+_TEMP_FLOOR = re.compile(r"(?:\b(?:at or above|at or over|no colder than|not colder than|not below|minimum(?: of)?|"
+                         r"min\.?|at least|above|warmer than)|≥|>=)\s*(?:of\s)?$|"
+                         r"^\s?(?:or (?:warmer|above|higher|more)|and (?:warmer|above)|min(?:imum)?)\b")
+# the lower end of a range ("2 to 8°C", "between 2 and 8°C"), a limit where the sentence requires it ("must be
+# stored at 2-8°C"), else readings
+_TEMP_RANGE = re.compile(r"(?<![\w.])(?P<lo>(?:minus\s?|[-−]\s?)?\d+(?:\.\d+)?)\s?(?:°|º)?\s?c?\s?(?:to|and|–|-)\s?$")
+_TEMP_KEPT = re.compile(r"\b(?:must|shall|required?|requirement|to be|specif\w+|stored|kept|held|maintained|"
+                        r"transported|storage temperature)\b")
+
+
+def _temperatures(low: str) -> tuple[list[tuple[str, float]], list[float]]:
+    """The temperature limits a sentence sets (("ceiling" or "floor", °C)) and the temperatures it states."""
+    limits: list[tuple[str, float]] = []
+    figures: list[float] = []
+    for m in _TEMP.finditer(low):
+        n = m.group("n").replace("minus", "-").replace("−", "-").replace("–", "-").replace(" ", "")
+        value = float(n)
+        before, after = low[max(0, m.start() - 25):m.start()], low[m.end():m.end() + 20]
+        if (r := _TEMP_RANGE.search(before)) is not None:
+            if _TEMP_KEPT.search(low):
+                lo = float(r.group("lo").replace("minus", "-").replace("−", "-").replace(" ", ""))
+                limits += [("ceiling", value), ("floor", lo)]
+            continue
+        if _TEMP_CEILING.search(before) or _TEMP_CEILING.search(after):
+            limits.append(("ceiling", value))
+        elif _TEMP_FLOOR.search(before) or _TEMP_FLOOR.search(after):
+            limits.append(("floor", value))
+        else:
+            figures.append(value)
+    return limits, figures
+
+
+def _past_temperature(lx: str, ly: str) -> str | None:
+    """"ceiling" or "floor" when ``lx`` sets a temperature limit that a temperature ``ly`` states is past (warmer
+    than a ceiling or colder than a floor, by at most 30 degrees), and ``ly`` sets none of its own."""
+    limits, _ = _temperatures(lx)
+    if not limits:
+        return None
+    own, figures = _temperatures(ly)
+    if own:
+        return None
+    for side, bound in limits:
+        for value in figures:
+            if (side == "ceiling" and bound < value <= bound + 30) or (side == "floor" and bound - 30 <= value < bound):
+                return side
+    return None
+
+
 def _past_limit(x: Fact, y: Fact) -> str | None:
     """"ceiling", "room" (the free space left), "floor" or "threshold" when ``x`` sets a limit on a quantity that a
     figure ``y`` states is past (within three times it, not a year, a date or a sum of money); a figure with no unit
-    of its own counts in people or hours, for a count or a row of weekly hours."""
+    of its own counts in people or hours, for a count or a row of weekly hours; a temperature past a temperature
+    limit (:func:`_past_temperature`)."""
     lx, ly = x.text.lower(), _SUMMED_CELL.sub(" ", y.text.lower())  # a total of several weeks is no week's
+    if (side := _past_temperature(lx, ly)) is not None:
+        return side
     if _CEILING_Q.search(ly) or _ROOM_Q.search(ly) or _FLOOR_Q.search(ly) or _THRESHOLD_Q.search(ly):
         return None  # two limits, not a limit and a figure
     for side, rx in (("ceiling", _CEILING_Q), ("room", _ROOM_Q), ("floor", _FLOOR_Q), ("threshold", _THRESHOLD_Q)):

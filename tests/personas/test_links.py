@@ -894,6 +894,11 @@ def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() 
     # a licence's annual limit in cubic metres, against a forecast whose column names the unit
     ("W2 (Site: Dene Farm; Permit: Water abstraction licence (borehole); annual limit 12,000 m³ (1 April – 31 "
      "March); daily limit 60 m³)", "Full year (Borehole forecast (m³): 14,400)", "borehole"),
+    # a temperature warmer than a ceiling, or outside a range the sentence requires
+    ("Frozen stock for Halden Foods in Chamber 4 must be held at -25°C or colder at all times (clause 6.2).",
+     "Chamber 4 setpoint was raised to -22°C on 1 March to cut electricity use.", "Chamber 4"),
+    ("Vaccines in Cold Room 2 must be stored at 2°C to 8°C.",
+     "Cold Room 2 has run at 11.5°C since the compressor fault on 3 May.", "Cold Room 2"),
 ])
 def test_a_figure_past_another_teams_limit_on_the_same_thing_is_a_risk(limit: str, figure: str, thing: str) -> None:
     rel = relate(_f(limit), _f(figure), thing)
@@ -904,6 +909,19 @@ def test_a_figure_within_the_limit_is_no_risk() -> None:
     limit = _f("Recalculated maximum occupancy for Hall B is 1,200 persons at any one time, including exhibitors.")
     within = _f("Their peak concurrent estimate on the Hall B floor is 950, on Wednesday between 11:00 and 14:00.")
     assert (relate(limit, within, "Hall B") or ("", ""))[1] != "over-limit"
+
+
+@pytest.mark.parametrize(("limit", "figure", "thing"), [
+    ("Frozen stock for Halden Foods in Chamber 4 must be held at -25°C or colder at all times (clause 6.2).",
+     "Chamber 4 setpoint was lowered to -27°C on 1 March.", "Chamber 4"),
+    # a range read, no range required; and a limit against a limit
+    ("Cold Room 2 temperatures ranged from 2°C to 6°C through the week.",
+     "Cold Room 2 has run at 11.5°C since the compressor fault on 3 May.", "Cold Room 2"),
+    ("Frozen stock for Halden Foods in Chamber 4 must be held at -25°C or colder at all times (clause 6.2).",
+     "Chamber 4 alarms sound when the air rises above -20°C.", "Chamber 4"),
+])
+def test_a_temperature_within_the_limit_or_no_limit_at_all_is_no_risk(limit: str, figure: str, thing: str) -> None:
+    assert (relate(_f(limit), _f(figure), thing) or ("", ""))[1] != "over-limit"
 
 
 def test_new_work_for_a_client_facing_a_winding_up_petition_is_exposure() -> None:
