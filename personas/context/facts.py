@@ -332,6 +332,7 @@ def facts(text: str) -> list[Fact]:
     rivals = {f.block for f in out if f.block in said and _their_customers_call(f, said[f.block])}
     out = [_rival(f) if f.block in rivals and f.unit != "row" and f.risk else f for f in out]
     out = _stale_rows(out)
+    out = _bought_in_rows(out)
     # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
     # paragraph's other sentences part of a demand
     def around(f: Fact) -> set[str]:
@@ -377,6 +378,17 @@ def _stale_rows(out: list[Fact]) -> list[Fact]:
                 cues = tuple(dict.fromkeys((*f.cues, cue, "gap")))
                 out[i] = replace(f, cues=cues, risk=f.risk + (weight if cue.startswith("risk") else 0.0),
                                  opportunity=f.opportunity + (weight if cue.startswith("opp") else 0.0))
+    return out
+
+
+def _bought_in_rows(out: list[Fact]) -> list[Fact]:
+    """A row with a sum in a table whose document or section is about work paid for outside ("Subcontracted work
+    - spend analysis", "External haulage"): bought in, though the row only names a supplier and what it does."""
+    bought = next(rx for cat, _, rx in _COMPILED if cat == "bought-in")
+    for i, f in enumerate(out):
+        if f.unit == "row" and "bought-in" not in f.cues and _MONEY.search(f.text) and \
+                bought.search(" ".join((*f.path, f.heading)).lower()):
+            out[i] = replace(f, cues=(*f.cues, "bought-in"))
     return out
 
 
@@ -614,6 +626,9 @@ _BENEFIT = re.compile(r"\b(?:rebates?|grants?(?! of (?:a |the )?(?:new )?(?:tena
 _WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|submissions?|bids?|proposals?|"
                      r"nominations?|tenders?) (?:\w+ ){0,2}(?:close[sd]?|closing|(?:are |is )?due)\b|\bapply by\b|"
                      r"\bmiss(?:es|ed)? the (?:window|deadline)\b|\bnext (?:apply|application window|round)\b")
+# a sum that lapses unless it is used is a benefit still to take ("£14,900 will expire ... unless spent")
+_UNLESS_USED = re.compile(r"\bunless (?:it is |they are |the (?:money|balance|funds?) (?:is|are) )?(?:spent|used|"
+                          r"claimed|drawn(?: down)?|redeemed|taken up|allocated|committed)\b")
 _HARM = frozenset({"risk.failure", "risk.outage", "risk.safety", "risk.compliance", "risk.single", "risk.loss"})
 _RISE = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.rise']})\b")
 _FALL = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.fall']})\b")
@@ -855,7 +870,8 @@ def _use_or_lose(scan: str, cats: list[str], weights: dict[str, float]) -> None:
     says harm is done."""
     window = _WINDOW.search(scan) is not None
     lapsing = [c for c in cats if c == "risk.end" or (window and c == "risk.late")]
-    if not lapsing or weights.keys() & _HARM or not (window or _BENEFIT.search(scan)):
+    if not lapsing or weights.keys() & _HARM or \
+            not (window or _BENEFIT.search(scan) or (_UNLESS_USED.search(scan) and _MONEY.search(scan))):
         return
     weight = max(weights.pop(c) for c in lapsing)
     cats[cats.index(lapsing[0])] = "opp.use-or-lose"

@@ -390,6 +390,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"?) (?:[\w-]+ )?(?:unit|site|works|plant|premises|facility|factory|lab(?:orator(?:y|ies))?s?"
                        r"|workshop)|"
                        r"sub-?contracted (?:[\w-]+ )?(?:work|services?|\w+ing)|"
+                       r"sub-?contract (?:haulage|transport|deliveries|labou?r|work|services?|manufactur\w+)|"
+                       # a supplier's row saying what it makes for the business ("What they make for us: ...")
+                       r"(?:they|it) (?:make|makes|do|does|print|prints|mill|mills|build|builds|produce|produces|"
+                       r"supply|supplies|finish|finishes) for us|"
                        r"(?:outside|external|partner|third[- ]party) (?:[\w-]+ )?(?:laborator(?:y|ies)|labs?|"
                        r"workshops?|finishers?|printers?|processors?|packers?|contractors?)"),
     ("stake", 0.0, r"[$£€]\s?[\d.,]+\s?(?:million|billion|[mk]n?\b|bn)?\s?(?:a year |per year |a month )?(?:of|in) "
@@ -569,7 +573,7 @@ RESOURCES: tuple[tuple[str, str], ...] = (
                 r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
     ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"
                 r"ovens?|boilers?|chillers?|plant hire|equipment|rigs?|hoists?|mewps?|cherry pickers?|telehandlers?|"
-                r"dumpers?|access platforms?"),
+                r"dumpers?|access platforms?|printers?|printed|printing|milling machines?|lathes?|cnc|kilns?"),
     ("lab", r"lab(?:orator(?:y|ies))?s?|tests?|testing|assays?|analys[ie]s|analy[sz]ers?|instruments?|"
             r"chromatograph\w*|hplc|spectromet\w*|scanners?|imaging|scans?|x-rays?"),
     ("people", r"agency (?:staff|workers|nurses|drivers|temps)|contractors?|temps|temporary staff|interims?|"

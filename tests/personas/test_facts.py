@@ -284,6 +284,8 @@ def test_costs_above_budget_are_no_reassurance_and_a_capped_price_rise_no_capaci
 @pytest.mark.parametrize("text", [
     "Applications close on 15 January 2027; sites that miss the window can next apply for 2028.",
     "Registrations for the rebate scheme close on 1 March; a site that misses the deadline is delayed to 2028.",
+    # a sum that lapses unless it is used, though the sentence does not say what kind of money it is
+    "A further £14,900 will expire between now and September 2025 unless spent.",
 ])
 def test_a_window_to_apply_or_bid_that_closes_is_an_opening_with_a_deadline(text: str) -> None:
     f = fact(text)

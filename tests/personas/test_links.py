@@ -435,6 +435,27 @@ def test_paying_outside_for_a_kind_of_resource_another_team_has_idle_links_with_
     assert frozenset(("Kitchen report", "Events report")) not in pairs
 
 
+def test_work_a_spend_table_says_is_done_outside_meets_own_kit_that_sits_idle() -> None:
+    # the rows of a subcontract spend analysis name a supplier and what it makes, and say "bought in" only by
+    # their document's title; a management account's "Subcontract haulage" line says it itself
+    corpus, stated = _stated({
+        "Subcontracted work - spend analysis": "# Subcontracted work - spend analysis\n\n| Supplier | What they make "
+                                               "for us | Spend (12 months) |\n|---|---|---|\n| Northgate Guides Ltd "
+                                               "| Printed surgical guides from our design files | £49,800 |\n",
+        "Equipment utilisation review": "# Equipment utilisation review\n\n| Machine | Utilisation |\n|---|---|\n"
+                                        "| Stratum P40 printer | 11% |\n",
+        "Management accounts": "# Management accounts\n\n| Line | YTD actual | YTD budget |\n|---|---|---|\n"
+                               "| Subcontract haulage | £186,400 | £95,000 |\n",
+        "Transport utilisation report": "# Transport utilisation report\n\n| Vehicle | Type | Utilisation |\n"
+                                        "|---|---|---|\n| AT04 | Scania R450 tractor and extendable trailer | 31% |\n",
+    })
+    pairs = {frozenset((lk.a.doc_title, lk.b.doc_title)): lk for lk in find_links(stated, [], corpus)}
+    for bought, idle in (("Subcontracted work - spend analysis", "Equipment utilisation review"),
+                         ("Management accounts", "Transport utilisation report")):
+        lk = pairs.get(frozenset((bought, idle)))
+        assert lk is not None and (lk.kind, lk.relation) == ("opportunity", "demand-meets-supply"), pairs
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
