@@ -166,7 +166,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
     ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception| waste|\s*\((?:[\w-]+,? ){0,2}waste)|unsafe|"
-                         r"contaminat\w+|toxic|fire risk|adverse events?|"
+                         r"contaminat\w+(?! (?:charges?|fees?|surcharges?))|toxic|fire risk|adverse events?|"
                          # an allergen that can reach food sold as free of it
                          r"cross-?contact|may contain (?:traces of )?[a-z]+|shared (?:production )?line with|"
                          # a recall, not recall cover or a rehearsal of one, nor the paid work of carrying one out
@@ -554,7 +554,9 @@ BAD_METRIC = re.compile(r"\b(?:costs?|spend(?:ing)?|waste|scrap|defects?|rejects
                         r"incidents?|injur\w+|accidents?|churn|turnover|leavers|absence|sickness|downtime|losses|"
                         r"backlog|overtime|debt|arrears|days to pay|debtor days|lead times?|latency|delays?|"
                         r"returns|refunds|failures?|outages?|vacanc\w+|shrink\w*|markdowns?|premiums?|invoice|bill|"
-                        r"burn|claims?|estimates?|write-?offs?|cancell?ations?|disputes?|chargebacks?|queries)\b")
+                        r"burn|claims?|estimates?|write-?offs?|cancell?ations?|disputes?|chargebacks?|queries|"
+                        r"(?:contamination|penalty|late|excess|overage|bank|disposal|landfill|demurrage|detention|"
+                        r"storage|callout|call-out) (?:charges?|fees?)|surcharges?)\b")
 GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|pipeline|"
                          r"share|utili[sz]ation|nps|satisfaction|retention|cash|runway|yield|throughput|"
                          r"uptime|availability|attendance|conversion|wishlists?|installs|members|membership|"

@@ -1551,8 +1551,11 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             strength = max(sev_s, sev_o) + 0.5 * min(sev_s, sev_o)
             bonus = STRENGTH.get(relation, 1.0)
             bonus *= 1.0 + 0.2 * (s.department != o.department) + 0.1 * (s.label_key != o.label_key)
-            if s.fact.unit == "row" and o.fact.unit == "row" and relation not in ("timing", "contradiction"):
-                bonus *= 0.6  # two registers listing the same item say little together
+            if s.fact.unit == "row" and o.fact.unit == "row" and relation not in ("timing", "contradiction") and \
+                    o.key not in periodic:
+                # two registers listing the same item say little together (a spend row and a utilisation row joined
+                # by what they are, with no name in common, do)
+                bonus *= 0.6
             scored.append(Link(s, o, shared, round(min(sc, 12.0) * strength * bonus, 4), kind, relation,
                                consequence))
         scored.sort(key=lambda lk: (-lk.score, lk.b.key))

@@ -478,6 +478,10 @@ def test_a_bad_metric_that_fell_is_good_news() -> None:
     assert _fact("Disputes fell after the desks started emailing delivery photos with each invoice.").kind \
         != "risk"
     assert _fact("Chargebacks rose 40% in the quarter after the new checkout went live.").kind == "risk"
+    # a charge for contamination is a fee, no hazard; fewer of them is good news
+    assert _fact("Treated timber is now kept in a separate bay, which has reduced contamination charges (none this "
+                 "month, against £340 in January).").kind != "risk"
+    assert _fact("Contamination charges rose to £4,100 in March after two loads were rejected.").kind == "risk"
 
 
 def test_the_top_twenty_suppliers_holding_most_spend_is_no_concentration() -> None:

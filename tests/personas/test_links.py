@@ -456,6 +456,24 @@ def test_work_a_spend_table_says_is_done_outside_meets_own_kit_that_sits_idle() 
         assert lk is not None and (lk.kind, lk.relation) == ("opportunity", "demand-meets-supply"), pairs
 
 
+def test_a_spend_row_joined_to_an_idle_row_by_kind_is_not_marked_down_as_two_registers() -> None:
+    # two rows that share a name say little together; a spend row and a utilisation row joined by what they are
+    # say the most: the sum paid outside, not an action to review it, heads the join
+    corpus, stated = _stated({
+        "Management accounts": "# Management accounts\n\n| Line | YTD actual | YTD budget |\n|---|---|---|\n"
+                               "| Subcontract haulage | £186,400 | £95,000 |\n\n## Actions\n\nReview subcontract "
+                               "haulage with the Operations Director before the budget is finalised.\n",
+        "Transport utilisation report": "# Transport utilisation report\n\n| Vehicle | Type | Utilisation |\n"
+                                        "|---|---|---|\n| AT04 | Scania R450 tractor and extendable trailer | 31% |\n",
+    })
+    (idle,) = [s for s in stated if "AT04" in s.fact.text]
+    (row,) = [s for s in stated if "186,400" in s.fact.text]
+    (action,) = [s for s in stated if "Review" in s.fact.text]
+    (by_row,), (by_action,) = find_links([idle], [row], corpus), find_links([idle], [action], corpus)
+    assert by_row.relation == by_action.relation == "demand-meets-supply"
+    assert by_row.score > by_action.score, (by_row.score, by_action.score)
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
