@@ -473,6 +473,7 @@ _WHY_LINK = {
     "uninsured": "What one team does falls under an exclusion or condition of another team's insurance, so a loss "
                  "from it would not be paid.",
     "over-limit": "One team's figure for a thing is above the limit another team has set or insured for it.",
+    "sunk": "One team plans to spend money on something another team's records say may end before it pays back.",
     "obligation": "A commitment made in one place is put at risk by what happens in another.",
     "timing": "The date one team needs something falls before the date another team will have it.",
     "exposure": "One team is growing the business with a counterparty another team already sees in difficulty.",

@@ -517,9 +517,10 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
 _COMMON_NAME = 0.5  # rarity below which a shared name alone does not make two groups one matter
 # make a second issue of a joined group
 _DECISIVE = frozenset({"timing", "demand-vs-capacity", "breach", "leaver", "over-limit", "threshold", "uninsured",
-                       "consolidate"})
+                       "consolidate", "sunk"})
 _JOINS = {"timing": 0.6, "demand-vs-capacity": 0.6, "demand-meets-supply": 0.6, "short-of-level": 0.6,
           "breach": 0.6, "leaver": 0.6, "over-limit": 0.6, "uninsured": 0.6, "threshold": 0.5, "consolidate": 0.5,
+          "sunk": 0.6,
           "dependency": 0.5, "undercut": 0.5,
           "unplanned": 0.5,
           "exposure": 0.5,
@@ -711,11 +712,12 @@ def _rarity(entity: str, corpus: Corpus | None) -> float:
 # tests on that day is a breach to come, though neither the forecast nor the covenant reads as a risk; a stock row
 # "advertised" against a rule that forbids selling it is a breach now; a practice an insurance exclusion leaves
 # uncovered is a loss nobody will pay for
-_GRAVE_JOIN = {"short-of-level": 0.9, "breach": 0.85, "leaver": 0.85, "over-limit": 0.85, "uninsured": 0.85}
+_GRAVE_JOIN = {"short-of-level": 0.9, "breach": 0.85, "leaver": 0.85, "over-limit": 0.85, "uninsured": 0.85,
+               "sunk": 0.85}
 # relations whose sides may each say nothing alone: a plan's date against another team's end date, a forecast row
 # against a covenant's level, a register row against a rule, a plan's practice against an exclusion of cover
 _SILENT_SIDES = frozenset({"timing", "short-of-level", "breach", "leaver", "over-limit", "threshold", "uninsured",
-                           "consolidate"})
+                           "consolidate", "sunk"})
 
 
 def _joined(a: float, b: float, relation: str) -> float:

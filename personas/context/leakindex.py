@@ -48,7 +48,8 @@ FRAME_STEMS = stems_of(
     "it; falls short of the minimum another team's records set for it; is leaving, and another team's records "
     "count on 's certificate to do the work; the figure; passes the level another team's contract pays a rebate or "
     "discount for, to be claimed; what one team does with falls outside what the insurance covers; spend placed "
-    "with for the same goods would take the year past the rebate tier another team's contract pays at")
+    "with for the same goods would take the year past the rebate tier another team's contract pays at; the money "
+    "planned for may be lost if its term ends first")
 """The words of the consequences a link states (:func:`personas.runtime.links.consequences`, kept in step by a
 test): a message or claim sentence made of these and a name or two ("so trouble with Dunstall Road CPU reaches
 what depends on it") is no content of its own, so the same frame on the same name in another channel is no

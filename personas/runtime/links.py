@@ -73,7 +73,7 @@ _BOUGHT_IN = {"bought-in"}  # paid for outside: demand the business already meet
 # two troubles that merely share a name
 STRENGTH = {"timing": 1.5, "demand-vs-capacity": 1.4, "demand-meets-supply": 1.4, "dependency": 1.3, "undercut": 1.3,
             "breach": 1.4, "leaver": 1.4, "over-limit": 1.4, "threshold": 1.3, "uninsured": 1.4,
-            "consolidate": 1.3,
+            "consolidate": 1.3, "sunk": 1.4,
             "short-of-level": 1.5,
             "unplanned": 1.2,
             "exposure": 1.2, "contradiction": 1.1, "obligation": 0.9, "compound": 0.5}
@@ -136,7 +136,12 @@ _SO = {
     "ended": "{e} has ended before it is needed",
     "out-demand": "the demand expected for {e} falls when it is out of action",
     "out": "{e} is out of action on the date it is needed",
+    "sunk": "the money planned for {e} may be lost if its term ends first",
 }
+# money spent to improve a place or an asset, and a sum
+_INVEST = re.compile(r"\b(?:refits?|fit-?outs?|refurbish\w*|capital expenditure|capex|invest(?:s|ed|ing|ment)?|"
+                     r"upgrades?|extensions?|new build|conver(?:t|sion))\b")
+_SUM = re.compile(r"[$£€]\s?\d")
 
 
 def consequences(entity: str) -> tuple[str, ...]:
@@ -156,6 +161,14 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     timing = _timing(a, b) if _names_both(a, b, entity) else None
     if timing:
         return timing[0], timing[1], timing[2].format(e=e)
+    for x, y, _, cy in pairs:
+        # money one team plans to spend on a place or an asset ("Premium refit (Store: Canal Street; £240,000)")
+        # that another team's records say may end ("the landlord may terminate on 25 March 2026"): sunk if it does
+        if _INVEST.search(x.text.lower()) and _SUM.search(x.text) and "risk.end" in cy and y.kind == "risk" and \
+                _dated(y.text, _END_WORDS) and not _INVEST.search(y.text.lower()) and _names(x, entity) and \
+                (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
+            # (a lease report's clause speaks of the place its title names)
+            return "risk", "sunk", _SO["sunk"].format(e=e)
     for x, y, cx, cy in pairs:
         # the dependency is on what the pair names, or on what the dependent sentence opens with when the other
         # names that too ("TF Installations (trading name of Tanner Fit Ltd) is our only ..." and "Tanner Fit")
@@ -828,6 +841,8 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
     # the tier's rebate and the other supplier's spend: the sums the move rests on
     "consolidate": re.compile(r"[$£€]\s?\d|\b(?:rebate|spend|purchases)\b"),
+    # the sum planned and the date the term may end
+    "sunk": re.compile(r"[$£€]\s?\d|\b(?:terminat\w*|break|expir\w*|ends?)\b"),
 }
 
 

@@ -474,6 +474,18 @@ def test_a_spend_row_joined_to_an_idle_row_by_kind_is_not_marked_down_as_two_reg
     assert by_row.score > by_action.score, (by_row.score, by_action.score)
 
 
+def test_money_planned_for_a_place_another_team_may_lose_is_at_risk() -> None:
+    refit = _f("Premium refit and new specialist storage at Canal Street is budgeted at £240,000 for 2025-26, with a "
+               "payback of 6.5 years.")
+    clause = _f("Clause 8.3 gives the landlord of Canal Street the right to terminate on 25 March 2026 by giving six "
+                "months' notice.")
+    rel = relate(refit, clause, "Canal Street")
+    assert rel is not None and rel[:2] == ("risk", "sunk") and "term ends first" in rel[2], rel
+    # no sum planned, or the end is the refit's own
+    plan = _f("Canal Street will be repainted over the summer once the new sign is up on 3 June.")
+    assert (relate(plan, clause, "Canal Street") or ("", "", ""))[2].find("term ends first") < 0
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
