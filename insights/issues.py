@@ -382,6 +382,9 @@ def _effective(f: Fact) -> tuple[float, float]:
     return r, o
 
 
+_SUM = re.compile(r"[$£€]\s?\d")
+
+
 def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
     """The kind of a group (what its facts add up to, the most telling one counting most) and its severity: how
     strongly the whole group says it (each further sentence adding less), with more for figures, money at stake,
@@ -412,6 +415,12 @@ def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
         kind = "risk"
     elif g.seed.fact.kind == "opportunity" and risk < 1.5 * opp and seed_o > seed_r:
         kind = "opportunity"
+    # ... and where the money is: a sum at stake on one side only, not the seed's, decides ("a 17% discount" beside
+    # "a shortfall charge of £38.50 for each disc not bought"; "flagged 'do not review'" beside "would add about
+    # £7,400 a month")
+    summed = {m.fact.kind for m in g.members if m.fact.kind != "neutral" and _SUM.search(m.fact.text)}
+    if len(summed) == 1 and not _SUM.search(g.seed.fact.text) and kind not in summed:
+        kind = next(iter(summed))
     strength = sum(w * 0.6 ** i for i, w in enumerate(sorted(weights_r if kind == "risk" else weights_o,
                                                              reverse=True)))
     cues = {c for m in g.members for c in m.fact.cues}

@@ -107,6 +107,24 @@ def test_the_paragraphs_of_a_section_about_its_heading_are_one_issue_of_the_kind
     assert not any("Delta Foods" in s.text for s in rebates[0].sources)
 
 
+@pytest.mark.parametrize(("text", "marker", "kind"), [
+    # an opening worded without money, its paragraph's sum a charge: a risk
+    ("# Supplier register\n\n## Prismadent\n\nIn July 2023 we signed a two-year volume agreement with Prismadent "
+     "to secure a 17% discount on high-translucency discs. If we buy fewer than the committed 1,200 discs in a "
+     "contract year, a shortfall charge of £38.50 for each disc not bought is invoiced in July.\n",
+     "Prismadent", "risk"),
+    # a fault worded as trouble, its paragraph's sum money to recover: an opportunity
+    ("# Revenue report\n\n## Riverside reviews\n\nDuring the 2021 complaints about the lift outage a group of "
+     "Riverside customers was flagged as \"do not review\" and the flag was never removed. Removing the flag and "
+     "moving them to list prices would add about £7,400 a month once complete.\n",
+     "Riverside", "opportunity"),
+])
+def test_where_the_money_is_decides_the_kind_of_an_issue_told_both_ways(text: str, marker: str, kind: str) -> None:
+    corpus, said = _world({"Register": text})
+    (issue,) = [i for i in build_issues(said, corpus) if marker in i.title + i.summary]
+    assert issue.kind == kind, (issue.title, issue.summary)
+
+
 def test_a_paragraph_that_settles_something_else_stays_out_of_the_issue() -> None:
     text = ("# Competitor notes\n\n## Brightline\n\nBrightline will stop selling its budget scanners on 31 March, "
             "and 62 clinics run them today, about $3.9 million of business.\n\nIts new label printer was cleared "
