@@ -138,6 +138,15 @@ _SO = {
     "out": "{e} is out of action on the date it is needed",
     "sunk": "the money planned for {e} may be lost if its term ends first",
 }
+def _ends_soon(plan: str, ends: Sequence[Span]) -> bool:
+    """An end dated within three years of the years a plan's spend is for ("2025-26": a break in March 2026, not a
+    lease that expires in 2036); any dated end when the plan names no year."""
+    years = [int(y) for y in _PLAN_YEAR.findall(plan)]
+    dated = [s.first // 372 for s in ends if s.dated]
+    return bool(ends) and not (years and dated and min(dated) > max(years) + 3)
+
+
+_PLAN_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 # money spent to improve a place or an asset, and a sum
 _INVEST = re.compile(r"\b(?:refits?|fit-?outs?|refurbish\w*|capital expenditure|capex|invest(?:s|ed|ing|ment)?|"
                      r"upgrades?|extensions?|new build|conver(?:t|sion))\b")
@@ -165,8 +174,8 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # money one team plans to spend on a place or an asset ("Premium refit (Store: Canal Street; £240,000)")
         # that another team's records say may end ("the landlord may terminate on 25 March 2026"): sunk if it does
         if _INVEST.search(x.text.lower()) and _SUM.search(x.text) and "risk.end" in cy and y.kind == "risk" and \
-                _dated(y.text, _END_WORDS) and not _INVEST.search(y.text.lower()) and _names(x, entity) and \
-                (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
+                _ends_soon(x.text, _dated(y.text, _END_WORDS)) and not _INVEST.search(y.text.lower()) and \
+                _names(x, entity) and (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
             # (a lease report's clause speaks of the place its title names)
             return "risk", "sunk", _SO["sunk"].format(e=e)
     for x, y, cx, cy in pairs:
@@ -1148,7 +1157,7 @@ def _resources(f: Fact) -> frozenset[str]:
 
 # where a thing stands, and whom it came from ("Source: Hexley Plant Hire"): neither is what the thing is
 _WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?|sources?|suppliers?|"
-                         r"vendors?|sellers?|bought from|purchased from)\s*:\s*[^;)]*")
+                         r"contractors?|vendors?|sellers?|bought from|purchased from)\s*:\s*[^;)]*")
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -484,6 +484,19 @@ def test_money_planned_for_a_place_another_team_may_lose_is_at_risk() -> None:
     # no sum planned, or the end is the refit's own
     plan = _f("Canal Street will be repainted over the summer once the new sign is up on 3 June.")
     assert (relate(plan, clause, "Canal Street") or ("", "", ""))[2].find("term ends first") < 0
+    # an end years after the spend is no term ending first
+    lease = _f("The lease of Canal Street runs 20 years from 25 March 2016 and will expire on 24 March 2036.")
+    refit_year = _f("Premium refit and new specialist storage at Canal Street is budgeted at £240,000 for 2025-26.")
+    assert (relate(refit_year, lease, "Canal Street") or ("", ""))[1] != "sunk"
+
+
+def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None:
+    # "Contractor: Coulter Waste Services" says whom the stream goes to, not that a contractor is idle
+    idle = _f("Shrink wrap and plastic (Contractor: Coulter Waste Services; Tonnes (Feb): 1.6; Cost (Feb): £192; "
+              "Notes: Baler not used since December)")
+    hired = _f("Staff costs are slightly over because of agency drivers covering the Wexley vacancy.")
+    assert "&people" in links_module._kinds(hired)
+    assert "&people" not in links_module._kinds(idle)  # so the two do not meet by kind of resource
 
 
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
