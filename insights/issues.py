@@ -645,14 +645,23 @@ def _pointed(src: Source, by_doc: Mapping[str, Sequence[Source]], n: int = 2) ->
     means, in the order it names them."""
     own = _ROW_CODE.match(src.text)
     codes = [c for c in dict.fromkeys(_ROW_CODE.findall(src.text)) if not (own and c == own.group(0))]
-    if not codes:
-        return []
     rows: dict[str, Source] = {}
+    named: list[Source] = []
+    low = src.text.lower()
     for s in by_doc.get(src.span[0], ()):
-        m = _ROW_CODE.match(s.text) if s.fact.unit == "row" else None
-        if m is not None and m.group(0) in codes and s.span != src.span:
+        if s.fact.unit != "row" or s.span == src.span:
+            continue
+        m = _ROW_CODE.match(s.text)
+        if m is not None and m.group(0) in codes:
             rows.setdefault(m.group(0), s)
-    return [rows[c] for c in codes if c in rows][:n]
+        elif src.fact.unit != "row" and len(key := _ROW_NAME.split(s.text, maxsplit=1)[0].strip()) >= 8 and \
+                " " in key and re.search(rf"\b{re.escape(key.lower())}\b", low):
+            named.append(s)  # "Review subcontract haulage ...": the row "Subcontract haulage (YTD actual: ...)"
+    return ([rows[c] for c in codes if c in rows] + named)[:n]
+
+
+
+_ROW_NAME = re.compile(r"[(;:]")  # a row's name ends where its first cell begins
 
 
 def _nearby(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], entity: str = "",

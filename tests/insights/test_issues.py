@@ -933,6 +933,42 @@ def test_a_link_shows_the_rows_its_sentences_point_to_by_their_codes() -> None:
     assert "Tarrant Hire (in liquidation)" in top.summary and "3.1 mm" in top.summary, top.summary
 
 
+ACCOUNTS = """# Management accounts commentary
+
+## Overheads
+
+| Line | YTD actual | YTD budget | Variance |
+|---|---|---|---|
+| Subcontract haulage | £186,400 | £95,000 | (£91,400) |
+| Premises | £1.10m | £1.09m | (£10,000) |
+| Marketing | £61,000 | £84,000 | £23,000 |
+
+## Actions proposed
+
+Hold the marketing underspend as a contribution to the shortfall. Review subcontract haulage with the Operations
+Director before the budget is finalised.
+"""
+
+UTILISATION = """# Transport utilisation report
+
+| Vehicle | Type | Days worked | Utilisation |
+|---|---|---|---|
+| AT04 | Scania R450 tractor and extendable trailer | 7 | 31% |
+"""
+
+
+def test_a_link_shows_the_row_its_sentence_names() -> None:
+    # "Review subcontract haulage ..." names the row that says what it costs: the reader needs the sum
+    corpus, said = _world({"Management accounts": ACCOUNTS, "Transport utilisation report": UTILISATION})
+    review = _span_of(said, "Review subcontract haulage")
+    idle = _span_of(said, "AT04")
+    (top, *_) = build_issues(_link(said, review, idle, "demand-meets-supply",
+                                   "the Scania R450 already on hand could replace what is paid for outside",
+                                   "Scania R450"), corpus)
+    assert top.documents == ["Management accounts", "Transport utilisation report"]
+    assert "186,400" in top.title + top.summary, top.summary
+
+
 INTAKE = """# Christmas stock build plan
 
 ## Summary
