@@ -10,7 +10,7 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from personas.context.dates import first_day
@@ -27,7 +27,7 @@ from personas.context.lexicon import (
     triggers,
     word_starts,
 )
-from personas.context.passages import row_cells, row_split, units
+from personas.context.passages import Unit, row_cells, row_split, units
 from workspace.text import STOPWORDS, stem
 
 # -- cues (the lexicon lives in personas.context.lexicon) --------------------------------------------------------
@@ -302,12 +302,17 @@ def facts(text: str) -> list[Fact]:
     # "fire cover at the tower is excluded")
     calming: dict[int, list[tuple[int, set[str], tuple[str, ...]]]] = {}
     as_of = _as_of(text)
-    for u in units(text):
+    all_units = list(units(text))
+    sole = _sole_holders(all_units)
+    for u in all_units:
         if u.kind == "heading":
             continue
         if u.block and u.kind != "row":
             said.setdefault(u.block, []).append(u.statement.lower())
-        f = fact(u.statement, u.start, u.end, u.heading, u.topic, path=u.path, unit=u.kind)
+        f = fact(u.statement, u.start, u.end, u.heading, u.topic, path=u.path, unit=u.kind, sole=u.start in sole)
+        if f is not None and u.start in sole:
+            # the one who holds it is what the row is about, though a column's name is no name elsewhere
+            f = replace(f, entities=tuple(dict.fromkeys((*f.entities, *entity_keys(sole[u.start])))))
         if f is not None and as_of is not None and _overdue(f.text.lower(), as_of):
             # "Next due: 14/05/2024" in a register reviewed on 25 October 2024, and still in use: overdue (a
             # statutory inspection, a test or a certificate overdue is a compliance breach)
@@ -381,6 +386,34 @@ def _stale_rows(out: list[Fact]) -> list[Fact]:
     return out
 
 
+# a person's cell in a skills or competence matrix ("D. Walczak: 3", "Dorota Walczak: n/a") and the level it gives
+_PERSON_LEVEL = re.compile(r"(?:^|[(;]\s*)(?P<who>[A-Z]\.\s?[A-Z][\w'’-]+|[A-Z][a-z]+ [A-Z][\w'’-]+):\s*"
+                           r"(?P<level>\d|–|—|-|n/a)?\s*(?=[;)]|$)")
+
+
+def _sole_holders(us: Sequence[Unit]) -> dict[int, str]:
+    """The rows of a skills matrix (a table whose columns are people, its cells levels) where one person alone
+    holds the table's top level, by start, with that person: the only one who can do the work, or sign it off."""
+    tables: dict[tuple[tuple[str, ...], str], list[tuple[int, list[tuple[str, int]]]]] = {}
+    for u in us:
+        if u.kind != "row":
+            continue
+        cells = [(m.group("who"), m.group("level") or "") for m in _PERSON_LEVEL.finditer(u.statement)]
+        if len(cells) >= 4:
+            tables.setdefault((u.path, u.heading), []).append(
+                (u.start, [(who, int(level)) for who, level in cells if level.isdigit()]))
+    out: dict[int, str] = {}
+    for rows in tables.values():
+        top = max((level for _, levels in rows for _, level in levels), default=0)
+        if top < 2 or len(rows) < 3:
+            continue
+        for start, levels in rows:
+            holders = [who for who, level in levels if level == top]
+            if len(holders) == 1:
+                out[start] = holders[0]
+    return out
+
+
 def _bought_in_rows(out: list[Fact]) -> list[Fact]:
     """A row with a sum in a table whose document or section is about work paid for outside ("Subcontracted work
     - spend analysis", "External haulage"): bought in, though the row only names a supplier and what it does."""
@@ -421,7 +454,7 @@ def _as_term(f: Fact) -> Fact:
 
 
 def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", topic: str = "",
-         path: tuple[str, ...] = (), unit: str = "sentence") -> Fact | None:
+         path: tuple[str, ...] = (), unit: str = "sentence", sole: bool = False) -> Fact | None:
     """The :class:`Fact` that one sentence (or table row, ``unit="row"``) states, or ``None`` when it bears no
     claim (too short, or nothing specific: no figure, no date, no cue). ``heading``, ``topic`` and ``path`` are the
     section, the paragraph's opening sentence and the headings above it: they name what "it" is and whose news
@@ -453,6 +486,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if hits:
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
+    if sole and "risk.single" not in weights:
+        # a skills matrix row where one person alone holds the top level (:func:`_sole_holders`)
+        cats.append("risk.single")
+        weights["risk.single"] = 1.0
     _polar(scan, cats, weights, text)
     _against_before(scan, cats, weights)
     _against_target(scan, cats, weights)

@@ -137,6 +137,7 @@ _SO = {
     "out-demand": "the demand expected for {e} falls when it is out of action",
     "out": "{e} is out of action on the date it is needed",
     "sunk": "the money planned for {e} may be lost if its term ends first",
+    "away": "{e} will be away, and another team's records show no one else at that level for the work",
 }
 def _ends_soon(plan: str, ends: Sequence[Span]) -> bool:
     """An end dated within three years of the years a plan's spend is for ("2025-26": a break in March 2026, not a
@@ -220,6 +221,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
                 not _LEAVES.search(y.text.lower()) and not _REVOKED.search(y.text.lower()) and \
                 _who_leaves(x, entity) and entity.lower() in y.text.lower():
             return "risk", "leaver", _SO["certified"].format(e=e)
+    for x, y, _, cy in pairs:
+        # ... and someone away for months (a sabbatical, maternity leave) whom another team's skills matrix shows
+        # as the only one at the top level of a task ("Titanium bar frameworks (...; D. Walczak: 3; ...)")
+        if _AWAY_LONG.search(x.text.lower()) and "risk.single" in cy and y.unit == "row" and \
+                not _AWAY_LONG.search(y.text.lower()) and _who_leaves(x, entity) and entity.lower() in y.text.lower():
+            return "risk", "leaver", _SO["away"].format(e=e)
     for x, y, _, _ in pairs:
         # one team's records say someone has left ("Leaving date: 6 December; summary dismissal") and another's
         # still give them keys, codes or logins: an access to revoke that neither record shows alone
@@ -325,6 +332,9 @@ _CERTIFIED = re.compile(r"\b(?:certified|certificated|accredited|authori[sz]ed (
                         # the one a statutory role rests on ("Appointed person (lifting operations)"), and a row
                         # that gives a person's qualification ("Qualification: CPCS A61 card, valid to 2028")
                         r"appointed persons?|qualifications?\s*:)")
+# a long absence: away for months, coming back
+_AWAY_LONG = re.compile(r"\b(?:sabbatical|maternity|paternity|(?:shared )?parental leave|adoption leave|secondment|"
+                        r"seconded|career break|long-term (?:sick(?:ness)?|absence|leave)|extended leave)\b")
 _READ_ROW = re.compile(r"[^(;:]{2,60} \([\w /-]{2,30}:")  # a row read out: "S. Whitby (Role: Arranger; ..."
 _POST_CELL = r"(?:post|role|position|job(?: title)?)\s*:\s*[^;)]*"
 

@@ -1146,3 +1146,24 @@ def test_a_hazardous_waste_stream_on_a_cost_line_is_no_hazard() -> None:
                 unit="row")
     assert "risk.safety" not in row.cues, row.cues
     assert "risk.safety" in _fact("A hazardous spill of diesel reached the slipway drain on 3 June.").cues
+
+
+MATRIX = """# Technician competency matrix
+
+Levels: 1 = supervised, 2 = independent, 3 = can sign off.
+
+| Task | R. Mehta | P. Shah | D. Walczak | S. Okafor | J. Harris |
+|---|---|---|---|---|---|
+| Bridge design | 3 | 3 | 3 | 2 | 2 |
+| Titanium bar frameworks | 2 | 1 | 3 | – | 1 |
+| Scan intake | 3 | 3 | 2 | 3 | 3 |
+"""
+
+
+def test_a_skills_matrix_row_with_one_person_at_the_top_level_is_a_single_point_of_failure() -> None:
+    rows = {f.text.split(" (", 1)[0]: f for f in facts(MATRIX) if f.unit == "row"}
+    sole = rows["Titanium bar frameworks"]
+    assert "risk.single" in sole.cues and sole.kind == "risk", sole.cues
+    assert "walczak" in sole.entities  # the one who holds it, though a column's name names nothing elsewhere
+    assert "Bridge design" not in rows or "risk.single" not in rows["Bridge design"].cues
+    assert "Scan intake" not in rows or "risk.single" not in rows["Scan intake"].cues

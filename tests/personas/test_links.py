@@ -499,6 +499,20 @@ def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None
     assert "&people" not in links_module._kinds(idle)  # so the two do not meet by kind of resource
 
 
+def test_someone_away_for_months_who_alone_holds_a_skill_is_a_risk() -> None:
+    corpus, stated = _stated({
+        "Competency matrix": "# Technician competency matrix\n\n| Task | R. Mehta | P. Shah | D. Walczak | S. Okafor "
+                             "|\n|---|---|---|---|---|\n| Bridge design | 3 | 3 | 3 | 2 |\n| Titanium bar frameworks "
+                             "| 2 | 1 | 3 | – |\n| Scan intake | 3 | 3 | 2 | 3 |\n",
+        "Leave register": "# Leave and absence register\n\n| Name | Type | From | To |\n|---|---|---|---|\n"
+                          "| Dorota Walczak | Sabbatical (unpaid) | 14 April | 12 October |\n"
+                          "| Priya Shah | Annual leave | 2 June | 6 June |\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "leaver"]
+    assert len(links) == 1 and "Titanium" in links[0].a.fact.text + links[0].b.fact.text, links
+    assert "will be away" in links[0].consequence
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
