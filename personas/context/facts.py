@@ -515,7 +515,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if "risk.compliance" not in weights:
             cats.append("risk.compliance")
         weights["risk.compliance"] = _BREACH_WEIGHT
-    if "risk.concentration" in weights and ((_COST_SHARE.search(scan) and not _ONE_PARTY.search(scan)) or
+    if "risk.concentration" in weights and (((_COST_SHARE.search(scan) or _CLASS_SHARE.search(scan)) and
+                                             not _ONE_PARTY.search(scan)) or
                                             _MANY_PARTIES.search(scan) or _SHARE_AIMED.search(scan) or
                                             _small_share(scan)):
         # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
@@ -586,6 +587,7 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     # the run is delayed"): the term, not a delay
                     r"^(?:liquidated damages|service credits?|penalt(?:y|ies)|damages)\b[^;]{0,80}?\b(?:apply|applies|"
                     r"are payable|is payable|will apply|are due|accrue)\b|"
+                    r"\b(?:as|by way of) liquidated damages\b|"
                     # a cap on what either side owes ("Neither party's total liability ... shall exceed £1.5m")
                     r"\b(?:neither|either|each) party(?:'s|’s)? (?:total |aggregate )?liability\b|"
                     # a right the business holds under a facility ("the group may cure a breach by an equity
@@ -616,6 +618,10 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
                          r"services?|bad debts?|write-?offs?|arrears)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
                          r"(?:revenue|sales|turnover|income)")
 # "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
+# a share of sales to a class of customers ("82% of sales are to trade accounts"): a mix, not one party
+_CLASS_SHARE = re.compile(r"\d+(?:\.\d+)?% of (?:our )?(?:sales|revenue|turnover|income|orders)\b[^.;]{0,20}?\b"
+                          r"(?:to|from|with|through|via)\s(?:[\w-]+\s){0,2}(?:accounts|customers|clients|buyers|"
+                          r"members|consumers|retailers|practices|users|channels)\b")
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
 # a right to end on notice ("may terminate without cause from April 2027 with six months' notice", a clause
 # table's "Either party on 90 days' notice after 31 March 2026"): a term, dated or not, until someone gives notice

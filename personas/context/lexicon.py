@@ -505,6 +505,7 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"not our (?:product|supplier|customer|site|system|model|brand)|"
                     r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)"),
     ("assurance", 1.0, r"within (?:target|tolerance|limits?|budget|spec|terms)|on (?:track|target|schedule|budget)|"
+                       r"(?:paying|pays|paid) (?:to|within|on) terms|"
                        # what customers or staff are told is safe ("the range is sesame-free", "Customer
                        # reassurance:")
                        r"(?:is|are) (?:all |entirely |completely |guaranteed )?[a-z]+-free\b|"

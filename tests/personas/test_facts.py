@@ -1167,3 +1167,14 @@ def test_a_skills_matrix_row_with_one_person_at_the_top_level_is_a_single_point_
     assert "walczak" in sole.entities  # the one who holds it, though a column's name names nothing elsewhere
     assert "Bridge design" not in rows or "risk.single" not in rows["Bridge design"].cues
     assert "Scan intake" not in rows or "risk.single" not in rows["Scan intake"].cues
+
+
+def test_a_mix_of_sales_a_damages_term_and_a_debtor_paying_to_terms_are_no_alarm() -> None:
+    mix = _fact("About 82% of sales are to trade accounts, 18% to cash customers (self-builders and landlords).")
+    assert "risk.concentration" not in mix.cues and mix.kind != "risk", mix.cues
+    assert "risk.concentration" in _fact("45% of revenue comes from our three largest customers.").cues
+    damages = _fact("Late delivery: £600 per late drop as liquidated damages, deducted from our invoices.")
+    assert damages.kind != "risk", damages
+    debtor = _fact("Dorran Construction (Branch: Ashcombe; Balance: £96,420; Limit: £120,000; Comment: Retention "
+                   "dispute on one invoice; rest paying to terms)", unit="row")
+    assert "assurance" in debtor.cues, debtor.cues
