@@ -94,6 +94,9 @@ def _linked(issue: Issue) -> tuple[str, str]:
     a = issue.sources[0]
     b = next(s for s in issue.sources if s.span[0] != a.span[0])
     stress = EVIDENCE.get(issue.relation)  # the cells of a row that carry what the pair means
+    if stress is not None and issue.relation == "leaver" and issue.entity:
+        # and the one who leaves: their cell in a matrix of people ("D. Walczak: 3")
+        stress = re.compile(rf"{stress.pattern}|\b{re.escape(issue.entity.lower())}\b")
     first, second = _clause(a, limit=120, stress=stress), _clause(b, limit=110, stress=stress)
     consequence = issue.consequence.strip().rstrip(".")
     gap = shortfall(a.fact, b.fact) if issue.relation == "short-of-level" else None
@@ -326,7 +329,11 @@ def _cell(cell: str) -> str:
     if value.lower() in ("yes", "true"):
         return head.lower()
     acronym = head[1:2].isupper()  # "TA ref", "MOT due": an acronym keeps its capitals
-    return f"{head if acronym else head[:1].lower() + head[1:]} {value}"
+    named = _PERSON_HEAD.match(head) is not None  # "D. Walczak": a person's initial keeps its capital
+    return f"{head if acronym or named else head[:1].lower() + head[1:]} {value}"
+
+
+_PERSON_HEAD = re.compile(r"[A-Z]\.\s?[A-Z]")
 
 
 def _detail(src: Source) -> str:

@@ -853,7 +853,7 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
 
 # what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
 EVIDENCE: dict[str, re.Pattern[str]] = {
-    "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}"),
+    "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}|{_AWAY_LONG.pattern}"),
     "undercut": re.compile(f"{_LESS_OFTEN.pattern}|{_EVERY_DAY.pattern}"),
     "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
                              r"outstanding|exposure)\b"),

@@ -969,6 +969,32 @@ def test_a_link_shows_the_row_its_sentence_names() -> None:
     assert "186,400" in top.title + top.summary, top.summary
 
 
+SKILLS = """# Technician competency matrix
+
+| Task | R. Mehta | P. Shah | D. Walczak | S. Okafor |
+|---|---|---|---|---|
+| Bridge design | 3 | 3 | 3 | 2 |
+| Titanium bar frameworks | 2 | 1 | 3 | – |
+| Scan intake | 3 | 3 | 2 | 3 |
+"""
+
+LEAVE = """# Leave and absence register
+
+| Name | Type | From | To |
+|---|---|---|---|
+| Dorota Walczak | Sabbatical (unpaid) | 14 April | 12 October |
+"""
+
+
+def test_a_leaver_title_reads_the_cell_of_the_one_who_is_away() -> None:
+    corpus, said = _world({"Competency matrix": SKILLS, "Leave register": LEAVE})
+    row = _span_of(said, "Titanium bar frameworks")
+    away = _span_of(said, "Dorota Walczak")
+    (top, *_) = build_issues(_link(said, row, away, "leaver", "Walczak will be away, and another team's records "
+                                   "show no one else at that level for the work", "Walczak"), corpus)
+    assert "D. Walczak 3" in top.title and "Sabbatical" in top.title, top.title
+
+
 INTAKE = """# Christmas stock build plan
 
 ## Summary
