@@ -1178,3 +1178,16 @@ def test_a_mix_of_sales_a_damages_term_and_a_debtor_paying_to_terms_are_no_alarm
     debtor = _fact("Dorran Construction (Branch: Ashcombe; Balance: £96,420; Limit: £120,000; Comment: Retention "
                    "dispute on one invoice; rest paying to terms)", unit="row")
     assert "assurance" in debtor.cues, debtor.cues
+
+
+@pytest.mark.parametrize("text", [
+    "If your licence expires, we will try to find you non-licensable work, but this cannot be guaranteed.",
+    "Tell your supervisor straight away if your licence is suspended, revoked or due to expire.",
+])
+def test_a_rule_about_anyones_case_is_no_event(text: str) -> None:
+    f = fact(text)
+    assert f is None or f.kind != "risk", f
+
+
+def test_a_particular_case_in_a_condition_is_still_an_event() -> None:
+    assert _fact("If the Harbour contract is terminated on 31 May, we lose £400,000 of revenue.").kind == "risk"
