@@ -171,6 +171,16 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     timing = _timing(a, b) if _names_both(a, b, entity) else None
     if timing:
         return timing[0], timing[1], timing[2].format(e=e)
+    for x, y, _, _ in pairs:
+        # HR's records say someone leaves (before a dependency, and before the access check: an authorised person's
+        # row is a certificate to count on, not a key to take back) ("Reason: Retirement; Last working day: 29
+        # January 2027") and another
+        # team's count on their certificate ("Status: CTTS certified", "Authorised pilots: One: DM"): work only
+        # they may do, which neither record shows at risk alone
+        if _LEAVES.search(x.text.lower()) and _CERTIFIED.search(y.text.lower()) and \
+                not _LEAVES.search(y.text.lower()) and not _REVOKED.search(y.text.lower()) and \
+                _who_leaves(x, entity) and entity.lower() in y.text.lower():
+            return "risk", "leaver", _SO["certified"].format(e=e)
     for x, y, _, cy in pairs:
         # money one team plans to spend on a place or an asset ("Premium refit (Store: Canal Street; £240,000)")
         # that another team's records say may end ("the landlord may terminate on 25 March 2026"): sunk if it does
@@ -212,15 +222,6 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # (a rule speaks of what its section is about: "any affected vehicle" under "RC-118: Brava water pump")
         if _does_forbidden(x, y) and (entity.lower() in x.context or _names(x, entity)) and _names(y, entity):
             return "risk", "breach", _SO["breach"].format(e=e)
-    for x, y, _, _ in pairs:
-        # HR's records say someone leaves (before the access check: an authorised person's row is a certificate
-        # to count on, not a key to take back) ("Reason: Retirement; Last working day: 29 January 2027") and another
-        # team's count on their certificate ("Status: CTTS certified", "Authorised pilots: One: DM"): work only
-        # they may do, which neither record shows at risk alone
-        if _LEAVES.search(x.text.lower()) and _CERTIFIED.search(y.text.lower()) and \
-                not _LEAVES.search(y.text.lower()) and not _REVOKED.search(y.text.lower()) and \
-                _who_leaves(x, entity) and entity.lower() in y.text.lower():
-            return "risk", "leaver", _SO["certified"].format(e=e)
     for x, y, _, cy in pairs:
         # ... and someone away for months (a sabbatical, maternity leave) whom another team's skills matrix shows
         # as the only one at the top level of a task ("Titanium bar frameworks (...; D. Walczak: 3; ...)")
@@ -331,7 +332,10 @@ _CERTIFIED = re.compile(r"\b(?:certified|certificated|accredited|authori[sz]ed (
                         r"operator|technician)s?|competent persons?|approved (?:installers?|engineers?|persons?)|"
                         # the one a statutory role rests on ("Appointed person (lifting operations)"), and a row
                         # that gives a person's qualification ("Qualification: CPCS A61 card, valid to 2028")
-                        r"appointed persons?|qualifications?\s*:)")
+                        r"appointed persons?|qualifications?\s*:|"
+                        # the one a licence names ("Nominated transport manager", "Registered manager")
+                        r"nominated (?:[\w-]+ )?(?:managers?|persons?|officers?|leads?)|registered managers?|"
+                        r"designated (?:[\w-]+ )?(?:persons?|officers?|leads?|supervisors?))")
 # a long absence: away for months, coming back
 _AWAY_LONG = re.compile(r"\b(?:sabbatical|maternity|paternity|(?:shared )?parental leave|adoption leave|secondment|"
                         r"seconded|career break|long-term (?:sick(?:ness)?|absence|leave)|extended leave)\b")

@@ -683,13 +683,14 @@ def test_a_change_to_a_product_another_team_has_a_claim_on_is_a_risk() -> None:
     assert rel is None or rel[1] != "undercut", rel
 
 
-def test_a_leaver_in_the_role_a_licence_names_is_a_dependency_in_trouble() -> None:
+def test_a_leaver_in_the_role_a_licence_names_is_a_leaver_the_licence_counts_on() -> None:
     (leaver,) = [f for f in facts("## Leavers\n\n| Name | Role | Date | Reason |\n|---|---|---|---|\n"
                                   "| Ruth Penn | Yard Supervisor | 31 July 2025 | Retirement |\n") if "Ruth" in f.text]
     (licence,) = [f for f in facts("## Licence\n\n| Condition | Detail |\n|---|---|\n"
                                    "| Nominated transport manager | Yard Supervisor (CPC held since 1998) |\n")
                   if "Nominated" in f.text]
-    assert relate(leaver, licence, "Yard Supervisor")[:2] == ("risk", "dependency")  # type: ignore[index]
+    # the licence names the one it rests on: more than a dependency in trouble, a leaver it counts on
+    assert relate(leaver, licence, "Yard Supervisor")[:2] == ("risk", "leaver")  # type: ignore[index]
 
 
 def test_a_forecast_below_the_level_another_team_tests_that_day_is_a_risk() -> None:
