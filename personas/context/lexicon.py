@@ -317,7 +317,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"excess (?:capacity|inventory|stock|space|water|power|heat|material)|under-?(?:used|"
                         r"utili[sz]ed)|sitting (?:idle|unused|empty)|vacant(?! (?:posts?|roles?|positions?|jobs?)\b)|"
                         r"empty (?:space|floor|slots?|units?|"
-                        r"miles|legs?|running|return\w*|counter|room)|in storage|not (?:being )?used|"
+                        r"miles|legs?|running|return\w*|counter|room)|"
+                        # kit put away ("held in storage since May"), not goods a customer stores with us
+                        r"(?:kept|held|sitting|sits|placed|put|left|lying|lies|parked|still|been) in storage|"
+                        r"not (?:being )?used|"
                         # a thing not needed stands idle; a check "not needed" (a notes cell) is waived, not idle
                         r"(?:is|are|was|were|be|been|currently|now) not (?:being )?needed|"
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
@@ -506,6 +509,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)"),
     ("assurance", 1.0, r"within (?:target|tolerance|limits?|budget|spec|terms)|on (?:track|target|schedule|budget)|"
                        r"(?:paying|pays|paid) (?:to|within|on) terms|"
+                       # what customers are told cover gives them ("belongings are fully insured from the moment ...")
+                       r"(?:fully|comprehensively|always) (?:insured|covered)\b|"
                        # what customers or staff are told is safe ("the range is sesame-free", "Customer
                        # reassurance:")
                        r"(?:is|are) (?:all |entirely |completely |guaranteed )?[a-z]+-free\b|"

@@ -1191,3 +1191,10 @@ def test_a_rule_about_anyones_case_is_no_event(text: str) -> None:
 
 def test_a_particular_case_in_a_condition_is_still_an_event() -> None:
     assert _fact("If the Harbour contract is terminated on 31 May, we lose £400,000 of revenue.").kind == "risk"
+
+
+def test_goods_a_customer_stores_are_not_idle_kit_and_a_promise_of_full_cover_is_a_reassurance() -> None:
+    promise = _fact("Copy for all channels will say that customers' belongings are fully insured from the moment the "
+                    "crew load them until they are in the unit, and then in storage with our protection scheme.")
+    assert "opp.unused" not in promise.cues and "assurance" in promise.cues, promise.cues
+    assert "opp.unused" in _fact("The old racking has been held in storage since May 2024.").cues
