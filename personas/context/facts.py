@@ -523,6 +523,11 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # depends on
         del weights["risk.concentration"]
         cats.remove("risk.concentration")
+    if "opp.demand" in weights and weights.get("risk.fall", 0.0) >= 0.9 and \
+            not {"opp.demand"} & {c for c in cats if c != "opp.demand"} and _DEMAND_FELL.search(scan):
+        # "enquiries fell 8% year on year": fewer people asking is a fall, not demand to meet
+        del weights["opp.demand"]
+        cats.remove("opp.demand")
     if "opp.demand" in weights and _OUR_ASK.match(scan):
         # "Requested a formal quote", "We asked the landlord for a rent-free period": the business asking a
         # supplier or a landlord for something is no customer wanting what it sells
@@ -618,6 +623,9 @@ _COST_SHARE = re.compile(r"\b(?:payroll|wages?|salar(?:y|ies)|pay bill|staff cos
                          r"services?|bad debts?|write-?offs?|arrears)\b[^;]{0,60}?\d+(?:\.\d+)?\s?% of (?:\w+ )?"
                          r"(?:revenue|sales|turnover|income)")
 # "the top 20 suppliers account for 71%": many parties together hold most of anything; no one of them is a risk
+# fewer people asking ("enquiries fell 8%", "leads were down 12%")
+_DEMAND_FELL = re.compile(r"\b(?:enquiries|inquiries|leads|requests|referrals|orders|bookings)\b[^.;]{0,40}?\b(?:fell|"
+                          r"dropped|declined|decreased|down|lower|slipped)\b")
 # a share of sales to a class of customers ("82% of sales are to trade accounts"): a mix, not one party
 _CLASS_SHARE = re.compile(r"\d+(?:\.\d+)?% of (?:our )?(?:sales|revenue|turnover|income|orders)\b[^.;]{0,20}?\b"
                           r"(?:to|from|with|through|via)\s(?:[\w-]+\s){0,2}(?:accounts|customers|clients|buyers|"

@@ -115,7 +115,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                       r"(?:intends?|intention|plans?) to (?:redevelop|demolish|take back|sell the site)|"
                       r"handed in (?:her|his|their) "
                       r"notice|declined (?:our|the|a) (?:counteroffer|offer|renewal|extension)"),
-    ("risk.late", 0.7, r"overdue|running late|(?:is|are|was|were) late(?! (?:in (?:the )?)?(?:jan|feb|mar|apr|may|jun|"
+    ("risk.late", 0.7, r"overdue|running late|"
+                       # a visit, test or examination that was due and did not happen
+                       r"(?:did|has|have|was|were) not (?:take place|taken place|go ahead|gone ahead|been carried out|"
+                       r"carried out|happen(?:ed)?)\b|"
+                       r"(?:is|are|was|were) late(?! (?:in (?:the )?)?(?:jan|feb|mar|apr|may|jun|"
                        r"jul|aug|sep|oct|nov|dec|spring|summer|autumn|fall|winter|next|this|that|in|on))|"
                        r"delay(?:s|ed)?|behind (?:schedule|plan)|"
                        r"cancel\w*|(?:cannot|can't|could not|won't|will not) (?:be )?(?:made|delivered|finished|"
@@ -566,7 +570,8 @@ BAD_METRIC = re.compile(r"\b(?:costs?|spend(?:ing)?|waste|scrap|defects?|rejects
 GOOD_METRIC = re.compile(r"\b(?:revenue|sales|margins?|profits?|income|bookings|orders|volumes?|market share|pipeline|"
                          r"share|utili[sz]ation|nps|satisfaction|retention|cash|runway|yield|throughput|"
                          r"uptime|availability|attendance|conversion|wishlists?|installs|members|membership|"
-                         r"subscribers|users|visits|footfall|occupancy|score|rating|accuracy|coverage|savings)\b")
+                         r"subscribers|users|visits|footfall|occupancy|score|rating|accuracy|coverage|savings|"
+                         r"enquiries|inquiries|leads|referrals)\b")
 
 
 # kinds of resource a business either owns or buys in, so that one team's rented or hired thing meets another

@@ -1198,3 +1198,11 @@ def test_goods_a_customer_stores_are_not_idle_kit_and_a_promise_of_full_cover_is
                     "crew load them until they are in the unit, and then in storage with our protection scheme.")
     assert "opp.unused" not in promise.cues and "assurance" in promise.cues, promise.cues
     assert "opp.unused" in _fact("The old racking has been held in storage since May 2024.").cues
+
+
+def test_fewer_enquiries_is_a_fall_and_an_examination_that_did_not_take_place_is_late() -> None:
+    fell = _fact("Our Canal Street enquiries fell 8% year on year in January and February.")
+    assert fell.kind == "risk" and "opp.demand" not in fell.cues, fell.cues
+    missed = _fact("Liftcare ceased trading in December and the examination booked for early January did not take "
+                   "place.")
+    assert "risk.late" in missed.cues, missed.cues
