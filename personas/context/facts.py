@@ -705,6 +705,7 @@ def _cost_cap(scan: str, m: re.Match[str]) -> bool:
     return money_follows or _COST.search(scan[max(0, m.start() - 60):m.start()]) is not None
 
 
+_COMPARED = re.compile(r"\b(?:compared (?:with|to)|against|than|versus|vs\.?|over) (?:the|our|its) $")
 # a condition about anyone's case, not a particular one ("if your licence is suspended, revoked or due to expire",
 # "where any contract is terminated early")
 _IF_ANY = re.compile(r"\b(?:if|where|should|whenever) (?:your|a|an|any)\s(?:[\w,-]+\s){0,8}$")
@@ -734,6 +735,8 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
         # "unless termination follows a breach", "may not be used for commercial purposes without written consent":
         # a term about what may happen, not something that has
         return True
+    if cat == "risk.end" and _COMPARED.search(scan[max(0, at - 30):at]):
+        return True  # "saving £280 a year compared with the expiring rate": the old rate, the new one signed
     if cat.startswith("risk.") and _IF_ANY.search(scan[max(0, at - 60):at]):
         return True  # "if your licence expires, we will ...", "if a contract is terminated": a rule, no event
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):

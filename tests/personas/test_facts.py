@@ -1206,3 +1206,9 @@ def test_fewer_enquiries_is_a_fall_and_an_examination_that_did_not_take_place_is
     missed = _fact("Liftcare ceased trading in December and the examination booked for early January did not take "
                    "place.")
     assert "risk.late" in missed.cues, missed.cues
+
+
+def test_a_rate_compared_with_the_expiring_one_is_no_end() -> None:
+    renewal = _fact("Gas renewal for 2025-26 signed on 12 February, saving about £280 a year compared with the "
+                    "expiring rate.")
+    assert "risk.end" not in renewal.cues and renewal.kind != "risk", renewal.cues
