@@ -495,8 +495,9 @@ def _depends_on(f: Fact, entity: str) -> bool:
     key = entity.lower()
     at = low.find(key)
     if at < 0:
-        # "It is single-sourced" leans on its section's name; "stored in the marshalling area" names its own
-        return key in f.context and not _NAMES_WHAT_ON.search(low)
+        # "It is single-sourced" leans on its section's name; "stored in the marshalling area" names its own, and
+        # "The trade-ins have been tested" speaks of the trade-ins kept there
+        return key in f.context and not _NAMES_WHAT_ON.search(low) and not _of_another(f, entity)
     if _STAFF.match(low, at + len(key)):
         return False  # "done by Property Care electricians": the business's own people, no outside thing
     first = min((low.find(k) for k in f.entities if k in low), default=at)
@@ -506,6 +507,25 @@ def _depends_on(f: Fact, entity: str) -> bool:
                  rf"main|primary)\b|{re.escape(key)} only\b", low):
         return True  # "..., and Kestrel is the only approved supplier of its parts"; "support: SA-2291 only"
     return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
+
+
+# what a sentence under a section may open with and still speak of the section's thing ("The unit failed twice")
+_BACK_NOUNS = frozenset(("unit", "units", "site", "building", "asset", "machine", "plant", "facility", "line",
+                         "warehouse", "depot", "contract", "lease", "supplier", "system", "store", "hub", "vehicle",
+                         "fleet", "equipment", "company", "firm", "customer", "account", "service", "premises",
+                         "property", "tenant", "landlord", "partner", "contractor", "vendor", "product", "range",
+                         "project"))
+_OPENS_WITH = re.compile(r"^(?i:the|these|those|our|all|most|some|many)\s+(?P<noun>[a-z][\w-]*)\b")
+
+
+def _of_another(f: Fact, entity: str) -> bool:
+    """Whether a sentence that names ``entity`` only through its section speaks of another thing of that section:
+    "The trade-ins have been tested on arrival ..." under "Dayton warehouse (Building D)" tells of the trade-ins,
+    not of Building D ("It failed twice", "The unit failed twice" still speak of the section's thing)."""
+    if entity.lower() in f.text.lower() or entity.lower() in f.entities:
+        return False
+    m = _OPENS_WITH.match(f.text)
+    return m is not None and m.group("noun") not in _BACK_NOUNS
 
 
 def _first_name(f: Fact) -> str:

@@ -513,6 +513,17 @@ def test_someone_away_for_months_who_alone_holds_a_skill_is_a_risk() -> None:
     assert "will be away" in links[0].consequence
 
 
+def test_a_sentence_about_another_thing_under_a_sites_heading_does_not_depend_on_the_site() -> None:
+    # "The trade-ins have been tested" under "Dayton warehouse (Building D)" tells of the trade-ins stored there
+    doc = ("# Warehouse report\n\n## Dayton warehouse (Building D)\n\nThe trade-ins have been tested on arrival and "
+           "most need a new battery before they can be resold.\n\nThe building is the only depot that can take full "
+           "pallets.\n")
+    other = _in(doc, "trade-ins")
+    own = _in(doc, "The building is")
+    assert not links_module._depends_on(other, "building d")
+    assert links_module._depends_on(own, "building d")
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
