@@ -558,10 +558,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     assurance = weights.get("assurance", 0.0) + weights.get("good.trend", 0.0)
     figures = len(FIGURE.findall(text))
     dates = len(_DATE.findall(text))
-    if (not dates and _TERMS.search(low)) or _ON_NOTICE.search(low):
+    if (not dates and _TERMS.search(low)) or _ON_NOTICE.search(low) or _ON_END.match(low):
         # a contract's standing term ("either party may terminate for material breach", "if clause 9.2 is not
         # met, the buyer may suspend orders"): what could happen, with no clock on it, is no event
         risk *= 0.35
+    if _ON_END.match(low):
+        opp *= 0.35  # nor is what it pays back when it ends an opening
     if _AIMS.search(heading.lower()) and _AIM_VERB.match(low):
         # a plan's objective ("Generate 3,400 qualified enquiries", under "Objectives for Q4"): what the business
         # means to do, not something it found
@@ -580,6 +582,9 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
                 context, unit=unit, path=path, topic=topic if topic != text else "")
 
 
+# what a contract says happens when it ends, dated or not ("On termination for Corvel's breach, Corvel must refund
+# any unearned rebate (paid in January 2025)")
+_ON_END = re.compile(r"on (?:early )?(?:termination|expiry|cancellation)\b")
 _OWNED = re.compile(r"\b(?:owner|lead|account manager|assigned to)\s*:\s*(?!—|-|–|none|tbc|tbd|n/a|unassigned|"
                     r"nobody|no one|not assigned|vacant)[a-z]")
 _NEXT_STEP = re.compile(r"\b(?:next steps?|next action|stage|status)\s*:\s*(?!—|-|–|none|n/a)[a-z]")
@@ -706,6 +711,8 @@ def _cost_cap(scan: str, m: re.Match[str]) -> bool:
 
 
 _COMPARED = re.compile(r"\b(?:compared (?:with|to)|against|than|versus|vs\.?|over) (?:the|our|its) $")
+# trouble as a class, not an event ("notify the client of any personal data breach within 24 hours")
+_ANY_CASE = re.compile(r"\bany (?:[\w-]+ ){0,3}$")
 # a condition about anyone's case, not a particular one ("if your licence is suspended, revoked or due to expire",
 # "where any contract is terminated early")
 _IF_ANY = re.compile(r"\b(?:if|where|should|whenever) (?:your|a|an|any)\s(?:[\w,-]+\s){0,8}$")
@@ -737,7 +744,7 @@ def _negated(scan: str, at: int, cat: str, cells: str = "") -> bool:
         return True
     if cat == "risk.end" and _COMPARED.search(scan[max(0, at - 30):at]):
         return True  # "saving £280 a year compared with the expiring rate": the old rate, the new one signed
-    if cat.startswith("risk.") and _IF_ANY.search(scan[max(0, at - 60):at]):
+    if cat.startswith("risk.") and (_IF_ANY.search(scan[max(0, at - 60):at]) or _ANY_CASE.search(before)):
         return True  # "if your licence expires, we will ...", "if a contract is terminated": a rule, no event
     if cat.startswith("risk.") and cat not in ("risk.single", "risk.capacity", "risk.late"):
         return _NEGATORS.search(before) is not None

@@ -242,6 +242,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"critical|urgent|severe|serious"),
     # opportunity: something the business could gain
     ("opp.demand", 1.1, r"(?:unmet|pent-up|strong|growing|rising|new|customer|client) demand|demand for|"
+                        # customers who say they would bring work to the business ("17 of them said they would move
+                        # most of it to us if we connected to their platform")
+                        r"(?:would|will|could) (?:move|switch|send|bring|transfer|give|place) (?:[\w-]+ ){0,4}?"
+                        r"(?:to us|with us|our way)\b|"
                         r"waitlist|wait(?:ing)? list|(?:asked|ask|asks|asking) (?:(?!for\b)\w+ ){0,4}for(?! (?:a |"
                         r"an |the |their |its |our )?(?:[\w-]+ (?:and )?){0,3}"
                         r"(?:refund|compensation|money back|credit note|pin|password|discount|"

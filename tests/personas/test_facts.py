@@ -1212,3 +1212,24 @@ def test_a_rate_compared_with_the_expiring_one_is_no_end() -> None:
     renewal = _fact("Gas renewal for 2025-26 signed on 12 February, saving about £280 a year compared with the "
                     "expiring rate.")
     assert "risk.end" not in renewal.cues and renewal.kind != "risk", renewal.cues
+
+
+def test_customers_who_say_they_would_bring_work_to_us_are_demand() -> None:
+    f = _fact("These 23 practices send about £9,800 a month of work to other laboratories, and 17 of them said they "
+              "would move most of it to us if we connected directly to their scanner platform.")
+    assert "opp.demand" in f.cues and f.kind == "opportunity", f.cues
+
+
+@pytest.mark.parametrize("text", [
+    "On termination for Corvel's breach, Corvel must refund any unearned volume rebate paid in advance (upfront "
+    "rebate of £18,000 paid in January 2025).",
+    "Clause 9.5 - notify Harbour Dental of any personal data breach without undue delay and in any event within 24 "
+    "hours of becoming aware.",
+])
+def test_what_a_contract_says_happens_on_termination_or_on_any_breach_is_a_term(text: str) -> None:
+    f = fact(text)
+    assert f is None or f.kind == "neutral", f
+
+
+def test_a_particular_breach_is_still_an_event() -> None:
+    assert _fact("A personal data breach at the Leeds site on 3 May exposed 400 patient records.").kind == "risk"
