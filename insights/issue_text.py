@@ -22,7 +22,7 @@ _FIRST_SINGULAR = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine)\b")
 _CHATTER = re.compile(r"^(?:same here|agreed|\+1|careful with|as a |i'd want|i think|key terms:|just to|fwiw|"
                       r"heads up|thanks)\b", re.IGNORECASE)
 _DANGLING = re.compile(r"\b(?:the|a|an|of|for|to|on|in|at|by|with|and|or|but|from|about|as|than|that|is|are|"
-                       r"was|were)\s*[.!?]$", re.IGNORECASE)
+                       r"was|were|includes?|including|contains?|such as|namely|following)\s*[.!?]$", re.IGNORECASE)
 _TRUNCATED_STEM = re.compile(r"\b[a-z]+(?:ur|ir|ment|tion|ance|ence)?,\s*[a-z]+,\s*[a-z]+$")
 
 

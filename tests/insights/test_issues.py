@@ -205,9 +205,18 @@ def test_a_loose_link_that_only_shares_a_name_is_not_an_insight_of_its_own() -> 
     "the pump is",
     "Production asks for a fix-only week, while And it stays below the floor, so more business puts money at risk.",
     "The set moves to 1 December, while if the set is not live by 1 November, so Brisa arrives after it is needed.",
+    "The statement is generated from the case record and includes.",
 ])
 def test_chatter_and_fragments_are_not_titles(title: str) -> None:
     assert title_problems(title)
+
+
+def test_a_sentence_cut_for_room_keeps_the_list_its_colon_opens() -> None:
+    from insights.issue_text import _shorten
+    text = ("The statement is generated from the case record and includes: manufacturer name and address, patient "
+            "identifier, prescriber name, device description, a statement that the device conforms")
+    cut = _shorten(text, 120)
+    assert not cut.endswith("includes") and "manufacturer name" in cut, cut
 
 
 def _sentences(text: str) -> int:
