@@ -500,6 +500,9 @@ def _depends_on(f: Fact, entity: str) -> bool:
         return key in f.context and not _NAMES_WHAT_ON.search(low) and not _of_another(f, entity)
     if _STAFF.match(low, at + len(key)):
         return False  # "done by Property Care electricians": the business's own people, no outside thing
+    if key not in f.entities and " " not in key:
+        # a word the pair shares that names nothing ("intended"): depended on only where a dependency verb says so
+        return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
     first = min((low.find(k) for k in f.entities if k in low), default=at)
     if at <= first:
         return True

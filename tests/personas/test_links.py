@@ -524,6 +524,15 @@ def test_a_sentence_about_another_thing_under_a_sites_heading_does_not_depend_on
     assert links_module._depends_on(own, "building d")
 
 
+def test_a_word_two_sentences_share_that_names_nothing_is_nothing_depended_on() -> None:
+    # "intended" in "the device conforms to its intended purpose" and in an insurer's "intended function"
+    statement = _f("The statement is generated from the case record and confirms the device conforms to its intended "
+                   "purpose, as required by the procedure.")
+    assert not links_module._depends_on(statement, "intended")
+    supply = _f("The housings are supplied by Halden Sensors, our only approved source.")
+    assert links_module._depends_on(supply, "halden sensors")
+
+
 def test_a_courier_to_a_site_is_no_use_of_the_room_idle_there() -> None:
     courier = _f("Deliveries to Mill Race go by a chilled courier hired from Frostline at £2,340 a week.")
     room = _f("Mill Race (Space: Wheel Room; Daytime utilisation: 22%; Evening utilisation: 4%)")
