@@ -382,9 +382,6 @@ def _effective(f: Fact) -> tuple[float, float]:
     return r, o
 
 
-_SUM = re.compile(r"[$£€]\s?\d")
-
-
 def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
     """The kind of a group (what its facts add up to, the most telling one counting most) and its severity: how
     strongly the whole group says it (each further sentence adding less), with more for figures, money at stake,
@@ -418,8 +415,8 @@ def _weigh(g: _Group, corpus: Corpus | None) -> tuple[str, float]:
     # ... and where the money is: a sum at stake on one side only, not the seed's, decides ("a 17% discount" beside
     # "a shortfall charge of £38.50 for each disc not bought"; "flagged 'do not review'" beside "would add about
     # £7,400 a month")
-    summed = {m.fact.kind for m in g.members if m.fact.kind != "neutral" and _SUM.search(m.fact.text)}
-    if len(summed) == 1 and not _SUM.search(g.seed.fact.text) and kind not in summed:
+    summed = {m.fact.kind for m in g.members if m.fact.kind != "neutral" and "money" in m.fact.cues}
+    if len(summed) == 1 and "money" not in g.seed.fact.cues and kind not in summed:
         kind = next(iter(summed))
     strength = sum(w * 0.6 ** i for i, w in enumerate(sorted(weights_r if kind == "risk" else weights_o,
                                                              reverse=True)))
@@ -654,11 +651,10 @@ def _pointed(src: Source, by_doc: Mapping[str, Sequence[Source]], n: int = 2) ->
         m = _ROW_CODE.match(s.text)
         if m is not None and m.group(0) in codes:
             rows.setdefault(m.group(0), s)
-        elif src.fact.unit != "row" and len(key := _ROW_NAME.split(s.text, maxsplit=1)[0].strip()) >= 8 and \
-                " " in key and re.search(rf"\b{re.escape(key.lower())}\b", low):
+        elif src.fact.unit != "row" and len(key := _ROW_NAME.split(s.text, maxsplit=1)[0].strip().lower()) >= 8 \
+                and " " in key and key in low and re.search(rf"\b{re.escape(key)}\b", low):
             named.append(s)  # "Review subcontract haulage ...": the row "Subcontract haulage (YTD actual: ...)"
     return ([rows[c] for c in codes if c in rows] + named)[:n]
-
 
 
 _ROW_NAME = re.compile(r"[(;:]")  # a row's name ends where its first cell begins

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
@@ -151,7 +151,6 @@ _PLAN_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
 # money spent to improve a place or an asset, and a sum
 _INVEST = re.compile(r"\b(?:refits?|fit-?outs?|refurbish\w*|capital expenditure|capex|invest(?:s|ed|ing|ment)?|"
                      r"upgrades?|extensions?|new build|conver(?:t|sion))\b")
-_SUM = re.compile(r"[$£€]\s?\d")
 
 
 def consequences(entity: str) -> tuple[str, ...]:
@@ -184,7 +183,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     for x, y, _, cy in pairs:
         # money one team plans to spend on a place or an asset ("Premium refit (Store: Canal Street; £240,000)")
         # that another team's records say may end ("the landlord may terminate on 25 March 2026"): sunk if it does
-        if _INVEST.search(x.text.lower()) and _SUM.search(x.text) and "risk.end" in cy and y.kind == "risk" and \
+        if _INVEST.search(x.text.lower()) and "money" in x.cues and "risk.end" in cy and y.kind == "risk" and \
                 _ends_soon(x.text, _dated(y.text, _END_WORDS)) and not _INVEST.search(y.text.lower()) and \
                 _names(x, entity) and (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
             # (a lease report's clause speaks of the place its title names)
@@ -1348,15 +1347,17 @@ def _cover_keys(f: Fact, corpus: Corpus, find: bool = False) -> frozenset[str]:
     excl = _exclusion(f)
     if excl is not None:
         return frozenset(("?" if find else "!") + t for t in excl[0] if _uncommon(t, corpus))
-    terms = (set(f.terms) | set(term_keys(f.topic))) & corpus.covered
-    return frozenset(("!" if find else "?") + t for t in terms if _uncommon(t, corpus))
+    return frozenset(("!" if find else "?") + t for t in _practice_words(f, corpus, corpus.covered))
+
+
+def _practice_words(f: Fact, corpus: Corpus, covered: Iterable[str]) -> set[str]:
+    """The uncommon words of a fact (its sentence and its paragraph's opening) that an exclusion uses."""
+    return {t for t in (set(f.terms) | set(term_keys(f.topic))).intersection(covered) if _uncommon(t, corpus)}
 
 
 def cover_keys(f: Fact, corpus: Corpus, words: frozenset[str]) -> list[str]:
     """The "?" keys a fact indexed earlier gains when exclusions using ``words`` join the corpus."""
-    if _exclusion(f) is not None:
-        return []
-    return sorted("?" + t for t in (set(f.terms) | set(term_keys(f.topic))) & words if _uncommon(t, corpus))
+    return [] if _exclusion(f) is not None else sorted("?" + t for t in _practice_words(f, corpus, words))
 
 
 def _uninsured(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
