@@ -414,13 +414,15 @@ def _sole_holders(us: Sequence[Unit]) -> dict[int, str]:
     return out
 
 
+_BOUGHT = next(rx for cat, _, rx in _COMPILED if cat == "bought-in")
+
+
 def _bought_in_rows(out: list[Fact]) -> list[Fact]:
     """A row with a sum in a table whose document or section is about work paid for outside ("Subcontracted work
     - spend analysis", "External haulage"): bought in, though the row only names a supplier and what it does."""
-    bought = next(rx for cat, _, rx in _COMPILED if cat == "bought-in")
     for i, f in enumerate(out):
         if f.unit == "row" and "bought-in" not in f.cues and _MONEY.search(f.text) and \
-                bought.search(" ".join((*f.path, f.heading)).lower()):
+                _BOUGHT.search(" ".join((*f.path, f.heading)).lower()):
             out[i] = replace(f, cues=(*f.cues, "bought-in"))
     return out
 
@@ -486,6 +488,11 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         if hits:
             cats.append(cat)
             weights[cat] = weight * min(len(hits), 2) ** 0.5
+    if unit == "row" and "bought-in" not in weights and \
+            any(_BOUGHT.search(m.group(2)) for m in _TYPE_CELL.finditer(cells)):
+        # a category that is itself work paid for outside ("Category: Toll portioning") classes the row as bought in
+        cats.append("bought-in")
+        weights["bought-in"] = next(w for c, w, _ in _COMPILED if c == "bought-in")
     if sole and "risk.single" not in weights:
         # a skills matrix row where one person alone holds the top level (:func:`_sole_holders`)
         cats.append("risk.single")

@@ -170,6 +170,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
     ("risk.safety", 1.2, r"injur\w+|hazard\w*(?! perception| waste|\s*\((?:[\w-]+,? ){0,2}waste)|unsafe|"
+                         # a maker's order to stop using a thing until it is fixed, and a part that may burst
+                         r"stop[- ](?:drive|use|fly|sale)|do not (?:drive|use|operate|fly)\b(?! (?:[\w-]+ ){0,3}"
+                         r"(?:for|to) )|(?:may|could|can|might) (?:\w+ )?(?:rupture|burst|explode|detach)|"
                          r"contaminat\w+(?! (?:charges?|fees?|surcharges?))|toxic|fire risk|adverse events?|"
                          # an allergen that can reach food sold as free of it
                          r"cross-?contact|may contain (?:traces of )?[a-z]+|shared (?:production )?line with|"
@@ -334,6 +337,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"no bookings|nothing booked|no longer (?:needed|required|used)|"
                         r"(?:stands?|stood|sits?|sat|lies|lay) (?:empty|idle|unused)|"
                         r"utili[sz]ation:? (?:[1-9]|[1-4]\d)(?:\.\d+)?%|not in (?:routine |regular |active )?use|"
+                        # a machine kept but making nothing, and a line's loading cell below half
+                        r"not in (?:production|service)(?! until)|"
+                        r"(?:loading|load factor|occupancy)(?: \([^)]{0,60}\))?: (?:[1-9]|[1-4]\d)(?:\.\d+)?%|"
                         r"mothballed|powered down|laid up|free (?:capacity|slots?|space)|"
                         # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
                         r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|booked|utili[sz](?:es|ed|ing)) "
@@ -402,6 +408,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"|workshop)|"
                        r"sub-?contracted (?:[\w-]+ )?(?:work|services?|\w+ing)|"
                        r"sub-?contract (?:haulage|transport|deliveries|labou?r|work|services?|manufactur\w+)|"
+                       # work done for the business on another firm's line ("Toll portioning"), and what a
+                       # business calls bought in
+                       r"toll (?:[\w-]+ )?(?:\w+ing|manufactur\w+)|bought[- ]in|"
                        # a supplier's row saying what it makes for the business ("What they make for us: ...")
                        r"(?:they|it) (?:make|makes|do|does|print|prints|mill|mills|build|builds|produce|produces|"
                        r"supply|supplies|finish|finishes) for us|"
@@ -590,7 +599,10 @@ RESOURCES: tuple[tuple[str, str], ...] = (
                 r"coaches|buses|trailers?|fleet|forklifts?|cars?"),
     ("machine", r"excavators?|cranes?|loaders?|dozers?|diggers?|generators?|gensets?|compressors?|presses|machines?|"
                 r"ovens?|boilers?|chillers?|plant hire|equipment|rigs?|hoists?|mewps?|cherry pickers?|telehandlers?|"
-                r"dumpers?|access platforms?|printers?|printed|printing|milling machines?|lathes?|cnc|kilns?"),
+                r"dumpers?|access platforms?|printers?|printed|printing|milling machines?|lathes?|cnc|kilns?|"
+                # cutting and forming kit, and the work it does when bought in ("Toll portioning")
+                r"(?:die-?)?cutters?|slicers?|saws?|guillotines?|sealers?|extruders?|mixers?|robots?|"
+                r"(?:die-?)?cutting|portioning|slicing|machining|moulding|molding|laminating|filleting|welding"),
     ("lab", r"lab(?:orator(?:y|ies))?s?|tests?|testing|assays?|analys[ie]s|analy[sz]ers?|instruments?|"
             r"chromatograph\w*|hplc|spectromet\w*|scanners?|imaging|scans?|x-rays?"),
     ("people", r"agency (?:staff|workers|nurses|drivers|temps)|contractors?|temps|temporary staff|interims?|"

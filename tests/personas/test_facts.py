@@ -380,9 +380,27 @@ def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
     ("Review sub-contracted finishing (binding, lamination) as part of the Period 2 analysis.", "bought-in"),
     ("Samples are sent to a partner laboratory in Leeds for allergen testing, about 60 a month.", "bought-in"),
     ("Spend in quarter: £64,270 (hotel rooms £55,980; subsistence and meal allowances £5,140).", "bought-in"),
+    # toll work is done for the business on someone else's line; "bought-in" says so in as many words
+    ("13 (Supplier: Kinross Smokehouse; Category: Toll smoking; Spend 2024 (£000): 189)", "bought-in"),
+    ("Bought-in product spend rose to £1.2m as overflow work went to two other converters.", "bought-in"),
+    ("SP-05 (Description: water-jet slicer; Installed: 2023; Status: Operational, not in production)", "opp.unused"),
+    ("6 (Machine: Rotary die-cutter; Shifts crewed: 2; OEE: 69%; Loading (booked hours as % of crewed hours): 38%)",
+     "opp.unused"),
+    # a part that may burst, and a maker's order to stop using what carries it, are dangers
+    ("R/25/0114 (Model: Brava; Issue: Front suspension strut may rupture under load; Category: Stop-drive; Vehicles "
+     "affected: 146; Remedied: 0)", "risk.safety"),
 ])
 def test_what_is_bought_in_and_what_stands_unused(text: str, cue: str) -> None:
     assert cue in _fact(text).cues, _fact(text).cues
+
+
+def test_a_category_of_work_paid_for_outside_classes_a_register_row_as_bought_in() -> None:
+    """Seen on a company the code was not developed on: a purchase ledger's row whose category cell says the
+    supplier does the work for us on its own line; a type column otherwise names no event."""
+    doc = ("# Purchase ledger review\n\n| Rank | Supplier | Category | Spend 2024 (£000) |\n|---|---|---|---|\n"
+           "| 13 | Kinross Smokehouse | Toll smoking | 189 |\n| 14 | Brae Stationers | Office supplies | 12 |\n")
+    rows = [f for f in facts(doc) if f.unit == "row"]
+    assert "bought-in" in rows[0].cues and "bought-in" not in rows[1].cues, [f.cues for f in rows]
 
 
 @pytest.mark.parametrize("text", [
