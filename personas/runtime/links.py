@@ -138,6 +138,7 @@ _SO = {
     "out": "{e} is out of action on the date it is needed",
     "sunk": "the money planned for {e} may be lost if its term ends first",
     "away": "{e} will be away, and another team's records show no one else at that level for the work",
+    "signs": "the one who holds the post of {e} will be away, and another team's work needs {e} to sign it",
 }
 def _ends_soon(plan: str, ends: Sequence[Span]) -> bool:
     """An end dated within three years of the years a plan's spend is for ("2025-26": a break in March 2026, not a
@@ -183,9 +184,13 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
     for x, y, _, cy in pairs:
         # money one team plans to spend on a place or an asset ("Premium refit (Store: Canal Street; £240,000)")
         # that another team's records say may end ("the landlord may terminate on 25 March 2026"): sunk if it does
-        if _INVEST.search(x.text.lower()) and "money" in x.cues and "risk.end" in cy and y.kind == "risk" and \
-                _ends_soon(x.text, _dated(y.text, _END_WORDS)) and not _INVEST.search(y.text.lower()) and \
-                _names(x, entity) and (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
+        # (the spend may be one line of a capital request whose title says what it is for: "Total approval
+        # requested: £1.84m" under "Capital expenditure approval — <site> barge replacement")
+        x_where = " ".join((*x.path, x.heading)).lower()
+        if (_INVEST.search(x.text.lower()) or _INVEST.search(x_where)) and "money" in x.cues and "risk.end" in cy \
+                and y.kind == "risk" and _ends_soon(x.text, _dated(y.text, _END_WORDS)) and \
+                not _INVEST.search(y.text.lower()) and (_names(x, entity) or entity.lower() in x_where) and \
+                (_names(y, entity) or entity.lower() in " ".join((*y.path, y.heading)).lower()):
             # (a lease report's clause speaks of the place its title names)
             return "risk", "sunk", _SO["sunk"].format(e=e)
     for x, y, cx, cy in pairs:
@@ -227,6 +232,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         if _AWAY_LONG.search(x.text.lower()) and "risk.single" in cy and y.unit == "row" and \
                 not _AWAY_LONG.search(y.text.lower()) and _who_leaves(x, entity) and entity.lower() in y.text.lower():
             return "risk", "leaver", _SO["away"].format(e=e)
+        # ... or whose post another team's process needs to sign or release its work ("must be certified by a
+        # Qualified Person"; the leave register lists "Qualified Person (batch release)" among their authorisations)
+        if (_AWAY_LONG.search(x.text.lower()) or _LEAVES.search(x.text.lower())) and x.unit == "row" and \
+                not _AWAY_LONG.search(y.text.lower()) and not _LEAVES.search(y.text.lower()) and \
+                _signs(y, entity) and _holds_post(x, entity):
+            return "risk", "leaver", _SO["signs"].format(e=e)
     for x, y, _, _ in pairs:
         # one team's records say someone has left ("Leaving date: 6 December; summary dismissal") and another's
         # still give them keys, codes or logins: an access to revoke that neither record shows alone
@@ -349,6 +360,28 @@ def _who_leaves(f: Fact, entity: str) -> bool:
     if f.unit != "row" and not _READ_ROW.match(f.text):
         return key in low
     return key in _row_key(f.text).lower() or re.search(_POST_CELL + re.escape(key), low) is not None
+
+
+# work a post must sign, certify or release ("must be certified by a Qualified Person", "signed by our in-house
+# Official Veterinarian"), and a register's cell of the authorisations a person holds
+_SIGNED_BY = r"\b(?:signed|countersigned|certified|approved|authori[sz]ed|released|witnessed) by (?:an? |the |our )?" \
+    r"(?:[\w-]+ ){0,2}?"
+_POSTS_CELL = re.compile(r"(?:authori[sz]ations?|tickets?|qualifications?|appointments?|certificates?|licen[cs]es|"
+                         r"roles? held|posts? held)[^:;()]{0,30}:\s*.*?(?=;\s*[\w /'-]{1,40}:|$)")
+
+
+def _signs(f: Fact, entity: str) -> bool:
+    """Whether ``f`` says work must be signed, certified or released by the post ``entity`` names."""
+    return re.search(_SIGNED_BY + re.escape(entity.lower()) + r"\b", f.text.lower()) is not None
+
+
+def _holds_post(f: Fact, entity: str) -> bool:
+    """Whether a register row gives ``entity`` as a post its person holds: in a cell of authorisations, tickets or
+    qualifications ("Authorisations: Approved signatory; Qualified Person (batch release)"), or as the row's
+    post."""
+    key, low = entity.lower(), f.text.lower()
+    return any(key in m.group(0) for m in _POSTS_CELL.finditer(low)) or \
+        re.search(_POST_CELL + re.escape(key), low) is not None
 
 
 _HOLDS = re.compile(r"\b(?:key ?(?:holders?|sets?)|keys? (?:to|for) (?:the )?\w+|fobs?\b|alarm codes?|"
@@ -991,7 +1024,7 @@ _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats
 _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capacity of|occupancy (?:of|is|limit)|"
                         r"safe working load|swl|derated to|rated (?:load|capacity)|(?:weight|load|lifting) (?:limit|"
                         r"capacity)|"
-                        r"not (?:to )?exceed|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
+                        r"not (?:to )?exceed(?:ing)?|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
                         r"cap(?:ped)? at|restricted to|(?:contract|annual|included|allowed) mileage|"
                         r"mileage allowance)\b:?(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)

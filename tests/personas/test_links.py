@@ -161,7 +161,8 @@ def _stated(docs: dict[str, str]) -> tuple[Corpus, list[Stated]]:
     for i, (title, text) in enumerate(docs.items()):
         fs = facts(text)
         corpus.add_document(text, fs, str(i), title)
-        out += [Stated(len(out), str(i), title, f"dept{i}", (i, 0), f) for f in fs]
+        for f in fs:  # each stated fact its own key, as the runtime numbers claims
+            out.append(Stated(len(out), str(i), title, f"dept{i}", (i, 0), f))
     filler = {f"Note {k}": f"The team met on {k + 1} May and agreed the rota for week {k + 2}.\n" for k in range(8)}
     for j, (title, text) in enumerate(filler.items(), start=len(docs)):
         corpus.add_document(text, facts(text), str(j), title)
@@ -490,6 +491,37 @@ def test_money_planned_for_a_place_another_team_may_lose_is_at_risk() -> None:
     assert (relate(refit_year, lease, "Canal Street") or ("", ""))[1] != "sunk"
 
 
+def test_money_a_capital_request_names_only_in_its_title_is_at_risk_when_the_place_may_end() -> None:
+    """Seen on a company the code was not developed on: a capital approval whose title names the site and whose
+    total names no place, against the site register's lease that is handed back months after delivery."""
+    corpus, stated = _stated({
+        "Capital expenditure request — Millbrook Depot racking": "# Capital expenditure request — Millbrook Depot "
+            "racking\n\n## Need\n\nThe pallet racking at Millbrook Depot is 22 years old and failed two "
+            "inspections.\n\n## Cost\n\nTotal approval requested: £860,000, phased £200,000 deposit in March and the "
+            "balance on delivery.\n",
+        "Property register": "# Property register\n\n| Site | Lease | Next action |\n|---|---|---|\n"
+                             "| Millbrook Depot | Expires 30 June 2026 | Hand back on expiry |\n"
+                             "| Carrow Yard | Expires 2041 | None |\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "sunk"]
+    assert links and links[0].kind == "risk", [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
+    assert "£860,000" in " ".join((links[0].a.fact.text, links[0].b.fact.text))
+
+
+def test_toll_work_bought_in_meets_the_idle_machine_that_does_it() -> None:
+    """Seen on a company the code was not developed on: a purchase ledger pays a smokehouse for toll portioning
+    while the plant register's portion cutter has made nothing for a year; the two share no name."""
+    corpus, stated = _stated({
+        "Purchase ledger": "# Purchase ledger review\n\n| Rank | Supplier | Category | Spend 2024 (£000) |\n"
+                           "|---|---|---|---|\n| 13 | Kinross Smokehouse | Toll slicing | 189 |\n",
+        "Plant register": "# Plant register\n\n| Asset | Description | Status |\n|---|---|---|\n"
+                          "| SP-05 | Water-jet slicer, with infeed conveyor | Operational, not in production |\n",
+    })
+    links = find_links(stated, [], corpus)
+    assert any("replace what is paid for outside" in lk.consequence for lk in links), \
+        [(lk.relation, lk.consequence) for lk in links]
+
+
 def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None:
     # "Contractor: Coulter Waste Services" says whom the stream goes to, not that a contractor is idle
     idle = _f("Shrink wrap and plastic (Contractor: Coulter Waste Services; Tonnes (Feb): 1.6; Cost (Feb): £192; "
@@ -511,6 +543,25 @@ def test_someone_away_for_months_who_alone_holds_a_skill_is_a_risk() -> None:
     links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "leaver"]
     assert len(links) == 1 and "Titanium" in links[0].a.fact.text + links[0].b.fact.text, links
     assert "will be away" in links[0].consequence
+
+
+def test_someone_away_for_months_who_holds_the_post_a_signature_needs_is_a_risk() -> None:
+    """Seen on a company the code was not developed on: the one in-house official who must sign every export
+    certificate is on a sabbatical through the export season; the leave register lists the post among their
+    authorisations, the export plan names only the post."""
+    corpus, stated = _stated({
+        "Leave register": "# Leave, secondments and long absences\n\n| Name | Role | Authorisations | Absence | From "
+                          "| To |\n|---|---|---|---|---|---|\n| Tomas Varga | Quality lead | Approved signatory; "
+                          "Qualified Person (batch release) | Secondment to the parent company | 2 June 2025 | "
+                          "28 November 2025 |\n| Ana Ruiz | Planner | None | Annual leave | 4 August 2025 | "
+                          "8 August 2025 |\n",
+        "Export plan": "# Export plan — autumn season\n\n## Release\n\nEvery batch shipped must be certified by a "
+                       "Qualified Person before it leaves the site; our in-house Qualified Person signs them at "
+                       "dispatch.\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "leaver"]
+    assert len(links) == 1, [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
+    assert "Varga" in links[0].a.fact.text + links[0].b.fact.text
 
 
 def test_a_sentence_about_another_thing_under_a_sites_heading_does_not_depend_on_the_site() -> None:
@@ -1121,6 +1172,9 @@ def test_a_weight_past_a_machines_derated_safe_working_load_links_with_no_word_i
      "Priya Nair (Home base: Ely; Van: KV-12; Estimated annual mileage (46 working weeks): 27,400)"),
     ("Week 49 (Forecast occupied: 18,100; Free working positions: 1,900)",
      "The seasonal reserve of 3,100 positions is a firm commitment in the contract from week 47."),
+    # a policy's vehicle description against a new van's gross weight
+    ("Vehicles insured: cars, and goods vehicles not exceeding 7,500 kg gross vehicle weight.",
+     "The Tessar XL tipper is a diesel truck with a gross weight of 8,600 kg and a payload of 3,100 kg."),
 ])
 def test_a_figure_past_an_allowance_or_the_free_space_left_is_past_the_limit(limit: str, figure: str) -> None:
     """Seen on a company the code was not developed on: a hire contract's mileage allowance against a plan's
