@@ -516,7 +516,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # spend past the threshold a rebate is paid at, in one row of a terms register: money to claim
         cats.append("opp.saving")
         weights["opp.saving"] = 1.0
-    if (_breach(scan) or (unit == "row" and _row_over_limit(cells))) and \
+    if (_breach(scan) or _row_pace_past_cap(cells) or (unit == "row" and _row_over_limit(cells))) and \
             weights.get("risk.compliance", 0.0) < _BREACH_WEIGHT:
         # a figure on the wrong side of a covenant, a required minimum or a limit: a breach, named or not
         if "risk.compliance" not in weights:
@@ -908,6 +908,37 @@ def spend_row(f: Fact) -> tuple[tuple[str, ...], float, frozenset[str]] | None:
         return None
     goods = frozenset(t for c in cells if not re.search(_MONEY_N, c) for t in term_keys(c.split(":", 1)[-1]))
     return names, money_value(money), goods - frozenset(term_keys(key))
+
+
+# a register's cells: a cap on a measure ("Mileage cap: 20,000"), where the measure stands ("Average mileage at 30
+# June: 17,900") and its pace ("Average monthly mileage (last 3 months): 2,600")
+_PACE_CELL = re.compile(r"(?:^|(?<=[(;]))\s*(?P<head>[^:;()]{2,60}(?:\([^):;]*\))?[^:;()]{0,20}):\s*"
+                        r"(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?=[;)]|$)")
+_CAP_HEAD = re.compile(r"\b(?:cap|limit|maximum|max|allowance|ceiling)\b")
+_PACE_HEAD = re.compile(r"\b(?:monthly|per month|a month|weekly|per week|a week|daily|per day|a day)\b")
+_HEAD_STOP = frozenset(("average", "cap", "limit", "maximum", "max", "allowance", "ceiling", "monthly", "weekly",
+                        "daily", "month", "week", "day", "last", "months", "weeks", "days", "per", "total", "current"))
+
+
+def _row_pace_past_cap(cells: str) -> bool:
+    """A register's row whose measure, at the pace another of its cells gives, passes the cap in a third within one
+    period ("Mileage cap: 20,000; Average mileage at 30 June: 17,900; Average monthly mileage: 2,600"), or already
+    stands past it; the three cells name the same measure."""
+    if "; " not in cells:
+        return False
+    found = [(m.group("head").strip(), float(m.group("n").replace(",", ""))) for m in _PACE_CELL.finditer(cells)]
+    for head, cap in found:
+        if not _CAP_HEAD.search(head) or cap <= 0:
+            continue
+        measure = set(re.findall(r"[a-z]{4,}", head)) - _HEAD_STOP
+        same = [(h, n) for h, n in found if h != head and measure & set(re.findall(r"[a-z]{4,}", h))]
+        pace = next((n for h, n in same if _PACE_HEAD.search(h)), None)
+        for h, level in same:
+            if _PACE_HEAD.search(h) or _CAP_HEAD.search(h):
+                continue
+            if cap < level <= 3 * cap or (pace is not None and level < cap < level + pace):
+                return True
+    return False
 
 
 def _breach(scan: str) -> bool:

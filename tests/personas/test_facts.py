@@ -257,6 +257,12 @@ def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
     ("Interest cover (Requirement: at least 4.0x; 31 Dec 2024 actual: 5.2x; 30 Jun 2025 forecast: 4.6x)", False),
     ("Line 3 (Minimum fill: 60%; March fill: 44%; April fill: 52%)", True),
     ("Pump 4 (Maximum flow: 120 l/s; Peak demand 2025: 96 l/s)", False),
+    # a figure that its monthly pace takes past the cap in another cell within a month
+    ("Brava small van (Units: 212; Mileage cap: 20,000; Average mileage at 30 June: 17,900; Average monthly "
+     "mileage (last 3 months): 2,600; Returns from: August)", True),
+    ("Tessa hatchback (Units: 420; Mileage cap: 20,000; Average mileage at 30 June: 13,100; Average monthly "
+     "mileage (last 3 months): 1,520)", False),
+    ("Hopper 2 (Weekly throughput cap: 900; Throughput to date: 610; Units: 4)", False),
 ])
 def test_a_figure_on_the_wrong_side_of_a_covenant_minimum_or_limit_is_a_breach(text: str, breach: bool) -> None:
     f = fact(text)
