@@ -117,7 +117,7 @@ def _linked(issue: Issue) -> tuple[str, str]:
         if _clause(src) not in title:
             said.insert(0, _clause(src))  # the title cut this sentence short: the reader gets it whole here
         if said:
-            details.append(f"the {_doc(src)} says{_under(src, title)}: " + "; ".join(said))
+            details.append(f"the {_doc(src)} says{_under(src, title, more)}: " + "; ".join(said))
     parts = [_capital(", and ".join(details)) + "."] if details else []
     parts.append(_why(issue))
     who = _names(sorted(issue.linked_by - {""})) or "An agent"
@@ -134,6 +134,7 @@ _GENERIC_HEADINGS = frozenset(("summary", "overview", "notes", "other notes", "a
 
 
 _POINTING = re.compile(r"^(?:they|their|theirs|it|its|he|she|his|her)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(r"^(?:this|these|that|those|it|they|such)\b", re.IGNORECASE)
 
 
 _ASIDE = re.compile(r"\s\([^()]{1,80}\)")
@@ -188,14 +189,18 @@ def _named(title: str, src: Source) -> str:
     return _fit(f"{m.group(0)}: {title[:1].lower()}{title[1:]}")
 
 
-def _under(src: Source, title: str) -> str:
-    """", under <what the paragraph or section is about>" when that names something the title does not."""
+def _under(src: Source, title: str, shown: Sequence[Source] = ()) -> str:
+    """", under <what the paragraph or section is about>" when that names something the title does not (``shown``:
+    the side's other sentences the summary gives)."""
     f = src.fact
     label = ""
     topic = f.topic.strip().rstrip(".:")
     # the sentence that introduced a list or table may be longer: it says what every row is ("Financial covenant
-    # tests, semi-annual on 30 June and 31 December:")
-    if topic and len(topic.split()) <= (12 if f.topic.strip().endswith(":") else 6):
+    # tests, semi-annual on 30 June and 31 December:"); so may the line a sentence points back to ("This must be
+    # signed by ..." after "Export health certificate for fish for Korea.")
+    points = any(_POINTS_BACK.match(s.fact.text) and s.fact.topic == f.topic for s in (src, *shown))
+    words = 20 if points else 12 if f.topic.strip().endswith(":") else 6
+    if topic and len(topic.split()) <= words:
         label = topic
     elif f.heading and f.heading.lower() not in _GENERIC_HEADINGS and len(f.heading.split()) <= 8 and \
             (not f.path or f.heading != f.path[0]):
@@ -256,9 +261,28 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
             keep = len(opening)
             text = f"{opening} with " + _names(read)
     text = text.rstrip(" .;:,")
+    if (short or limit) and stress is not None and src.fact.unit != "row" and \
+            (m := stress.search(text.lower())) is not None and m.start() < 160:
+        # a sentence cut for room keeps what the link rests on, with the figure that follows it ("goods vehicles
+        # not exceeding 3,500 kg"), not only its opening ("Vehicles covered: private cars")
+        figure = None if any(c.isdigit() for c in m.group(0)) else _FIGURE_AFTER.match(text, m.end())
+        held = figure.end() if figure else m.end()
+        room = max(limit or 170, held + 20)
+        cut = text.find(" and ", held, room)
+        whole = _shorten(text, room, held)
+        if len(text) > room and len(whole) == len(text) and cut > 0 and not _DANGLING.search(text[:cut] + ".") and \
+                text[:cut].count("(") <= text[:cut].count(")"):
+            # no clause boundary after what is kept: the next "and" ends the clause that holds it ("... a gross
+            # weight of 8,600 kg and a payload of about 3,100 kg")
+            return text[:cut].rstrip(" ,;:")
+        return whole
     if short or limit:
         text = _shorten(text, max(limit or 170, keep + 20), keep)
     return text
+
+
+_BY_PHRASE = re.compile(r"[a-z]+ed (?:or [a-z]+ed )?(?:by|to)\b(?! (?:the )?(?:board|committee|court)\b)")
+_FIGURE_AFTER = re.compile(r"[^.;]{0,25}?[$£€]?\d[\d,.]*\s?(?:%|[a-zA-Z³/]+)?")
 
 
 _LEADING = re.compile(r"^(?:because|since|as|although|though|while|after|when|once|with|under|following|"
@@ -382,8 +406,9 @@ def _shorten(text: str, limit: int, keep: int = 0) -> str:
     # inside the subject)
     cut = text.rfind(", ", 0, limit)
     if cut > max(limit // 2, keep) and len(text[:cut].split()) >= 6 and not _DANGLING.search(text[:cut] + ".") and \
-            not _PREDICATE.match(text[cut + 2:]) and text[:cut].count("(") <= text[:cut].count(")") and \
-            _VERB.search(text[:cut]):
+            (not _PREDICATE.match(text[cut + 2:]) or _BY_PHRASE.match(text[cut + 2:])) and \
+            text[:cut].count("(") <= text[:cut].count(")") and _VERB.search(text[:cut]):
+        # (", owned by or hired to the insured" qualifies what stands before it; the sentence stands without it)
         return text[:cut]
     return text  # no clause ends early enough: the whole sentence, never a fragment
 

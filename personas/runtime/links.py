@@ -910,12 +910,22 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
     return None
 
 
+# a limit on a quantity ("maximum occupancy ... is 1,200 persons", "limited to 20 hours per week", "not less than
+# 1 Gbps"), and a quantity with its unit
+_NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
+_UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
+        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
+        r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
+
+
 # what a link of each relation rests on, in one side's words: a title reads these cells of a register's row first
 EVIDENCE: dict[str, re.Pattern[str]] = {
     "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}|{_AWAY_LONG.pattern}"),
     "undercut": re.compile(f"{_LESS_OFTEN.pattern}|{_EVERY_DAY.pattern}"),
     "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
-                             r"outstanding|exposure)\b"),
+                             r"outstanding|exposure|not (?:to )?exceed(?:ing)?|no more than|maximum|up to)\b|"
+                             # the quantity past the limit ("a gross weight of 8,600 kg")
+                             r"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s?" + _UNIT + r"(?!\w)"),
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
     # the tier's rebate and the other supplier's spend: the sums the move rests on
     "consolidate": re.compile(r"[$£€]\s?\d|\b(?:rebate|spend|purchases)\b"),
@@ -992,9 +1002,11 @@ def _over_quantity(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, 
         around = [set(f.terms) | set(term_keys(f"{f.heading} {f.topic}")) for f in (x, y)]
         common = sorted(t for t in around[0] & around[1] - _MONEY_WORDS - _FIGURE_WORDS
                         if not _CALENDAR.fullmatch(t) and (corpus.rare_term(t) or side == "threshold"))
-        if not common and side == "ceiling" and _LOAD_LIMIT.search(x.text.lower()) and \
-                _WEIGHT.search(y.text.lower()):
-            common = ["weight"]  # a lifting machine's safe working load against a load's weight: the unit says it
+        if not common and side == "ceiling" and (_LOAD_LIMIT.search(x.text.lower()) or
+                                                 _WEIGHT.search(x.text.lower())) and _WEIGHT.search(y.text.lower()):
+            # a lifting machine's safe working load, or a policy's weight limit ("goods vehicles not exceeding 3,500
+            # kg gross vehicle weight"), against a weight: the unit says it
+            common = ["weight"]
         if not common and side == "room" and _COMMITTED.search(y.text.lower()):
             common = ["space"]  # the room left in a period against what another team has committed to take in
         if not common:
@@ -1015,12 +1027,6 @@ _LOAD_LIMIT = re.compile(r"\b(?:safe working load|swl|derated to|rated (?:load|c
                          r"capacity))\b")
 _COMMITTED = re.compile(r"\b(?:commit\w*|reserv\w*|booked|contracted|guarantee\w*)\b")
 _WEIGHT = re.compile(r"\b(?:weigh(?:s|t|ts|ing)?|wt|displacement|lift weight|mass|laden)\b")
-# a limit on a quantity ("maximum occupancy ... is 1,200 persons", "limited to 20 hours per week", "not less than
-# 1 Gbps"), and a quantity with its unit
-_NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
-_UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
-        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
-        r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
 _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capacity of|occupancy (?:of|is|limit)|"
                         r"safe working load|swl|derated to|rated (?:load|capacity)|(?:weight|load|lifting) (?:limit|"
                         r"capacity)|"

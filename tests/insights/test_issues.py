@@ -278,6 +278,43 @@ def test_a_link_shows_what_its_section_says_about_the_linked_sentences_subject()
     assert "14 October" in told and "13 November" in told and "five-year" in told
 
 
+def test_a_linked_sentence_that_points_back_is_told_under_the_line_it_points_to() -> None:
+    """Seen on a company the code was not developed on: "This must be signed by an Official Veterinarian" follows
+    a list item's opening line that names what "this" is (the export health certificate) and states no claim of its
+    own; the summary must say what must be signed."""
+    plan = ("# Export plan\n\n## Documents for every consignment\n\n1. Commercial invoice and packing list.\n"
+            "2. Veterinary health certificate for chilled trout sent to Japan by air. This must be signed by a "
+            "Qualified Person on the day of dispatch. Since the council withdrew its inspection service in 2023, our "
+            "in-house Qualified Person has signed them at the plant.\n")
+    leave = ("# Leave register\n\n| Name | Authorisations | Absence | From | To |\n|---|---|---|---|---|\n"
+             "| Tomas Varga | Qualified Person (batch release) | Secondment | 2 June 2025 | 28 November 2025 |\n")
+    corpus, said = _world({"Export plan": plan, "Leave register": leave})
+    away = _span_of(said, "Tomas Varga")
+    # the pointing sentence linked, or shown beside the one linked
+    for linked in ("This must be signed", "Since the council"):
+        sign = _span_of(said, linked)
+        top = build_issues(_link(said, away, sign, "leaver", "the post will be away", "Qualified Person"), corpus)[0]
+        assert "This must be signed" in top.title + " " + top.summary, top.summary
+        assert "Veterinary health certificate for chilled trout" in top.title + " " + top.summary, top.summary
+
+
+def test_a_linked_sentence_cut_for_room_keeps_the_limit_the_link_rests_on() -> None:
+    """Seen on a company the code was not developed on: the title read "Vehicles covered: private cars, while the
+    eMover ... 4,250 kg, so the weight figure is above the limit", without the limit."""
+    policy = ("# Motor insurance\n\n## Cover\n\nVehicles covered: private cars, and goods-carrying vehicles not "
+              "exceeding 7,500 kg gross vehicle weight, owned by or hired to the insured.\n")
+    fleet = ("# Fleet plan\n\n## New vehicles\n\nThe Tessar XL is an electric tipper with a tail lift and a crew cab, "
+             "with a gross weight of 8,600 kg and a payload of about 3,100 kg.\n")
+    corpus, said = _world({"Motor insurance": policy, "Fleet plan": fleet})
+    cover = _span_of(said, "Vehicles covered")
+    tipper = _span_of(said, "The Tessar XL")
+    top = build_issues(_link(said, cover, tipper, "over-limit",
+                             "the weight figure is above the limit another team's records set for it",
+                             "the weight figure"), corpus)[0]
+    assert "7,500 kg" in top.title and "8,600 kg" in top.title, top.title
+    assert top.title.endswith("so the weight figure is above the limit another team's records set for it."), top.title
+
+
 def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     from insights.issue_text import _clause, _shorten
     from insights.issues import Source

@@ -1182,6 +1182,21 @@ def test_a_figure_past_an_allowance_or_the_free_space_left_is_past_the_limit(lim
     assert links_module._past_limit(_f(limit), _f(figure)) in ("ceiling", "room")
 
 
+def test_a_vehicle_heavier_than_a_policys_weight_limit_is_over_it_though_the_words_are_common() -> None:
+    """Seen on a company the code was not developed on: "weight" and "gross" are in many of its documents, so the
+    policy's vehicle description and the new van's gross weight shared no rare word."""
+    corpus, stated = _stated({
+        "Insurance": "# Motor insurance\n\nVehicles insured: cars, and goods vehicles not exceeding 7,500 kg gross "
+                     "vehicle weight.\n",
+        "Fleet plan": "# Fleet plan\n\nThe Tessar XL is a tipper with a gross weight of 8,600 kg.\n",
+        **{f"Weights {k}": f"# Note {k}\n\nThe gross weight of pallet lot {k} was 640 kg on {k + 1} May.\n"
+           for k in range(4)},
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert any({lk.a.doc_title, lk.b.doc_title} == {"Insurance", "Fleet plan"} for lk in links), \
+        [(lk.relation, lk.a.doc_title, lk.b.doc_title) for lk in find_links(stated, [], corpus)]
+
+
 def test_a_daily_limit_is_not_passed_by_a_figure_that_is_no_days() -> None:
     """Seen on a company the code was not developed on: "daily limit 90 m³" on an abstraction licence against a
     heat pump's "200 m³ thermal store" at the same site, read as the site above its limit."""
