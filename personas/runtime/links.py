@@ -10,7 +10,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import (
@@ -283,6 +283,7 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         about = not x.topic or entity.lower() in x.topic.lower()
         if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
                 not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity) and \
+                _says_of(x, entity) and _says_of(y, entity) and \
                 not (_ON_BUDGET.search(x.text.lower()) and not _OFF_BUDGET.search(y.text.lower())):
             # (a spend "within budget" is contradicted by its being over budget, not by what it was spent on)
             return "risk", "contradiction", _SO["contradicted"].format(e=e)
@@ -578,6 +579,17 @@ def _names(f: Fact, entity: str) -> bool:
     key = entity.lower()
     return key in f.entities or key in f.text.lower() or (key in f.context and not f.entities) or \
         (key in f.context and (_POINTS_BACK.match(f.text) is not None or not _opening_names(f.text)))
+
+
+def _says_of(f: Fact, entity: str) -> bool:
+    """Whether the sentence, or the line its paragraph opens with, names ``entity`` itself: not only its section's
+    heading ("Margin in line with UK wholesale" under "Financial terms"), and a single word not only as part of a
+    longer name ("the Financial Controller")."""
+    key = entity.lower()
+    for text in (f.text, f.topic):
+        if key in text.lower() and (" " in key or _alone(key, replace(f, text=text, context=()))):
+            return True
+    return False
 
 
 def _opening_names(text: str) -> tuple[str, ...]:

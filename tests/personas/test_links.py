@@ -4,6 +4,8 @@ contradicted), and dates read as comparable periods. Example sentences are writt
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from personas.context.dates import before, overlaps, spans
@@ -147,6 +149,21 @@ def test_a_reassurance_that_another_document_contradicts() -> None:
     calm = _f("Supplier quality for Norrow Seals is on track, with no open issues this quarter.")
     trouble = _f("Norrow Seals lot 2210 failed incoming inspection and 1,200 seals were rejected.")
     assert relate(calm, trouble, "Norrow Seals")[:2] == ("risk", "contradiction")  # type: ignore[index]
+
+
+def test_a_reassurance_contradicts_only_trouble_with_what_it_names_itself() -> None:
+    """Seen on a company the code was not developed on: "Margin in line with wholesale" under a "Financial terms"
+    heading against "the Financial Controller will assign one", and a fleet paragraph's "keep them healthy" under
+    a vessel's heading against a docking plan, each ranked in its top ten as one report contradicting another."""
+    margin = dataclasses.replace(_f("Margin in line with UK wholesale, with a stable price and volume."),
+                                 heading="Financial view", context=("financial",))
+    owner = dataclasses.replace(_f("Where a scheme has no owner, the Financial Controller will assign one at the "
+                                   "monthly review."), around=("risk.late",))
+    assert "assurance" in margin.cues and owner.kind == "neutral"
+    assert (relate(margin, owner, "Financial") or ("", ""))[1] != "contradiction"
+    calm = _f("The Kestrel Star dryer passed its annual inspection and is in good condition.")
+    trouble = _f("The Kestrel Star dryer failed on 3 May and is out of service until parts arrive.")
+    assert (relate(calm, trouble, "Kestrel Star") or ("", ""))[1] == "contradiction"
 
 
 def test_two_unremarkable_facts_mean_nothing_together() -> None:
