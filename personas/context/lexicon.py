@@ -602,7 +602,7 @@ RESOURCES: tuple[tuple[str, str], ...] = (
                 r"dumpers?|access platforms?|printers?|printed|printing|milling machines?|lathes?|cnc|kilns?|"
                 # cutting and forming kit, and the work it does when bought in ("Toll portioning")
                 r"(?:die-?)?cutters?|slicers?|saws?|guillotines?|sealers?|extruders?|mixers?|robots?|"
-                r"(?:die-?)?cutting|portioning|slicing|machining|moulding|molding|laminating|filleting|welding"),
+                r"(?:die-?)?cutting|die-?cut|portioning|slicing|machining|moulding|molding|laminating|filleting|welding"),
     ("lab", r"lab(?:orator(?:y|ies))?s?|tests?|testing|assays?|analys[ie]s|analy[sz]ers?|instruments?|"
             r"chromatograph\w*|hplc|spectromet\w*|scanners?|imaging|scans?|x-rays?"),
     ("people", r"agency (?:staff|workers|nurses|drivers|temps)|contractors?|temps|temporary staff|interims?|"

@@ -1290,6 +1290,17 @@ def _idle(f: Fact) -> bool:
     return f.kind != "risk" or not {c for c in f.cues if c.startswith("risk.")} - _IDLE_COST
 
 
+def _numbered_row_thing(f: Fact) -> str:
+    """What a row numbered in its first column lists ("6 (Machine: Rotary die-cutter, 2-colour; ...)": "rotary
+    die-cutter"), when it names a kind of resource; else ""."""
+    parts = row_split(f.text) if f.unit == "row" else None
+    if parts is None or not re.fullmatch(r"#?\d{1,3}\.?", parts[0].strip()):
+        return ""
+    cells = row_cells(parts[1])
+    value = cells[0].partition(":")[2].split(",")[0].strip().lower() if cells else ""
+    return value if value and resources(value) else ""
+
+
 def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
     """One team pays outside for a kind of resource (a room, a van, lab tests) that another team's fact shows
     idle, with no name in common: (score, shared, (kind, relation, consequence)) or ``None``. Scored below a
@@ -1314,7 +1325,7 @@ def _in_kind(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], 
         # the idle thing itself ("Kirkby Room"), before the site it stands at ("Castle Square")
         named = sorted((k for k in y.entities if k in main and (_linkable(k, corpus) or corpus.is_name(k))),
                        key=lambda k: (not resources(k), not _linkable(k, corpus), " " not in k))
-        thing = named[0] if named else ""
+        thing = named[0] if named else _numbered_row_thing(y)
         if not thing:
             continue
         rel = relate(x, y, _display((thing,), x, y))

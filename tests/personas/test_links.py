@@ -539,6 +539,21 @@ def test_toll_work_bought_in_meets_the_idle_machine_that_does_it() -> None:
         [(lk.relation, lk.consequence) for lk in links]
 
 
+def test_bought_in_cutting_meets_a_numbered_rows_lightly_loaded_cutter() -> None:
+    """Seen on a company the code was not developed on: a subcontractor paid for die-cut trays against the OEE
+    report's line 6, a rotary die-cutter booked for 38% of its crewed hours; the row is named by its number."""
+    corpus, stated = _stated({
+        "Subcontract and bought-in product spend": "# Subcontract and bought-in product spend\n\n| Supplier | "
+            "Category | Spend |\n|---|---|---|\n| Fenwick Cartons | Die-cut trays and lids | £412k |\n",
+        "OEE report": "# Line OEE report\n\n| Line | Machine | OEE | Loading (booked hours as % of crewed hours) "
+                      "|\n|---|---|---|---|\n| 6 | Rotary die-cutter, 2-colour | 69% | 38% |\n"
+                      "| 7 | Flatbed die-cutter | 70% | 104% |\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert links and "Rotary" in links[0].a.fact.text + links[0].b.fact.text, \
+        [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
+
+
 def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None:
     # "Contractor: Coulter Waste Services" says whom the stream goes to, not that a contractor is idle
     idle = _f("Shrink wrap and plastic (Contractor: Coulter Waste Services; Tonnes (Feb): 1.6; Cost (Feb): £192; "
