@@ -38,6 +38,10 @@ _POLAR = frozenset({"risk.rise", "risk.fall"})
 _DAMPENERS = frozenset({"benign", "assurance"})
 
 _RIVAL = re.compile(r"\b(?:competitors?|rivals?|competing|competition)\b")
+# someone of ours going to a competitor: our loss, not the competitor's trouble ("Resignation, joining a competitor")
+_TO_RIVAL = re.compile(r"\b(?:join(?:s|ing|ed)?|mov(?:e|es|ing|ed) to|left for|leav(?:e|es|ing) for|gone to|"
+                       r"going to|poached by|recruited by|hired by) (?:a |an |the |one )?(?:[\w-]+ )?"
+                       r"(?:competitors?|rivals?)\b")
 _RIVAL_FLIPS = frozenset({"risk.end", "risk.failure", "risk.outage", "risk.supply", "risk.compliance"})
 # "Rejected: 0", "Open: none": a table cell that counts nothing states nothing
 _ZERO_CELL = re.compile(r"(?:(?<=[(;])|^)\s*[^:;()]{1,80}:\s*(?:0|none|nil|no|n/a|-|—|nothing(?: (?:notified|"
@@ -553,8 +557,8 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # an opening a register shows in hand (an owner and a next step) is not one the business is missing
         for c in [c for c in weights if c.startswith("opp.")]:
             weights[c] *= 0.6
-    if weights.keys() & _RIVAL_FLIPS and (_RIVAL.search(low) or any(_RIVAL.search(h.lower())
-                                                                      for h in (heading, topic, *path))):
+    if weights.keys() & _RIVAL_FLIPS and not _TO_RIVAL.search(low) and \
+            (_RIVAL.search(low) or any(_RIVAL.search(h.lower()) for h in (heading, topic, *path))):
         # a competitor's trouble (an exit, a recall, a failure) is an opening for the business, not a risk to it
         for cat in _RIVAL_FLIPS & weights.keys():
             weights["opp.rival"] = weights.get("opp.rival", 0.0) + weights.pop(cat)

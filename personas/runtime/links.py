@@ -609,7 +609,9 @@ def _dated(text: str, words: re.Pattern[str]) -> tuple[Span, ...]:
 
 _SINCE = re.compile(r"\bsince\W+$")
 _NEED_HEAD = re.compile(r"\b(?:ready|rfs|launch\w*|go[- ]live|live|start\w*|deliver\w*|due|needed|required|opens?|"
-                        r"opening|handover|in service)\b", re.IGNORECASE)
+                        r"opening|handover|in service)\b|"
+                        # a plan's row: when its work is done ("Dates: Software loading from Monday 4 August")
+                        r"^(?:dates?|timing|when|window|scheduled?)\b", re.IGNORECASE)
 
 
 def _row_cells(text: str) -> list[tuple[str, str]]:

@@ -554,6 +554,18 @@ def test_bought_in_cutting_meets_a_numbered_rows_lightly_loaded_cutter() -> None
         [(lk.relation, lk.shared) for lk in find_links(stated, [], corpus)]
 
 
+def test_a_leaver_going_to_a_competitor_before_the_work_they_lead_is_a_clash() -> None:
+    """Seen on a company the code was not developed on: HR's leaver, on garden leave from 11 July and "joining a
+    competitor", leads the shutdown's control retrofit from 4 August; the competitor made the row an opening."""
+    hr = fact("Marek Nowak (Role: Controls engineer; Reason: Resignation, joining a competitor; Notes: Handover "
+              "until 10 July; placed on garden leave from 11 July; employment ends 12 September)", unit="row")
+    plan = fact("2 (Package: Drive and PLC retrofit; Lead: Marek Nowak, site controls engineer; Dates: Software "
+                "loading from Monday 4 August; full commissioning 11-16 August)", unit="row")
+    assert hr is not None and plan is not None and hr.kind == "risk", hr
+    rel = relate(hr, plan, "Marek Nowak")
+    assert rel is not None and rel[:2] == ("risk", "timing"), rel
+
+
 def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None:
     # "Contractor: Coulter Waste Services" says whom the stream goes to, not that a contractor is idle
     idle = _f("Shrink wrap and plastic (Contractor: Coulter Waste Services; Tonnes (Feb): 1.6; Cost (Feb): £192; "
