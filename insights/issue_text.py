@@ -352,6 +352,9 @@ def _cell(cell: str) -> str:
     head, value = head.strip(), value.strip()
     if value.lower() in ("yes", "true"):
         return head.lower()
+    if re.fullmatch(r"[$£€]|[$£€]?(?:000|k|m)|\([$£€]?(?:000|k|m)?\)", head, re.IGNORECASE):
+        # a column named only by its currency ("£", "£000"): the value says it ("£61,300", not "£ £61,300")
+        return value if re.match(r"[$£€]", value) else f"{head}{value}" if len(head) == 1 else f"{head} {value}"
     acronym = head[1:2].isupper()  # "TA ref", "MOT due": an acronym keeps its capitals
     named = _PERSON_HEAD.match(head) is not None  # "D. Walczak": a person's initial keeps its capital
     return f"{head if acronym or named else head[:1].lower() + head[1:]} {value}"

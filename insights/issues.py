@@ -276,6 +276,8 @@ def _fold(issue: Issue, home: Issue) -> None:
 # -- one document: which sentences tell one issue ------------------------------------------------------------------
 
 _WINDOW = 8  # blocks either side of a seed that may belong to its issue
+# the points a row and the paragraph beside it may make together: an opening that lapses unless used
+_POINTS = frozenset({"opp.use-or-lose"})
 
 
 def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Group]:
@@ -323,6 +325,10 @@ def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Grou
                 idx = [j for j in blocks[b] if not owned[j]]
                 first = blocks[b][0]
                 far = abs(srcs[first].span[1] - srcs[i].span[1]) > 1 and not srcs[i].span[0].startswith("#")
+                if not idx and seed.unit == "row" and srcs[first].fact.unit == "row" and section(first) == section(i) \
+                        and not far:
+                    b += step  # a row another issue took: the table's other rows still stand beside this one
+                    continue
                 if not idx or section(first) != section(i) or far:  # a channel's messages: any distance
                     break
                 f_ents = set().union(*(_distinct(srcs[j].fact, corpus) for j in idx))
@@ -331,8 +337,14 @@ def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Grou
                 related = bool(f_ents & ents) or len(f_terms & terms) >= 2 or \
                     bool(topic & members_terms & set().union(*(srcs[j].fact.terms for j in idx)))
                 if seed.unit == "row" or is_row:
-                    # rows are items of their own: a row joins only what names it, and walks no further
-                    if related and (not is_row or f_ents & seed_ents):
+                    # rows are items of their own: a row joins only what names it, and walks no further; or a row
+                    # and the paragraph beside it that make the same point of the same thing ("Funds not used
+                    # within 24 months ... expire" above "Funds due to expire January to June 2025: £61,300")
+                    point = set(seed.cues) & _POINTS
+                    same_point = bool(point) and (seed.unit == "row") != is_row and \
+                        any(set(srcs[j].fact.cues) & point and set(srcs[j].fact.entities) & set(seed.entities)
+                            for j in idx)
+                    if (related and (not is_row or f_ents & seed_ents)) or same_point:
                         members.extend(idx)
                     b += step
                     continue

@@ -315,6 +315,24 @@ def test_a_linked_sentence_cut_for_room_keeps_the_limit_the_link_rests_on() -> N
     assert top.title.endswith("so the weight figure is above the limit another team's records set for it."), top.title
 
 
+def test_a_paragraph_and_the_table_beside_it_that_make_one_point_are_one_issue() -> None:
+    """Seen on a company the code was not developed on: "Funds not used within 24 months ... expire" closes the
+    levy paragraph, and the table under it gives the sum due to expire; the insight showed only the paragraph."""
+    doc = ("# Payroll taxes\n\n## Training levy\n\nWe pay the training levy at 0.5% of the paybill. Levy payments go "
+           "into our digital account and can be spent on approved training. Funds not used within 24 months of "
+           "entering the digital account expire.\n\n| Position at 5 January | £ |\n|---|---|\n| Digital account "
+           "balance | 903,400 |\n| Used in 2024 (two apprentices) | 14,800 |\n| Transferred to other employers in "
+           "2024 | 0 |\n| Funds expired in 2024 | 172,900 |\n| Funds due to expire January to June | £61,300 a month "
+           "on average |\n\nLevy funds are not recorded as an asset, so expiry has no effect on reported profit.\n")
+    corpus, said = _world({"Payroll taxes": doc})
+    issues = build_issues(said, corpus)
+    levy = [i for i in issues if any("Funds due to expire" in s.text for s in i.sources)]
+    assert len(levy) == 1 and not any("Funds not used" in i.title for i in issues), [i.title for i in issues]
+    told = levy[0].title + " " + levy[0].summary
+    assert "£61,300" in told and "digital account" in told and "training levy" in told, told
+    assert "£ £" not in told and "£ 1" not in " ".join(i.title for i in issues)  # a column named "£" alone
+
+
 def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     from insights.issue_text import _clause, _shorten
     from insights.issues import Source
