@@ -829,10 +829,12 @@ def _row_breach(scan: str) -> bool:
 # thing holds or owes ("stock stands at £9.14m", "Balance: £438,900"), in a sentence or a register's cells
 _MONEY_N = r"[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b|million\b|billion\b)?"
 MONEY_LIMIT = re.compile(r"\b(?:sum insured|insured (?:for|up to|at)|cover(?:ed)? up to|(?:credit |facility |"
-                         r"overdraft |approved |authori[sz]ed |agreed |cover )?limit)(?:\s*/\s*limit)?\s*"
-                         r"(?:of|is|:)?\s*" + _MONEY_N)
+                         r"overdraft |approved |authori[sz]ed |agreed |cover )?limit)(?:\s*/\s*limit)?"
+                         r"(?:\s*\([^();:]{1,40}\))?\s*(?:of|is|:)?\s*" + _MONEY_N)
 MONEY_HELD = re.compile(r"\b(?:stands? at|stood at|holds?|held|valued at|value of|worth|balance(?: of| is| stands at|"
                         r":)?|owes?|owing|outstanding(?: of|:)?|exposure(?: of|:)?|now (?:at|totals?)|"
+                        # what an insured site holds at a date ("Value at risk at 31 Dec 2024: £8.6m")
+                        r"values? at risk(?: at [^:;()]{1,30})?\s*:|"
                         r"(?:amount due|debt|stock(?: value)?|total(?: balance| due| owed| outstanding)?)\s*:)\s*"
                         r"(?:about |around |some |nearly |over )?"
                         + _MONEY_N)

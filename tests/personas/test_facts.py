@@ -244,6 +244,18 @@ def test_interest_in_a_job_is_no_customer_demand(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "breach"), [
+    ("North Quay store (Sum insured (set 1 April 2024): £3.1m; Value at risk at 31 Dec 2024: £8.6m)", True),
+    ("South Quay store (Sum insured (set 1 April 2024): £9.0m; Value at risk at 31 Dec 2024: £8.6m)", False),
+])
+def test_a_sites_value_at_risk_above_its_sum_insured_is_a_breach(text: str, breach: bool) -> None:
+    """Seen on a company the code was not developed on: a register row gives the sum insured set at the start of
+    the year, with the date in brackets, and the value at risk now; the claim would be scaled down."""
+    f = fact(text, unit="row")
+    assert f is not None
+    assert ("risk.compliance" in f.cues and f.kind == "risk") == breach, f
+
+
+@pytest.mark.parametrize(("text", "breach"), [
     ("Debt service coverage for FY2027 is projected at 1.17x, against the 1.25x rate covenant in section 7.03.", True),
     ("Coverage was 1.42x in FY2026 against the 1.25x covenant.", False),
     ("Coverage falls to 1.17x in FY2027 against the 1.25x covenant.", True),
