@@ -146,29 +146,40 @@ def _pair_title(a: Source, b: Source, first: str, second: str, consequence: str,
     together and then the shorter side."""
     if consequence and not consequence.lower().startswith("so "):
         consequence = "so " + consequence
-    title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
+    title = f"{_capital(first)}{_then(second)}" + (f", {consequence}" if consequence else "") + "."
     for la, lb in ((90, 80), (70, 60)):
         if len(title) <= TITLE_MAX:
             break
-        title = f"{_capital(_clause(a, limit=la, stress=stress))}, while " \
-                f"{_lower_article(_clause(b, limit=lb, stress=stress))}" + \
+        title = f"{_capital(_clause(a, limit=la, stress=stress))}" \
+                f"{_then(_clause(b, limit=lb, stress=stress))}" + \
             (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:
         # register rows under long document titles: each row by its own name and first cell (a sentence with no
         # clause boundary early enough stays as short as an earlier try made it)
         first = min((first, _clause(a, limit=70, bare=True, stress=stress)), key=len)
         second = min((second, _clause(b, limit=60, bare=True, stress=stress)), key=len)
-        title = f"{_capital(first)}, while {_lower_article(second)}" + (f", {consequence}" if consequence else "") + "."
+        title = f"{_capital(first)}{_then(second)}" + (f", {consequence}" if consequence else "") + "."
     if len(title) > TITLE_MAX:  # both sentences say it at length: the two facts, and the summary says why
-        title = f"{_capital(first)}, while {_lower_article(second)}."
+        title = f"{_capital(first)}{_then(second)}."
         if len(title) > TITLE_MAX:
             first, second = _unbracketed(first), _unbracketed(second)
-            title = f"{_capital(first)}, while {_lower_article(second)}."
-    if consequence and ", while " not in _fit(title):
+            title = f"{_capital(first)}{_then(second)}."
+    if consequence and ", while " not in _fit(title) and _then(second)[:30] not in _fit(title):
         # a side too long to cut would push the other out of the title: what the two mean together, then the
         # shorter side; the summary gives both whole
         title = f"{_capital(consequence[3:])}: {min((first, second), key=len)}."
     return title
+
+
+_SUBORDINATE = re.compile(r"^(?:since|because|although|though|when|whenever|if|unless|until|after|before|as|once|"
+                          r"while|whereas)\b", re.IGNORECASE)
+
+
+def _then(second: str) -> str:
+    """The second side of a link's title after the first: ", while B", or ", and B" when B opens with a clause of
+    its own ("..., and since the council withdrew its service in 2023, certificates have been signed ...")."""
+    text = _lower_article(second)
+    return f", and {text[:1].lower()}{text[1:]}" if _SUBORDINATE.match(text) else f", while {text}"
 
 
 def _unbracketed(text: str) -> str:

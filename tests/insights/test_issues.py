@@ -295,6 +295,7 @@ def test_a_linked_sentence_that_points_back_is_told_under_the_line_it_points_to(
         sign = _span_of(said, linked)
         top = build_issues(_link(said, away, sign, "leaver", "the post will be away", "Qualified Person"), corpus)[0]
         assert "This must be signed" in top.title + " " + top.summary, top.summary
+        assert ", while since" not in top.title, top.title  # a clause of its own follows "and"
         assert "Veterinary health certificate for chilled trout" in top.title + " " + top.summary, top.summary
 
 
