@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from personas.context.facts import Corpus, Fact, entity_keys, fact, term_keys
+from personas.context.passages import row_cells, row_split
 
 SpanKey = tuple[str, int, int, int]  # document, chunk, start, end
 
@@ -319,8 +320,13 @@ def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Grou
         topic = set(term_keys(seed.heading)) if seed.heading and (not seed.path or seed.heading != seed.path[0]) \
             else set()
         members_terms = set().union(*(srcs[j].fact.terms for j in members))
+        # a row's column names ("Sum insured (set 1 April 2024)", "Value at risk at 31 Dec 2024"): the paragraph that
+        # introduces its table in those words says what a breach of them means ("Each site is subject to an average
+        # clause: if the value at risk ... is higher than the site's sum insured ...")
+        columns = _column_terms(seed) if seed.unit == "row" and seed.kind != "neutral" else set()
         for step in (-1, 1):
             b = home + step
+            intro = step < 0 and bool(columns)
             while 0 <= b < len(blocks) and abs(b - home) <= _WINDOW:
                 idx = [j for j in blocks[b] if not owned[j]]
                 first = blocks[b][0]
@@ -344,7 +350,11 @@ def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Grou
                     same_point = bool(point) and (seed.unit == "row") != is_row and \
                         any(set(srcs[j].fact.cues) & point and set(srcs[j].fact.entities) & set(seed.entities)
                             for j in idx)
-                    if (related and (not is_row or f_ents & seed_ents)) or same_point:
+                    introduces = intro and not is_row and \
+                        len(columns & set().union(*(srcs[j].fact.terms for j in idx))) >= 3
+                    if not is_row:
+                        intro = False  # only the paragraph just above the table introduces it
+                    if (related and (not is_row or f_ents & seed_ents)) or same_point or introduces:
                         members.extend(idx)
                     b += step
                     continue
@@ -364,6 +374,19 @@ def _group_document(srcs: Sequence[Source], corpus: Corpus | None) -> list[_Grou
             owned[j] = True
         out.append(_Group(srcs[i], [srcs[i], *(srcs[j] for j in members if j != i)]))
     return out
+
+
+def _column_terms(f: Fact) -> set[str]:
+    """The words of a register row's column names, but dates ("Value at risk at 31 Dec 2024": valu, risk)."""
+    parts = row_split(f.text)
+    if parts is None:
+        return set()
+    heads = " ".join(c.split(":", 1)[0] for c in row_cells(parts[1]) if ":" in c)
+    return {t for t in term_keys(heads) if not _CALENDAR_TERM.fullmatch(t)}
+
+
+_CALENDAR_TERM = re.compile(r"\d+|jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
+                            r"q[1-4]|fy\d*|h[12]|week|month|year|set|at|as")
 
 
 def _heading_names(f: Fact, corpus: Corpus | None) -> set[str]:
@@ -519,8 +542,13 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
 
     while pool and len(chosen) < n:
         best = max(pool, key=lambda s: (gain(s), -s.span[1], -s.span[2]))
-        if not (_specifics(best.text) | set(best.fact.entities)) - have and chosen and "gap" not in best.fact.cues:
-            break
+        # a rule in the main fact's own words says what it means ("Each site is subject to an average clause: if
+        # the value at risk ... is higher than the site's sum insured ..."), though it adds no figure or name
+        rule = "obligation" in best.fact.cues and len(set(best.fact.terms) & about) >= 4
+        if not (_specifics(best.text) | set(best.fact.entities)) - have and chosen and "gap" not in best.fact.cues \
+                and not rule:
+            pool.remove(best)  # tells nothing new; a weaker fact may still
+            continue
         chosen.append(best)
         pool.remove(best)
         have |= _specifics(best.text) | set(best.fact.entities)

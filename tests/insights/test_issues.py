@@ -334,6 +334,22 @@ def test_a_paragraph_and_the_table_beside_it_that_make_one_point_are_one_issue()
     assert "£ £" not in told and "£ 1" not in " ".join(i.title for i in issues)  # a column named "£" alone
 
 
+def test_a_breached_row_is_told_with_the_paragraph_that_introduces_its_table_in_its_columns_words() -> None:
+    """Seen on a company the code was not developed on: a site whose value at risk is far above its sum insured,
+    in a table introduced by the paragraph that says any claim is then scaled down (the average clause)."""
+    doc = ("# Insurance review\n\n## Stock cover\n\nExcess: 20% of each loss, minimum £100,000.\n\nSums insured are set "
+           "at the start of the policy year from the stock forecast, and remain fixed unless we send a declaration to "
+           "Marlowe Underwriting. Each site is subject to an average clause: if the value at risk at the time of loss "
+           "is higher than the site's sum insured, any claim is reduced in proportion.\n\n| Site | Sum insured (set 1 "
+           "April 2024) | Value at risk at 31 Dec 2024 |\n|---|---|---|\n| North Quay | £9.4m | £9.2m |\n| South Quay "
+           "| £3.1m | £8.6m |\n| East Quay | £4.8m | £4.4m |\n\nValues at risk use the agreed valuation of £3.10 per kg "
+           "for stock over 2 kg.\n")
+    corpus, said = _world({"Insurance review": doc})
+    (issue,) = [i for i in build_issues(said, corpus) if any("South Quay" in s.text for s in i.sources)]
+    told = issue.title + " " + issue.summary
+    assert "£8.6m" in told and "average clause" in told and "Marlowe" in told, told
+
+
 def test_text_reads_rows_and_long_sentences_without_breaking_them() -> None:
     from insights.issue_text import _clause, _shorten
     from insights.issues import Source
