@@ -337,13 +337,14 @@ def test_a_paragraph_and_the_table_beside_it_that_make_one_point_are_one_issue()
 def test_a_breached_row_is_told_with_the_paragraph_that_introduces_its_table_in_its_columns_words() -> None:
     """Seen on a company the code was not developed on: a site whose value at risk is far above its sum insured,
     in a table introduced by the paragraph that says any claim is then scaled down (the average clause)."""
-    doc = ("# Insurance review\n\n## Stock cover\n\nExcess: 20% of each loss, minimum £100,000.\n\nSums insured are set "
-           "at the start of the policy year from the stock forecast, and remain fixed unless we send a declaration to "
-           "Marlowe Underwriting. Each site is subject to an average clause: if the value at risk at the time of loss "
-           "is higher than the site's sum insured, any claim is reduced in proportion.\n\n| Site | Sum insured (set 1 "
-           "April 2024) | Value at risk at 31 Dec 2024 |\n|---|---|---|\n| North Quay | £9.4m | £9.2m |\n| South Quay "
-           "| £3.1m | £8.6m |\n| East Quay | £4.8m | £4.4m |\n\nValues at risk use the agreed valuation of £3.10 per kg "
-           "for stock over 2 kg.\n")
+    doc = ("# Insurance review\n\n## Stock cover\n\nExcess: 20% of each loss, minimum £100,000.\n\n"
+           "Sums insured are set at the start of the policy year from the stock forecast, and remain fixed "
+           "unless we send a declaration to Marlowe Underwriting. Each site is subject to an average clause: "
+           "if the value at risk at the time of loss is higher than the site's sum insured, any claim is reduced "
+           "in proportion.\n\n"
+           "| Site | Sum insured (set 1 April 2024) | Value at risk at 31 Dec 2024 |\n|---|---|---|\n"
+           "| North Quay | £9.4m | £9.2m |\n| South Quay | £3.1m | £8.6m |\n| East Quay | £4.8m | £4.4m |\n\n"
+           "Values at risk use the agreed valuation of £3.10 per kg for stock over 2 kg.\n")
     corpus, said = _world({"Insurance review": doc})
     (issue,) = [i for i in build_issues(said, corpus) if any("South Quay" in s.text for s in i.sources)]
     told = issue.title + " " + issue.summary
