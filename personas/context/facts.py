@@ -695,7 +695,10 @@ _WINDOW = re.compile(r"\b(?:applications?|enrol(?:l?ment)?s?|registrations?|subm
                      r"\bmiss(?:es|ed)? the (?:window|deadline)\b|\bnext (?:apply|application window|round)\b")
 # a sum that lapses unless it is used is a benefit still to take ("£14,900 will expire ... unless spent")
 _UNLESS_USED = re.compile(r"\bunless (?:it is |they are |the (?:money|balance|funds?) (?:is|are) )?(?:spent|used|"
-                          r"claimed|drawn(?: down)?|redeemed|taken up|allocated|committed)\b")
+                          r"claimed|drawn(?: down)?|redeemed|taken up|allocated|committed)\b|"
+                          # "Due to expire by 31 March 2026 if unused", "expire if not used within 24 months"
+                          r"\bif (?:still )?(?:unused|unspent|unclaimed|not (?:yet )?(?:used|spent|claimed|drawn"
+                          r"(?: down)?|redeemed|taken up))\b")
 _HARM = frozenset({"risk.failure", "risk.outage", "risk.safety", "risk.compliance", "risk.single", "risk.loss"})
 _RISE = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.rise']})\b")
 _FALL = re.compile(rf"\b(?:{dict((c, p) for c, _, p in CUES)['risk.fall']})\b")

@@ -401,6 +401,8 @@ def test_one_customer_as_a_share_of_revenue_is_still_a_concentration() -> None:
     # toll work is done for the business on someone else's line; "bought-in" says so in as many words
     ("13 (Supplier: Kinross Smokehouse; Category: Toll smoking; Spend 2024 (£000): 189)", "bought-in"),
     ("Bought-in product spend rose to £1.2m as overflow work went to two other converters.", "bought-in"),
+    # a sum that lapses if nobody uses it is an opening with a deadline, not a loss yet
+    ("Due to expire by 31 March 2026 if unused (Amount: £21,600)", "opp.use-or-lose"),
     ("SP-05 (Description: water-jet slicer; Installed: 2023; Status: Operational, not in production)", "opp.unused"),
     ("6 (Machine: Rotary die-cutter; Shifts crewed: 2; OEE: 69%; Loading (booked hours as % of crewed hours): 38%)",
      "opp.unused"),
