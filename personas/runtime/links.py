@@ -298,8 +298,9 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # customers' demand, or work won, on a thing whose capacity or supply another team reports cut
         # (a load that leaves room, "Peak 82G; Utilisation: 41%", is no demand going unmet)
         # (and a trouble of its own, "loads were delayed by the outage; stock peaked at 640 t", is no demand)
+        # (nor is a volume already handled, "Harvest volume for Q4 was 3,180 tonnes", with no demand to come)
         if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk" and not cx & _UNUSED and \
-                x.kind != "risk":
+                x.kind != "risk" and not (not cx & _DEMAND and _PAST_LOAD.search(x.text.lower())):
             return "risk", "demand-vs-capacity", _SO["unmet"].format(e=e)
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):
@@ -1239,11 +1240,16 @@ def _resources(f: Fact) -> frozenset[str]:
     """The kinds of resource the thing hired or idle is: named before the words that say so ("a training room
     hired from", "Van V07 stands idle", not the yard it stands in)."""
     low = _WHERE_CELL.sub(" ", f.text.lower())  # where it stands is not what it is ("Location: Harmony yard")
+    low = _ACCESSORY.sub(" ", low)  # nor what it is fitted with ("portion cutter, with infeed scanner")
     at = min((m.start() for rx in _HIRED_OR_IDLE for m in [rx.search(low)] if m), default=len(low))
     # "if the three units stand idle" names no kind; its document's title does ("Hoist fleet utilisation")
     return resources(low[:at]) or resources(low) or resources(" ".join(f.path[:1]).lower())
 
 
+# a volume stated as done: "was", "totalled", "came to"
+_PAST_LOAD = re.compile(r"\b(?:was|were|totall?ed|came to|amounted to)\b")
+# what a thing comes fitted with, after its name: ", with infeed scanner"
+_ACCESSORY = re.compile(r",\s*with (?:an? |its |the )?[\w -]{1,40}?(?=[;)]|$)")
 # where a thing stands, and whom it came from ("Source: Hexley Plant Hire"): neither is what the thing is
 _WHERE_CELL = re.compile(r"\b(?:locations?|based at|sites?|address|depots?|base|yards?|sources?|suppliers?|"
                          r"contractors?|vendors?|sellers?|bought from|purchased from)\s*:\s*[^;)]*")

@@ -166,6 +166,17 @@ def test_a_reassurance_contradicts_only_trouble_with_what_it_names_itself() -> N
     assert (relate(calm, trouble, "Kestrel Star") or ("", ""))[1] == "contradiction"
 
 
+def test_a_volume_already_handled_is_no_demand_an_outage_leaves_unmet() -> None:
+    """Seen on a company the code was not developed on: "Feeding stopped at the site" against "Harvest volume for Q4
+    was 3,180 tonnes, mainly from" the site, titled "so the demand expected ... may not be met"."""
+    stop = _f("Feeding stopped at Carn Bay at 14:20 on 3 May.")
+    done = _f("Harvest volume for Q4 was 3,180 tonnes, mainly from Carn Bay and Ardmore.")
+    coming = _f("Harvest volume for Q1 is planned at 3,400 tonnes, mainly from Carn Bay and Ardmore.")
+    assert "risk.outage" in stop.cues and "load" in done.cues and "load" in coming.cues
+    assert (relate(stop, done, "Carn Bay") or ("", ""))[1] != "demand-vs-capacity"
+    assert (relate(stop, coming, "Carn Bay") or ("", ""))[1] == "demand-vs-capacity"
+
+
 def test_two_unremarkable_facts_mean_nothing_together() -> None:
     a = _f("Norrow Seals delivered 48 lots in the quarter.")
     b = _f("Norrow Seals has two plants and 300 staff.")
@@ -564,6 +575,14 @@ def test_a_leaver_going_to_a_competitor_before_the_work_they_lead_is_a_clash() -
     assert hr is not None and plan is not None and hr.kind == "risk", hr
     rel = relate(hr, plan, "Marek Nowak")
     assert rel is not None and rel[:2] == ("risk", "timing"), rel
+
+
+def test_what_an_idle_machine_is_fitted_with_is_no_kind_of_it() -> None:
+    """Seen on a company the code was not developed on: an idle "water-jet portion cutter, with infeed scanner" was
+    joined to an outside laboratory's test turnaround as lab kit."""
+    idle = _f("SP-05 (Description: Water-jet portion cutter, with infeed scanner; Status: Operational, not in "
+              "production)")
+    assert "&machine" in links_module._kinds(idle) and "&lab" not in links_module._kinds(idle)
 
 
 def test_who_carries_an_idle_things_waste_is_no_kind_of_the_idle_thing() -> None:
