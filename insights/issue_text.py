@@ -363,7 +363,7 @@ def _cell(cell: str) -> str:
     head, value = head.strip(), value.strip()
     if value.lower() in ("yes", "true"):
         return head.lower()
-    if re.fullmatch(r"[$£€]|[$£€]?(?:000|k|m)|\([$£€]?(?:000|k|m)?\)", head, re.IGNORECASE):
+    if _CURRENCY_HEAD.fullmatch(head):
         # a column named only by its currency ("£", "£000"): the value says it ("£61,300", not "£ £61,300")
         return value if re.match(r"[$£€]", value) else f"{head}{value}" if len(head) == 1 else f"{head} {value}"
     acronym = head[1:2].isupper()  # "TA ref", "MOT due": an acronym keeps its capitals
@@ -372,6 +372,7 @@ def _cell(cell: str) -> str:
 
 
 _PERSON_HEAD = re.compile(r"[A-Z]\.\s?[A-Z]")
+_CURRENCY_HEAD = re.compile(r"[$£€]|[$£€]?(?:000|k|m)|\([$£€]?(?:000|k|m)?\)", re.IGNORECASE)
 
 
 def _detail(src: Source) -> str:
