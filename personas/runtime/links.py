@@ -10,7 +10,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from personas.context.dates import Span, before, overlaps, spans
 from personas.context.facts import (
@@ -587,10 +587,7 @@ def _says_of(f: Fact, entity: str) -> bool:
     heading ("Margin in line with UK wholesale" under "Financial terms"), and a single word not only as part of a
     longer name ("the Financial Controller")."""
     key = entity.lower()
-    for text in (f.text, f.topic):
-        if key in text.lower() and (" " in key or _alone(key, replace(f, text=text, context=()))):
-            return True
-    return False
+    return any(key in text.lower() and (" " in key or _alone_in(key, text)) for text in (f.text, f.topic))
 
 
 def _opening_names(text: str) -> tuple[str, ...]:
@@ -1731,9 +1728,14 @@ def _alone(key: str, f: Fact) -> bool:
     longer name: "Lakeshore issued" but not "Penn Avenue" against "Penn Hills"."""
     if key in f.context and key not in f.entities:
         return True
-    for m in re.finditer(rf"(?<![\w-]){re.escape(key)}(?![\w-])", f.text, re.IGNORECASE):
-        before = f.text[:m.start()].rstrip().rsplit(" ", 1)[-1] if m.start() else ""
-        after = f.text[m.end():].lstrip("'’s").lstrip()
+    return _alone_in(key, f.text)
+
+
+def _alone_in(key: str, text: str) -> bool:
+    """``key`` stands on its own somewhere in ``text``, not only as one word of a longer capitalised name."""
+    for m in re.finditer(rf"(?<![\w-]){re.escape(key)}(?![\w-])", text, re.IGNORECASE):
+        before = text[:m.start()].rstrip().rsplit(" ", 1)[-1] if m.start() else ""
+        after = text[m.end():].lstrip("'’s").lstrip()
         if not (after[:1].isupper() or after[:1].isdigit()) and not (before[:1].isupper() and before.isalpha() and
                                                                      m.start() > len(before) + 1):
             return True
