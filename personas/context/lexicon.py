@@ -523,7 +523,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"passed (?:on )?(?:resubmission|re-?inspection|re-?test|re-?audit)|re-?rated|"
                     r"(?:no action|information only|not applicable|for information)(?=\W*$)|"
                     r"not our (?:product|supplier|customer|site|system|model|brand)|"
-                    r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)"),
+                    r"fix(?:es|ed)? (?:\w+ ){0,4}(?:defects?|bugs?|faults?|issues?|errors?)|"
+                    # paperwork done: a request or form sent on ("The shutdown request has been submitted to
+                    # Facilities"), news of a process, not of the outage or demand it names
+                    r"\b(?:requests?|forms?|applications?|tickets?)\b(?! for)[^.;]{0,40}?\b(?:has|have|was|were) "
+                    r"(?:now |already )?(?:been )?(?:sent|submitted|logged|lodged|filed|forwarded|emailed)\b"),
     ("assurance", 1.0, r"within (?:target|tolerance|limits?|budget|spec|terms)|on (?:track|target|schedule|budget)|"
                        r"(?:paying|pays|paid) (?:to|within|on) terms|"
                        # what customers are told cover gives them ("belongings are fully insured from the moment ...")

@@ -34,6 +34,7 @@ def _fact(text: str, **kw: object) -> Fact:
     "Ambleside has recovered fully from the April closure, with sales of £412k in May.",
     "The commercial pipeline is worth £2.9m in annual value across 14 live opportunities, up from £2.4m in June.",
     "No brake or steering defects were found at the 42 inspections in December.",
+    "The shutdown request has been submitted to Facilities through the standard change form.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
     assert _fact(text).kind == "neutral"
