@@ -926,7 +926,7 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
 # 1 Gbps"), and a quantity with its unit
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
-        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
+        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|rigids|hgvs|tractor units|coaches|buses|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
         r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
 
 
@@ -1069,7 +1069,11 @@ _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("peo
           "gb/s": ("bps", 1e9), "m³": ("m3", 1.0), "m3": ("m3", 1.0), "cubic metres": ("m3", 1.0),
           "litres": ("m3", 0.001), "megalitres": ("m3", 1000.0), "kwh": ("wh", 1e3),
           "mwh": ("wh", 1e6), "kw": ("w", 1e3), "mw": ("w", 1e6), "positions": ("position", 1.0),
-          "pallet positions": ("position", 1.0), "miles": ("mile", 1.0), "mileage": ("mile", 1.0)}
+          "pallet positions": ("position", 1.0), "miles": ("mile", 1.0), "mileage": ("mile", 1.0),
+          # a licence's vehicles are counted whatever their body ("authorised for 12 vehicles", "15 rigids")
+          "vehicles": ("vehicle", 1.0), "lorries": ("vehicle", 1.0), "vans": ("vehicle", 1.0),
+          "trucks": ("vehicle", 1.0), "rigids": ("vehicle", 1.0), "hgvs": ("vehicle", 1.0),
+          "tractor units": ("vehicle", 1.0), "coaches": ("vehicle", 1.0), "buses": ("vehicle", 1.0)}
 
 
 def _quantity(m: re.Match[str]) -> tuple[float, str]:

@@ -1112,6 +1112,9 @@ def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() 
      "Chamber 4 setpoint was raised to -22°C on 1 March to cut electricity use.", "Chamber 4"),
     ("Vaccines in Cold Room 2 must be stored at 2°C to 8°C.",
      "Cold Room 2 has run at 11.5°C since the compressor fault on 3 May.", "Cold Room 2"),
+    # a licence counts vehicles whatever their body: rigids and tractor units are vehicles
+    ("Operating centre: Kelby Yard, Mill Lane — authorised for 10 vehicles and 6 trailers.",
+     "Outcome: 13 rigids plus the 2 tractor units, all based at the Kelby Yard from March.", "Kelby Yard"),
 ])
 def test_a_figure_past_another_teams_limit_on_the_same_thing_is_a_risk(limit: str, figure: str, thing: str) -> None:
     rel = relate(_f(limit), _f(figure), thing)
