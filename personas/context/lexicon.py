@@ -365,7 +365,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
     # neutral, claim-bearing
     ("dependency", 0.5, r"depend(?:s|ent|ing)? on|reli(?:es|ant) on|rely on|relying on|sourced from|supplied by|"
                         r"exclusively|all (?:of )?(?:our|the) \w+ (?:come|use|run)|every \w+ (?:uses|runs|needs)|"
-                        r"operat(?:e|es|ed|ing) from|(?:based|located|housed|stored|kept|held) (?:at|in)|"
+                        # (a place, not a level: "yield held at £2.91" stayed there)
+                        r"operat(?:e|es|ed|ing) from|(?:based|located|housed|stored|kept|held) (?:at|in)(?! ?[$£€\d])|"
                         r"(?:produced|made|manufactured|cooked|packed|prepared|assembled|printed) (?:at|in|on) "
                         r"(?:our|the)\b|"
                         r"run(?:s)? (?:from|out of|on)|served by|powered by|hosted (?:on|by|at)|"

@@ -754,6 +754,11 @@ def test_a_licence_that_names_the_role_it_rests_on_is_a_dependency() -> None:
                                  "Yard Supervisor since 1998.").cues
 
 
+def test_stock_held_at_a_site_is_a_dependency_and_a_price_held_at_a_level_is_not() -> None:
+    assert "dependency" in _fact("All finished stock is held at the Brighton warehouse, 3,400 pallets.").cues
+    assert "dependency" not in _fact("Margin per order held at £2.91 after the April price rise of 4.5%.").cues
+
+
 def test_what_an_agreement_forbids_is_a_breach() -> None:
     f = _fact("The vendor has sent files to a subcontractor offshore since March, which our agreement forbids.")
     assert "risk.compliance" in f.cues and f.kind == "risk", f.cues
