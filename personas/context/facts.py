@@ -87,6 +87,11 @@ _ZERO_ITEM = re.compile(r"(?<=[(,;])\s*[a-z][a-z /-]{1,40}? (?:nil|none)(?=\s*[,
 _METRIC_WINDOW = 60
 _CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
 _COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
+# a column that states a saving to be had ("Estimated saving per year: $94,000"): its name says what the sum is
+_SAVING_COLUMN = re.compile(r"(?=[^:]*\b(?:estimated|potential|possible|projected|expected|forecast|available|"
+                            r"annual|per (?:year|annum)|a year|p\.a\.)\b)[^:]{0,25}\b(?:savings?|rebates?|refunds?)\b"
+                            r"[^:]{0,25}:")
+_SUM = re.compile(r"\s*(?:about |c\. ?|up to )?[$£€]\s?[1-9][\d,]*(?:\.\d+)?\s?(?:k|m|bn)?\b")
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 # a month standing alone: "May" only with its capital, or "may" (as in "either party may terminate") is a date
@@ -478,7 +483,9 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # what a type column classes the row as ("Type: Unlicensed specials") is its kind, not an event
         scan = _TYPE_CELL.sub(lambda m: m.group(1) + " " * len(m.group(2)), scan)
         # a column's name is in every row ("Agreement ends: 2028"): only a count under it says something
-        scan = _CELL.sub(lambda m: m.group(0) if _COUNT.fullmatch(m.group(2).strip()) else
+        # (or a sum under a column that names a saving to be had)
+        scan = _CELL.sub(lambda m: m.group(0) if _COUNT.fullmatch(m.group(2).strip()) or
+                         (_SAVING_COLUMN.fullmatch(m.group(1)) and _SUM.match(m.group(2))) else
                          " " * len(m.group(1)) + m.group(0)[len(m.group(1)):], scan)
     cats: list[str] = []
     weights: dict[str, float] = {}

@@ -35,6 +35,9 @@ def _fact(text: str, **kw: object) -> Fact:
     "The commercial pipeline is worth £2.9m in annual value across 14 live opportunities, up from £2.4m in June.",
     "No brake or steering defects were found at the 42 inspections in December.",
     "The shutdown request has been submitted to Facilities through the standard change form.",
+    "Casual pickers are paid $31.40 an hour plus weekend penalty rates during harvest.",
+    "All supply agreements include mediation and dispute resolution clauses, reviewed by legal in 2023.",
+    "Consider raising the product recall limit to £2m as export sales grow.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
     assert _fact(text).kind == "neutral"
@@ -757,6 +760,19 @@ def test_a_licence_that_names_the_role_it_rests_on_is_a_dependency() -> None:
 def test_stock_held_at_a_site_is_a_dependency_and_a_price_held_at_a_level_is_not() -> None:
     assert "dependency" in _fact("All finished stock is held at the Brighton warehouse, 3,400 pallets.").cues
     assert "dependency" not in _fact("Margin per order held at £2.91 after the April price rise of 4.5%.").cues
+
+
+def test_a_sum_under_a_column_of_savings_to_be_had_is_an_opportunity() -> None:
+    row = _fact("E2 (Recommendation: Move the compressors to the night tariff; Estimated saving per year: £40,000; "
+                "Capital cost: Nil; Payback: Immediate)", unit="row")
+    assert row.kind == "opportunity" and "opp.saving" in row.cues, row.cues
+    # a column that names anything else keeps its name out of the reading; a rebate earned is money had
+    assert fact("Kelby Foods (Rebate earned: £4,000; Terms: 30 days; Balance: £12,300)", unit="row").kind == "neutral"
+
+
+def test_a_change_recommended_and_never_lodged_is_a_gap() -> None:
+    assert "gap" in _fact("The supplier's plan-change form was drafted in May 2023 but never lodged, so we are "
+                          "still billed on the old tariff.").cues
 
 
 def test_what_an_agreement_forbids_is_a_breach() -> None:
