@@ -713,6 +713,11 @@ def _nearby(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], 
         named = [s for s in doc if key in s.fact.entities]
         rows = rare or sum(s.fact.unit == "row" for s in named) <= 2
         out += [s for s in named if s not in out and (rows or s.fact.unit != "row")]
+        if " " in key:
+            # a role or a thing named in plain words ("transport manager"): the prose that speaks of it, or sits
+            # under a heading that does ("Why the transport manager matters: ... notify the Traffic Commissioner")
+            out += [s for s in doc if s not in out and s.fact.unit != "row" and
+                    (key in s.text.lower() or key in s.fact.heading.lower())][:6]
     at = next((i for i, s in enumerate(doc) if s.span == src.span), -1)
     if at < 0:
         return out

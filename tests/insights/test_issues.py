@@ -299,6 +299,27 @@ def test_a_linked_sentence_that_points_back_is_told_under_the_line_it_points_to(
         assert "Veterinary health certificate for chilled trout" in top.title + " " + top.summary, top.summary
 
 
+def test_a_link_on_a_post_shows_what_the_other_document_says_the_post_is_for() -> None:
+    """Seen on a company the code was not developed on: a register's row "Nominated transport manager(s): One"
+    joined an HR row of the transport manager leaving, and the summary listed the register's other rows, not the
+    section under "Why the transport manager matters" that says the licence falls without one."""
+    licence = ("# Licence file\n\n## 1. Licence details\n\n| Item | Detail |\n|---|---|\n| Licence type | Standard "
+               "national goods vehicle operator licence |\n| Nominated transport manager(s) | One, at Harford depot "
+               "|\n| Continuation date | 30 April 2027 |\n| Operating centres | Harford depot (52 vehicles) |\n\n"
+               "## 2. Why the transport manager matters\n\nIf the operator loses its transport manager, it must "
+               "notify the Traffic Commissioner within 28 days. Without a transport manager at the end of the period "
+               "of grace, the licence is revoked and no vehicles may be operated.\n")
+    hr = ("# Restructure\n\n## Voluntary redundancy\n\n| Name | Role | Leaving date | Package |\n|---|---|---|---|\n"
+          "| Gareth Pryce | Transport Manager | 31 March 2025 | £68,400 |\n| Christine Bale | Credit Controller | "
+          "28 February 2025 | £21,900 |\n")
+    corpus, said = _world({"Licence file": licence, "Restructure": hr})
+    leaver = _span_of(said, "Gareth Pryce")
+    post = _span_of(said, "Nominated transport manager")
+    top = build_issues(_link(said, leaver, post, "leaver", "the post will be empty", "transport manager"),
+                       corpus)[0]
+    assert "Traffic Commissioner" in top.summary, top.summary
+
+
 def test_a_linked_sentence_cut_for_room_keeps_the_limit_the_link_rests_on() -> None:
     """Seen on a company the code was not developed on: the title read "Vehicles covered: private cars, while the
     eMover ... 4,250 kg, so the weight figure is above the limit", without the limit."""
