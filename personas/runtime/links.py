@@ -284,7 +284,12 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         if ("assurance" in cx or ("assurance" in x.around and about)) and x.kind != "risk" and troubled and \
                 not (cy | set(y.around)) & {"assurance", "benign"} and not _columns_only(x, y, entity) and \
                 _says_of(x, entity) and _says_of(y, entity) and \
+                not (y.unit == "row" and _NUMBERED.fullmatch(entity.lower()) and
+                     entity.lower() not in _row_key(y.text).lower()) and \
                 not (_ON_BUDGET.search(x.text.lower()) and not _OFF_BUDGET.search(y.text.lower())):
+            # (a register row's trouble is about what the row is, and a numbered place it mentions in passing may be
+            # another site's: "Fines (Comment: no market; stockpile in the old Bench 1 area)" is no trouble with the
+            # Bench 1 another quarry's report finds stable)
             # (a spend "within budget" is contradicted by its being over budget, not by what it was spent on)
             return "risk", "contradiction", _SO["contradicted"].format(e=e)
     for x, y, cx, cy in pairs:
@@ -588,6 +593,10 @@ def _says_of(f: Fact, entity: str) -> bool:
     longer name ("the Financial Controller")."""
     key = entity.lower()
     return any(key in text.lower() and (" " in key or _alone_in(key, text)) for text in (f.text, f.topic))
+
+
+# a place or thing numbered within its own site ("Bench 1", "Line 2", "Bay 14"): every site has one
+_NUMBERED = re.compile(r"[a-z]+ \d{1,3}[a-z]?")
 
 
 def _opening_names(text: str) -> tuple[str, ...]:

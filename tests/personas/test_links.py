@@ -166,6 +166,20 @@ def test_a_reassurance_contradicts_only_trouble_with_what_it_names_itself() -> N
     assert (relate(calm, trouble, "Kestrel Star") or ("", ""))[1] == "contradiction"
 
 
+def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
+    """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
+    another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
+    calm = _f("North face, Bench 1 and 2 (Finding: Stable; Classification: Low; Action: Crest scaling in routine "
+              "work)")
+    stock = fact("0-4 mm fines (Stock (t): 42,000; Comment: No regular market; stockpile in old Bench 1 area)",
+                 unit="row")
+    assert stock is not None and stock.kind == "risk", stock
+    assert (relate(calm, stock, "Bench 1") or ("", ""))[1] != "contradiction"
+    failed = fact("Bench 1 (Finding: Open tension crack 14 m long; Classification: High)", unit="row")
+    assert failed is not None
+    assert (relate(calm, failed, "Bench 1") or ("", ""))[1] == "contradiction"
+
+
 def test_a_volume_already_handled_is_no_demand_an_outage_leaves_unmet() -> None:
     """Seen on a company the code was not developed on: "Feeding stopped at the site" against "Harvest volume for Q4
     was 3,180 tonnes, mainly from" the site, titled "so the demand expected ... may not be met"."""
