@@ -262,7 +262,9 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"proposals?|plans?|reviews?|analys[ie]s|strateg(?:y|ies)|postponement|extensions?|"
                         r"deferrals?|more time|a meeting|meetings?|call|summar(?:y|ies)|breakdowns?|figures|"
                         r"papers?|briefings?|forecasts?|reconciliations?|audits?|data|statistics|numbers|lists?|"
-                        r"comparisons?|schedules?))|"
+                        r"comparisons?|schedules?|"
+                        # staff asking for more work is labour to spare, not a customer's demand
+                        r"(?<=more )(?:hours|shifts)|(?<=extra )(?:hours|shifts)|(?<=additional )(?:hours|shifts)))|"
                         # a customer asking whether the business could supply something, not a colleague's
                         # question in a meeting
                         r"ask(?:s|ed)? (?:whether|if) (?:\w+ ){1,3}(?:could|can|would|might|will) (?:\w+ ){0,3}"
@@ -344,6 +346,11 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         r"not in (?:production|service)(?! until)|"
                         r"(?:loading|load factor|occupancy)(?: \([^)]{0,60}\))?: (?:[1-9]|[1-4]\d)(?:\.\d+)?%|"
                         r"mothballed|powered down|laid up|free (?:capacity|slots?|space)|"
+                        # staff who want more work than they have: hours to spare ("nine practitioners have asked
+                        # for additional hours")
+                        r"(?:asked|asking|ask|asks|requested|requesting|want|wants|wanted) (?:\w+ ){0,2}?(?:for |to "
+                        r"work )?(?:more|extra|additional) (?:hours|shifts)|(?:more|extra|additional) (?:hours|shifts) "
+                        r"(?:asked for|requested|wanted)|"
                         # low utilisation ("runs at 31% of capacity", "used 41% of its available hours")
                         r"(?:runs?|ran|running|operat(?:es|ed|ing)|used|uses|booked|utili[sz](?:es|ed|ing)) "
                         r"(?:at )?(?:only "

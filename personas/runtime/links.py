@@ -122,6 +122,7 @@ _SO = {
                    "team's contract pays at",
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
+    "hours": "the extra hours staff at {e} ask for could meet that demand",
     "spare": "the spare {e} one team has could take the work another turned away",
     "replace": "{e} already on hand could replace what is paid for outside",
     "unplanned": "customers ask for {e}, and no plan provides it",
@@ -264,7 +265,8 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # demand its paragraph reports counts only for a sentence that is not itself about trouble
         if (cx & _DEMAND or (set(x.around) & _DEMAND and x.kind != "risk")) and cy & _UNUSED and y.kind != "risk" \
                 and _unused_is(y, entity):
-            return "opportunity", "demand-meets-supply", _SO["on-hand"].format(e=e)
+            so = "hours" if _MORE_HOURS.search(y.text.lower()) else "on-hand"  # staff who ask for more work
+            return "opportunity", "demand-meets-supply", _SO[so].format(e=e)
     for x, y, cx, cy in pairs:
         # paying outside for what another team's register shows idle in house: the same kind of thing (a courier
         # to a site is no use of the meeting room idle there)
@@ -793,6 +795,7 @@ class _Keys:
     limits: frozenset[str] = frozenset()
     cover: frozenset[str] = frozenset()  # the keys of insurance exclusions it may fall foul of (or its own words)
     tiers: frozenset[str] = frozenset()  # the keys of rebate tiers its spend may reach (or of spend that reaches it)
+    meets: frozenset[str] = frozenset()  # "=" + each name its demand, or its spare capacity, is at (any name)
 
     @staticmethod
     def of(f: Fact, corpus: Corpus) -> _Keys:
@@ -802,7 +805,19 @@ class _Keys:
         return _Keys(own, names, frozenset(t for t in f.terms if corpus.rare_term(t) and t not in _SEASON_TERMS),
                      _months(f), _kinds(f),
                      _level_days(f), _limit_keys(f), _cover_keys(f, corpus, find=True),
-                     _tier_keys(f, corpus, find=True))
+                     _tier_keys(f, corpus, find=True), _meet_keys(f, corpus))
+
+
+_MORE_HOURS = re.compile(r"\b(?:(?:more|extra|additional) (?:hours|shifts)|(?:hours|shifts) (?:asked for|requested))\b")
+
+
+def _meet_keys(f: Fact, corpus: Corpus) -> frozenset[str]:
+    """"=" + each name a fact states demand at, or capacity to spare at (not trouble): demand meets what sits
+    unused at the same place though every document names that place (a nursery's waiting list and its staff who
+    ask for more hours, both "at Larchfield")."""
+    if f.kind == "risk" or not set(f.cues) & (_DEMAND | _UNUSED):
+        return frozenset()
+    return frozenset("=" + k for k in f.entities if corpus.is_name(k) and len(k) >= 4)
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -1632,7 +1647,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
         postings = sorted((by_key.get(k, ()) for k in (*sorted(k_s.names), *("~" + t for t in sorted(k_s.rare)),
                                                        *sorted(k_s.months), *sorted(k_s.kinds),
                                                        *sorted(k_s.levels), *sorted(k_s.limits),
-                                                       *sorted(k_s.cover), *sorted(k_s.tiers))), key=len)
+                                                       *sorted(k_s.cover), *sorted(k_s.tiers),
+                                                       *sorted(k_s.meets))), key=len)
         for posting in postings:
             if len(posting) > _POSTING_MAX or len(cands) >= _CANDIDATES_MAX:
                 break
@@ -1676,7 +1692,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             elif apart:
                 # no name in common: a meeting in time, one kind of resource hired and idle (the first that holds)
                 for common, judge in ((keys(s).months & keys(o).months, _in_period),
-                                      (keys(s).kinds & keys(o).kinds, _in_kind)):
+                                      (keys(s).kinds & keys(o).kinds, _in_kind),
+                                      (keys(s).meets & keys(o).meets, _meets)):
                     if common and (hit := judge(s.fact, o.fact, corpus)) is not None:
                         periodic[o.key] = hit
                         pre.append((hit[0] * (0.5 + severity(o)), hit[1], o))
@@ -1775,6 +1792,18 @@ SEASON_WORDS = frozenset((
     "bank holiday", "boxing day", "black friday", "whitsun", "ramadan", "diwali", "eid", "hogmanay", "peak season",
     "high season", "low season", "festive season"))
 _SEASON_TERMS = frozenset(term_keys(" ".join(SEASON_WORDS)))
+def _meets(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """Demand one team reports at a place and capacity to spare another reports at the same place, though the place
+    is named everywhere: (score, shared, (kind, relation, consequence)) or ``None``. The rarest shared name first."""
+    names = sorted((k[1:] for k in _meet_keys(a, corpus) & _meet_keys(b, corpus)), key=lambda k: (-corpus.idf(k), k))
+    for key in names:
+        entity = _display((key,), a, b)
+        rel = relate(a, b, entity)
+        if rel is not None and rel[1] == "demand-meets-supply":
+            return 0.8 + 0.2 * corpus.idf(key), (key,), rel
+    return None
+
+
 _POSTING_MAX = 400  # facts sharing one key beyond which the key is not used to find candidates
 _CANDIDATES_MAX = 120  # candidates gathered per fact (rarest keys first)
 _JUDGED_MAX = 24  # candidates per fact whose relation is judged (those sharing the most)
@@ -1793,6 +1822,7 @@ def index_keys(f: Fact, corpus: Corpus) -> list[str]:
     keys += sorted(_limit_keys(f))
     keys += sorted(_cover_keys(f, corpus))
     keys += sorted(_tier_keys(f, corpus))
+    keys += sorted(_meet_keys(f, corpus))
     return keys
 
 

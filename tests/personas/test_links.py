@@ -166,6 +166,29 @@ def test_a_reassurance_contradicts_only_trouble_with_what_it_names_itself() -> N
     assert (relate(calm, trouble, "Kestrel Star") or ("", ""))[1] == "contradiction"
 
 
+def test_demand_at_a_place_every_document_names_meets_the_staff_there_who_ask_for_more_hours() -> None:
+    """Seen on a company the code was not developed on: a nursery's baby room waiting list at one site, and the
+    practitioners at the same site asking for more hours; the site is named in most documents, so its name alone
+    linked nothing, and "asked for additional hours" read as customers' demand."""
+    docs = {
+        "Occupancy report": "# Occupancy\n\nAshgrove's baby room waiting list has grown from 19 in January to 34 "
+                            "families in June.\n",
+        "Hours review": "# Contracted hours\n\nAt Ashgrove, nine practitioners have asked for additional hours, "
+                        "four of them on term-time contracts.\n",
+        **{f"Site note {k}": f"# Note {k}\n\nAshgrove fire alarm test {k + 1} passed on {k + 2} May with all "
+                             f"{20 + k} staff out in four minutes.\n" for k in range(5)},
+    }
+    corpus, stated = _stated(docs)
+    assert not corpus.distinctive("ashgrove")
+    hours = next(st for st in stated if "practitioners" in st.fact.text)
+    assert "opp.unused" in hours.fact.cues and "opp.demand" not in hours.fact.cues, hours.fact.cues
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert lk.consequence == "the extra hours staff at Ashgrove ask for could meet that demand", lk.consequence
+    # customers asking for longer hours are demand
+    assert "opp.demand" in _f("Parents have asked for longer opening hours at Elm Road, 40 families in the "
+                              "survey.").cues
+
+
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
     """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
     another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
