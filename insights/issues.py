@@ -496,7 +496,7 @@ def main_of(g: _Group, kind: str) -> Source:
 _SALES = re.compile(r"\b(?:deals?|customers?|clients?|prospects?|sales|bids?|tenders?|renewals?|orders?|business)\b",
                     re.IGNORECASE)
 _GRAVE = frozenset({"risk.single", "risk.compliance", "risk.safety", "risk.concentration", "risk.security",
-                    "risk.exposure"})
+                    "risk.exposure", "risk.graded"})
 _OPENING = frozenset({"opp.demand", "opp.unused", "opp.rival", "opp.use-or-lose"})
 _DIMENSIONS = frozenset({
     "risk.failure", "risk.outage", "risk.supply", "risk.single", "risk.end", "risk.late", "risk.loss",

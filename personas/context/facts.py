@@ -87,6 +87,11 @@ _ZERO_ITEM = re.compile(r"(?<=[(,;])\s*[a-z][a-z /-]{1,40}? (?:nil|none)(?=\s*[,
 _METRIC_WINDOW = 60
 _CELL = re.compile(r"(?:(?<=[(;])|^)(\s*[^:;()]{1,40}:)([^;)]*)")
 _COUNT = re.compile(r"(?!(?:19|20)\d\d$)[1-9][\d,]*(?:\.\d+)?\s?%?")
+# a register's grade of a row's risk or urgency at its top ("Classification: High", "RAG: Red", "Priority: Critical")
+_HIGH_GRADE = re.compile(r"(?:^|[(;]\s*)(?:risk |residual |overall |inherent )?(?:classification|rating|risk|priority|"
+                         r"severity|grade|rag(?: status| rating)?|level|criticality|urgency)(?: \([^)]{0,30}\))?\s*:\s*"
+                         r"(?:very high|high|critical|severe|red|urgent|extreme|intolerable)\b(?![ -](?:street|road|"
+                         r"st\b|school|court|level|quality|standard|season|street))")
 # a column that states a saving to be had ("Estimated saving per year: $94,000"): its name says what the sum is
 _SAVING_COLUMN = re.compile(r"(?=[^:]*\b(?:estimated|potential|possible|projected|expected|forecast|available|"
                             r"annual|per (?:year|annum)|a year|p\.a\.)\b)[^:]{0,25}\b(?:savings?|rebates?|refunds?)\b"
@@ -281,7 +286,7 @@ class Fact:
             base += 0.1 * min(1, self.figures) + 0.08 * min(1, self.dates)
             cats = set(self.cues)
             if kind == "risk" and cats & {"risk.single", "risk.compliance", "risk.safety", "risk.concentration",
-                                          "risk.security"}:
+                                          "risk.security", "risk.graded"}:
                 base += 0.12
             if kind == "risk" and "risk.end" in cats and self.dates:
                 base += 0.08  # a deadline
@@ -523,6 +528,10 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
             if cue not in weights:
                 cats.append(cue)
             weights[cue] = max(weights.get(cue, 0.0), w)
+    if unit == "row" and _HIGH_GRADE.search(cells) and not weights.get("benign"):
+        # a register that grades its rows ("Classification: High", "Risk rating: Red") says which one matters most
+        cats.append("risk.graded")
+        weights["risk.graded"] = 1.0
     if unit == "row" and _row_past_threshold(cells) and "opp.saving" not in weights:
         # spend past the threshold a rebate is paid at, in one row of a terms register: money to claim
         cats.append("opp.saving")

@@ -770,6 +770,18 @@ def test_a_sum_under_a_column_of_savings_to_be_had_is_an_opportunity() -> None:
     assert fact("Kelby Foods (Rebate earned: £4,000; Terms: 30 days; Balance: £12,300)", unit="row").kind == "neutral"
 
 
+def test_a_row_its_register_grades_high_is_a_grave_risk_and_one_graded_low_is_not() -> None:
+    high = _fact("North face, Bench 3 (Finding: Open tension crack 14 m long; Classification: High; Action: See "
+                 "section 3)", unit="row")
+    plain = _fact("North face, Bench 3 (Finding: Open tension crack 14 m long; Action: See section 3)", unit="row")
+    assert "risk.graded" in high.cues and high.severity > plain.severity, (high.cues, plain.cues)
+    assert "risk.graded" in _fact("Server room access (Risk rating: Red; Owner: IT; Review: May)", unit="row").cues
+    low = _fact("East face, Bench 4 (Finding: Stable; Classification: Low; Action: None)", unit="row")
+    assert "risk.graded" not in low.cues and low.kind == "neutral"
+    assert "risk.graded" not in _fact("Mill Lane shop (Priority: High Street frontage; Rent: £40,000)",
+                                      unit="row").cues
+
+
 def test_a_change_recommended_and_never_lodged_is_a_gap() -> None:
     assert "gap" in _fact("The supplier's plan-change form was drafted in May 2023 but never lodged, so we are "
                           "still billed on the old tariff.").cues
