@@ -22,7 +22,9 @@ _FIRST_SINGULAR = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine)\b")
 _CHATTER = re.compile(r"^(?:same here|agreed|\+1|careful with|as a |i'd want|i think|key terms:|just to|fwiw|"
                       r"heads up|thanks)\b", re.IGNORECASE)
 _DANGLING = re.compile(r"\b(?:the|a|an|of|for|to|on|in|at|by|with|and|or|but|from|about|as|than|that|is|are|"
-                       r"was|were|includes?|including|contains?|such as|namely|following)\s*[.!?]$", re.IGNORECASE)
+                       r"was|were|includes?|including|contains?|such as|namely|following)\s*[.!?]$"
+                       # (not a verb's own preposition: "provided for", "dealt with", "paid for")
+                       r"(?<!\w\wed for\.)(?<!\w\wed with\.)(?<!paid for\.)(?<!dealt with\.)", re.IGNORECASE)
 _TRUNCATED_STEM = re.compile(r"\b[a-z]+(?:ur|ir|ment|tion|ance|ence)?,\s*[a-z]+,\s*[a-z]+$")
 
 
@@ -62,6 +64,10 @@ def write(issue: Issue) -> tuple[str, str]:
     return _single(issue)
 
 
+_UNSAYABLE = frozenset({"empty", "first-person chatter", "chatter", "too short to say anything",
+                        "a list of terms, not a sentence"})
+
+
 def _single(issue: Issue) -> tuple[str, str]:
     """Title: the issue's main sentence. Summary: what else the document says about it, why it matters, who
     raised it and who holds it, and what is still unknown."""
@@ -70,8 +76,12 @@ def _single(issue: Issue) -> tuple[str, str]:
     opening = main
     # a sentence too long for the title column is cut to fit (_fit); another sentence opens the title only when the
     # main one is no sentence at all, and then one of the issue's own kind
-    if [p for p in title_problems(_fit(sentence(main))) if p != "too long"]:
-        own = [s for s in rest if s.fact.kind == issue.kind] + [s for s in rest if s.fact.kind != issue.kind]
+    if problems := [p for p in title_problems(_fit(sentence(main))) if p != "too long"]:
+        # (a sentence of another kind only when the main one says nothing a title can: a neutral note is no title
+        # for a risk)
+        own = [s for s in rest if s.fact.kind == issue.kind]
+        if set(problems) & _UNSAYABLE:
+            own += [s for s in rest if s.fact.kind != issue.kind]
         alt = next((s for s in own if not title_problems(sentence(s))), None)
         if alt is not None:
             rest = [main, *[s for s in rest if s is not alt]]

@@ -211,6 +211,23 @@ def test_chatter_and_fragments_are_not_titles(title: str) -> None:
     assert title_problems(title)
 
 
+def test_a_verb_that_ends_on_its_own_preposition_is_a_whole_sentence() -> None:
+    assert title_problems("Exit on lease expiry in March 2026; dilapidations estimated at £38k and provided for.") == []
+    assert title_problems("The contract was signed by the.")
+
+
+def test_a_risk_is_never_titled_by_a_neutral_note_beside_it() -> None:
+    """Seen on a company the code was not developed on: a lease register's notes gave the risk "Exit on lease expiry
+    in March 2026; dilapidations ... provided for" (then read as a fragment) and, as its title, the note beside it,
+    "Freehold; solar panels fitted in 2023 supply about 30% of electricity"."""
+    doc = ("# Property register\n\n## Notes\n\nFreehold; solar panels fitted in 2023 supply about 30% of electricity. "
+           "Exit on lease expiry in March 2026 of the Halifax office, with dilapidations of £38k that the schedule "
+           "includes.\n")
+    corpus, said = _world({"Property register": doc})
+    (issue,) = [i for i in build_issues(said, corpus) if any("Exit on lease" in s.text for s in i.sources)]
+    assert issue.kind == "risk" and not issue.title.startswith("Freehold"), issue.title
+
+
 def test_a_sentence_cut_for_room_keeps_the_list_its_colon_opens() -> None:
     from insights.issue_text import _shorten
     text = ("The statement is generated from the case record and includes: manufacturer name and address, patient "
