@@ -545,7 +545,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
     if "risk.concentration" in weights and (((_COST_SHARE.search(scan) or _CLASS_SHARE.search(scan)) and
                                              not _ONE_PARTY.search(scan)) or
                                             _MANY_PARTIES.search(scan) or _SHARE_AIMED.search(scan) or
-                                            _small_share(scan)):
+                                            _SEASON_SHARE.search(scan) or _small_share(scan)):
         # "Payroll: 37.5% of revenue": a cost line as a share of revenue is a ratio, not one party the business
         # depends on
         del weights["risk.concentration"]
@@ -662,6 +662,11 @@ _DEMAND_FELL = re.compile(r"\b(?:enquiries|inquiries|leads|requests|referrals|or
 _CLASS_SHARE = re.compile(r"\d+(?:\.\d+)?% of (?:our )?(?:sales|revenue|turnover|income|orders)\b[^.;]{0,20}?\b"
                           r"(?:to|from|with|through|via)\s(?:[\w-]+\s){0,2}(?:accounts|customers|clients|buyers|"
                           r"members|consumers|retailers|practices|users|channels)\b")
+# a season's or a period's share of the year ("Peak (November and December) is assumed to be 31% of annual volume"):
+# when the work comes, not one party it comes from
+_SEASON_SHARE = re.compile(r"^(?:the )?(?:peak|christmas|summer|winter|spring|autumn|season|seasonal|harvest|"
+                           r"vintage|weekends?|(?:q[1-4]|h[12])\b|(?:" + _MONTHS + r")\b)[^.;%]{0,60}?\d+(?:\.\d+)?\s?% "
+                           r"of (?:the |our )?(?:annual|yearly|the year's|year's|full[- ]year|total)?\s?\w*")
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
 # a right to end on notice ("may terminate without cause from April 2027 with six months' notice", a clause
 # table's "Either party on 90 days' notice after 31 March 2026"): a term, dated or not, until someone gives notice

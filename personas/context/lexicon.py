@@ -138,7 +138,10 @@ CUES: tuple[tuple[str, float, str], ...] = (
                        r"window|target|milestone|slot)"),
     ("risk.loss", 1.0, r"churn\w*|attrition|los(?:e|es|t|ing) (?:\w+ ){0,2}(?:customers?|clients?|accounts?|deals?|"
                        r"revenue|contracts?|renewals?|bids?|tenders?|market share|staff|members|business|sales)|"
-                       r"(?:was|were|been) lost|lost (?:to|\d)|losses|deficit|write-?(?:down|off)s?|impair\w+|"
+                       # (losses a change is made to cut are its purpose: "moved to us to reduce losses in transit")
+                       r"(?:was|were|been) lost|lost (?:to|\d)|"
+                       r"(?<!reduce )(?<!reducing )(?<!cut )(?<!cutting )(?<!avoid )(?<!prevent )(?<!minimise )"
+                       r"(?<!minimize )(?<!fewer )(?<!lower )losses|deficit|write-?(?:down|off)s?|impair\w+|"
                        r"overrun\w*|over budget|unbudgeted|(?:cannot|can't|could not|will not) be (?:recovered|"
                        r"billed|collected|recouped|reclaimed|back-?billed)|unrecoverable|forfeit\w*|"
                        r"overcharg\w+|withh(?:o|e)ld\w* (?:the |its |our |a |any )?(?:\w+ )?(?:payment|"

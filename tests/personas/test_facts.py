@@ -38,6 +38,8 @@ def _fact(text: str, **kw: object) -> Fact:
     "Casual pickers are paid $31.40 an hour plus weekend penalty rates during harvest.",
     "All supply agreements include mediation and dispute resolution clauses, reviewed by legal in 2023.",
     "Consider raising the product recall limit to £2m as export sales grow.",
+    "A retailer moved its northern volume to us last year to improve delivery times and reduce losses in transit.",
+    "Peak (November and December) is assumed to be 31% of annual volume.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
     assert _fact(text).kind == "neutral"
