@@ -516,7 +516,8 @@ _CAUSE = re.compile(r"\b(?:because|due to|driven by|as a result of|owing to|caus
 
 
 def _informative(main: Source, cands: Sequence[Source], n: int,
-                 prefer: frozenset[SpanKey] | set[SpanKey] = frozenset()) -> list[Source]:
+                 prefer: frozenset[SpanKey] | set[SpanKey] = frozenset(),
+                 naming: frozenset[SpanKey] | set[SpanKey] = frozenset()) -> list[Source]:
     """Up to ``n`` of ``cands`` that tell the reader most about the same thing as ``main``: facts that share its
     words and add figures, dates, codes or names it lacks, a deadline, or that nobody owns the matter, weighed by
     how much each matters; in document order."""
@@ -538,7 +539,7 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
         # why it happens ("net debt rises in the September quarter because of the Tarnbrook purchase"): what a
         # reader needs to act, where another row of the same table only repeats the pattern
         g += 0.6 * bool(_CAUSE.search(s.text) and (new_specifics or new_names))
-        return g * (1.2 if s.span in prefer else 1.0)
+        return g * (1.2 if s.span in prefer else 1.0) * (1.5 if s.span in naming else 1.0)
 
     while pool and len(chosen) < n:
         best = max(pool, key=lambda s: (gain(s), -s.span[1], -s.span[2]))
@@ -546,7 +547,7 @@ def _informative(main: Source, cands: Sequence[Source], n: int,
         # the value at risk ... is higher than the site's sum insured ..."), though it adds no figure or name
         rule = "obligation" in best.fact.cues and len(set(best.fact.terms) & about) >= 4
         if not (_specifics(best.text) | set(best.fact.entities)) - have and chosen and "gap" not in best.fact.cues \
-                and not rule:
+                and not rule and best.span not in naming:
             pool.remove(best)  # tells nothing new; a weaker fact may still
             continue
         chosen.append(best)
@@ -667,8 +668,12 @@ def _shown(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], e
     section or of its document about the linked thing, its own group first."""
     members = {m.span for m in group.members}
     rare = corpus is not None and corpus.entity_df.get(entity.lower(), 0) <= 2
-    shown = _informative(src, [m for m in _nearby(src, group, by_doc, entity, rare) if m is not src], 4,
-                         prefer=members)
+    cands = [m for m in _nearby(src, group, by_doc, entity, rare) if m is not src]
+    # what the document says of the linked thing itself tells the reader more than the rest of its list
+    key = entity.lower()
+    naming = {m.span for m in cands if key and (key in m.fact.entities or key in m.text.lower() or
+                                                 key in m.fact.heading.lower())}
+    shown = _informative(src, cands, 4, prefer=members, naming=naming)
     pointed = [r for x in (src, *shown) for r in _pointed(x, by_doc) if r is not src and r not in shown]
     return shown + list({r.span: r for r in pointed}.values())[:2]
 
@@ -710,7 +715,9 @@ def _nearby(src: Source, group: _Group, by_doc: Mapping[str, Sequence[Source]], 
     if key:
         # what the document says about the linked name: its prose, and its row about it (not when a register
         # has a row about it for every item it lists)
-        named = [s for s in doc if key in s.fact.entities]
+        # (or that sit under a heading that names it, when few documents do: "Export Administrator (incumbent D.
+        # Okafor)": "The incumbent has indicated she would consider voluntary redundancy")
+        named = [s for s in doc if key in s.fact.entities or (rare and key in s.fact.heading.lower())]
         rows = rare or sum(s.fact.unit == "row" for s in named) <= 2
         out += [s for s in named if s not in out and (rows or s.fact.unit != "row")]
         if " " in key:

@@ -81,6 +81,12 @@ CUES: tuple[tuple[str, float, str], ...] = (
                          r"stop|break) (?:both |all (?:of )?(?:the |our )?)(?:\w+ ){0,3}(?:at once|together|"
                          r"at the same time|simultaneously)"),
     ("risk.end", 1.1, rf"expir(?:e|es|ed|ing|y|ation)|laps(?:e|es|ing)|lapsed(?! {_POOL})|terminat\w+|non-?renew\w*|"
+                      # a post that goes, and the one who holds it with it ("Post deleted; ... Voluntary redundancy
+                      # offered"), not the cost of a restructure ("Redundancy and relocation costs")
+                      r"(?:post|role|position|job)s? (?:is |are |to be |will be )?(?:deleted|abolished|"
+                      r"disestablished|removed|made redundant)|made redundant|"
+                      r"(?:voluntary|compulsory) redundanc(?:y|ies) (?:offered|accepted|agreed|approved|"
+                      r"applications?)|"
                       r"not (?:be )?(?:renew|extend)\w*|will not renew|declin\w+ to (?:renew|extend)|"
                       r"(?:lease|contract|agreement|licen[cs]e|policy|"
                       r"certificate|warranty|support|cover|coverage|subscription|permit|term|tenancy|msa|sla):? "

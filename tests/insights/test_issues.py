@@ -337,6 +337,25 @@ def test_a_link_on_a_post_shows_what_the_other_document_says_the_post_is_for() -
     assert "Traffic Commissioner" in top.summary, top.summary
 
 
+def test_a_link_on_a_person_shows_what_else_the_document_says_they_hold() -> None:
+    """Seen on a company the code was not developed on: a procedure's "Excise goods: handled by Dana Okafor
+    personally" joined the HR paper's exit date for her post, and the summary showed the procedure's other list
+    items (prohibited goods, data errors), not that she is the nominated contact on the duty deferment account."""
+    proc = ("# Export procedure\n\n## 1. How we lodge\n\nDana Okafor is the nominated contact on the deferment "
+            "account and approves the monthly direct debit statement.\n\n## 4. Exceptions\n\n- Prohibited goods: "
+            "lithium batteries shipped alone and aerosols over 2 litres are refused at source.\n- Data errors: "
+            "shippers with more than 2% rejected lines in a month receive a formal warning.\n- Excise goods: only "
+            "from the two shippers holding excise approvals; handled by Dana Okafor personally.\n")
+    hr = ("# Back-office redesign\n\n## Export Administrator (incumbent D. Okafor)\n\nThe post is deleted and the "
+          "paperwork moves to customer service. Target exit date 31 October 2025.\n")
+    corpus, said = _world({"Export procedure": proc, "Back-office redesign": hr})
+    excise = _span_of(said, "Excise goods")
+    leaves = _span_of(said, "Target exit date")
+    top = build_issues(_link(said, excise, leaves, "dependency", "trouble with Okafor reaches what depends on it",
+                             "Okafor"), corpus)[0]
+    assert "deferment account" in top.summary, top.summary
+
+
 def test_a_linked_sentence_cut_for_room_keeps_the_limit_the_link_rests_on() -> None:
     """Seen on a company the code was not developed on: the title read "Vehicles covered: private cars, while the
     eMover ... 4,250 kg, so the weight figure is above the limit", without the limit."""

@@ -784,6 +784,14 @@ def test_a_row_its_register_grades_high_is_a_grave_risk_and_one_graded_low_is_no
                                       unit="row").cues
 
 
+def test_a_post_deleted_is_an_end_and_the_cost_of_a_restructure_is_not() -> None:
+    row = _fact("Export Administrator (Location: Halifax; FTE: 1.0; Proposal: Post deleted; paperwork absorbed by "
+                "Customer Service; Route: Voluntary redundancy offered)", unit="row")
+    assert "risk.end" in row.cues and row.kind == "risk", row.cues
+    assert "risk.end" not in _fact("Redundancy and relocation costs are estimated at £138k, including enhanced "
+                                   "voluntary terms.").cues
+
+
 def test_a_change_recommended_and_never_lodged_is_a_gap() -> None:
     assert "gap" in _fact("The supplier's plan-change form was drafted in May 2023 but never lodged, so we are "
                           "still billed on the old tariff.").cues
