@@ -276,7 +276,7 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
                 # whole row
                 cells = _telling_cells(cells, 1 if bare else 2 if 0 < limit <= 90 else 4, stress)
             if short or limit:
-                cells = [_telling_sentence(c) for c in cells]  # a notes cell's sentence that says something
+                cells = [_telling_sentence(c, stress) for c in cells]  # a notes cell's sentence that says something
             read = [_cell(c) for c in cells if not _SEE.match(c.partition(":")[2].strip())]
             opening = key if bare else f"the {_doc(src)} lists {key}"
             keep = len(opening)
@@ -327,15 +327,18 @@ _SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\. (?=[A-Z])")
 _MONEY = re.compile(r"[$£€]\s?\d")
 
 
-def _telling_sentence(cell: str) -> str:
-    """A "Column: value" cell with its value cut to one sentence: the first that says something (a risk or an
-    opening), else the first ("Notes: STN-W RFS moves from 29 Aug to mid-December", not its drilling method)."""
+def _telling_sentence(cell: str, stress: re.Pattern[str] | None = None) -> str:
+    """A "Column: value" cell with its value cut to one sentence: the one that holds what a link rests on
+    (``stress``: "must not process more than 2,400 tonnes", not "Any increase requires a licence variation"), else
+    the first that says something (a risk or an opening), else the first ("Notes: STN-W RFS moves from 29 Aug to
+    mid-December", not its drilling method)."""
     head, colon, value = cell.partition(":")
     parts = _SENTENCE_END.split(value.strip()) if colon else [cell]
     if len(parts) == 1:
         return cell
-    pick = next((p for p in parts if (f := fact(p)) is not None and (f.risk or f.opportunity) and
-                 not (f.benign or f.assurance)), parts[0])
+    stressed = next((p for p in parts if stress is not None and stress.search(p.lower())), None)
+    pick = stressed or next((p for p in parts if (f := fact(p)) is not None and (f.risk or f.opportunity) and
+                             not (f.benign or f.assurance)), parts[0])
     return f"{head}: {pick}"
 
 

@@ -959,7 +959,9 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "leaver": re.compile(f"{_LEFT.pattern}|{_HOLDS.pattern}|{_AWAY_LONG.pattern}"),
     "undercut": re.compile(f"{_LESS_OFTEN.pattern}|{_EVERY_DAY.pattern}"),
     "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
-                             r"outstanding|exposure|not (?:to )?exceed(?:ing)?|no more than|maximum|up to)\b|"
+                             r"outstanding|exposure|not (?:to )?exceed(?:ing)?|no more than|maximum|up to|more than|"
+                             # a forecast's cell ("2025 forecast (t): 2,650"), not last year's actual beside it
+                             r"forecast)\b|"
                              # the quantity past the limit ("a gross weight of 8,600 kg")
                              r"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s?" + _UNIT + r"(?!\w)"),
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
@@ -980,7 +982,9 @@ def _limit_keys(f: Fact) -> frozenset[str]:
     if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or _measured(low) or
             (_times(low) is not None and (_REQUIRED.search(low) or _NEW_PACE.search(low)))):
         return frozenset()
-    return frozenset("^" + t for t in f.terms if len(t) >= 4 and not _CALENDAR.fullmatch(t))
+    # a register row's figure is of what its section says ("Intake forecast": "Total (2025 forecast (t): 2,650)")
+    words = (*f.terms, *term_keys(f.heading)) if f.unit == "row" else f.terms
+    return frozenset("^" + t for t in words if len(t) >= 4 and not _CALENDAR.fullmatch(t))
 
 
 def _thing_terms(f: Fact) -> frozenset[str]:
@@ -1067,6 +1071,8 @@ _CEILING_Q = re.compile(r"\b(?:maximum|max\.?|limit(?:ed)? to|limit(?: of)?|capa
                         r"safe working load|swl|derated to|rated (?:load|capacity)|(?:weight|load|lifting) (?:limit|"
                         r"capacity)|"
                         r"not (?:to )?exceed(?:ing)?|no more than|authori[sz]ed for|permitted|qualified for(?: up to)?|"
+                        # "must not process more than 2,400 tonnes"
+                        r"(?:must|shall|may|will|can) not (?:[a-z]+ ){1,3}?(?:more|greater) than|"
                         r"cap(?:ped)? at|restricted to|(?:contract|annual|included|allowed) mileage|"
                         r"mileage allowance)\b:?(?:\s\w+){0,5}?\s(?:is |of |to |at )?(?:up to )?" + _NUM +
                         r"\s?" + _UNIT)

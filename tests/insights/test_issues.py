@@ -337,6 +337,14 @@ def test_a_link_on_a_post_shows_what_the_other_document_says_the_post_is_for() -
     assert "Traffic Commissioner" in top.summary, top.summary
 
 
+def test_a_cell_of_two_sentences_shows_the_one_the_link_rests_on() -> None:
+    from insights.issue_text import _telling_sentence
+    from personas.runtime.links import EVIDENCE
+    cell = ("Condition: The licensee must not process more than 2,400 tonnes of grapes in any licence year. Any "
+            "increase requires a licence variation, which the Authority aims to decide within 90 business days")
+    assert "2,400 tonnes" in _telling_sentence(cell, EVIDENCE["over-limit"])
+
+
 def test_a_link_on_a_person_shows_what_else_the_document_says_they_hold() -> None:
     """Seen on a company the code was not developed on: a procedure's "Excise goods: handled by Dana Okafor
     personally" joined the HR paper's exit date for her post, and the summary showed the procedure's other list

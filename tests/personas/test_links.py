@@ -189,6 +189,22 @@ def test_demand_at_a_place_every_document_names_meets_the_staff_there_who_ask_fo
                               "survey.").cues
 
 
+def test_a_forecast_row_under_its_sections_name_meets_a_licence_cap_in_its_unit() -> None:
+    """Seen on a company the code was not developed on: a licence register's "must not process more than 2,400
+    tonnes of grapes in any licence year" and a plan's intake table whose total row reads "2025 forecast (t): 2,650"
+    under "Intake forecast"; the cap was no ceiling and the row's figure was of nothing the licence named."""
+    corpus, stated = _stated({
+        "Licence register": "# Licence conditions\n\n## Conditions\n\n| Ref | Condition | How we comply |\n|---|---|---|\n"
+                            "| L2.1 | The licensee must not process more than 2,400 tonnes of grapes in any licence "
+                            "year. Any increase requires a licence variation | Intake reported in the annual return; "
+                            "compliant |\n",
+        "Vintage plan": "# Vintage plan\n\n## Intake forecast\n\n| Source | 2024 actual (t) | 2025 forecast (t) |\n"
+                        "|---|---|---|\n| Estate | 640 | 690 |\n| Total | 2,210 | 2,650 |\n",
+    })
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert any("2,650" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
+
+
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
     """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
     another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
