@@ -665,7 +665,8 @@ _CLASS_SHARE = re.compile(r"\d+(?:\.\d+)?% of (?:our )?(?:sales|revenue|turnover
 # a season's or a period's share of the year ("Peak (November and December) is assumed to be 31% of annual volume"):
 # when the work comes, not one party it comes from
 _SEASON_SHARE = re.compile(r"^(?:the )?(?:peak|christmas|summer|winter|spring|autumn|season|seasonal|harvest|"
-                           r"vintage|weekends?|(?:q[1-4]|h[12])\b|(?:" + _MONTHS + r")\b)[^.;%]{0,60}?\d+(?:\.\d+)?\s?% "
+                           r"vintage|weekends?|(?:q[1-4]|h[12])\b|(?:" + _MONTHS + r")\b)"
+                           r"[^.;%]{0,60}?\d+(?:\.\d+)?\s?% "
                            r"of (?:the |our )?(?:annual|yearly|the year's|year's|full[- ]year|total)?\s?\w*")
 _MANY_PARTIES = re.compile(r"\btop (?:\d{2,}|[5-9]|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|fifty)\b")
 # a right to end on notice ("may terminate without cause from April 2027 with six months' notice", a clause

@@ -36,6 +36,7 @@ from personas.context.lexicon import (
     resources,
 )
 from personas.context.passages import row_cells, row_split
+from workspace.text import stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ _SO = {
     "sold": "{e}, which one team plans to use, is being sold or scrapped by another",
     "on-hand": "what is already on hand for {e} could meet that demand",
     "hours": "the extra hours staff at {e} ask for could meet that demand",
+    "liable": "the business has promised to pay more for each lost {e} than its insurance pays",
     "spare": "the spare {e} one team has could take the work another turned away",
     "replace": "{e} already on hand could replace what is paid for outside",
     "unplanned": "customers ask for {e}, and no plan provides it",
@@ -950,7 +952,8 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
 # 1 Gbps"), and a quantity with its unit
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
 _UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
-        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|rigids|hgvs|tractor units|coaches|buses|[kmg]bps|[kmg]b/s|pallets|beds|rooms|m³|m3\b|cubic metres|" \
+        r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|rigids|hgvs|tractor units|coaches|buses|[kmg]bps|[kmg]b/s|" \
+        r"pallets|beds|rooms|m³|m3\b|cubic metres|" \
         r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
 
 
@@ -967,6 +970,8 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
     # the tier's rebate and the other supplier's spend: the sums the move rests on
     "consolidate": re.compile(r"[$£€]\s?\d|\b(?:rebate|spend|purchases)\b"),
+    # what is paid for each item lost, on both sides ("a cap of £500 per parcel", "Limit: £150 per parcel")
+    "uninsured": re.compile(r"[$£€]\s?\d[\d,]*(?:\.\d+)?\s?(?:m|k|bn)?\s*(?:per|a|each|any one) [a-z]{3,}"),
     # the sum planned and the date the term may end
     "sunk": re.compile(r"[$£€]\s?\d|\b(?:terminat\w*|break|expir\w*|ends?)\b"),
 }
@@ -979,6 +984,8 @@ def _limit_keys(f: Fact) -> frozenset[str]:
     another team's figure, and a rule another team's change, on the same thing, though both name only a common
     site."""
     low = f.text.lower()
+    if (per := _per_item(f, _LIABLE_PER) or _per_item(f, _COVER_PER)) is not None:
+        return frozenset({"^per-" + per[1]})  # what is paid for each item lost, by the item
     if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or _measured(low) or
             (_times(low) is not None and (_REQUIRED.search(low) or _NEW_PACE.search(low)))):
         return frozenset()
@@ -1014,6 +1021,40 @@ def _over_limit(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...
         thing = subject or " ".join(common[:2])
         score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in common)
         return score, (thing.lower(),), ("risk", "over-limit", _SO["over-limit"].format(e=thing))
+    return None
+
+
+# what the business promises to pay for each item lost ("We are liable for loss ... subject to a cap of £500 per
+# parcel"), and what its insurance pays for each ("Limit: £150 per parcel")
+_MONEY_PER = r"[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b|million\b|billion\b)?\s*(?:per|a|each|any one) " \
+             r"(?P<per>[a-z]{3,})"
+_LIABLE_PER = re.compile(r"\b(?:liab(?:le|ility)|compensat\w+|indemnif\w+|reimburse\w*)\b[^.;]{0,120}?\b(?:up to|"
+                         r"cap(?:ped)? (?:of|at)|limit(?:ed)? (?:of|to|at)|maximum(?: of)?|not exceeding)\s*" +
+                         _MONEY_PER)
+_COVER_PER = re.compile(r"\b(?:limit|sum insured|cover(?:ed)?(?: up to)?|indemnity(?: limit)?)\b\s*:?\s*(?:of\s)?" +
+                        _MONEY_PER)
+
+
+def _per_item(f: Fact, rx: re.Pattern[str]) -> tuple[float, str, str] | None:
+    """(the sum, the stem of the item it is paid for, the item as written) of a per-item sum, or ``None``."""
+    m = rx.search(f.text.lower())
+    return (money_value(m), stem(m.group("per")), m.group("per")) if m is not None else None
+
+
+def _insured_where(f: Fact) -> bool:
+    return bool(INSURANCE.search(" ".join((*f.path, f.heading, f.text)).lower()))
+
+
+def _liable_past_cover(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """One team's terms promise to pay more for each item lost than another team's insurance pays for it ("liable
+    ... subject to a cap of £500 per parcel" against the policy's "Limit: £150 per parcel"): the difference is the
+    business's own. (score, shared, (kind, relation, consequence)) or ``None``."""
+    for x, y in ((a, b), (b, a)):
+        cover, liable = _per_item(x, _COVER_PER), _per_item(y, _LIABLE_PER)
+        if cover is None or liable is None or not _insured_where(x) or _insured_where(y):
+            continue
+        if cover[1] == liable[1] and liable[0] > cover[0]:
+            return 1.6, (liable[2],), ("risk", "uninsured", _SO["liable"].format(e=liable[2]))
     return None
 
 
@@ -1680,7 +1721,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
                 pre.append((max(level[0], sc) * (0.5 + severity(o)), level[1], o))
             elif keys(s).limits & keys(o).limits and apart and \
                     (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus) or
-                             _over_quantity(s.fact, o.fact, corpus)) is not None:
+                             _over_quantity(s.fact, o.fact, corpus) or
+                             _liable_past_cover(s.fact, o.fact, corpus)) is not None:
                 # so is a figure above another team's money limit on the thing, or a pace below its rule's
                 periodic[o.key] = hit
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))

@@ -194,7 +194,8 @@ def test_a_forecast_row_under_its_sections_name_meets_a_licence_cap_in_its_unit(
     tonnes of grapes in any licence year" and a plan's intake table whose total row reads "2025 forecast (t): 2,650"
     under "Intake forecast"; the cap was no ceiling and the row's figure was of nothing the licence named."""
     corpus, stated = _stated({
-        "Licence register": "# Licence conditions\n\n## Conditions\n\n| Ref | Condition | How we comply |\n|---|---|---|\n"
+        "Licence register": "# Licence conditions\n\n## Conditions\n\n| Ref | Condition | How we comply |\n"
+                            "|---|---|---|\n"
                             "| L2.1 | The licensee must not process more than 2,400 tonnes of grapes in any licence "
                             "year. Any increase requires a licence variation | Intake reported in the annual return; "
                             "compliant |\n",
@@ -203,6 +204,27 @@ def test_a_forecast_row_under_its_sections_name_meets_a_licence_cap_in_its_unit(
     })
     links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
     assert any("2,650" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
+
+
+def test_a_promise_to_pay_more_per_item_than_the_insurance_pays_is_uninsured() -> None:
+    """Seen on a company the code was not developed on: an account's terms make the carrier "liable ... subject to a
+    cap of £500 per parcel" while the goods-in-transit policy pays "Limit: £150 per parcel"."""
+    corpus, stated = _stated({
+        "Account terms": "# Key terms\n\n## Liability\n\nWe are liable for loss of or damage to parcels while in our "
+                         "care up to the declared value, subject to a cap of £500 per parcel.\n",
+        "Insurance renewal": "# Insurance renewal\n\n## Goods in transit\n\n- Limit: £150 per parcel; £40,000 per "
+                             "vehicle.\n- Excess: £250 each claim.\n",
+    })
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "uninsured"]
+    assert lk.consequence == "the business has promised to pay more for each lost parcel than its insurance pays"
+    # a promise within the cover is no gap
+    corpus, stated = _stated({
+        "Account terms": "# Key terms\n\n## Liability\n\nWe are liable for loss of or damage to parcels while in our "
+                         "care, subject to a cap of £100 per parcel.\n",
+        "Insurance renewal": "# Insurance renewal\n\n## Goods in transit\n\n- Limit: £150 per parcel; £40,000 per "
+                             "vehicle.\n",
+    })
+    assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "uninsured"]
 
 
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
