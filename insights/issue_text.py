@@ -268,8 +268,8 @@ def _clause(src: Source, short: bool = False, limit: int = 0, bare: bool = False
             key, rest = parts
             cells = [c.strip() for c in row_cells(rest) if c.strip()]
             if _ROW_NUMBER.fullmatch(key) and cells and cells[0].partition(":")[2].strip():
-                # "| 4 | Controlled drugs licence | ...": a number that counts the rows names nothing; the row is
-                # what its first column lists
+                # "| 4 | Controlled drugs licence | ...": a number that counts the rows names nothing, nor does a
+                # log's date; the row is what its next column lists
                 key, cells = cells[0].partition(":")[2].strip(), cells[1:]
             if short or limit:
                 # a title reads the first columns (two when the title is pressed for room); the summary gives the
@@ -319,7 +319,10 @@ _RELATIVE = re.compile(r"(?:which|who|whom|whose|that|where)\b", re.IGNORECASE)
 _OPENING_CONJUNCTION = re.compile(r"^(?:and|but|so|or|yet|also|then|separately|meanwhile|however|in addition|"
                                   r"additionally|moreover|furthermore)\b,?\s+", re.IGNORECASE)
 _NOTE = re.compile(r"^(?:note|nb|n\.b\.)\s*[a-z0-9]{0,3}[.:]\s+", re.IGNORECASE)
-_ROW_NUMBER = re.compile(r"(?:#|no\.?\s?)?\d{1,3}\.?", re.IGNORECASE)
+_ROW_NUMBER = re.compile(r"(?:#|no\.?\s?)?\d{1,3}\.?|"
+                         # a log's date column ("3 Feb", "14 January 2025", "2025-02-03"): when, not what
+                         r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?: \d{4})?|"
+                         r"\d{4}-\d\d-\d\d|\d{1,2}/\d{1,2}(?:/\d{2,4})?", re.IGNORECASE)
 _SEE = re.compile(r"^(?:see (?:note|below|above)\b.*|-|n/a)$", re.IGNORECASE)
 
 

@@ -522,6 +522,12 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         del weights["assurance"]
         cats[cats.index("assurance")] = "risk.loss"
         weights["risk.loss"] = max(weights.get("risk.loss", 0.0), 1.0)
+    if unit == "row" and _ENQUIRY_CELL.search(cells) and _REQUIREMENT_CELL.search(cells) and \
+            "opp.demand" not in weights:
+        # a prospect's row that says what they want ("Prospect: ...; Requirement: Warehouse storage and
+        # fulfilment ..."): demand, met or not
+        cats.append("opp.demand")
+        weights["opp.demand"] = 1.1
     if unit == "row" and _ENQUIRY_CELL.search(cells) and _OPEN_STATUS.search(cells):
         # an enquiry row nobody has picked up ("Enquirer: ...; Status: Awaiting owner"): demand that no one works
         for cue, w in (("opp.demand", 1.1), ("gap", 0.6)):
@@ -873,6 +879,8 @@ def money_value(m: re.Match[str]) -> float:
 
 # an enquiry's row in a tracker, and a status saying no one has answered it yet
 _ENQUIRY_CELL = re.compile(r"\b(?:enquirer|enquiry from|inquirer|prospect|lead)\s*:")
+_REQUIREMENT_CELL = re.compile(r"(?:^|[(;]\s*)(?:requirements?|needs?|wants?|requested|request|asked for|"
+                               r"looking for|scope)\s*:")
 _OPEN_STATUS = re.compile(r"\bstatus\s*:\s*(?:new\b|awaiting (?:owner|response|reply|allocation)|unassigned|"
                           r"not (?:yet )?(?:answered|assigned|contacted|actioned)|no (?:owner|response|reply))")
 # how long a balance has gone unpaid, in a register's cell ("Days: 214 days", "Days overdue: 190")

@@ -819,7 +819,10 @@ def _meet_keys(f: Fact, corpus: Corpus) -> frozenset[str]:
     ask for more hours, both "at Larchfield")."""
     if f.kind == "risk" or not set(f.cues) & (_DEMAND | _UNUSED):
         return frozenset()
-    return frozenset("=" + k for k in f.entities if corpus.is_name(k) and len(k) >= 4)
+    # (what sits unused may be named by its section: "The first-floor mezzanine ... has been vacant" under
+    # "Doncaster depot")
+    names = (*f.entities, *f.context) if set(f.cues) & _UNUSED and not _opening_names(f.text) else f.entities
+    return frozenset("=" + k for k in names if corpus.is_name(k) and len(k) >= 4)
 
 
 # the figure, past a date that may stand before it ("Forecast 31 Dec: 1,000")
@@ -970,6 +973,9 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
     # the tier's rebate and the other supplier's spend: the sums the move rests on
     "consolidate": re.compile(r"[$£€]\s?\d|\b(?:rebate|spend|purchases)\b"),
+    # what the demand is ("Requirement: warehouse storage and fulfilment ..."), not the date it was logged
+    "demand-meets-supply": re.compile(r"\b(?:requirements?|requires?|wants?|asked|waiting list|needs?|demand|"
+                                      r"enquir\w+|looking for)\b"),
     # what is paid for each item lost, on both sides ("a cap of £500 per parcel", "Limit: £150 per parcel")
     "uninsured": re.compile(r"[$£€]\s?\d[\d,]*(?:\.\d+)?\s?(?:m|k|bn)?\s*(?:per|a|each|any one) [a-z]{3,}"),
     # the sum planned and the date the term may end

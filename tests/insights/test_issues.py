@@ -345,6 +345,16 @@ def test_a_cell_of_two_sentences_shows_the_one_the_link_rests_on() -> None:
     assert "2,400 tonnes" in _telling_sentence(cell, EVIDENCE["over-limit"])
 
 
+def test_a_log_row_is_read_by_what_it_lists_not_by_its_date() -> None:
+    from insights.issue_text import _clause
+    doc = ("# Declined business\n\n## Declined\n\n| Date | Prospect | Requirement | Est. revenue |\n|---|---|---|---|\n"
+           "| 3 Feb | Marlow & Finch | Warehouse storage and fulfilment | £1.9m |\n")
+    corpus, said = _world({"Declined business": doc})
+    row = _span_of(said, "3 Feb")
+    src = next(s for i in build_issues(said, corpus) for s in i.sources if s.span == row.span)
+    assert _clause(src, limit=90, bare=True).startswith("Marlow & Finch"), _clause(src, limit=90, bare=True)
+
+
 def test_a_link_on_a_person_shows_what_else_the_document_says_they_hold() -> None:
     """Seen on a company the code was not developed on: a procedure's "Excise goods: handled by Dana Okafor
     personally" joined the HR paper's exit date for her post, and the summary showed the procedure's other list

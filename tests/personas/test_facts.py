@@ -792,6 +792,12 @@ def test_a_post_deleted_is_an_end_and_the_cost_of_a_restructure_is_not() -> None
                                    "voluntary terms.").cues
 
 
+def test_a_prospects_row_that_says_what_they_want_is_demand() -> None:
+    row = _fact("3 Feb (Prospect: Marlow & Finch; Location: Doncaster; Requirement: Warehouse storage and fulfilment "
+                "for 9,000 lines; Est. revenue: £1.9m; Note: We do not offer storage)", unit="row")
+    assert "opp.demand" in row.cues and row.kind == "opportunity", row.cues
+
+
 def test_a_change_recommended_and_never_lodged_is_a_gap() -> None:
     assert "gap" in _fact("The supplier's plan-change form was drafted in May 2023 but never lodged, so we are "
                           "still billed on the old tariff.").cues

@@ -227,6 +227,24 @@ def test_a_promise_to_pay_more_per_item_than_the_insurance_pays_is_uninsured() -
     assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "uninsured"]
 
 
+def test_space_vacant_under_a_sites_heading_meets_a_prospects_demand_at_that_site() -> None:
+    """Seen on a company the code was not developed on: a declined-business log's prospect wanting warehouse
+    storage in Doncaster, and the lease register's note under "Doncaster depot" that its mezzanine has stood vacant;
+    the vacant sentence names no place itself."""
+    docs = {
+        "Declined log": "# Declined business\n\n## Declined\n\n| Date | Prospect | Location | Requirement |\n"
+                        "|---|---|---|---|\n| 3 Feb | Marlow & Finch | Doncaster (Balby) | Warehouse storage and "
+                        "fulfilment, about 1,200 sq m of racked space |\n",
+        "Lease register": "# Leases\n\n## Doncaster depot\n\nThe first-floor mezzanine (1,200 sq m, racked) has been "
+                          "vacant since we moved in.\n",
+        **{f"Depot note {k}": f"# Note {k}\n\nDoncaster fire alarm test {k + 1} passed on {k + 2} May with all "
+                              f"{20 + k} staff out in four minutes.\n" for k in range(5)},
+    }
+    corpus, stated = _stated(docs)
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "demand-meets-supply"]
+    assert any("mezzanine" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
+
+
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
     """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
     another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
