@@ -308,8 +308,10 @@ def relate(a: Fact, b: Fact, entity: str) -> tuple[str, str, str] | None:
         # (a load that leaves room, "Peak 82G; Utilisation: 41%", is no demand going unmet)
         # (and a trouble of its own, "loads were delayed by the outage; stock peaked at 640 t", is no demand)
         # (nor is a volume already handled, "Harvest volume for Q4 was 3,180 tonnes", with no demand to come)
+        # (nor is a sum of money forecast, "EBITDA is forecast at £6.6m", against a shortfall of money)
         if cx & (_DEMAND | {"load"}) and x.figures and cy & _SHORT and y.kind == "risk" and not cx & _UNUSED and \
-                x.kind != "risk" and not (not cx & _DEMAND and _PAST_LOAD.search(x.text.lower())):
+                x.kind != "risk" and not (not cx & _DEMAND and (_PAST_LOAD.search(x.text.lower()) or
+                                                                 _MONEY_LOAD.search(x.text.lower()))):
             return "risk", "demand-vs-capacity", _SO["unmet"].format(e=e)
     if a.kind != "neutral" and b.kind != "neutral":
         if "risk" in (a.kind, b.kind):
@@ -811,6 +813,11 @@ class _Keys:
 
 
 _MORE_HOURS = re.compile(r"\b(?:(?:more|extra|additional) (?:hours|shifts)|(?:hours|shifts) (?:asked for|requested))\b")
+
+
+# a forecast that is a sum of money ("EBITDA is forecast at £6.6m"): a result, not a volume of work to serve
+_MONEY_LOAD = re.compile(r"\b(?:forecast|projected|expected|budget(?:ed)?|estimated)\b(?: to be| to reach)?(?: at| of)?\s*"
+                         r"(?:about |around )?[$£€]\s?\d")
 
 
 def _meet_keys(f: Fact, corpus: Corpus) -> frozenset[str]:

@@ -270,6 +270,15 @@ def test_a_volume_already_handled_is_no_demand_an_outage_leaves_unmet() -> None:
     assert (relate(stop, coming, "Carn Bay") or ("", ""))[1] == "demand-vs-capacity"
 
 
+def test_a_sum_of_money_forecast_is_no_demand_a_shortfall_leaves_unmet() -> None:
+    """Seen on a company the code was not developed on: "Full-year EBITDA is forecast at £6.6m" against a board
+    pack's "The shortfall is explained by agency labour", titled "so the demand expected for EBITDA may not be met"."""
+    result = _f("Full-year EBITDA is forecast at £6.6m against the £6.9m budget.")
+    short = _f("The EBITDA shortfall is explained by agency labour at the hub across the two May bank holiday weeks.")
+    assert "load" in result.cues and "risk.supply" in short.cues
+    assert (relate(result, short, "EBITDA") or ("", ""))[1] != "demand-vs-capacity"
+
+
 def test_two_unremarkable_facts_mean_nothing_together() -> None:
     a = _f("Norrow Seals delivered 48 lots in the quarter.")
     b = _f("Norrow Seals has two plants and 300 staff.")
