@@ -816,8 +816,8 @@ _MORE_HOURS = re.compile(r"\b(?:(?:more|extra|additional) (?:hours|shifts)|(?:ho
 
 
 # a forecast that is a sum of money ("EBITDA is forecast at £6.6m"): a result, not a volume of work to serve
-_MONEY_LOAD = re.compile(r"\b(?:forecast|projected|expected|budget(?:ed)?|estimated)\b(?: to be| to reach)?(?: at| of)?\s*"
-                         r"(?:about |around )?[$£€]\s?\d")
+_MONEY_LOAD = re.compile(r"\b(?:forecast|projected|expected|budget(?:ed)?|estimated)\b(?: to be| to reach)?"
+                         r"(?: at| of)?\s*(?:about |around )?[$£€]\s?\d")
 
 
 def _meet_keys(f: Fact, corpus: Corpus) -> frozenset[str]:
