@@ -961,7 +961,8 @@ def _short_of_level(a: Fact, b: Fact, corpus: Corpus) \
 # a limit on a quantity ("maximum occupancy ... is 1,200 persons", "limited to 20 hours per week", "not less than
 # 1 Gbps"), and a quantity with its unit
 _NUM = r"(?P<n>\d[\d,]*(?:\.\d+)?)"
-_UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|covers|seats|hours?|hrs|h\b|minutes|mins|" \
+_UNIT = r"(?P<u>persons?|people|guests|delegates|visitors|attendees|children|pupils|students|patients|residents|" \
+        r"passengers|covers|seats|hours?|hrs|h\b|minutes|mins|" \
         r"tonnes?|t\b|kg|vehicles|lorries|vans|trucks|rigids|hgvs|tractor units|coaches|buses|[kmg]bps|[kmg]b/s|" \
         r"pallets|beds|rooms|m³|m3\b|cubic metres|" \
         r"litres|megalitres|[km]wh\b|[km]w\b|mva\b|(?:pallet )?positions|miles)"
@@ -1146,7 +1147,9 @@ _FIGURE_Q = re.compile(r"(?<![\w.,/:-])" + _NUM + r"(?![\d,])(?:\s?" + _UNIT + r
                        r"(?!\s?(?:st|nd|rd|th)?\s?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b)")
 _UNITS = {"person": ("people", 1.0), "persons": ("people", 1.0), "people": ("people", 1.0),
           "guests": ("people", 1.0), "delegates": ("people", 1.0), "visitors": ("people", 1.0),
-          "attendees": ("people", 1.0), "hour": ("hour", 1.0), "hours": ("hour", 1.0), "hrs": ("hour", 1.0),
+          "attendees": ("people", 1.0), "children": ("people", 1.0), "pupils": ("people", 1.0),
+          "students": ("people", 1.0), "patients": ("people", 1.0), "residents": ("people", 1.0),
+          "passengers": ("people", 1.0), "hour": ("hour", 1.0), "hours": ("hour", 1.0), "hrs": ("hour", 1.0),
           "h": ("hour", 1.0), "minutes": ("hour", 1 / 60), "mins": ("hour", 1 / 60), "tonne": ("tonne", 1.0),
           "tonnes": ("tonne", 1.0), "t": ("tonne", 1.0), "kg": ("tonne", 0.001), "kbps": ("bps", 1e3),
           "mbps": ("bps", 1e6), "gbps": ("bps", 1e9), "kb/s": ("bps", 1e3), "mb/s": ("bps", 1e6),

@@ -1214,6 +1214,9 @@ def test_cleaning_less_often_than_an_insurance_condition_requires_is_a_breach() 
      "Chamber 4 setpoint was raised to -22°C on 1 March to cut electricity use.", "Chamber 4"),
     ("Vaccines in Cold Room 2 must be stored at 2°C to 8°C.",
      "Cold Room 2 has run at 11.5°C since the compressor fault on 3 May.", "Cold Room 2"),
+    # children on the premises are people, counted against a planning condition's cap
+    ("Condition 4: no more than 48 children shall be present at Elmfield at any one time.",
+     "Elmfield expects 58 children on peak days (Tuesday and Wednesday).", "Elmfield"),
     # a licence counts vehicles whatever their body: rigids and tractor units are vehicles
     ("Operating centre: Kelby Yard, Mill Lane — authorised for 10 vehicles and 6 trailers.",
      "Outcome: 13 rigids plus the 2 tractor units, all based at the Kelby Yard from March.", "Kelby Yard"),
