@@ -6,6 +6,7 @@ nothing about any one company.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import re
@@ -352,6 +353,7 @@ def facts(text: str) -> list[Fact]:
     out = [_rival(f) if f.block in rivals and f.unit != "row" and f.risk else f for f in out]
     out = _stale_rows(out)
     out = _bought_in_rows(out)
+    out = _under_leads(text, out)
     # what the rest of its paragraph says (a row stands alone): "Its buyer asked for 900 pumps" makes the
     # paragraph's other sentences part of a demand
     def around(f: Fact) -> set[str]:
@@ -365,6 +367,30 @@ def facts(text: str) -> list[Fact]:
 
 
 _LABEL = re.compile(r"^([A-Z][\w'’ /&-]{2,40}):\s")
+# a paragraph that opens with a bold name ("**Elmfield.** Strong demand from ..."): what it, and the tables and
+# paragraphs after it in its section, are about
+_BOLD_LEAD = re.compile(r"^(?:[-*+]\s+|\d+\.\s+)?\*\*([^*\n]{2,60}?)[.:]?\*\*[.:]?[ \t]", re.MULTILINE)
+_HEADING_LINE = re.compile(r"^#{1,6}\s", re.MULTILINE)
+
+
+def _under_leads(text: str, out: list[Fact]) -> list[Fact]:
+    """Each fact with the names of the bold lead it follows in its section ("**Elmfield.**" above a table of
+    attendance and "So we expect 58 children on peak days") added to its context; a heading ends a lead's reach,
+    and so does the next lead."""
+    leads = [(m.start(), m.group(1)) for m in _BOLD_LEAD.finditer(text)]
+    if not leads:
+        return out
+    headings = [m.start() for m in _HEADING_LINE.finditer(text)]
+    starts = [at for at, _ in leads]
+    result = []
+    for f in out:
+        i = bisect.bisect_right(starts, f.start) - 1
+        if i < 0 or any(leads[i][0] < h <= f.start for h in headings):
+            result.append(f)
+            continue
+        names = tuple(k for k in entity_keys(leads[i][1]) if k not in f.entities and k not in f.context)
+        result.append(replace(f, context=(*f.context, *names)) if names else f)
+    return result
 # a register's column that dates when something was last done ("Last uplift applied: April 2023")
 _LAST_DONE = re.compile(r"(?:^|[(;]\s*)(?P<head>last [^:;()]{2,40}?|[^:;()]{0,30}(?:last|latest|most recent) "
                         r"[^:;()]{2,30}?):\s*[^;)]*?\b(?P<year>(?:19|20)\d{2})\b", re.IGNORECASE)

@@ -245,6 +245,29 @@ def test_space_vacant_under_a_sites_heading_meets_a_prospects_demand_at_that_sit
     assert any("mezzanine" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
 
 
+def test_a_figure_under_a_sites_bold_lead_meets_the_cap_in_a_file_titled_by_the_site() -> None:
+    """Seen on a company the code was not developed on: a planning file titled by its site caps the children
+    present at 48, and an intake plan's paragraph after the table under "**Elmfield.**" expects 58 on peak days;
+    neither sentence names the site and "children" is in every document."""
+    docs = {
+        "Elmfield planning file": "# Elmfield — planning file summary\n\n## Conditions\n\nCondition 4: no more than "
+                                  "48 children shall be present on the premises at any one time.\n",
+        "Intake plan": "# Intake plan\n\n## Site highlights\n\n**Elmfield.** Strong demand from the new housing. "
+                       "Attendance is uneven:\n\n| Day | Children |\n|---|---|\n| Tuesday | 58 |\n\nSo we expect 58 "
+                       "children on peak days (Tuesday and Wednesday).\n\n**Oakfield.** Occupancy fell to 30 "
+                       "children, 12% below plan.\n",
+        **{f"Room note {k}": f"# Note {k}\n\nThe Elmfield children had a fire drill on {k + 2} May; all {20 + k} "
+                             f"children were out in four minutes.\n" for k in range(3)},
+    }
+    corpus, stated = _stated(docs)
+    expect = next(st for st in stated if st.fact.text.startswith("So we expect"))
+    assert "elmfield" in expect.fact.context
+    oak = next(st for st in stated if "Occupancy fell" in st.fact.text)
+    assert "elmfield" not in oak.fact.context  # the next lead ends the first one's reach
+    links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert any("58 children" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
+
+
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
     """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
     another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
