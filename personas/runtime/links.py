@@ -1129,7 +1129,7 @@ def _place_names(f: Fact, corpus: Corpus) -> set[str]:
     """The names a fact is about: its own, its section's, and its document's title's (a document titled by a site
     is about that site throughout), those that name a particular thing and at most half the documents use."""
     names = {*f.entities, *f.context, *(entity_keys(f.path[0]) if f.path else ())}
-    return {k for k in names if len(k) >= 4 and corpus.is_name(k) and
+    return {k for k in names if len(k) >= 4 and corpus.is_name(k) and _a_thing(k, corpus) and
             0 < corpus.entity_df.get(k, 0) <= max(2, corpus.docs // 2)}
 
 
@@ -1918,9 +1918,9 @@ def _owners(text: str) -> frozenset[str]:
     return frozenset(k for m in _OWNER.finditer(text) for k in entity_keys(m.group("who")))
 
 
-def _linkable(key: str, corpus: Corpus) -> bool:
-    """A name worth joining two documents on: distinctive, or a name a minority of the documents use (a
-    multi-word name up to half of them, one word up to a quarter)."""
+def _a_thing(key: str, corpus: Corpus) -> bool:
+    """Whether a key names one particular thing (not an abbreviation of a function, a trade word, a section's
+    name, a period, a region, a season, or a word no sentence names as a thing)."""
     if len(key) <= 2 and key.isalpha():
         return False  # "QA", "HR", "EU": an abbreviation of a function or a region, not one particular thing
     if key in TRADE_WORDS:
@@ -1933,8 +1933,15 @@ def _linkable(key: str, corpus: Corpus) -> bool:
         return False  # "England", "Europe": where many things are, not one of them ("NHS England" still is)
     if key in SEASON_WORDS:
         return False  # "Christmas", "Easter": a time of year every team plans for, not one thing two teams share
-    if " " not in key and not any(c.isdigit() for c in key) and not corpus.entity_df.get(key, 0):
-        return False  # "Root" of a "Root cause" heading: a word no sentence names as a thing
+    # ... nor "Root" of a "Root cause" heading: a word no sentence names as a thing
+    return " " in key or any(c.isdigit() for c in key) or bool(corpus.entity_df.get(key, 0))
+
+
+def _linkable(key: str, corpus: Corpus) -> bool:
+    """A name worth joining two documents on: distinctive, or a name a minority of the documents use (a
+    multi-word name up to half of them, one word up to a quarter)."""
+    if not _a_thing(key, corpus):
+        return False
     if corpus.distinctive(key):
         return True
     df = corpus.entity_df.get(key, 0)

@@ -266,6 +266,11 @@ def test_a_figure_under_a_sites_bold_lead_meets_the_cap_in_a_file_titled_by_the_
     assert "elmfield" not in oak.fact.context  # the next lead ends the first one's reach
     links = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
     assert any("58 children" in f"{lk.a.fact.text} {lk.b.fact.text}" for lk in links), links
+    # a period both documents' titles name is no place ("Plant report Q3 FY25", "Concrete report Q3 FY25")
+    corpus, stated = _stated({f"{kind} report Q3 FY25": f"# {kind} report Q3 FY25\n\n## Volumes\n\nThe {kind} "
+                              f"output for FY25 was {n:,} tonnes against a limit of 1,500 tonnes.\n"
+                              for kind, n in (("Plant", 1_540), ("Concrete", 3_020))})
+    assert all("fy25" not in links_module._place_names(st.fact, corpus) for st in stated)
 
 
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
