@@ -552,8 +552,11 @@ def _depends_on(f: Fact, entity: str) -> bool:
     if at <= first:
         return True
     if re.search(rf"{re.escape(key)}\W+(?:\w+\W+){{0,2}}(?:is|are|was|remains?) (?:the |our )?(?:only|sole|single|"
-                 rf"main|primary)\b|{re.escape(key)} only\b", low):
-        return True  # "..., and Kestrel is the only approved supplier of its parts"; "support: SA-2291 only"
+                 rf"main|primary)\b|{re.escape(key)} only\b(?! (?:after|if|when|once|until|because|where|with|"
+                 rf"from|in|on|at|for|to|by|as)\b)", low):
+        # "..., and Kestrel is the only approved supplier of its parts"; "support: SA-2291 only" (not "will list the
+        # Shiraz and Cabernet only after a winery visit": a condition, not a sole source)
+        return True
     return any(m.end() <= at <= m.end() + 60 for m in _DEPENDS.finditer(low))
 
 

@@ -298,6 +298,19 @@ def test_a_volume_already_handled_is_no_demand_an_outage_leaves_unmet() -> None:
     assert (relate(stop, coming, "Carn Bay") or ("", ""))[1] == "demand-vs-capacity"
 
 
+def test_a_thing_sold_only_after_a_visit_is_no_sole_source() -> None:
+    """Seen on a company the code was not developed on: "will list the Calloway Shiraz and Cabernet only after a
+    winery visit ... their current commitment is conditional on it" read as a dependency on Cabernet, joined to a
+    grower's contract for Cabernet ending, and ranked first."""
+    listing = _f("Their distributors in Ohio will list the Calloway Shiraz and Cabernet only after a winery visit, "
+                 "and their commitment (3,200 cases) is conditional on it.")
+    grower = _f("Tate Farms (Varieties: Cabernet, Merlot; Contracted (t): 90; Term ends: After 2026 vintage)")
+    assert (relate(listing, grower, "Cabernet") or ("", ""))[1] != "dependency"
+    sole = _f("Kestrel is our only approved supplier of PS-40 housings, and we list the PS-40 range with Kestrel only.")
+    ends = _f("Kestrel's supply agreement ends on 31 March 2026 and will not be renewed.")
+    assert (relate(sole, ends, "Kestrel") or ("", ""))[1] == "dependency"
+
+
 def test_a_sum_of_money_forecast_is_no_demand_a_shortfall_leaves_unmet() -> None:
     """Seen on a company the code was not developed on: "Full-year EBITDA is forecast at £6.6m" against a board
     pack's "The shortfall is explained by agency labour", titled "so the demand expected for EBITDA may not be met"."""
