@@ -52,7 +52,7 @@ FRAME_STEMS = stems_of(
     "planned for may be lost if its term ends first; will be away, and another team's records show no one else at "
     "that level for the work; the one who holds the post of will be away, and another team's work needs to sign "
     "it; the extra hours staff at ask for could meet that demand; the business has promised to pay more for each "
-    "lost than its insurance pays")
+    "lost than its insurance pays; the plan counts on more for than another team's rates confirm")
 """The words of the consequences a link states (:func:`personas.runtime.links.consequences`, kept in step by a
 test): a message or claim sentence made of these and a name or two ("so trouble with Dunstall Road CPU reaches
 what depends on it") is no content of its own, so the same frame on the same name in another channel is no

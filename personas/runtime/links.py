@@ -125,6 +125,7 @@ _SO = {
     "on-hand": "what is already on hand for {e} could meet that demand",
     "hours": "the extra hours staff at {e} ask for could meet that demand",
     "liable": "the business has promised to pay more for each lost {e} than its insurance pays",
+    "assumed": "the plan counts on more for {e} than another team's rates confirm",
     "spare": "the spare {e} one team has could take the work another turned away",
     "replace": "{e} already on hand could replace what is paid for outside",
     "unplanned": "customers ask for {e}, and no plan provides it",
@@ -977,8 +978,9 @@ EVIDENCE: dict[str, re.Pattern[str]] = {
     "undercut": re.compile(f"{_LESS_OFTEN.pattern}|{_EVERY_DAY.pattern}"),
     "over-limit": re.compile(r"\b(?:sum insured|insured|limit|balance|stands? at|holds?|held|valued at|worth|owe\w*|"
                              r"outstanding|exposure|not (?:to )?exceed(?:ing)?|no more than|maximum|up to|more than|"
-                             # a forecast's cell ("2025 forecast (t): 2,650"), not last year's actual beside it
-                             r"forecast)\b|"
+                             # a forecast's cell ("2025 forecast (t): 2,650"), not last year's actual beside it,
+                             # and a plan's assumed figure ("Borough sites (assumed): £8.90")
+                             r"forecast|assumed|assumption)\b|"
                              # the quantity past the limit ("a gross weight of 8,600 kg")
                              r"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s?" + _UNIT + r"(?!\w)"),
     "exposure": re.compile(f"{_MORE_CREDIT.pattern}|{_CANNOT_PAY.pattern}"),
@@ -1003,12 +1005,15 @@ def _limit_keys(f: Fact) -> frozenset[str]:
     low = f.text.lower()
     if (per := _per_item(f, _LIABLE_PER) or _per_item(f, _COVER_PER)) is not None:
         return frozenset({"^per-" + per[1]})  # what is paid for each item lost, by the item
+    # a sum a register row sets for a named thing, found by the thing's name ("^row-two-year-old")
+    named = frozenset({"^row-" + name}) if f.unit == "row" and (name := _row_name(f)) and _money_cells(f) \
+        else frozenset()
     if not (MONEY_LIMIT.search(low) or MONEY_HELD.search(low) or _measured(low) or
             (_times(low) is not None and (_REQUIRED.search(low) or _NEW_PACE.search(low)))):
-        return frozenset()
+        return named
     # a register row's figure is of what its section says ("Intake forecast": "Total (2025 forecast (t): 2,650)")
     words = (*f.terms, *term_keys(f.heading)) if f.unit == "row" else f.terms
-    return frozenset("^" + t for t in words if len(t) >= 4 and not _CALENDAR.fullmatch(t))
+    return named | frozenset("^" + t for t in words if len(t) >= 4 and not _CALENDAR.fullmatch(t))
 
 
 def _thing_terms(f: Fact) -> frozenset[str]:
@@ -1072,6 +1077,56 @@ def _liable_past_cover(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[s
             continue
         if cover[1] == liable[1] and liable[0] > cover[0]:
             return 1.6, (liable[2],), ("risk", "uninsured", _SO["liable"].format(e=liable[2]))
+    return None
+
+
+# a plan's cell that assumes a sum ("Borough sites (assumed): £8.90", "Budget 2025-26: £412k"), and the words that
+# say another team's document sets or confirms one ("Early years funding rates 2025-26 — notice to providers")
+_ASSUMED_HEAD = re.compile(r"\b(?:assumed|assumption|assumes|budget(?:ed)?|planned|forecast)\b")
+_SET_BY = re.compile(r"\b(?:rates?|prices?|tariffs?|fees?|notice|confirm\w*|agreed|schedule|contract\w*|quot\w+|"
+                     r"letter|award\w*|settlement)\b")
+_CELL_MONEY = re.compile(r"^[$£€]\s?(?P<n>\d[\d,]*(?:\.\d+)?)\s?(?P<m>m\b|k\b|bn\b)?")
+_YEAR_HEAD = re.compile(r"\b(20\d\d)\b")
+
+
+def _money_cells(f: Fact) -> list[tuple[str, float]]:
+    """(column name, sum) of a register row's cells that hold a sum of money and nothing else."""
+    parts = row_split(f.text) if f.unit == "row" else None
+    if parts is None:
+        return []
+    out = []
+    for cell in row_cells(parts[1]):
+        head, colon, value = cell.partition(":")
+        if colon and (m := _CELL_MONEY.match(value.strip())) is not None and len(value.strip()) <= m.end() + 12:
+            out.append((head.strip().lower(), money_value(m)))
+    return out
+
+
+def _row_name(f: Fact) -> str:
+    """A register row's name without its bracket, as stems ("Two-year-olds (all entitlements)": "two-year-old")."""
+    return "+".join(sorted(term_keys(re.sub(r"\([^()]*\)", " ", _row_key(f.text))))) if f.unit == "row" else ""
+
+
+def _assumed_above(a: Fact, b: Fact, corpus: Corpus) -> tuple[float, tuple[str, ...], tuple[str, str, str]] | None:
+    """A plan's row that assumes a sum for a thing ("Two-year-olds: Borough sites (assumed): £8.90") above what
+    another team's document of rates sets for the same thing, in its latest period ("Two-year-olds ...: 2025-26:
+    £7.35"): the plan counts on money that will not come. (score, shared, (kind, relation, consequence)) or
+    ``None``."""
+    name = _row_name(a)
+    if not name or name != _row_name(b):
+        return None
+    for x, y in ((a, b), (b, a)):
+        assumed = [v for head, v in _money_cells(x) if _ASSUMED_HEAD.search(head)]
+        cells = _money_cells(y)
+        if not assumed or not cells or any(_ASSUMED_HEAD.search(head) for head, _ in cells) or \
+                not _SET_BY.search(" ".join((*y.path, y.heading)).lower()):
+            continue
+        # the set figure for the latest period its columns name, else its last
+        latest = max(cells, key=lambda c: (int(m.group(1)) if (m := _YEAR_HEAD.search(c[0])) else 0, cells.index(c)))
+        if any(latest[1] * 1.03 < v <= latest[1] * 3 for v in assumed):
+            thing = _row_key(x.text).split(" (", 1)[0]
+            score = 1.2 + 0.3 * sum(corpus.idf(t, entity=False) for t in name.split("+"))
+            return score, (thing.lower(),), ("risk", "over-limit", _SO["assumed"].format(e=thing))
     return None
 
 
@@ -1757,7 +1812,8 @@ def find_links(new: Sequence[Stated], seen: Sequence[Stated], corpus: Corpus, li
             elif keys(s).limits & keys(o).limits and apart and \
                     (hit := _over_limit(s.fact, o.fact, corpus) or _less_often(s.fact, o.fact, corpus) or
                              _over_quantity(s.fact, o.fact, corpus) or
-                             _liable_past_cover(s.fact, o.fact, corpus)) is not None:
+                             _liable_past_cover(s.fact, o.fact, corpus) or
+                             _assumed_above(s.fact, o.fact, corpus)) is not None:
                 # so is a figure above another team's money limit on the thing, or a pace below its rule's
                 periodic[o.key] = hit
                 pre.append((max(hit[0], sc) * (0.5 + severity(o)), hit[1], o))

@@ -273,6 +273,21 @@ def test_a_figure_under_a_sites_bold_lead_meets_the_cap_in_a_file_titled_by_the_
     assert all("fy25" not in links_module._place_names(st.fact, corpus) for st in stated)
 
 
+def test_a_plans_assumed_rate_above_the_rate_another_team_was_notified_of_is_a_risk() -> None:
+    """Seen on a company the code was not developed on: a budget's "Two-year-olds: Borough sites (assumed): £8.90"
+    against the council's notice of rates, "Two-year-olds (...): 2024-25: £7.14; 2025-26: £7.35"."""
+    budget = ("# Budget 2025-26\n\n## Funding rate assumptions\n\n| Entitlement | Wyvern (confirmed) | Borough sites "
+              "(assumed) |\n|---|---|---|\n| Two-year-olds (all entitlements) | £8.55 | £8.90 |\n")
+    notice = ("# Funding rates 2025-26 — notice to providers\n\n## Base rates per hour\n\n| Entitlement | 2024-25 | "
+              "2025-26 |\n|---|---|---|\n| Two-year-olds (disadvantaged offer) | £7.14 | £7.35 |\n")
+    corpus, stated = _stated({"Budget": budget, "Rates notice": notice})
+    (lk,) = [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+    assert lk.consequence == "the plan counts on more for Two-year-olds than another team's rates confirm"
+    # an assumption at or below the rate set is no risk
+    corpus, stated = _stated({"Budget": budget.replace("£8.90", "£7.30"), "Rates notice": notice})
+    assert not [lk for lk in find_links(stated, [], corpus) if lk.relation == "over-limit"]
+
+
 def test_a_numbered_place_a_row_mentions_in_passing_is_contradicted_by_nothing() -> None:
     """Seen on a company the code was not developed on: one quarry's face "Bench 1 and 2 (Finding: Stable)" against
     another quarry's stock row whose comment keeps fines "in the old Bench 1 area", ranked third as a contradiction."""
