@@ -587,7 +587,7 @@ def fact(text: str, start: int = 0, end: int | None = None, heading: str = "", t
         # "enquiries fell 8% year on year": fewer people asking is a fall, not demand to meet
         del weights["opp.demand"]
         cats.remove("opp.demand")
-    if "opp.demand" in weights and _OUR_ASK.match(scan):
+    if "opp.demand" in weights and (_OUR_ASK.match(scan) or _WE_SUBMIT.search(scan)):
         # "Requested a formal quote", "We asked the landlord for a rent-free period": the business asking a
         # supplier or a landlord for something is no customer wanting what it sells
         del weights["opp.demand"]
@@ -664,6 +664,9 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
                     # a definition in a facility agreement ("A covenant breach is an Event of Default unless cured")
                     r"\b(?:is|constitutes?) an event of default\b|"
+                    # an undertaking's rule ("No disposal of land or vineyard without consent")
+                    r"^(?:[\d.]+\s+)?no [a-z][\w ,-]{2,60}? without (?:the )?(?:prior )?(?:written )?"
+                    r"(?:[\w']+ )?(?:consent|approval|agreement)\b|"
                     # what a law requires of everyone ("Under the UK GDPR, a breach must be reported within 72
                     # hours"): the rule, not something that happened here
                     r"^under (?:the )?(?:[\w()-]+ ){0,5}(?:act|acts|regulations?|gdpr|law|rules|code|directive)"
@@ -733,6 +736,9 @@ _SCARCE = re.compile(r"\b(?:little|hardly any|almost no|barely any|scarcely any|
                      r"(?:not|never) (?:be |been |left |kept |stand |sit )?)\W*$")  # "so crews are not idle"
 _OUR_ASK = re.compile(r"(?:we|i|our [\w-]+(?: [\w-]+)?)?\s*(?:have |had |then |also )?(?:requested|asked|"
                      r"enquired|inquired|request(?:ing)?|asking|sought)\b")
+# a request the business sends out ("Finance to submit the plan change request to the retailer")
+_WE_SUBMIT = re.compile(r"\b(?:to |will |should |must |we )?(?:submit|send|lodge|file|raise|make|place|put in)\s"
+                        r"(?:the |a |an |our |its )?(?:[\w-]+ ){0,3}requests?\b")
 _VACANT_POST = re.compile(r"\b(?:posts?|roles?|positions?|jobs?) (?:\w+ ){0,2}vacant|"
                           r"\bvacant (?:posts?|roles?|positions?)")
 _HIRING = re.compile(r"\b(?:job (?:ad\w*|posting|opening)s?|vacanc(?:y|ies)|recruit\w*|applicants?)\b")

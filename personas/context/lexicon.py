@@ -176,8 +176,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                              r"contrary to (?:the |our |its |their )?(?:agreement|contract|terms|policy|licen[cs]e)|"
                              r"may not be (?:launched|sold|used|shipped|released)|refuse-to-accept|"
                              r"refus(?:e|ed|al) to (?:accept|file)|"
-                             r"without (?:a |an |any |the )?(?:valid |signed |current )?(?:licen[cs]e|permit|"
-                             r"certificate|certification|approval|contract|agreement|insurance|cover|bond|"
+                             r"without (?:a |an |any |the )?(?:valid |signed |current )?(?:(?:[a-z]+ )?(?:licen[cs]e|"
+                             r"permit)|certificate|certification|approval|contract|agreement|insurance|cover|bond|"
                              r"consent|clearance|rating)|(?:bond|insurance|guarantee|inspection|audit|check|review|"
                              r"approval) (?:was |were |is |are )?waived|uninsured|under-?insured|unbonded|"
                              r"most[- ]favou?red|price protection|right to terminate|change of control"),
@@ -354,7 +354,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                         # a machine kept but making nothing, and a line's loading cell below half
                         r"not in (?:production|service)(?! until)|"
                         r"(?:loading|load factor|occupancy)(?: \([^)]{0,60}\))?: (?:[1-9]|[1-4]\d)(?:\.\d+)?%|"
-                        r"mothballed|powered down|laid up|free (?:capacity|slots?|space)|"
+                        # (not space freed for something: "To free space for the larger vintage, ... were moved")
+                        r"mothballed|powered down|laid up|(?<!to )free (?:capacity|slots?|space)|"
                         # staff who want more work than they have: hours to spare ("nine practitioners have asked
                         # for additional hours")
                         r"(?:asked|asking|ask|asks|requested|requesting|want|wants|wanted) (?:\w+ ){0,2}?(?:for |to "

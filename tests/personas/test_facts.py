@@ -39,6 +39,7 @@ def _fact(text: str, **kw: object) -> Fact:
     "All supply agreements include mediation and dispute resolution clauses, reviewed by legal in 2023.",
     "Consider raising the product recall limit to £2m as export sales grow.",
     "A retailer moved its northern volume to us last year to improve delivery times and reduce losses in transit.",
+    "To free space for the larger harvest, the 2023 reds were moved to the Mill Lane shed in August 2024.",
     "Peak (November and December) is assumed to be 31% of annual volume.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
@@ -790,6 +791,18 @@ def test_a_post_deleted_is_an_end_and_the_cost_of_a_restructure_is_not() -> None
     assert "risk.end" in row.cues and row.kind == "risk", row.cues
     assert "risk.end" not in _fact("Redundancy and relocation costs are estimated at £138k, including enhanced "
                                    "voluntary terms.").cues
+
+
+def test_working_without_a_named_licence_is_a_breach_and_a_rule_against_it_is_not() -> None:
+    assert _fact("We have been operating the Leeds depot without a waste licence since March.").kind == "risk"
+    rule = fact("No disposal of land or buildings without the bank's consent.")
+    assert rule is None or rule.kind == "neutral", rule
+
+
+def test_a_request_the_business_sends_out_is_no_demand() -> None:
+    f = fact("Finance to submit the plan change request to the retailer by 30 June (30-day notice).")
+    assert f is None or "opp.demand" not in f.cues, f.cues
+    assert "opp.demand" in _fact("Three hospital groups have requested a quote for 600 housings a month.").cues
 
 
 def test_a_prospects_row_that_says_what_they_want_is_demand() -> None:
