@@ -664,6 +664,8 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
                     # a definition in a facility agreement ("A covenant breach is an Event of Default unless cured")
                     r"\b(?:is|constitutes?) an event of default\b|"
+                    # what a contract lets one side take ("The Company may deduct £25 for each failed delivery")
+                    r"\bmay (?:deduct|withhold|set off|levy|charge back|recover)\b|"
                     # an undertaking's rule ("No disposal of land or vineyard without consent")
                     r"^(?:[\d.]+\s+)?no [a-z][\w ,-]{2,60}? without (?:the )?(?:prior )?(?:written )?"
                     r"(?:[\w']+ )?(?:consent|approval|agreement)\b|"

@@ -40,6 +40,8 @@ def _fact(text: str, **kw: object) -> Fact:
     "Consider raising the product recall limit to £2m as export sales grow.",
     "A retailer moved its northern volume to us last year to improve delivery times and reduce losses in transit.",
     "To free space for the larger harvest, the 2023 reds were moved to the Mill Lane shed in August 2024.",
+    "The Company may deduct £25 for each failed delivery attributable to the Contractor and £50 for each missed "
+    "collection.",
     "Peak (November and December) is assumed to be 31% of annual volume.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
@@ -770,7 +772,7 @@ def test_a_sum_under_a_column_of_savings_to_be_had_is_an_opportunity() -> None:
                 "Capital cost: Nil; Payback: Immediate)", unit="row")
     assert row.kind == "opportunity" and "opp.saving" in row.cues, row.cues
     # a column that names anything else keeps its name out of the reading; a rebate earned is money had
-    assert fact("Kelby Foods (Rebate earned: £4,000; Terms: 30 days; Balance: £12,300)", unit="row").kind == "neutral"
+    assert _fact("Kelby Foods (Rebate earned: £4,000; Terms: 30 days; Balance: £12,300)", unit="row").kind == "neutral"
 
 
 def test_a_row_its_register_grades_high_is_a_grave_risk_and_one_graded_low_is_not() -> None:
