@@ -664,6 +664,9 @@ _TERMS = re.compile(r"^(?:[\d.]+\s+)?(?:penalty|termination|cancellation|liabili
                     r"\bmay (?:cure|remedy|elect to|request a waiver)\b|"
                     # a definition in a facility agreement ("A covenant breach is an Event of Default unless cured")
                     r"\b(?:is|constitutes?) an event of default\b|"
+                    # a contract's definition ("Breach of exclusivity is a material breach")
+                    r"^(?:[\d.]+\s+)?(?:any )?breach of [\w ,-]{2,40}? (?:is|constitutes|shall be) (?:a )?"
+                    r"(?:material|fundamental|serious) breach\b|"
                     # what a contract lets one side take ("The Company may deduct £25 for each failed delivery")
                     r"\bmay (?:deduct|withhold|set off|levy|charge back|recover)\b|"
                     # an undertaking's rule ("No disposal of land or vineyard without consent")

@@ -529,7 +529,8 @@ CUES: tuple[tuple[str, float, str], ...] = (
                     r"(?<!be )(?<!to )closed (?:in|on) (?:[\w ]{0,12})?(?:19|20)\d\d|"
                     r"(?:case|finding|findings|incident|ticket|action|actions|review|investigation|audit|"
                     r"report) (?:is |was |were |are |has been |have been |now )?(?:closed|complete[d]?)|"
-                    r"completed(?!\s*:)|contained|restored|no (?:impact|injur\w+|damage|loss|data (?:was )?(?:lost|"
+                    r"completed(?!\s*:)|contained|restored|(?:removed|lifted|cleared|rectified) (?:on )?(?:the )?"
+                    r"same day|no (?:impact|injur\w+|damage|loss|data (?:was )?(?:lost|"
                     r"exposed|taken)|customer impact|further action|release)|"
                     # a rehearsal, not a drill that bores a hole ("an under-track directional drill, 42m")
                     r"(?<!directional )(?<!horizontal )(?<!rock )(?<!core )drills?(?! rigs?\b| bits?\b)|exercises?|"

@@ -42,6 +42,8 @@ def _fact(text: str, **kw: object) -> Fact:
     "To free space for the larger harvest, the 2023 reds were moved to the Mill Lane shed in August 2024.",
     "The Company may deduct £25 for each failed delivery attributable to the Contractor and £50 for each missed "
     "collection.",
+    "Breach of exclusivity is a material breach.",
+    "Roadside checks 2024/25: 19 vehicle checks, one prohibition (tyre), removed same day.",
     "Peak (November and December) is assumed to be 31% of annual volume.",
 ])
 def test_good_news_and_resolved_or_foreign_events_are_neither_risk_nor_opportunity(text: str) -> None:
